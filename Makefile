@@ -1,0 +1,44 @@
+# quickfit: a CSV of texts and labels in, a fine-tuned transformer classifier out.
+# `make help` lists the targets. Set-up is automatic: the first target you run creates .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+# Optional arguments: make train DATA=path.csv SET="num_train_epochs=3 learning_rate=3e-5" RESUME=1
+DATA   ?=
+SET    ?=
+RUN    ?=
+RESUME ?=
+DEBUG  ?=
+debug  := $(if $(DEBUG),--debug)
+
+.DEFAULT_GOAL := help
+.PHONY: help install data train eval card push predict app notebook bench experiments test clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "[quickfit] installing pinned requirements into $(VENV) (first run only)"
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)  ## create .venv with the pinned requirements (torch CPU build first)
+
+data: $(STAMP)  ## fetch the dataset: default preset, DATA=<preset>, or KAGGLE=owner/dataset
+	$(PY) -m scripts.fetch $(if $(KAGGLE),--kaggle $(KAGGLE)) $(if $(DATA),--data $(DATA)) $(debug)
+
+train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESUME=1)
+	$(PY) -m scripts.train $(if $(DATA),--data $(DATA)) $(if $(SET),--set $(SET)) $(if $(RESUME),--resume) $(debug)
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -q
+
+clean:  ## remove outputs (keeps data/ and .venv)
+	rm -rf outputs/* outputs/.incomplete outputs/.latest.tmp
+	@git checkout -- outputs/README.md 2>/dev/null || true

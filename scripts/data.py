@@ -1,0 +1,387 @@
+"""Any CSV/TSV/JSON -> a clean frame with `text` and `labels`, the label names and the task.
+
+Canonical frame: `text` (str) and `labels`: the label name (single-label) or a tuple of names
+(multi-label). Everything later encodes from the label names saved with the run.
+"""
+from __future__ import annotations
+
+import ast
+import csv
+import difflib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from scripts.errors import UserError
+from scripts.sources import Source
+
+TEXT_NAMES = ("text", "sentence", "message", "v2", "review", "comment_text", "comment", "content", "body",
+              "tweet", "document", "sms", "title")
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "v1", "sentiment", "y", "emotion", "topic")
+MULTI_TEXT_JOIN = "\n"
+
+
+@dataclass
+class Dataset:
+    """A cleaned dataset: frames by split ("all" or train/validation/test), label names, task."""
+    frames: dict[str, pd.DataFrame]
+    label_names: list[str]
+    task: str
+    positive_label: str | None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- reading files
+
+def _decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
+    if encoding != "auto":
+        try:
+            return raw.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise UserError(f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
+                            "set encoding=auto or the file's real encoding") from exc
+    for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")
+
+
+def _sniff_separator(text: str, path: Path) -> str:
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    sample = text[:20000]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
+               column_names: list[str] | None = None, quoting: int = csv.QUOTE_MINIMAL,
+               skip_rows: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a CSV/TSV/JSON(L) file as strings; empty cells become NaN. Returns the frame and what was detected."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UserError(f"{path.name} is empty; give a file with a header row and data rows")
+    if b"\x00" in raw[:8192]:
+        raise UserError(f"{path.name} is a binary file, not a text table; export it as CSV (UTF-8) first")
+    text, used_encoding = _decode(raw, encoding, path)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        try:
+            frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl" or text.lstrip().startswith("{") and "\n{" in text,
+                                 dtype=False)
+        except ValueError as exc:
+            raise UserError(f"{path.name} is not valid JSON records: {str(exc).splitlines()[0]}; "
+                            "give a list of objects or one object per line") from exc
+        frame = frame.astype(object).where(frame.notna(), None)
+        detected = {"encoding": used_encoding, "separator": "json"}
+    else:
+        sep = _sniff_separator(text, path) if separator == "auto" else separator
+        try:
+            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                                header=None if column_names else "infer", names=column_names or None,
+                                quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c",
+                                index_col=False)
+        except (pd.errors.ParserError, csv.Error) as exc:
+            raise UserError(f"{path.name} could not be parsed with separator {sep!r}: {str(exc).splitlines()[0]}; "
+                            "set separator to the file's real one") from exc
+        detected = {"encoding": used_encoding, "separator": sep}
+    # Kaggle exports often carry trailing empty columns (`v1,v2,,,`): drop columns with no values.
+    empty = [c for c in frame.columns if str(c).startswith("Unnamed") and frame[c].isna().all()]
+    frame = frame.drop(columns=empty)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise UserError(f"{path.name} has a header but no data rows; add rows of text and label")
+    return frame, detected
+
+
+# ---------------------------------------------------------------- columns
+
+def _missing_column(name: str, columns: list[str], role: str) -> UserError:
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5) or \
+        [c for c in columns if c.lower() == name.lower()]
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return UserError(f"{role} column {name!r} not found: {hint}columns are {', '.join(map(repr, columns))}; "
+                     f"set {role}_column=...")
+
+
+def _guess(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
+    lower = {c.lower(): c for c in columns if c not in exclude}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> tuple[list[str], list[str]]:
+    """Resolve text and label columns ("auto" = guessed by name, then by shape)."""
+    columns = list(frame.columns)
+    if len(columns) < 2:
+        raise UserError(f"only one column ({columns[0]!r}) found: the separator is probably wrong; "
+                        "set separator=... (e.g. separator=';') or check the file")
+    labels = label_column if isinstance(label_column, list) else [label_column]
+    texts = text_column if isinstance(text_column, list) else [text_column]
+    if texts == ["auto"]:
+        guess = _guess(columns, TEXT_NAMES, set(labels))
+        if guess is None:  # the column with the longest strings
+            lengths = {c: frame[c].dropna().astype(str).str.len().mean() for c in columns if c not in labels}
+            guess = max(lengths, key=lambda c: lengths[c] if lengths[c] == lengths[c] else -1)
+        texts = [guess]
+    if labels == ["auto"]:
+        guess = _guess(columns, LABEL_NAMES, set(texts))
+        if guess is None:  # the column with the fewest distinct values
+            others = [c for c in columns if c not in texts]
+            guess = min(others, key=lambda c: frame[c].nunique())
+        labels = [guess]
+    for name in texts:
+        if name not in columns:
+            raise _missing_column(name, columns, "text")
+    for name in labels:
+        if name not in columns:
+            raise _missing_column(name, columns, "label")
+    if set(texts) & set(labels):
+        raise UserError(f"the same column is used for text and label ({sorted(set(texts) & set(labels))}); "
+                        "set text_column and label_column")
+    return texts, labels
+
+
+# ---------------------------------------------------------------- labels
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _canonical_number(value: str) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def _split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (list, tuple)):
+        items = value
+    else:
+        text = str(value).strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                items = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                items = text[1:-1].split(",")
+        else:
+            items = text.split(delimiter)
+    cleaned = tuple(sorted({str(i).strip().strip("'\"") for i in items if str(i).strip().strip("'\"")}))
+    return cleaned or None
+
+
+def _looks_multilabel(series: pd.Series, delimiter: str) -> bool:
+    values = series.dropna().astype(str).str.strip()
+    return bool(values.str.startswith("[").any() or values.str.contains(delimiter, regex=False).any())
+
+
+def _onehot_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    matrix = {}
+    for col in columns:
+        raw = frame[col].astype(str).str.strip().str.lower()
+        mapped = raw.map({"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "nan": np.nan, "none": np.nan})
+        bad = sorted(set(raw[mapped.isna() & frame[col].notna()]))
+        if bad:
+            raise UserError(f"one-hot label column {col!r} holds values other than 0/1 (e.g. {bad[:3]}); "
+                            "fix those cells or use one label column with label names")
+        matrix[col] = mapped
+    onehot = pd.DataFrame(matrix)
+    names = onehot.apply(lambda row: None if row.isna().any() else tuple(c for c in columns if row[c] == 1), axis=1)
+    return names
+
+
+def _single_labels(series: pd.Series) -> pd.Series:
+    values = series.astype(object).where(series.notna(), None)
+    values = values.map(lambda v: None if v is None else str(v).strip() or None)
+    present = values.dropna()
+    numeric = present.map(_is_number)
+    if numeric.any() and not numeric.all():
+        words = sorted(set(present[~numeric]))[:3]
+        numbers = sorted(set(present[numeric]))[:3]
+        raise UserError(f"the label column mixes numbers {numbers} and words {words}; "
+                        "make every label the same kind (fix or drop those rows)")
+    if numeric.all() and len(present):
+        values = values.map(lambda v: None if v is None else _canonical_number(v))
+    return values
+
+
+def _sort_labels(names: set[str]) -> list[str]:
+    if names and all(_is_number(n) for n in names):
+        return sorted(names, key=float)
+    return sorted(names)
+
+
+# ---------------------------------------------------------------- cleaning
+
+def _clean(frame: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
+    """Drop empty texts and missing labels, then exact duplicate texts (conflicting ones entirely)."""
+    n_read = len(frame)
+    frame = frame.assign(text=frame["text"].map(lambda t: "" if t is None or t != t else str(t).strip()))
+    empty_text = frame["text"] == ""
+    missing_label = frame["labels"].isna()
+    frame = frame[~empty_text & ~missing_label]
+    groups = frame.groupby("text", sort=False)["labels"].nunique()
+    conflicting = set(groups[groups > 1].index)
+    n_conflict_rows = int(frame["text"].isin(conflicting).sum())
+    frame = frame[~frame["text"].isin(conflicting)]
+    deduped = frame.drop_duplicates("text", keep="first")
+    report.update(rows_read=n_read, dropped_empty_text=int(empty_text.sum()),
+                  dropped_missing_label=int((missing_label & ~empty_text).sum()),
+                  dropped_duplicates=len(frame) - len(deduped),
+                  dropped_conflicting=n_conflict_rows, conflicting_texts=len(conflicting))
+    return deduped.reset_index(drop=True)
+
+
+def detect_task(labels: pd.Series, requested: str) -> str:
+    multi = labels.dropna().map(lambda v: isinstance(v, tuple)).all()
+    if requested != "auto":
+        return requested
+    if multi:
+        return "multilabel"
+    return "binary" if labels.nunique() == 2 else "multiclass"
+
+
+def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
+    """Read every file of the source, resolve columns and labels, clean, detect the task."""
+    read = dict(source.read)
+    cols = {k: (source.columns.get(k, v) if v == "auto" else v)
+            for k, v in (("text_column", config["text_column"]), ("label_column", config["label_column"]),
+                         ("task", config["task"]), ("positive_label", config["positive_label"]))}
+    if config["separator"] != "auto":
+        read["separator"] = config["separator"]
+    if config["column_names"]:
+        read["column_names"] = config["column_names"]
+    report: dict[str, Any] = {"source": source.name, "files": {k: str(v) for k, v in source.files.items()}}
+    delimiter = config["label_delimiter"]
+    task = cols["task"]
+
+    raw_frames = {}
+    for split, path in source.files.items():
+        frame, detected = read_table(path, read.get("separator", "auto"), config["encoding"],
+                                     read.get("column_names"), read.get("quoting", csv.QUOTE_MINIMAL),
+                                     read.get("skip_rows"))
+        report.setdefault("detected", detected)
+        raw_frames[split] = frame
+    first = next(iter(raw_frames.values()))
+    texts, label_cols = choose_columns(first, cols["text_column"], cols["label_column"])
+    if len(label_cols) > 1 and task not in ("auto", "multilabel"):
+        raise UserError(f"several label columns {label_cols} mean multi-label, but task={task}; set task=multilabel")
+
+    frames = {}
+    for split, frame in raw_frames.items():
+        missing = [c for c in texts + label_cols if c not in frame.columns]
+        if missing:
+            raise _missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
+        text = frame[texts].astype(object).where(frame[texts].notna(), None)
+        joined = text.apply(lambda row: MULTI_TEXT_JOIN.join(str(v) for v in row if v is not None and str(v).strip()),
+                            axis=1) if len(texts) > 1 else text[texts[0]]
+        if len(label_cols) > 1:
+            labels = _onehot_labels(frame, label_cols)
+        elif task == "multilabel" or (task == "auto" and _looks_multilabel(frame[label_cols[0]], delimiter)):
+            labels = frame[label_cols[0]].map(lambda v: _split_multi(v, delimiter))
+        else:
+            labels = _single_labels(frame[label_cols[0]])
+        frames[split] = pd.DataFrame({"text": joined.values, "labels": labels.values})
+    if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
+        names = source.label_names
+        for split, frame in frames.items():
+            frames[split] = frame.assign(labels=frame["labels"].map(
+                lambda v: None if v is None else tuple(sorted(names[int(i)] for i in v))))
+
+    cleaned = {}
+    for split, frame in frames.items():
+        split_report: dict[str, Any] = {}
+        cleaned[split] = _clean(frame, split_report)
+        report.setdefault("cleaning", {})[split] = split_report
+    train_key = "all" if "all" in cleaned else "train"
+    train = cleaned[train_key]
+    if train.empty:
+        raise UserError("no usable rows: every row has an empty text or a missing label; check text_column and label_column")
+    all_labels = pd.concat([f["labels"] for f in cleaned.values()])
+    task = detect_task(all_labels, task)
+    if task == "multilabel":
+        all_labels = all_labels.map(lambda v: v if isinstance(v, tuple) else (v,))
+        for split in cleaned:
+            cleaned[split]["labels"] = cleaned[split]["labels"].map(lambda v: v if isinstance(v, tuple) else (v,))
+        names = source.label_names or (label_cols if len(label_cols) > 1 else
+                                       _sort_labels({n for tup in all_labels for n in tup}))
+        if sum(len(v) for v in train["labels"]) == 0:
+            raise UserError("no training row carries any label; check label_column and label_delimiter")
+    else:
+        if all_labels.map(lambda v: isinstance(v, tuple)).any():
+            raise UserError(f"task={task} but the labels look multi-label (lists or {delimiter!r}-delimited); "
+                            "set task=multilabel or fix label_delimiter")
+        names = _sort_labels(set(all_labels))
+        if len(set(train["labels"])) < 2:
+            raise UserError(f"only one class ({train['labels'].iloc[0]!r}) in the data: a classifier needs at least two; "
+                            "check label_column or add examples of the other classes")
+        if task == "binary" and len(names) != 2:
+            raise UserError(f"task=binary but {len(names)} classes were found ({', '.join(names[:5])}...); "
+                            "set task=multiclass or auto")
+    unseen = set()
+    train_names = {n for v in train["labels"] for n in (v if isinstance(v, tuple) else (v,))}
+    for split, frame in cleaned.items():
+        if split != train_key:
+            unseen |= {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))} - train_names
+    if unseen and task != "multilabel":
+        raise UserError(f"labels {sorted(unseen)} appear in the evaluation files but never in training; "
+                        "add training examples or drop those rows")
+    positive = None
+    if task == "binary":
+        counts = train["labels"].value_counts()
+        wanted = cols["positive_label"]
+        if wanted == "auto":
+            positive = str(counts.idxmin())
+        elif str(wanted) not in names:
+            raise UserError(f"positive_label={wanted!r} is not a label; labels are {names}")
+        else:
+            positive = str(wanted)
+    report.update(task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names))
+    return Dataset(frames=cleaned, label_names=list(names), task=task, positive_label=positive, report=report)
+
+
+# ---------------------------------------------------------------- encoding and storage
+
+def encode_labels(labels: pd.Series, label_names: list[str], task: str) -> list:
+    """Label names -> ids (single-label) or multi-hot lists (multi-label)."""
+    index = {name: i for i, name in enumerate(label_names)}
+    if task == "multilabel":
+        return [[1 if name in set(v) else 0 for name in label_names] for v in labels]
+    return [index[v] for v in labels]
+
+
+def label_counts(frame: pd.DataFrame, task: str) -> dict[str, int]:
+    if task == "multilabel":
+        counts: dict[str, int] = {}
+        for v in frame["labels"]:
+            for name in v:
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return {str(k): int(v) for k, v in frame["labels"].value_counts().items()}
+
+
+def save_split(frame: pd.DataFrame, path: Path) -> None:
+    """Store a split as text + labels (multi-label as a JSON list) so every later stage reads the same rows."""
+    out = frame[["text", "labels"]].copy()
+    out["labels"] = out["labels"].map(lambda v: json.dumps(list(v)) if isinstance(v, tuple) else v)
+    out.to_csv(path, index=False)
+
+
+def load_split(path: Path, task: str) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if task == "multilabel":
+        frame["labels"] = frame["labels"].map(lambda v: tuple(json.loads(v)))
+    return frame

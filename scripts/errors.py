@@ -1,0 +1,30 @@
+"""One way to fail: a user error is one clear line and exit code 2; `--debug` shows the traceback."""
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Callable, Sequence
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix: the message names the problem and the fix."""
+
+
+def run_cli(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:
+    """Run an entry point; print user errors as one line (no traceback unless --debug)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    try:
+        return int(main(argv) or 0)
+    except UserError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: nothing was published; the last good run is unchanged.", file=sys.stderr)
+        return 130

@@ -1,0 +1,78 @@
+"""Load a trained run's model with plain transformers and predict probabilities, fast.
+
+Simple Transformers is not imported here (it costs ~14 s): evaluation, prediction, the app and
+the push check all load the saved folder directly. Texts are sorted by length and padded per
+batch, then the results are put back in input order.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Predictor:
+    model: Any
+    tokenizer: Any
+    task: str
+    labels: list[str]
+    max_seq_length: int
+    thresholds: list[float] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order."""
+        import torch
+
+        texts = ["" if t is None else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)
+        ids = encoded["input_ids"]
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                batch = self.tokenizer.pad({k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt")
+                logits = self.model(**batch).logits.float()
+                probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
+                out[rows] = probs.numpy()
+        return out
+
+    def decide(self, probs: np.ndarray) -> list:
+        """Probabilities -> label names (single-label) or tuples of names (multi-label, stored thresholds)."""
+        if self.task == "multilabel":
+            cut = np.array(self.thresholds or [0.5] * len(self.labels))
+            return [tuple(self.labels[j] for j in np.flatnonzero(row >= cut)) for row in probs]
+        if self.task == "binary" and self.thresholds:
+            positive = self.labels.index(self.meta["positive_label"])
+            negative = 1 - positive
+            return [self.labels[positive] if row[positive] >= self.thresholds[0] else self.labels[negative]
+                    for row in probs]
+        return [self.labels[i] for i in probs.argmax(axis=1)]
+
+
+def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = False) -> Predictor:
+    """A saved model folder -> Predictor (fp32 on CPU; optional int8 dynamic quantisation)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from scripts.model import quiet_environment, set_threads
+
+    quiet_environment()
+    set_threads(threads)
+    meta = json.loads((model_dir / "quickfit.json").read_text())
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    if quantize:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return Predictor(model=model, tokenizer=tokenizer, task=meta["task"], labels=meta["labels"],
+                     max_seq_length=int(meta["max_seq_length"]), thresholds=list(meta.get("thresholds") or []),
+                     meta=meta)

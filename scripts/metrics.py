@@ -1,0 +1,75 @@
+"""Metrics with scikit-learn, by task; the selection metric that picks the best epoch."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def selection_metric(task: str, positive_id: int | None) -> tuple[str, Callable]:
+    """The validation metric that early stopping and the best epoch use: minority-class F1 for
+    binary, macro-F1 otherwise (multi-label receives probabilities, thresholded at 0.5 here)."""
+    if task == "binary":
+        return "f1_positive", lambda y, p: skm.f1_score(y, p, pos_label=positive_id, zero_division=0)
+    if task == "multiclass":
+        return "f1_macro", lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0)
+    return "f1_macro", lambda y, p: skm.f1_score(np.asarray(y), np.asarray(p) >= 0.5, average="macro", zero_division=0)
+
+
+def _r(x: float) -> float:
+    return round(float(x), 6)
+
+
+def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int) -> dict[str, Any]:
+    p, r, f, _ = skm.precision_recall_fscore_support(y, pred, pos_label=positive, average="binary", zero_division=0)
+    mp, mr, mf, _ = skm.precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    y_pos = (y == positive).astype(int)
+    two_classes = len(np.unique(y_pos)) == 2
+    return {
+        "accuracy": _r(skm.accuracy_score(y, pred)), "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred)),
+        "precision_positive": _r(p), "recall_positive": _r(r), "f1_positive": _r(f),
+        "precision_macro": _r(mp), "recall_macro": _r(mr), "f1_macro": _r(mf),
+        "roc_auc": _r(skm.roc_auc_score(y_pos, prob_pos)) if two_classes else None,
+        "pr_auc": _r(skm.average_precision_score(y_pos, prob_pos)) if two_classes else None,
+        "mcc": _r(skm.matthews_corrcoef(y, pred)),
+        "confusion_matrix": skm.confusion_matrix(y, pred, labels=[1 - positive, positive]).tolist(),
+    }
+
+
+def multiclass_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    ids = list(range(len(label_names)))
+    out: dict[str, Any] = {"accuracy": _r(skm.accuracy_score(y, pred)),
+                           "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred))}
+    for avg in ("macro", "weighted", "micro"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=ids, average=avg, zero_division=0)
+        out.update({f"precision_{avg}": _r(p), f"recall_{avg}": _r(r), f"f1_{avg}": _r(f)})
+    present = np.unique(y)
+    try:
+        out["roc_auc_ovr"] = _r(skm.roc_auc_score(y, probs[:, present] / probs[:, present].sum(1, keepdims=True),
+                                                  multi_class="ovr", labels=present)) if len(present) > 2 else None
+    except ValueError:
+        out["roc_auc_ovr"] = None
+    out["mcc"] = _r(skm.matthews_corrcoef(y, pred))
+    p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=ids, zero_division=0)
+    out["per_class"] = {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
+                        for i, name in enumerate(label_names)}
+    out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=ids).tolist()
+    return out
+
+
+def multilabel_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for avg in ("micro", "macro", "weighted", "samples"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
+        out.update({f"precision_{avg}": _r(p), f"recall_{avg}": _r(r), f"f1_{avg}": _r(f)})
+    out["subset_accuracy"] = _r(skm.accuracy_score(y, pred))
+    out["hamming_loss"] = _r(skm.hamming_loss(y, pred))
+    out["lrap"] = _r(skm.label_ranking_average_precision_score(y, probs))
+    has_both = (y.sum(0) > 0) & (y.sum(0) < len(y))
+    out["roc_auc_micro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="micro")) if has_both.any() else None
+    out["roc_auc_macro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="macro")) if has_both.any() else None
+    p, r, f, s = skm.precision_recall_fscore_support(y, pred, zero_division=0)
+    out["per_class"] = {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
+                        for i, name in enumerate(label_names)}
+    return out

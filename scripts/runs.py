@@ -1,0 +1,79 @@
+"""Run folders: built under outputs/.incomplete/, renamed into place only on success.
+
+`outputs/latest` is a symlink that moves only when a run is complete, so a failed or interrupted
+run never replaces the last good one. run.json is the record every later stage reads.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from scripts.errors import UserError
+
+INCOMPLETE = ".incomplete"
+LATEST = "latest"
+RECORD = "run.json"
+
+
+def new_run_name(dataset: str, requested: str = "auto") -> str:
+    if requested != "auto":
+        if "/" in requested or requested.startswith(".") or requested == LATEST:
+            raise UserError(f"run_name={requested!r}: use a plain folder name without '/' or a leading dot")
+        return requested
+    stem = Path(dataset).stem if ("/" in dataset or "." in dataset) else dataset
+    return f"{stem}_{time.strftime('%Y%m%d_%H%M%S')}"
+
+
+def start(outputs_dir: Path, name: str) -> Path:
+    """A fresh work folder for a run under outputs/.incomplete/."""
+    work = outputs_dir / INCOMPLETE / name
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def publish(work: Path, outputs_dir: Path) -> Path:
+    """Rename the finished work folder into outputs/ and point `latest` at it, atomically."""
+    final = outputs_dir / work.name
+    if final.exists():
+        raise UserError(f"{final} already exists; choose another run_name")
+    os.replace(work, final)
+    link = outputs_dir / LATEST
+    tmp_link = outputs_dir / f".{LATEST}.tmp"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(final.name)
+    os.replace(tmp_link, link)
+    return final
+
+
+def find(outputs_dir: Path, run: str | None = None) -> Path:
+    """A run folder by name or path; default the latest successful run."""
+    candidate = Path(run) if run else outputs_dir / LATEST
+    if run and not candidate.exists():
+        candidate = outputs_dir / run
+    if not (candidate / RECORD).exists():
+        if run:
+            raise UserError(f"run {run!r} not found (no {RECORD} in it); runs are folders under {outputs_dir}/, "
+                            "e.g. RUN=outputs/latest")
+        raise UserError(f"no finished run in {outputs_dir}/ yet; run `make train` first")
+    return candidate.resolve()
+
+
+def write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    return read_json(run_dir / RECORD)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,123 @@
+"""config.py + KEY=VALUE overrides -> one validated, flat config dict.
+
+Overrides are parsed with ast.literal_eval, must match the type of the default, and an unknown
+key is an error that suggests the closest valid key (nanoGPT's configurator, without exec).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+from typing import Any, Iterable, Mapping
+
+from scripts.errors import UserError
+
+SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT")
+
+# Keys whose default is "auto" (or a string) but which also take these types.
+ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
+    "max_seq_length": (int,),
+    "threads": (int,),
+    "text_column": (list,),
+    "label_column": (list,),
+    "positive_label": (int,),
+    "num_train_epochs": (float,),
+}
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "task": ("auto", "binary", "multiclass", "multilabel"),
+    "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
+}
+POSITIVE = {
+    "num_train_epochs", "learning_rate", "train_batch_size", "eval_batch_size", "max_seq_length",
+    "max_seq_length_cap", "gradient_accumulation_steps", "max_grad_norm", "threads",
+    "balance_ratio", "pos_weight_cap",
+}
+NON_NEGATIVE = {"warmup_ratio", "weight_decay", "early_stopping_patience", "max_train_rows", "manual_seed"}
+FRACTIONS = {"validation_size", "test_size", "warmup_ratio", "balance_ratio"}
+
+
+def defaults(config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
+    """The dicts of config.py, by section, freshly imported."""
+    module = importlib.import_module(config_module)
+    return {name: dict(getattr(module, name)) for name in SECTIONS}
+
+
+def flat_defaults(config_module: str = "scripts.config") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, values in defaults(config_module).items():
+        for key, value in values.items():
+            if key in flat:
+                raise RuntimeError(f"config key {key!r} appears twice ({section})")
+            flat[key] = value
+    return flat
+
+
+def parse_value(raw: str) -> Any:
+    """'3' -> 3, '5e-5' -> 5e-05, '[a,b]' stays a str unless quoted, 'v2' -> 'v2'."""
+    if raw == "\\t":
+        return "\t"
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """["a=1", "b=x"] (or one string "a=1 b=x" split by the Makefile) -> {"a": 1, "b": "x"}."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"override {item!r} is not KEY=VALUE; write e.g. SET=\"num_train_epochs=3\"")
+        key, raw = item.split("=", 1)
+        overrides[key.strip()] = parse_value(raw.strip())
+    return overrides
+
+
+def _check_type(key: str, value: Any, default: Any) -> Any:
+    allowed = (type(default),) + ALSO_ALLOWED.get(key, ())
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) != isinstance(default, bool) and bool not in allowed:
+        raise UserError(f"{key}={value!r}: expected {type(default).__name__} like the default {default!r}")
+    if not isinstance(value, allowed):
+        names = " or ".join(sorted({t.__name__ for t in allowed}))
+        raise UserError(f"{key}={value!r}: expected {names} (default {default!r})")
+    return value
+
+
+def _check_value(key: str, value: Any) -> None:
+    if key in CHOICES and value not in CHOICES[key]:
+        raise UserError(f"{key}={value!r}: choose one of {', '.join(map(str, CHOICES[key]))}")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_number and key in POSITIVE and value <= 0:
+        raise UserError(f"{key}={value!r}: must be greater than 0")
+    if is_number and key in NON_NEGATIVE and value < 0:
+        raise UserError(f"{key}={value!r}: must be 0 or more")
+    if is_number and key in FRACTIONS and not 0 <= value < 1:
+        raise UserError(f"{key}={value!r}: must be a fraction in [0, 1)")
+    if key in ("max_seq_length", "threads") and isinstance(value, str) and value != "auto":
+        raise UserError(f"{key}={value!r}: give a whole number or auto")
+    if key in ("text_column", "label_column") and isinstance(value, list):
+        if not value or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{key}={value!r}: give a column name or a list of column names")
+
+
+def resolve(overrides: Mapping[str, Any] | None = None, config_module: str = "scripts.config") -> dict[str, Any]:
+    """Defaults from config.py, then overrides; every value type- and range-checked."""
+    config = flat_defaults(config_module)
+    for key, value in (overrides or {}).items():
+        if key not in config:
+            close = difflib.get_close_matches(key, config.keys(), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UserError(f"unknown config key {key!r}: {hint}valid keys: {', '.join(sorted(config))}")
+        config[key] = _check_type(key, value, config[key])
+    for key, value in config.items():
+        _check_value(key, value)
+    if config["validation_size"] + config["test_size"] >= 0.9:
+        raise UserError("validation_size + test_size leave under 10 % for training; lower them")
+    return config
+
+
+def by_section(config: Mapping[str, Any], config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
+    """The flat config regrouped under config.py's section names, for saving and the card."""
+    return {section: {key: config[key] for key in values} for section, values in defaults(config_module).items()}

@@ -1,0 +1,33 @@
+"""Decision thresholds tuned on the validation split (never on test)."""
+from __future__ import annotations
+
+import numpy as np
+
+GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+
+def f1_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    pred = scores >= threshold
+    tp = float(np.sum(pred & (y == 1)))
+    denom = float(pred.sum() + (y == 1).sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def best_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """The grid threshold with the highest F1 (ties: the one closest to 0.5)."""
+    results = [(f1_at(y, scores, t), -abs(t - 0.5), t) for t in GRID]
+    f1, _, threshold = max(results)
+    return float(threshold), float(f1)
+
+
+def tune_per_label(y: np.ndarray, probs: np.ndarray) -> tuple[list[float], list[list[float]]]:
+    """One threshold per label column; also the F1 curve per label (for the plot)."""
+    thresholds, curves = [], []
+    for j in range(y.shape[1]):
+        if y[:, j].sum() == 0:  # no positive in validation: keep the neutral default
+            thresholds.append(0.5)
+            curves.append([0.0] * len(GRID))
+            continue
+        thresholds.append(best_threshold(y[:, j], probs[:, j])[0])
+        curves.append([f1_at(y[:, j], probs[:, j], t) for t in GRID])
+    return thresholds, curves

@@ -1,0 +1,232 @@
+"""Entry point: settings -> data -> split -> balance -> model -> run folder.
+
+    python -m scripts.train [--data FILE] [--set KEY=VALUE ...] [--resume] [--debug]
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from scripts import balance, data, environment, runs, settings, sources, split, thresholds
+from scripts.errors import UserError, run_cli
+from scripts.sources import PROJECT_ROOT
+
+
+def say(message: str) -> None:
+    print(f"[quickfit] {message}", flush=True)
+
+
+def outputs_dir(cfg: dict[str, Any]) -> Path:
+    path = Path(cfg["outputs_dir"])
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
+    """Load, clean and split the data (everything before the model); fails early on bad input."""
+    source = sources.get_source(cfg["dataset"])
+    dataset = data.load_dataset(source, cfg)
+    report = dataset.report
+    say(f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
+        f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}")
+    for part, cleaning in report["cleaning"].items():
+        say(f"  {part}: {cleaning['rows_read']} rows read, dropped {cleaning['dropped_empty_text']} empty texts, "
+            f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} duplicates, "
+            f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with conflicting labels")
+    splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
+    if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
+        splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
+        say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
+    sizes = {k: len(v) for k, v in splits.items()}
+    say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
+    return dataset, splits, source
+
+
+def _subsample(frame: pd.DataFrame, n: int, task: str, seed: int) -> pd.DataFrame:
+    if task == "multilabel":
+        return frame.sample(n=n, random_state=seed).reset_index(drop=True)
+    from sklearn.model_selection import train_test_split
+
+    kept, _ = train_test_split(frame, train_size=n, random_state=seed, stratify=frame["labels"])
+    return kept.reset_index(drop=True)
+
+
+def check_disk(path: Path, base_model: str, epochs: float) -> None:
+    """Refuse to start when the checkpoints would not fit (weights + 2x optimizer state per epoch)."""
+    weights = Path(base_model) / "model.safetensors"
+    size = weights.stat().st_size if weights.exists() else 500 * 2**20
+    need = int(size * 3 * (np.ceil(epochs) + 1) + size)
+    free = shutil.disk_usage(path).free
+    if free < need:
+        raise UserError(f"not enough disk for the checkpoints: about {need / 2**30:.1f} GiB needed in {path}, "
+                        f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere")
+
+
+def _install_sigterm() -> None:
+    """SIGTERM behaves like Ctrl-C: training stops, the last epoch checkpoint stays for RESUME=1."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def find_resumable(out: Path) -> Path:
+    incomplete = out / runs.INCOMPLETE
+    candidates = sorted((p for p in incomplete.glob("*") if (p / "config.json").exists()),
+                        key=lambda p: p.stat().st_mtime, reverse=True) if incomplete.exists() else []
+    from scripts.model import last_checkpoint
+
+    for work in candidates:
+        if last_checkpoint(work / "checkpoints"):
+            return work
+    raise UserError(f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}; "
+                    "run `make train` without RESUME=1")
+
+
+def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
+    """The whole training job; returns the published run folder."""
+    from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
+    from scripts.metrics import selection_metric
+
+    started = time.time()
+    out = outputs_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    resume_from, start_epoch = None, 0
+    if resume:
+        work = find_resumable(out)
+        cfg = runs.read_json(work / "config.json")["flat"]
+        resume_from, start_epoch = model_lib.last_checkpoint(work / "checkpoints")
+        say(f"resuming {work.name} after epoch {start_epoch} from {resume_from.name}")
+    base = model_lib.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
+    dataset, splits, source = prepare(cfg)  # the same seed re-creates the same split on resume
+    threads = model_lib.set_threads(cfg["threads"])
+    tokenizer = model_lib.load_tokenizer(base)
+    if cfg["max_seq_length"] == "auto":
+        max_len, stats = model_lib.auto_max_seq_length(tokenizer, splits["train"]["text"].tolist(), cfg["max_seq_length_cap"])
+        say(f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, rounded up "
+            f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)")
+    else:
+        max_len, stats = int(cfg["max_seq_length"]), {}
+    balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
+                                 cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
+    say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
+    if not resume:
+        name = runs.new_run_name(source.name, cfg["run_name"])
+        check_disk(out, base, cfg["num_train_epochs"])
+        work = runs.start(out, name)
+        runs.write_json(work / "config.json", {"flat": cfg, "sections": settings.by_section(cfg)})
+    else:
+        _keep_history_before(work, start_epoch)
+    (work / "splits").mkdir(exist_ok=True)
+    for part, frame in splits.items():
+        data.save_split(frame, work / "splits" / f"{part}.csv")
+
+    positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
+    metric_name, metric_fn = selection_metric(dataset.task, positive_id)
+    train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task))
+    val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task))
+    say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
+        f"{len(train_df)} rows ({threads} threads); best epoch chosen on validation {metric_name}")
+    train_started = time.time()
+    result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg, work,
+                             max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,
+                             resume_from=resume_from, start_epoch=start_epoch)
+    train_seconds = time.time() - train_started
+
+    from scripts.inference import load_predictor
+    from scripts.plots import training_curves
+
+    tuned, threshold_info = _tune_thresholds(dataset, cfg, work, max_len, splits["validation"])
+    model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task, {
+        "positive_label": dataset.positive_label, "max_seq_length": max_len, "thresholds": tuned,
+        "thresholds_tuned_on": "validation" if tuned else None, "model_type": cfg["model_type"]})
+    training_curves(result.history, metric_name, work / "training_curve.png")
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)
+    shutil.rmtree(work / "cache", ignore_errors=True)
+    record = {
+        "run": work.name, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": environment.command_line(),
+        "task": dataset.task, "labels": dataset.label_names, "positive_label": dataset.positive_label,
+        "dataset": {"name": source.name, "description": source.description, "citation": source.citation,
+                    "license": source.license, "language": source.language, "hub_dataset": source.hub_dataset,
+                    **dataset.report},
+        "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
+        "balance": {"method": balanced.method, "reason": balanced.reason, "before": balanced.counts_before,
+                    "after": balanced.counts_after, "class_weight": balanced.class_weight,
+                    "pos_weight": balanced.pos_weight},
+        "max_seq_length": max_len, "token_lengths": stats,
+        "model": {"model_type": cfg["model_type"], "model_name": cfg["model_name"],
+                  "base_model": cfg["model_name"] if cfg["model_name"] != model_lib.PACKAGED_MINILM
+                  else "sentence-transformers/all-MiniLM-L6-v2"},
+        "selection_metric": metric_name, "best_epoch": result.best_epoch, "validation_best": result.best_metric,
+        "thresholds": threshold_info, "resumed": bool(resume),
+        "train_seconds": round(train_seconds, 1), "total_seconds": round(time.time() - started, 1),
+        "versions": environment.versions(), "hardware": environment.hardware(),
+    }
+    runs.write_json(work / runs.RECORD, record)
+    final = runs.publish(work, out)
+    say(f"best epoch {result.best_epoch}: validation {metric_name} = {result.best_metric:.4f}")
+    say(f"run saved to {final} ({train_seconds:.0f} s training); outputs/latest points at it")
+    return final
+
+
+def _keep_history_before(work: Path, epoch: int) -> None:
+    scores = work / "checkpoints" / "training_progress_scores.csv"
+    if scores.exists():
+        pd.read_csv(scores).head(epoch).to_csv(work / "history_before_resume.csv", index=False)
+
+
+def _tune_thresholds(dataset: data.Dataset, cfg: dict[str, Any], work: Path, max_len: int,
+                     validation: pd.DataFrame) -> tuple[list[float], dict[str, Any] | None]:
+    """Multi-label always, binary when asked: thresholds from the validation split only."""
+    if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
+        return [], None
+    from scripts import model as model_lib
+    from scripts.inference import load_predictor
+
+    model_lib.write_label_map(work / "model", dataset.label_names, dataset.task,
+                              {"positive_label": dataset.positive_label, "max_seq_length": max_len})
+    predictor = load_predictor(work / "model", cfg["threads"])
+    probs = predictor.predict_proba(validation["text"].tolist(), cfg["eval_batch_size"])
+    y = np.array(data.encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    if dataset.task == "binary":
+        pos = dataset.label_names.index(dataset.positive_label)
+        t, f1 = thresholds.best_threshold((y == pos).astype(int), probs[:, pos])
+        say(f"binary threshold tuned on validation: {t:.2f} (validation F1 {f1:.4f})")
+        return [t], {"values": {dataset.positive_label: t}, "tuned_on": "validation", "rows": len(y)}
+    tuned, curves = thresholds.tune_per_label(y, probs)
+    say(f"per-label thresholds tuned on {len(y)} validation rows (range {min(tuned):.2f}-{max(tuned):.2f})")
+    return tuned, {"values": dict(zip(dataset.label_names, tuned)), "tuned_on": "validation", "rows": len(y),
+                   "grid": thresholds.GRID.tolist(), "curves": curves}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scripts.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a CSV/TSV/JSON path or preset name (sets `dataset`)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--resume", action="store_true", help="continue the last interrupted run")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    overrides = settings.parse_overrides(args.set)
+    if args.data:
+        overrides["dataset"] = args.data
+    cfg = settings.resolve(overrides)
+    _install_sigterm()
+    try:
+        train_run(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        print("interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
+              "`make train RESUME=1`", flush=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

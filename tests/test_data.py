@@ -1,0 +1,136 @@
+import json
+
+import pandas as pd
+import pytest
+
+from scripts import data, settings, sources
+from scripts.errors import UserError
+from tests.conftest import make_frame, make_multilabel_frame, shared_file
+
+
+def load(path, **overrides):
+    cfg = settings.resolve({"dataset": str(path), **overrides})
+    return data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+
+
+def test_binary_csv_with_string_labels(tmp_path):
+    path = tmp_path / "sms.csv"
+    make_frame({"ham": 60, "spam": 15}).to_csv(path, index=False)
+    ds = load(path)
+    assert ds.task == "binary" and ds.label_names == ["ham", "spam"] and ds.positive_label == "spam"
+    assert len(ds.frames["all"]) == 75
+
+
+def test_kaggle_sms_layout_latin1_with_empty_columns(tmp_path):
+    # Kaggle's spam.csv: columns v1,v2 plus three empty unnamed ones, latin-1 encoded.
+    rows = ["v1,v2,,,"] + [f"ham,caf\xe9 number {i} ok,,," for i in range(20)] + [f"spam,win \xa3{i} now,,," for i in range(10)]
+    path = tmp_path / "spam.csv"
+    path.write_bytes("\n".join(rows).encode("latin-1"))
+    ds = load(path)
+    assert list(ds.frames["all"].columns) == ["text", "labels"]
+    assert ds.report["detected"]["encoding"] in ("cp1252", "latin-1")
+    assert ds.report["text_columns"] == ["v2"] and ds.report["label_columns"] == ["v1"]
+    assert "\xa3" in " ".join(ds.frames["all"]["text"])
+
+
+def test_utf8_bom_semicolon_and_quoted_newlines(tmp_path):
+    body = "review;sentiment\n" + "".join(f'"line one {i}\nline two";{"pos" if i % 2 else "neg"}\n' for i in range(12))
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+    ds = load(path)
+    assert ds.report["detected"]["separator"] == ";"
+    assert ds.report["text_columns"] == ["review"]
+    assert ds.frames["all"]["text"].str.contains("\n").all()
+
+
+def test_duplicates_and_conflicts_are_dropped_and_counted(tmp_path):
+    frame = pd.DataFrame({"text": ["a b", "a b", "c d", "c d", "e f", "g h", ""],
+                          "label": ["x", "x", "x", "y", "y", "x", "y"]})
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    ds = load(path)
+    report = ds.report["cleaning"]["all"]
+    assert report["dropped_duplicates"] == 1 and report["conflicting_texts"] == 1
+    assert report["dropped_conflicting"] == 2 and report["dropped_empty_text"] == 1
+    assert sorted(ds.frames["all"]["text"]) == ["a b", "e f", "g h"]
+
+
+def test_numeric_labels_are_canonical(tmp_path):
+    pd.DataFrame({"text": [f"t {i}" for i in range(6)], "label": ["1", "0", "1.0", "2", "0", "2"]}).to_csv(tmp_path / "n.csv", index=False)
+    ds = load(tmp_path / "n.csv")
+    assert ds.label_names == ["0", "1", "2"] and ds.task == "multiclass"
+
+
+@pytest.mark.parametrize("fmt", ["delimited", "listlike", "onehot"])
+def test_multilabel_three_formats_agree(tmp_path, fmt):
+    frame = make_multilabel_frame(60)
+    path = tmp_path / f"{fmt}.csv"
+    if fmt == "delimited":
+        frame.assign(labels=frame["labels"].map(",".join)).to_csv(path, index=False)
+        overrides = {}
+    elif fmt == "listlike":
+        frame.assign(labels=frame["labels"].map(str)).to_csv(path, index=False)
+        overrides = {}
+    else:
+        onehot = pd.DataFrame({"text": frame["text"]})
+        for name in ["food", "money", "sport"]:
+            onehot[name] = frame["labels"].map(lambda v, n=name: int(n in v))
+        onehot.to_csv(path, index=False)
+        overrides = {"label_column": ["food", "money", "sport"]}
+    ds = load(path, **overrides)
+    assert ds.task == "multilabel" and ds.label_names == ["food", "money", "sport"]
+    assert [list(v) for v in ds.frames["all"]["labels"]] == [sorted(v) for v in frame["labels"]]
+
+
+def test_json_records(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps([{"sentence": f"s {i}", "label": "a" if i % 2 else "b"} for i in range(8)]))
+    ds = load(path)
+    assert ds.task == "binary" and len(ds.frames["all"]) == 8
+
+
+def test_encode_labels_roundtrip():
+    labels = pd.Series([("a",), ("a", "c"), ()])
+    assert data.encode_labels(labels, ["a", "b", "c"], "multilabel") == [[1, 0, 0], [1, 0, 1], [0, 0, 0]]
+    assert data.encode_labels(pd.Series(["b", "a"]), ["a", "b"], "binary") == [1, 0]
+
+
+def test_save_and_load_split_keep_labels(tmp_path):
+    frame = pd.DataFrame({"text": ["x", "y"], "labels": [("a", "b"), ("c",)]})
+    data.save_split(frame, tmp_path / "s.csv")
+    back = data.load_split(tmp_path / "s.csv", "multilabel")
+    assert list(back["labels"]) == [("a", "b"), ("c",)]
+
+
+def test_preset_reuters_reads_given_split():
+    shared_file("reuters_r8", "reuters-r8-train.tab")
+    cfg = settings.resolve({"dataset": "reuters_r8"})
+    ds = data.load_dataset(sources.get_source("reuters_r8"), cfg)
+    assert ds.task == "multiclass" and len(ds.label_names) == 8
+    assert set(ds.frames) == {"train", "test"}
+    assert ds.report["cleaning"]["train"]["rows_read"] == 5485
+    assert ds.report["cleaning"]["test"]["rows_read"] == 2189
+
+
+def test_preset_goemotions_maps_ids_to_names():
+    shared_file("goemotions", "train.tsv")
+    cfg = settings.resolve({"dataset": "goemotions"})
+    ds = data.load_dataset(sources.get_source("goemotions"), cfg)
+    assert ds.task == "multilabel" and len(ds.label_names) == 28 and ds.label_names[27] == "neutral"
+    assert set(ds.frames) == {"train", "validation", "test"}
+    multi = ds.frames["train"]["labels"].map(len).gt(1).mean()
+    assert 0.1 < multi < 0.25  # the README: 16 % of rows carry more than one label
+
+
+def test_preset_sms_uci_reads_all_rows():
+    shared_file("sms_spam", "SMSSpamCollection")
+    cfg = settings.resolve({"dataset": "sms_spam_uci"})
+    ds = data.load_dataset(sources.get_source("sms_spam_uci"), cfg)
+    assert ds.report["cleaning"]["all"]["rows_read"] == 5574
+    assert ds.positive_label == "spam"
+
+
+def test_missing_column_suggests_the_closest(tmp_path):
+    make_frame({"ham": 5, "spam": 5}).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(UserError, match="did you mean 'label'"):
+        load(tmp_path / "d.csv", label_column="lable")

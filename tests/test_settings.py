@@ -1,0 +1,47 @@
+import pytest
+
+from scripts import settings
+from scripts.errors import UserError
+
+
+def test_defaults_resolve_and_keys_are_unique():
+    cfg = settings.resolve()
+    assert cfg["dataset"] == "sms_spam"
+    assert cfg["max_seq_length"] == "auto"
+    sections = settings.by_section(cfg)
+    assert sum(len(v) for v in sections.values()) == len(cfg)
+
+
+def test_overrides_are_typed():
+    cfg = settings.resolve(settings.parse_overrides(
+        ["num_train_epochs=5", "learning_rate=3e-5", "text_column=v2", "max_seq_length=64",
+         "label_column=['a','b']", "use_early_stopping=False", "separator=\\t"]))
+    assert cfg["num_train_epochs"] == 5 and cfg["learning_rate"] == 3e-5
+    assert cfg["text_column"] == "v2" and cfg["max_seq_length"] == 64
+    assert cfg["label_column"] == ["a", "b"] and cfg["use_early_stopping"] is False
+    assert cfg["separator"] == "\t"
+
+
+def test_int_accepted_for_float_key():
+    assert settings.resolve({"learning_rate": 1})["learning_rate"] == 1.0
+
+
+@pytest.mark.parametrize("item, needle", [
+    ("num_train_epoch=3", "did you mean 'num_train_epochs'"),
+    ("learning_rate=fast", "learning_rate='fast': expected float"),
+    ("num_train_epochs=-1", "must be greater than 0"),
+    ("task=regression", "choose one of auto, binary, multiclass, multilabel"),
+    ("balance=smote", "choose one of"),
+    ("test_size=1.5", "fraction"),
+    ("use_early_stopping=1", "expected bool"),
+    ("max_seq_length=long", "max_seq_length='long'"),
+])
+def test_bad_overrides_name_the_problem(item, needle):
+    with pytest.raises(UserError) as err:
+        settings.resolve(settings.parse_overrides([item]))
+    assert needle in str(err.value)
+
+
+def test_override_without_equals():
+    with pytest.raises(UserError, match="not KEY=VALUE"):
+        settings.parse_overrides(["epochs"])

@@ -1,0 +1,112 @@
+"""End to end through the entry point a user runs (python -m scripts.train), on the tiny model."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts import train
+from scripts.data import load_split
+from scripts.inference import load_predictor
+from tests.conftest import make_frame, make_multilabel_frame
+
+
+def run_train(csv, args, *extra):
+    code = train.main(["--data", str(csv), "--set", *args, *extra])
+    assert code == 0
+    outputs = [a.split("=", 1)[1] for a in args if a.startswith("outputs_dir=")][0]
+    from pathlib import Path
+
+    return (Path(outputs) / "latest").resolve()
+
+
+@pytest.fixture(scope="module")
+def binary_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("d") / "sms.csv"
+    make_frame({"ham": 300, "spam": 100}).rename(columns={"text": "message", "label": "category"}).to_csv(path, index=False)
+    return path
+
+
+def test_binary_run_folder_is_complete(binary_csv, fast_args):
+    run = run_train(binary_csv, fast_args)
+    for name in ("run.json", "config.json", "history.csv", "training_curve.png", "splits/train.csv",
+                 "splits/validation.csv", "splits/test.csv", "model/model.safetensors", "model/config.json",
+                 "model/quickfit.json", "model/tokenizer.json"):
+        assert (run / name).exists(), name
+    assert not (run / "checkpoints").exists() and not list(run.glob("model/*.bin"))
+    config = json.loads((run / "model/config.json").read_text())
+    assert config["id2label"] == {"0": "ham", "1": "spam"}
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "binary" and record["positive_label"] == "spam"
+    assert record["balance"]["method"] == "class_weight"
+    assert record["dataset"]["report"] if "report" in record["dataset"] else record["dataset"]["text_columns"] == ["message"]
+    resolved = json.loads((run / "config.json").read_text())["flat"]
+    assert resolved["num_train_epochs"] == 3 and resolved["learning_rate"] == 0.002
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3] and "f1_positive" in history
+    # the tiny model learns the keyword task: validation spam-F1 clearly above a constant predictor
+    assert record["validation_best"] > 0.6
+
+
+def test_multiclass_string_labels(fast_args, tmp_path):
+    path = tmp_path / "topics.csv"
+    make_frame({"sport": 150, "money": 120, "food": 60}).rename(columns={"label": "topic"}).to_csv(path, index=False)
+    run = run_train(path, fast_args)
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "multiclass" and record["labels"] == ["food", "money", "sport"]
+    predictor = load_predictor(run / "model", threads=1)
+    test = load_split(run / "splits/test.csv", "multiclass")
+    predicted = predictor.decide(predictor.predict_proba(test["text"].tolist()))
+    assert set(predicted) <= {"food", "money", "sport"}
+    assert np.mean(np.array(predicted) == test["labels"].to_numpy()) > 0.6
+
+
+@pytest.mark.parametrize("fmt", ["delimited", "listlike", "onehot"])
+def test_multilabel_formats_train(fast_args, tmp_path, fmt):
+    frame = make_multilabel_frame(300)
+    path = tmp_path / "ml.csv"
+    extra = []
+    if fmt == "delimited":
+        frame.assign(labels=frame["labels"].map("|".join)).to_csv(path, index=False)
+        extra = ["label_delimiter=|"]
+    elif fmt == "listlike":
+        frame.assign(labels=frame["labels"].map(str)).to_csv(path, index=False)
+    else:
+        onehot = pd.DataFrame({"comment_text": frame["text"]})
+        for name in ["food", "money", "sport"]:
+            onehot[name] = frame["labels"].map(lambda v, n=name: int(n in v))
+        onehot.to_csv(path, index=False)
+        extra = ["label_column=['food','money','sport']"]
+    run = run_train(path, fast_args + extra)
+    record = json.loads((run / "run.json").read_text())
+    assert record["task"] == "multilabel" and record["labels"] == ["food", "money", "sport"]
+    assert record["balance"]["method"] == "pos_weight"
+    meta = json.loads((run / "model/quickfit.json").read_text())
+    assert len(meta["thresholds"]) == 3 and meta["thresholds_tuned_on"] == "validation"
+    config = json.loads((run / "model/config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+
+
+def test_same_seed_gives_identical_predictions(binary_csv, fast_args, tmp_path):
+    first = run_train(binary_csv, fast_args + ["run_name=a", "num_train_epochs=1"])
+    second = run_train(binary_csv, fast_args + ["run_name=b", "num_train_epochs=1"])
+    other = run_train(binary_csv, fast_args + ["run_name=c", "num_train_epochs=1", "manual_seed=3"])
+    texts = load_split(first / "splits/test.csv", "binary")["text"].tolist()
+    probs = [load_predictor(r / "model", threads=1).predict_proba(texts) for r in (first, second, other)]
+    assert np.array_equal(probs[0], probs[1])
+    assert not np.allclose(probs[0], probs[2])
+
+
+def test_model_loads_in_simpletransformers(binary_csv, fast_args):
+    from simpletransformers.classification import ClassificationModel
+
+    run = run_train(binary_csv, fast_args + ["num_train_epochs=1"])
+    model = ClassificationModel("bert", str(run / "model"), use_cuda=False,
+                                args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
+                                      "silent": True, "max_seq_length": 32})
+    texts = load_split(run / "splits/test.csv", "binary")["text"].tolist()[:20]
+    preds, raw = model.predict(texts)
+    ours = load_predictor(run / "model", threads=1).predict_proba(texts)
+    assert np.array_equal(preds, ours.argmax(1))
+    softmax = np.exp(raw) / np.exp(raw).sum(1, keepdims=True)
+    assert np.allclose(softmax, ours, atol=1e-5)
