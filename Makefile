@@ -36,6 +36,9 @@ data: $(STAMP)  ## fetch the dataset: default preset, DATA=<preset>, or KAGGLE=o
 train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESUME=1)
 	$(PY) -m scripts.train $(if $(DATA),--data $(DATA)) $(if $(SET),--set $(SET)) $(if $(RESUME),--resume) $(debug)
 
+eval: $(STAMP)  ## evaluate outputs/latest (or RUN=) on its test split, or DATA=labelled.csv
+	$(PY) -m scripts.evaluate $(if $(RUN),--run $(RUN)) $(if $(DATA),--data $(DATA)) $(debug)
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 

@@ -65,7 +65,11 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
 
     from scripts.model import quiet_environment, set_threads
 
+    from transformers.utils import logging as hf_logging
+
     quiet_environment()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     set_threads(threads)
     meta = json.loads((model_dir / "quickfit.json").read_text())
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)

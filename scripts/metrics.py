@@ -21,7 +21,16 @@ def _r(x: float) -> float:
     return round(float(x), 6)
 
 
-def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int) -> dict[str, Any]:
+def per_class(y: np.ndarray, pred: np.ndarray, label_names: list[str]) -> dict[str, dict[str, Any]]:
+    """Precision, recall, F1 and support for each label (ids or multi-hot columns in label order)."""
+    labels = None if y.ndim == 2 else list(range(len(label_names)))
+    p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    return {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
+            for i, name in enumerate(label_names)}
+
+
+def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int,
+                   label_names: list[str]) -> dict[str, Any]:
     p, r, f, _ = skm.precision_recall_fscore_support(y, pred, pos_label=positive, average="binary", zero_division=0)
     mp, mr, mf, _ = skm.precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
     y_pos = (y == positive).astype(int)
@@ -34,6 +43,7 @@ def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positi
         "pr_auc": _r(skm.average_precision_score(y_pos, prob_pos)) if two_classes else None,
         "mcc": _r(skm.matthews_corrcoef(y, pred)),
         "confusion_matrix": skm.confusion_matrix(y, pred, labels=[1 - positive, positive]).tolist(),
+        "per_class": per_class(y, pred, label_names),
     }
 
 
@@ -51,9 +61,7 @@ def multiclass_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label
     except ValueError:
         out["roc_auc_ovr"] = None
     out["mcc"] = _r(skm.matthews_corrcoef(y, pred))
-    p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=ids, zero_division=0)
-    out["per_class"] = {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
-                        for i, name in enumerate(label_names)}
+    out["per_class"] = per_class(y, pred, label_names)
     out["confusion_matrix"] = skm.confusion_matrix(y, pred, labels=ids).tolist()
     return out
 
@@ -69,7 +77,5 @@ def multilabel_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label
     has_both = (y.sum(0) > 0) & (y.sum(0) < len(y))
     out["roc_auc_micro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="micro")) if has_both.any() else None
     out["roc_auc_macro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="macro")) if has_both.any() else None
-    p, r, f, s = skm.precision_recall_fscore_support(y, pred, zero_division=0)
-    out["per_class"] = {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
-                        for i, name in enumerate(label_names)}
+    out["per_class"] = per_class(y, pred, label_names)
     return out

@@ -92,8 +92,9 @@ def make_multilabel_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def fast_args(tiny_model, tmp_path) -> list[str]:
     """Overrides that train the tiny model quickly into a test-owned outputs folder."""
-    return [f"model_name={tiny_model}", f"outputs_dir={tmp_path / 'outputs'}", "num_train_epochs=3",
-            "learning_rate=0.002", "train_batch_size=16", "threads=1", "use_early_stopping=False"]
+    from tests.helpers import tiny_args
+
+    return tiny_args(tiny_model, tmp_path / "outputs")
 
 
 def shared_file(*parts: str) -> Path:

@@ -5,19 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts import train
 from scripts.data import load_split
 from scripts.inference import load_predictor
 from tests.conftest import make_frame, make_multilabel_frame
+from tests.helpers import train_run
 
 
-def run_train(csv, args, *extra):
-    code = train.main(["--data", str(csv), "--set", *args, *extra])
-    assert code == 0
-    outputs = [a.split("=", 1)[1] for a in args if a.startswith("outputs_dir=")][0]
-    from pathlib import Path
-
-    return (Path(outputs) / "latest").resolve()
+run_train = train_run
 
 
 @pytest.fixture(scope="module")

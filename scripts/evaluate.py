@@ -1,0 +1,285 @@
+"""Entry point: honest evaluation of a run on its held-out test split (or any labelled CSV).
+
+    python -m scripts.evaluate [--run RUN] [--data FILE]
+
+Writes outputs/<run>/eval/: metrics.json, report.md, predictions.csv and the plots; prints a
+compact table of the transformer against TF-IDF + logistic regression and the majority class.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from scripts import baseline, data, metrics, plots, runs, settings, sources
+from scripts.errors import UserError, run_cli
+from scripts.train import outputs_dir
+
+HEADLINE = {
+    "binary": ["accuracy", "balanced_accuracy", "precision_positive", "recall_positive", "f1_positive", "f1_macro",
+               "roc_auc", "pr_auc", "mcc"],
+    "multiclass": ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "f1_micro", "precision_macro",
+                   "recall_macro", "roc_auc_ovr", "mcc"],
+    "multilabel": ["f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
+                   "subset_accuracy", "hamming_loss", "lrap", "roc_auc_micro", "roc_auc_macro"],
+}
+COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+
+
+def decide(probs: np.ndarray, task: str, thresholds: list[float] | None, positive: int | None) -> np.ndarray:
+    """Probabilities -> label ids (single-label) or a 0/1 matrix (multi-label)."""
+    if task == "multilabel":
+        cut = np.array(thresholds) if thresholds else 0.5
+        return (probs >= cut).astype(int)
+    if task == "binary" and thresholds:
+        return np.where(probs[:, positive] >= thresholds[0], positive, 1 - positive)
+    return probs.argmax(axis=1)
+
+
+def score(task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None) -> dict[str, Any]:
+    if task == "binary":
+        return metrics.binary_metrics(y, pred, probs[:, positive], positive, labels)
+    if task == "multiclass":
+        return metrics.multiclass_metrics(y, pred, probs, labels)
+    return metrics.multilabel_metrics(y, pred, probs, labels)
+
+
+def collapse_check(task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray) -> tuple[bool, str]:
+    """A model no better than predicting the majority class is reported as collapsed, loudly."""
+    key = COLLAPSE_METRIC[task]
+    if task != "multilabel" and len(np.unique(pred)) == 1:
+        return True, "it predicts a single class for every row"
+    if model[key] <= majority[key]:
+        return True, f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}"
+    return False, f"{key} {model[key]:.4f} > majority-class {majority[key]:.4f}"
+
+
+def error_analysis(texts: list[str], y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str],
+                   task: str, top: int = 10) -> dict[str, Any]:
+    """The most confident wrong predictions and the most confused label pairs."""
+    wrong: list[dict[str, Any]] = []
+    pairs: dict[tuple[str, str], int] = {}
+    if task == "multilabel":
+        for i, j in zip(*np.nonzero(pred != y)):
+            kind = "false positive" if pred[i, j] else "false negative"
+            confidence = probs[i, j] if pred[i, j] else 1 - probs[i, j]
+            wrong.append({"text": texts[i], "label": labels[j], "kind": kind, "probability": round(float(probs[i, j]), 4),
+                          "confidence": float(confidence)})
+        for i in range(len(y)):
+            for a in np.flatnonzero(y[i] & (1 - pred[i])):
+                for b in np.flatnonzero(pred[i] & (1 - y[i])):
+                    pairs[(labels[a], labels[b])] = pairs.get((labels[a], labels[b]), 0) + 1
+    else:
+        for i in np.flatnonzero(pred != y):
+            wrong.append({"text": texts[i], "true": labels[y[i]], "predicted": labels[pred[i]],
+                          "probability": round(float(probs[i, pred[i]]), 4), "confidence": float(probs[i, pred[i]])})
+            key = (labels[y[i]], labels[pred[i]])
+            pairs[key] = pairs.get(key, 0) + 1
+    wrong.sort(key=lambda w: -w["confidence"])
+    for w in wrong:
+        w.pop("confidence")
+    confused = [{"true": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items(), key=lambda kv: -kv[1])]
+    return {"n_wrong": len(wrong), "confident_wrong": wrong[:top], "confused_pairs": confused[:top]}
+
+
+def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None) -> tuple[pd.DataFrame, str]:
+    """The run's saved test split, or a labelled file read with the run's own column settings."""
+    if not data_path:
+        return data.load_split(run_dir / "splits" / "test.csv", record["task"]), "splits/test.csv"
+    cfg = dict(runs.read_json(run_dir / "config.json")["flat"])
+    cfg.update(dataset=data_path, task=record["task"])
+    source = sources.get_source(data_path)
+    source.columns = {}
+    frame = pd.concat(data.load_dataset(source, cfg).frames.values(), ignore_index=True)
+    known = set(record["labels"])
+    seen = {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))}
+    if seen - known:
+        raise UserError(f"{data_path} has labels the model never saw in training: {sorted(seen - known)}; "
+                        "drop those rows or retrain with them")
+    return frame, str(data_path)
+
+
+def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
+    from scripts.inference import load_predictor
+
+    record = runs.read_record(run_dir)
+    task, labels = record["task"], record["labels"]
+    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
+    frame, data_name = load_eval_data(run_dir, record, data_path)
+    train = data.load_split(run_dir / "splits" / "train.csv", task)
+    y = np.array(data.encode_labels(frame["labels"], labels, task))
+    y_train = np.array(data.encode_labels(train["labels"], labels, task))
+    texts = frame["text"].tolist()
+
+    predictor = load_predictor(run_dir / "model", threads)
+    probs = predictor.predict_proba(texts)
+    tuned = predictor.thresholds or None
+    pred_default = decide(probs, task, None, positive)
+    pred = decide(probs, task, tuned, positive)
+
+    val = data.load_split(run_dir / "splits" / "validation.csv", task)
+    base_test, base_val = baseline.tfidf_logreg_proba(train, y_train, [texts, val["text"].tolist()], task, len(labels))
+    base_thresholds = None
+    if task == "multilabel":  # the baseline gets the same validation-tuned thresholds treatment
+        from scripts.thresholds import tune_per_label
+
+        base_thresholds = tune_per_label(np.array(data.encode_labels(val["labels"], labels, task)), base_val)[0]
+    majority_probs = baseline.majority_proba(y_train, len(texts), task, len(labels))
+
+    results = {
+        "transformer": score(task, y, pred, probs, labels, positive),
+        "tfidf_logreg": score(task, y, decide(base_test, task, base_thresholds, positive), base_test, labels, positive),
+        "majority_class": score(task, y, decide(majority_probs, task, None, positive), majority_probs, labels, positive),
+    }
+    if tuned:
+        results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
+    collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], pred)
+    out = run_dir / "eval"
+    out.mkdir(exist_ok=True)
+    report = {
+        "run": record["run"], "model": str(run_dir / "model"), "base_model": record["model"]["base_model"],
+        "task": task, "labels": labels, "positive_label": record.get("positive_label"),
+        "data": {"name": data_name, "rows": len(texts),
+                 "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest()},
+        "thresholds": {"values": dict(zip(labels if task == "multilabel" else [record.get("positive_label")], tuned)),
+                       "tuned_on": "validation"} if tuned else None,
+        "headline": HEADLINE[task], "results": results,
+        "collapsed": collapsed, "collapse_check": reason,
+        "errors": error_analysis(texts, y, pred, probs, labels, task),
+    }
+    _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
+    report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
+    runs.write_json(out / "metrics.json", report)
+    (out / "report.md").write_text(render_report(report, record), encoding="utf-8")
+    return report
+
+
+def _write_predictions(path: Path, texts, y, pred, probs, labels, task) -> None:
+    frame = pd.DataFrame({"text": texts})
+    if task == "multilabel":
+        for j, name in enumerate(labels):
+            frame[f"true_{name}"] = y[:, j]
+            frame[f"pred_{name}"] = pred[:, j]
+    else:
+        frame["true"] = [labels[i] for i in y]
+        frame["predicted"] = [labels[i] for i in pred]
+    for j, name in enumerate(labels):
+        frame[f"prob_{name}"] = np.round(probs[:, j], 6)
+    frame.to_csv(path, index=False)
+
+
+def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, positive) -> list[str]:
+    made = []
+    model = report["results"]["transformer"]
+    if "confusion_matrix" in model:
+        names = [labels[1 - positive], labels[positive]] if task == "binary" else labels
+        plots.confusion_matrix(model["confusion_matrix"], names, out / "confusion_matrix.png")
+        made.append("confusion_matrix.png")
+    curves = {}
+    if task == "binary":
+        columns = {labels[positive]: (y == positive).astype(int)}
+        scores = {labels[positive]: probs[:, positive]}
+    else:
+        onehot = y if task == "multilabel" else np.eye(len(labels), dtype=int)[y]
+        support = onehot.sum(0)
+        order = [j for j in np.argsort(-support) if 0 < support[j] < len(onehot)][:6]
+        columns = {labels[j]: onehot[:, j] for j in order}
+        scores = {labels[j]: probs[:, j] for j in order}
+        if onehot.sum() and (onehot == 0).any():
+            columns["micro-average"] = onehot.ravel()
+            scores["micro-average"] = probs.ravel()
+    for name, truth in columns.items():
+        fpr, tpr, _ = skm.roc_curve(truth, scores[name])
+        precision, recall, _ = skm.precision_recall_curve(truth, scores[name])
+        curves[name] = {"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
+                        "auc": skm.auc(fpr, tpr), "ap": skm.average_precision_score(truth, scores[name])}
+    if curves:
+        plots.roc_pr_curves(curves, out / "roc_pr.png")
+        made.append("roc_pr.png")
+    if "per_class" in model:
+        plots.per_class_f1(model["per_class"], out / "per_class_f1.png", report["results"]["tfidf_logreg"].get("per_class"))
+        made.append("per_class_f1.png")
+    info = record.get("thresholds")
+    if task == "multilabel" and info and info.get("curves"):
+        plots.threshold_curves(info["grid"], info["curves"], list(info["values"].values()), labels,
+                               out / "thresholds.png")
+        made.append("thresholds.png")
+    return made
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def comparison_table(report: dict[str, Any]) -> list[list[str]]:
+    columns = [c for c in ("transformer", "transformer_at_0.5", "tfidf_logreg", "majority_class") if c in report["results"]]
+    rows = [["metric"] + columns]
+    for key in report["headline"]:
+        rows.append([key] + [_fmt(report["results"][c].get(key)) for c in columns])
+    return rows
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
+    flag = ("**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**" if report["collapsed"]
+            else "Not collapsed: " + report["collapse_check"] + ".")
+    parts = [f"# Evaluation of {report['run']}", "",
+             f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
+             f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.", "", flag, "",
+             markdown_table(comparison_table(report)), ""]
+    if report["thresholds"]:
+        parts += ["`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
+                  "0.5 cut-off.", "", "| label | threshold |", "|---|---|"]
+        parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
+    per_class = report["results"]["transformer"].get("per_class")
+    if per_class:
+        parts += ["## Per class", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        parts += [f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+                  for n, c in per_class.items()] + [""]
+    parts += ["## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]] + ["", "![training curve](../training_curve.png)", ""]
+    errors = report["errors"]
+    parts += [f"## Error analysis ({errors['n_wrong']} wrong)", "", "Most confident wrong predictions:", ""]
+    for w in errors["confident_wrong"]:
+        text = w["text"].replace("\n", " ").replace("|", "/")[:160]
+        what = (f"{w['kind']} `{w['label']}`" if "kind" in w else f"true `{w['true']}`, predicted `{w['predicted']}`")
+        parts.append(f"- {what} (p={w['probability']:.3f}): {text}")
+    parts += ["", "Most confused pairs (true -> predicted):", ""]
+    parts += [f"- {p['true']} -> {p['predicted']}: {p['count']}" for p in errors["confused_pairs"]] + [""]
+    return "\n".join(parts)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    rows = comparison_table(report)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
+    if report["collapsed"]:
+        print(f"\n!!! COLLAPSED MODEL: {report['collapse_check']}. Do not use it. !!!")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
+    parser.add_argument("--data", help="a labelled CSV with the training file's columns (default: the run's test split)")
+    args = parser.parse_args(argv)
+    cfg = settings.resolve()
+    run_dir = runs.find(outputs_dir(cfg), args.run)
+    report = evaluate(run_dir, args.data, cfg["threads"])
+    print(f"[quickfit] {report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
+    print_table(report)
+    print(f"[quickfit] wrote {run_dir / 'eval'}/ (metrics.json, report.md, predictions.csv, plots)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

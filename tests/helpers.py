@@ -1,0 +1,37 @@
+"""Helpers shared by the end-to-end tests: train the tiny model through the real entry point."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from scripts import train
+from tests.conftest import make_frame, make_multilabel_frame
+
+
+def train_run(csv: Path, args: list[str], *extra: str) -> Path:
+    """python -m scripts.train --data CSV --set ARGS..., in-process; returns outputs/latest resolved."""
+    code = train.main(["--data", str(csv), "--set", *args, *extra])
+    assert code == 0
+    outputs = next(a.split("=", 1)[1] for a in args if a.startswith("outputs_dir="))
+    return (Path(outputs) / "latest").resolve()
+
+
+def tiny_args(model: Path, outputs: Path) -> list[str]:
+    return [f"model_name={model}", f"outputs_dir={outputs}", "num_train_epochs=3", "learning_rate=0.002",
+            "train_batch_size=16", "threads=1", "use_early_stopping=False"]
+
+
+def write_binary_csv(path: Path, ham: int = 300, spam: int = 100) -> Path:
+    make_frame({"ham": ham, "spam": spam}).to_csv(path, index=False)
+    return path
+
+
+def write_multilabel_csv(path: Path, n: int = 300) -> Path:
+    frame = make_multilabel_frame(n)
+    frame.assign(labels=frame["labels"].map(",".join)).to_csv(path, index=False)
+    return path
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False)

@@ -1,0 +1,147 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from scripts import baseline, evaluate, metrics, thresholds
+from scripts.data import encode_labels, load_split
+from scripts.errors import UserError
+from scripts.inference import load_predictor
+from tests.conftest import shared_file
+from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
+
+
+def test_binary_metrics_by_hand():
+    # 6 rows, positive = 1: TP=2, FN=1, FP=1, TN=2
+    y = np.array([1, 1, 1, 0, 0, 0])
+    pred = np.array([1, 1, 0, 1, 0, 0])
+    prob = np.array([0.9, 0.8, 0.4, 0.7, 0.2, 0.1])
+    m = metrics.binary_metrics(y, pred, prob, 1, ["neg", "pos"])
+    assert m["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
+    assert m["precision_positive"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["recall_positive"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["f1_positive"] == pytest.approx(2 / 3, abs=1e-6)
+    assert m["confusion_matrix"] == [[2, 1], [1, 2]]
+    # ROC-AUC by hand: of 9 (pos, neg) pairs, the positive scores higher in 8
+    assert m["roc_auc"] == pytest.approx(8 / 9, abs=1e-6)
+    assert m["mcc"] == pytest.approx((2 * 2 - 1 * 1) / 9, abs=1e-6)
+
+
+def test_multiclass_metrics_by_hand():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 1, 1, 1, 2, 0])
+    probs = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    m = metrics.multiclass_metrics(y, pred, probs, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
+    # per-class F1: a: p=1/2 r=1/2 -> .5; b: p=2/3 r=1 -> .8; c: p=1 r=1/2 -> 2/3
+    assert m["f1_macro"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3, abs=1e-6)
+    assert m["per_class"]["b"]["f1"] == pytest.approx(0.8, abs=1e-6)
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def test_multilabel_metrics_by_hand():
+    y = np.array([[1, 0], [1, 1], [0, 1]])
+    pred = np.array([[1, 0], [1, 0], [1, 1]])
+    probs = pred * 0.9 + 0.05
+    m = metrics.multilabel_metrics(y, pred, probs, ["x", "y"])
+    # micro: TP=3, FP=1, FN=1 -> F1 = 6/8
+    assert m["f1_micro"] == pytest.approx(0.75, abs=1e-6)
+    assert m["subset_accuracy"] == pytest.approx(1 / 3, abs=1e-6)
+    assert m["hamming_loss"] == pytest.approx(2 / 6, abs=1e-6)
+    # x: p=2/3 r=1 -> .8; y: p=1 r=1/2 -> 2/3
+    assert m["f1_macro"] == pytest.approx((0.8 + 2 / 3) / 2, abs=1e-6)
+
+
+def test_best_threshold_maximises_f1():
+    y = np.array([1, 1, 0, 0, 0])
+    scores = np.array([0.35, 0.3, 0.25, 0.1, 0.05])
+    t, f1 = thresholds.best_threshold(y, scores)
+    assert f1 == 1.0 and 0.25 < t <= 0.3
+
+
+def test_collapse_flag_fires_on_a_constant_predictor():
+    y = np.array([0] * 8 + [1] * 2)
+    constant = np.zeros((10, 2)); constant[:, 0] = 1
+    pred = evaluate.decide(constant, "binary", None, 1)
+    model = evaluate.score("binary", y, pred, constant, ["ham", "spam"], 1)
+    majority = evaluate.score("binary", y, pred, constant, ["ham", "spam"], 1)
+    assert model["accuracy"] == 0.8  # looks fine ...
+    collapsed, reason = evaluate.collapse_check("binary", model, majority, pred)
+    assert collapsed and "single class" in reason  # ... but is flagged
+
+
+def test_baseline_on_real_sms_data():
+    path = shared_file("sms_spam", "SMSSpamCollection")
+    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates("text")
+    frame = frame.sample(2000, random_state=0)
+    train, test = frame.iloc[:1500], frame.iloc[1500:]
+    y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
+    y_test = np.array(encode_labels(test["labels"], ["ham", "spam"], "binary"))
+    (probs,) = baseline.tfidf_logreg_proba(train, y_train, [test["text"].tolist()], "binary", 2)
+    f1 = skm.f1_score(y_test, probs.argmax(1))
+    assert f1 > 0.8  # TF-IDF + LR is a strong spam baseline
+    majority = baseline.majority_proba(y_train, len(test), "binary", 2)
+    assert (majority.argmax(1) == 0).all()
+
+
+@pytest.fixture(scope="module")
+def binary_run(tiny_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("evalbin")
+    return train_run(write_binary_csv(root / "sms.csv"), tiny_args(tiny_model, root / "outputs"))
+
+
+def test_eval_files_and_metrics_equal_sklearn_on_predictions(binary_run):
+    code = evaluate.main(["--run", str(binary_run)])
+    assert code == 0
+    out = binary_run / "eval"
+    for name in ("metrics.json", "report.md", "predictions.csv", "confusion_matrix.png", "roc_pr.png", "per_class_f1.png"):
+        assert (out / name).exists(), name
+    report = json.loads((out / "metrics.json").read_text())
+    preds = pd.read_csv(out / "predictions.csv", keep_default_na=False)
+    test = load_split(binary_run / "splits/test.csv", "binary")
+    assert list(preds["text"]) == list(test["text"]) and report["data"]["rows"] == len(test)
+    y = (preds["true"] == "spam").astype(int)
+    p = (preds["predicted"] == "spam").astype(int)
+    m = report["results"]["transformer"]
+    assert m["f1_positive"] == pytest.approx(skm.f1_score(y, p), abs=1e-6)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, p), abs=1e-6)
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, preds["prob_spam"]), abs=1e-4)
+    assert not report["collapsed"]
+    assert report["results"]["majority_class"]["f1_positive"] == 0.0
+    assert "Most confident wrong predictions" in (out / "report.md").read_text()
+
+
+def test_eval_on_another_csv_with_unseen_label_is_an_error(binary_run, tmp_path):
+    path = tmp_path / "other.csv"
+    pd.DataFrame({"text": ["free cash now", "see you home", "odd one"], "label": ["spam", "ham", "promo"]}).to_csv(path, index=False)
+    with pytest.raises(UserError, match="promo"):
+        evaluate.evaluate(binary_run, str(path), threads=1)
+
+
+def test_eval_on_another_labelled_csv(binary_run, tmp_path):
+    path = write_binary_csv(tmp_path / "fresh.csv", ham=30, spam=10)
+    report = evaluate.evaluate(binary_run, str(path), threads=1)
+    assert report["data"]["rows"] == 40
+
+
+def test_multilabel_thresholds_come_from_validation(tiny_model, tmp_path):
+    run = train_run(write_multilabel_csv(tmp_path / "ml.csv"), tiny_args(tiny_model, tmp_path / "outputs"))
+    record = json.loads((run / "run.json").read_text())
+    val = load_split(run / "splits/validation.csv", "multilabel")
+    test = load_split(run / "splits/test.csv", "multilabel")
+    assert record["thresholds"]["rows"] == len(val)
+    predictor = load_predictor(run / "model", threads=1)
+    labels = record["labels"]
+    y_val = np.array(encode_labels(val["labels"], labels, "multilabel"))
+    again, _ = thresholds.tune_per_label(y_val, predictor.predict_proba(val["text"].tolist()))
+    assert again == predictor.thresholds  # re-tuning on validation rows reproduces the stored ones
+    report = evaluate.evaluate(run, threads=1)
+    assert report["data"]["rows"] == len(test)
+    assert "transformer_at_0.5" in report["results"] and report["thresholds"]["tuned_on"] == "validation"
+    assert (run / "eval" / "thresholds.png").exists()
+    preds = pd.read_csv(run / "eval" / "predictions.csv")
+    y = preds[[f"true_{n}" for n in labels]].to_numpy()
+    p = preds[[f"pred_{n}" for n in labels]].to_numpy()
+    assert report["results"]["transformer"]["f1_macro"] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=0), abs=1e-6)
