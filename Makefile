@@ -39,6 +39,12 @@ train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESU
 eval: $(STAMP)  ## evaluate outputs/latest (or RUN=) on its test split, or DATA=labelled.csv
 	$(PY) -m scripts.evaluate $(if $(RUN),--run $(RUN)) $(if $(DATA),--data $(DATA)) $(debug)
 
+card: $(STAMP)  ## write the model card (README.md in the run's model folder)
+	$(PY) -m scripts.card $(if $(RUN),--run $(RUN)) $(if $(REPO),--repo $(REPO)) $(debug)
+
+push: $(STAMP)  ## push to the Hub: REPO=user/name [PRIVATE=1] [DRY_RUN=1] [INCLUDE_DATA=1]
+	$(PY) -m scripts.push --repo "$(REPO)" $(if $(RUN),--run $(RUN)) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run) $(if $(INCLUDE_DATA),--include-data) $(debug)
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 

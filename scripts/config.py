@@ -84,3 +84,12 @@ OUTPUT = {
     # Run folder name; "auto": <dataset>_<date>_<time>.
     "run_name": "auto",
 }
+
+HUB = {
+    # The licence shown on the model's Hub page (the packaged all-MiniLM-L6-v2 is apache-2.0).
+    "license": "apache-2.0",
+    # Also push the run's train/validation/test splits (off: the training data stays local).
+    "push_training_data": False,
+    # After a push, this many test rows must predict the same from the Hub copy as locally.
+    "verify_rows": 32,
+}

@@ -142,7 +142,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     report = {
-        "run": record["run"], "model": str(run_dir / "model"), "base_model": record["model"]["base_model"],
+        "run": record["run"], "model": "model/", "base_model": record["model"]["base_model"],
         "task": task, "labels": labels, "positive_label": record.get("positive_label"),
         "data": {"name": data_name, "rows": len(texts),
                  "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest()},

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from scripts.errors import UserError
 
-SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT")
+SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
 
 # Keys whose default is "auto" (or a string) but which also take these types.
 ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
@@ -30,7 +30,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 POSITIVE = {
     "num_train_epochs", "learning_rate", "train_batch_size", "eval_batch_size", "max_seq_length",
     "max_seq_length_cap", "gradient_accumulation_steps", "max_grad_norm", "threads",
-    "balance_ratio", "pos_weight_cap",
+    "balance_ratio", "pos_weight_cap", "verify_rows",
 }
 NON_NEGATIVE = {"warmup_ratio", "weight_decay", "early_stopping_patience", "max_train_rows", "manual_seed"}
 FRACTIONS = {"validation_size", "test_size", "warmup_ratio", "balance_ratio"}
@@ -121,3 +121,9 @@ def resolve(overrides: Mapping[str, Any] | None = None, config_module: str = "sc
 def by_section(config: Mapping[str, Any], config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
     """The flat config regrouped under config.py's section names, for saving and the card."""
     return {section: {key: config[key] for key in values} for section, values in defaults(config_module).items()}
+
+
+def changed_from_defaults(config: Mapping[str, Any], config_module: str = "scripts.config") -> dict[str, Any]:
+    """The keys whose value differs from config.py: the overrides that reproduce this config."""
+    base = flat_defaults(config_module)
+    return {k: v for k, v in config.items() if k in base and base[k] != v}
