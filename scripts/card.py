@@ -210,7 +210,7 @@ Test split, against a TF-IDF + logistic regression baseline (class-weighted) and
 ## Reproduce
 
 ```bash
-{reproduce_command(config['flat'])}
+{reproduce_command(config.get('requested', config['flat']))}
 ```
 
 Resolved configuration:

@@ -38,14 +38,15 @@ MODEL = {
 }
 
 ARGS = {
-    "num_train_epochs": 3,
-    "learning_rate": 5e-5,
-    "train_batch_size": 16,
+    # "auto" here means a recipe picks the value from the task and data size (printed with its reason).
+    "num_train_epochs": "auto",
+    "learning_rate": "auto",
+    "train_batch_size": "auto",
     "eval_batch_size": 64,
     # "auto": the 99th percentile of the training texts' token lengths, rounded up to 8.
     "max_seq_length": "auto",
     "max_seq_length_cap": 256,
-    "warmup_ratio": 0.06,
+    "warmup_ratio": "auto",
     "weight_decay": 0.01,
     "gradient_accumulation_steps": 1,
     "max_grad_norm": 1.0,

@@ -15,13 +15,19 @@ from scripts.errors import UserError
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
 
 # Keys whose default is "auto" (or a string) but which also take these types.
-ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
+AUTO_NUMBERS: dict[str, tuple[type, ...]] = {
     "max_seq_length": (int,),
     "threads": (int,),
+    "num_train_epochs": (int, float),
+    "learning_rate": (float, int),
+    "train_batch_size": (int,),
+    "warmup_ratio": (float, int),
+}
+ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
+    **AUTO_NUMBERS,
     "text_column": (list,),
     "label_column": (list,),
     "positive_label": (int,),
-    "num_train_epochs": (float,),
 }
 CHOICES: dict[str, tuple[Any, ...]] = {
     "task": ("auto", "binary", "multiclass", "multilabel"),
@@ -75,7 +81,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
     allowed = (type(default),) + ALSO_ALLOWED.get(key, ())
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+    if float in allowed and int not in allowed and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) != isinstance(default, bool) and bool not in allowed:
         raise UserError(f"{key}={value!r}: expected {type(default).__name__} like the default {default!r}")
@@ -95,8 +101,9 @@ def _check_value(key: str, value: Any) -> None:
         raise UserError(f"{key}={value!r}: must be 0 or more")
     if is_number and key in FRACTIONS and not 0 <= value < 1:
         raise UserError(f"{key}={value!r}: must be a fraction in [0, 1)")
-    if key in ("max_seq_length", "threads") and isinstance(value, str) and value != "auto":
-        raise UserError(f"{key}={value!r}: give a whole number or auto")
+    if key in AUTO_NUMBERS and isinstance(value, str) and value != "auto":
+        kind = "a whole number" if AUTO_NUMBERS[key] == (int,) else "a number"
+        raise UserError(f"{key}={value!r}: give {kind} or auto")
     if key in ("text_column", "label_column") and isinstance(value, list):
         if not value or not all(isinstance(v, str) for v in value):
             raise UserError(f"{key}={value!r}: give a column name or a list of column names")

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from scripts import balance, data, environment, runs, settings, sources, split, thresholds
+from scripts import balance, data, environment, recipes, runs, settings, sources, split, thresholds
 from scripts.errors import UserError, run_cli
 from scripts.sources import PROJECT_ROOT
 
@@ -94,6 +94,7 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     from scripts.metrics import selection_metric
 
     started = time.time()
+    requested = dict(cfg)  # before recipes fill in the "auto" values
     out = outputs_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     resume_from, start_epoch = None, 0
@@ -112,6 +113,10 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
             f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)")
     else:
         max_len, stats = int(cfg["max_seq_length"]), {}
+    chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names))
+    cfg = {**cfg, **chosen}
+    for reason in reasons:
+        say(f"recipe: {reason}")
     balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
                                  cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
     say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
@@ -119,7 +124,8 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
         name = runs.new_run_name(source.name, cfg["run_name"])
         check_disk(out, base, cfg["num_train_epochs"])
         work = runs.start(out, name)
-        runs.write_json(work / "config.json", {"flat": cfg, "sections": settings.by_section(cfg)})
+        runs.write_json(work / "config.json", {"flat": cfg, "requested": requested,
+                                               "sections": settings.by_section(cfg)})
     else:
         _keep_history_before(work, start_epoch)
     (work / "splits").mkdir(exist_ok=True)

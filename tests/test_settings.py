@@ -28,7 +28,8 @@ def test_int_accepted_for_float_key():
 
 @pytest.mark.parametrize("item, needle", [
     ("num_train_epoch=3", "did you mean 'num_train_epochs'"),
-    ("learning_rate=fast", "learning_rate='fast': expected float"),
+    ("learning_rate=fast", "learning_rate='fast': give a number or auto"),
+    ("manual_seed=x", "manual_seed='x': expected int"),
     ("num_train_epochs=-1", "must be greater than 0"),
     ("task=regression", "choose one of auto, binary, multiclass, multilabel"),
     ("balance=smote", "choose one of"),
@@ -45,3 +46,17 @@ def test_bad_overrides_name_the_problem(item, needle):
 def test_override_without_equals():
     with pytest.raises(UserError, match="not KEY=VALUE"):
         settings.parse_overrides(["epochs"])
+
+
+def test_auto_keys_take_numbers_and_recipes_fill_them():
+    from scripts import recipes
+
+    cfg = settings.resolve({"learning_rate": 3e-5})
+    chosen, reasons = recipes.choose(cfg, "multilabel", 40000, 28)
+    assert "learning_rate" not in chosen  # the user's value wins
+    assert chosen["num_train_epochs"] == 5 and chosen["train_batch_size"] == 32
+    assert all(": " in r for r in reasons) and len(reasons) == len(chosen)
+    chosen, _ = recipes.choose(settings.resolve(), "binary", 3600, 2)
+    assert chosen == {"learning_rate": 5e-5, "num_train_epochs": 3, "train_batch_size": 16, "warmup_ratio": 0.06}
+    chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
+    assert chosen["num_train_epochs"] == 8

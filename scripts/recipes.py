@@ -1,0 +1,43 @@
+"""Default recipes: from the task and the data, choose what the user left as "auto", with a reason.
+
+Rules of thumb measured with the packaged MiniLM (see ../shared/docs/stack-notes.md and the README
+results): single-label tasks train well at 5e-5 for 3-4 epochs; multi-label tasks with many rare
+labels need a higher rate, more epochs, positive weights and per-label thresholds.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio")
+
+
+def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int) -> tuple[dict[str, Any], list[str]]:
+    """Values for the "auto" hyperparameters and one line of reason for each."""
+    chosen: dict[str, Any] = {}
+    reasons: list[str] = []
+
+    def pick(key: str, value: Any, why: str) -> None:
+        if cfg.get(key) == "auto":
+            chosen[key] = value
+            reasons.append(f"{key}={value}: {why}")
+
+    if task == "multilabel":
+        pick("learning_rate", 1e-4, f"multi-label with {n_labels} labels: rare labels need larger steps than 5e-5")
+    else:
+        pick("learning_rate", 5e-5, "the usual fine-tuning rate for a small BERT on single-label text")
+    steps_per_epoch = max(1, n_train // 16)
+    if n_train < 1000:
+        epochs, why = 8, f"only {n_train} training rows ({steps_per_epoch} steps an epoch): more passes"
+    elif task == "multilabel":
+        epochs, why = 5, "multi-label: rare labels keep improving for longer"
+    elif n_train > 50_000:
+        epochs, why = 2, f"{n_train} training rows: two passes are enough"
+    elif task == "multiclass":
+        epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones"
+    else:
+        epochs, why = 3, "binary: three epochs, the best one kept by validation"
+    pick("num_train_epochs", epochs, why + " (early stopping keeps the best epoch)")
+    batch, why = (32, f"{n_train} rows: larger batches, fewer steps") if n_train > 20_000 else (16, "small data: more update steps")
+    pick("train_batch_size", batch, why)
+    pick("warmup_ratio", 0.1 if task == "multilabel" else 0.06, "a short linear warm-up keeps early steps from wrecking the pretrained weights")
+    return chosen, reasons
