@@ -293,6 +293,10 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
         elif task == "multilabel" or (task == "auto" and _looks_multilabel(frame[label_cols[0]], delimiter)):
             labels = frame[label_cols[0]].map(lambda v: _split_multi(v, delimiter))
         else:
+            column = frame[label_cols[0]].dropna().astype(str).str.strip()
+            if (column.str.startswith("[") & column.str.endswith("]")).any():
+                raise UserError(f"task={task} but label column {label_cols[0]!r} holds lists like {column.iloc[0]!r}; "
+                                "set task=multilabel (or auto)")
             labels = _single_labels(frame[label_cols[0]])
         frames[split] = pd.DataFrame({"text": joined.values, "labels": labels.values})
     if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
@@ -309,7 +313,10 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     train_key = "all" if "all" in cleaned else "train"
     train = cleaned[train_key]
     if train.empty:
-        raise UserError("no usable rows: every row has an empty text or a missing label; check text_column and label_column")
+        c = report["cleaning"][train_key]
+        raise UserError(f"no usable rows: of {c['rows_read']}, {c['dropped_empty_text']} have an empty text, "
+                        f"{c['dropped_missing_label']} no label and {c['dropped_conflicting']} conflicting labels for the "
+                        "same text; check text_column and label_column, or fix the file")
     all_labels = pd.concat([f["labels"] for f in cleaned.values()])
     task = detect_task(all_labels, task)
     if task == "multilabel":

@@ -92,7 +92,7 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
     if not data_path:
         return data.load_split(run_dir / "splits" / "test.csv", record["task"]), "splits/test.csv"
     cfg = dict(runs.read_json(run_dir / "config.json")["flat"])
-    cfg.update(dataset=data_path, task=record["task"])
+    cfg.update(dataset=data_path, task="multilabel" if record["task"] == "multilabel" else "auto")
     source = sources.get_source(data_path)
     source.columns = {}
     frame = pd.concat(data.load_dataset(source, cfg).frames.values(), ignore_index=True)

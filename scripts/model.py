@@ -106,11 +106,15 @@ def safe_model_path(resolved: str) -> str:
     return resolved
 
 
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
 def load_tokenizer(resolved_name: str):
     from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(resolved_name)
+    try:  # HF_HUB_OFFLINE is read here, at call time, not only when huggingface_hub was imported
+        return AutoTokenizer.from_pretrained(resolved_name, local_files_only=offline())
     except (OSError, ValueError) as exc:
         raise UserError(f"could not load the tokenizer of {resolved_name!r} ({str(exc).splitlines()[0][:160]}); "
                         "check model_name, or the network for a Hub id") from exc
@@ -353,7 +357,8 @@ def epoch_checkpoint(checkpoints: Path, epoch: int) -> Path:
 def last_checkpoint(checkpoints: Path) -> tuple[Path, int] | None:
     """The newest complete epoch checkpoint (weights, optimizer and scheduler all written)."""
     done = [(int(p.name.rsplit("-", 1)[1]), p) for p in checkpoints.glob("checkpoint-*-epoch-*")
-            if all((p / f).exists() for f in ("model.safetensors", "optimizer.pt", "scheduler.pt"))]
+            # model_args.json is the last file Simple Transformers writes into a checkpoint
+            if all((p / f).exists() for f in ("model.safetensors", "optimizer.pt", "scheduler.pt", "model_args.json"))]
     if not done:
         return None
     epoch, path = max(done)

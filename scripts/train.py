@@ -128,6 +128,23 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
                                                "sections": settings.by_section(cfg)})
     else:
         _keep_history_before(work, start_epoch)
+    try:
+        return _train_in(work, out, cfg, requested, dataset, splits, source, balanced, base, max_len, stats, threads,
+                         resume, resume_from, start_epoch, started)
+    except UserError:
+        if not resume:  # nothing half-written: a failed run leaves no folder behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, Any], dataset: data.Dataset,
+              splits: dict[str, pd.DataFrame], source: sources.Source, balanced: balance.Balanced, base: str,
+              max_len: int, stats: dict[str, Any], threads: int, resume: bool, resume_from: Path | None,
+              start_epoch: int, started: float) -> Path:
+    """Everything that writes into the work folder; published only at the end."""
+    from scripts import model as model_lib
+    from scripts.metrics import selection_metric
+
     (work / "splits").mkdir(exist_ok=True)
     for part, frame in splits.items():
         data.save_split(frame, work / "splits" / f"{part}.csv")
