@@ -14,6 +14,7 @@ import random
 import re
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -174,6 +175,10 @@ def trim_batch(inputs: dict[str, Any]) -> dict[str, Any]:
             for k, v in inputs.items()}
 
 
+# Set by the SIGTERM/SIGINT handler; checked before every batch so an interrupt cannot be lost.
+STOP = threading.Event()
+
+
 @contextmanager
 def restored_optimizer(checkpoint: Path):
     """Simple Transformers resumes weights from a checkpoint but restarts the optimizer and the LR
@@ -207,6 +212,8 @@ def model_classes() -> dict[str, type]:
         start_epoch = 0
 
         def _get_inputs_dict(self, batch, *args, **kwargs):
+            if STOP.is_set():  # a stop signal some library swallowed: stop at the next batch
+                raise KeyboardInterrupt
             inputs = super()._get_inputs_dict(batch, *args, **kwargs)
             return trim_batch(inputs) if self.tokenizer.padding_side == "right" else inputs
 
@@ -354,9 +361,17 @@ def epoch_checkpoint(checkpoints: Path, epoch: int) -> Path:
     return found[0]
 
 
+def scored_epochs(checkpoints: Path) -> int:
+    """How many epochs have their validation scores written (the checkpoint is saved before the scores)."""
+    scores = checkpoints / "training_progress_scores.csv"
+    return max(0, len(scores.read_text().strip().splitlines()) - 1) if scores.exists() else 0
+
+
 def last_checkpoint(checkpoints: Path) -> tuple[Path, int] | None:
-    """The newest complete epoch checkpoint (weights, optimizer and scheduler all written)."""
+    """The newest complete epoch checkpoint whose validation scores were also written."""
+    scored = scored_epochs(checkpoints)
     done = [(int(p.name.rsplit("-", 1)[1]), p) for p in checkpoints.glob("checkpoint-*-epoch-*")
+            if int(p.name.rsplit("-", 1)[1]) <= scored
             # model_args.json is the last file Simple Transformers writes into a checkpoint
             if all((p / f).exists() for f in ("model.safetensors", "optimizer.pt", "scheduler.pt", "model_args.json"))]
     if not done:

@@ -68,11 +68,16 @@ def check_disk(path: Path, base_model: str, epochs: float) -> None:
                         f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere")
 
 
-def _install_sigterm() -> None:
-    """SIGTERM behaves like Ctrl-C: training stops, the last epoch checkpoint stays for RESUME=1."""
+def _install_stop_handlers() -> None:
+    """SIGTERM and Ctrl-C stop training; the last epoch checkpoint stays for RESUME=1. The flag makes
+    the stop stick even where a library catches the KeyboardInterrupt."""
     def handler(signum, frame):
+        from scripts.model import STOP
+
+        STOP.set()
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def find_resumable(out: Path) -> Path:
@@ -93,6 +98,7 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
     from scripts.metrics import selection_metric
 
+    model_lib.STOP.clear()
     started = time.time()
     requested = dict(cfg)  # before recipes fill in the "auto" values
     out = outputs_dir(cfg)
@@ -241,7 +247,7 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
-    _install_sigterm()
+    _install_stop_handlers()
     try:
         train_run(cfg, resume=args.resume)
     except KeyboardInterrupt:

@@ -1,0 +1,52 @@
+"""A real SIGTERM during training keeps the last epoch checkpoint; RESUME continues to the same result."""
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from scripts import train
+from scripts.data import load_split
+from scripts.inference import load_predictor
+from tests.helpers import tiny_args, train_run, write_binary_csv
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_interrupt_then_resume_matches_an_uninterrupted_run(tiny_model, tmp_path):
+    csv = write_binary_csv(tmp_path / "b.csv", ham=2000, spam=700)
+    epochs = ["num_train_epochs=10"]
+    reference = train_run(csv, tiny_args(tiny_model, tmp_path / "ref") + epochs + ["run_name=run"])
+
+    out = tmp_path / "int"
+    cmd = [sys.executable, "-m", "scripts.train", "--data", str(csv), "--set",
+           *tiny_args(tiny_model, out), *epochs, "run_name=run"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    checkpoints = out / ".incomplete" / "run" / "checkpoints"
+    deadline = time.time() + 300
+    while not list(checkpoints.glob("checkpoint-*-epoch-2/model_args.json")):
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"exit {proc.returncode}: " + output[-3000:]
+    assert "RESUME=1" in output and "Traceback" not in output
+    assert not (out / "latest").exists() and not (out / "run").exists()  # nothing published
+
+    assert train.main(["--resume", "--set", f"outputs_dir={out}"]) == 0
+    resumed = (out / "latest").resolve()
+    assert resumed.name == "run" and not (out / ".incomplete" / "run").exists()
+
+    texts = load_split(reference / "splits" / "test.csv", "binary")["text"].tolist()
+    assert texts == load_split(resumed / "splits" / "test.csv", "binary")["text"].tolist()
+    a = load_predictor(reference / "model", threads=1).predict_proba(texts)
+    b = load_predictor(resumed / "model", threads=1).predict_proba(texts)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    import pandas as pd
+
+    h_ref, h_res = pd.read_csv(reference / "history.csv"), pd.read_csv(resumed / "history.csv")
+    assert list(h_ref["epoch"]) == list(h_res["epoch"]) == list(range(1, 11))
+    np.testing.assert_allclose(h_ref["eval_loss"], h_res["eval_loss"], atol=1e-6)
