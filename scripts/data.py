@@ -63,6 +63,15 @@ def _sniff_separator(text: str, path: Path) -> str:
         return ","
 
 
+def _plain_tsv_quoting(text: str, sep: str, quoting: int) -> int:
+    """A TSV whose every line has the same number of tabs has no quoted fields: read quotes as text
+    (the SMS and GoEmotions files have messages that start with a quote character)."""
+    if sep != "\t" or quoting != csv.QUOTE_MINIMAL:
+        return quoting
+    counts = {line.count("\t") for line in text.splitlines() if line.strip()}
+    return csv.QUOTE_NONE if len(counts) == 1 and counts.pop() >= 1 else quoting
+
+
 def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
                column_names: list[str] | None = None, quoting: int = csv.QUOTE_MINIMAL,
                skip_rows: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -85,6 +94,7 @@ def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
         detected = {"encoding": used_encoding, "separator": "json"}
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
+        quoting = _plain_tsv_quoting(text, sep, quoting)
         try:
             frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
                                 header=None if column_names else "infer", names=column_names or None,
@@ -93,7 +103,7 @@ def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
         except (pd.errors.ParserError, csv.Error) as exc:
             raise UserError(f"{path.name} could not be parsed with separator {sep!r}: {str(exc).splitlines()[0]}; "
                             "set separator to the file's real one") from exc
-        detected = {"encoding": used_encoding, "separator": sep}
+        detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}
     # Kaggle exports often carry trailing empty columns (`v1,v2,,,`): drop columns with no values.
     empty = [c for c in frame.columns if str(c).startswith("Unnamed") and frame[c].isna().all()]
     frame = frame.drop(columns=empty)

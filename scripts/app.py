@@ -1,0 +1,105 @@
+"""Entry point: a Gradio demo for a trained run: type a text, see the label probabilities; upload a CSV,
+get its predictions file.
+
+    python -m scripts.app [--run RUN] [--host 127.0.0.1] [--port 7860]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from scripts import data, runs, settings
+from scripts.errors import UserError, run_cli
+from scripts.train import outputs_dir
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from a local demo
+
+
+def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
+    """A few test-split texts, taken across the labels so every class shows up."""
+    test = data.load_split(run_dir / "splits" / "test.csv", task)
+    test = test[test["text"].str.len() < 300]
+    if task == "multilabel":
+        return test["text"].head(per_label * 4).tolist()
+    return [t for _, group in test.groupby("labels") for t in group["text"].head(per_label)]
+
+
+def build_app(run_dir: Path, threads: Any = "auto"):
+    """The Blocks app; the model is loaded once, here."""
+    import gradio as gr
+
+    from scripts.inference import load_predictor
+    from scripts.predict import format_labels, predict_file
+
+    record = runs.read_record(run_dir)
+    predictor = load_predictor(run_dir / "model", threads)
+    multi = predictor.task == "multilabel"
+
+    def classify(text: str) -> tuple[dict[str, float], str]:
+        if not text or not text.strip():
+            return {}, "(type a text first)"
+        probs = predictor.predict_proba([text])[0]
+        decided = predictor.decide(probs[None, :])[0]
+        return ({name: float(p) for name, p in zip(predictor.labels, probs)},
+                format_labels(decided, ", ") or "(no label above its threshold)")
+
+    def classify_file(upload) -> str:
+        if upload is None:
+            raise gr.Error("Upload a CSV file first.")
+        source = Path(upload if isinstance(upload, str) else upload.name)
+        target = Path(tempfile.mkdtemp(prefix="quickfit_app_")) / f"{source.stem}.predictions.csv"
+        try:
+            predict_file(run_dir, source, target, threads=threads)
+        except UserError as exc:
+            raise gr.Error(str(exc))
+        return str(target)
+
+    how = ("Labels whose probability reaches their threshold (tuned on the validation split) are shown as the "
+           "decision." if multi else "The decision is the most probable label" +
+           (" at the tuned threshold." if predictor.thresholds else "."))
+    with gr.Blocks(title=f"quickfit - {record['run']}") as demo:
+        gr.Markdown(f"## {record['dataset']['name']}: {record['task']} classifier\n"
+                    f"Run `{record['run']}`, labels: {', '.join(predictor.labels)}. {how}")
+        with gr.Tab("Text"):
+            text = gr.Textbox(label="Text", lines=3, placeholder="Type or paste a text", elem_id="input-text")
+            button = gr.Button("Classify", variant="primary", elem_id="classify")
+            decision = gr.Textbox(label="Decision", interactive=False, elem_id="decision")
+            scores = gr.Label(label="Probabilities", num_top_classes=min(10, len(predictor.labels)), elem_id="scores")
+            gr.Examples(example_texts(run_dir, predictor.task), inputs=text)
+            button.click(classify, inputs=text, outputs=[scores, decision])
+            text.submit(classify, inputs=text, outputs=[scores, decision])
+        with gr.Tab("CSV file"):
+            upload = gr.File(label="CSV with a text column", file_types=[".csv", ".tsv", ".txt"])
+            run_file = gr.Button("Predict the file", elem_id="predict-file")
+            result = gr.File(label="Predictions (input columns + predicted + prob_<label>)")
+            run_file.click(classify_file, inputs=upload, outputs=result)
+    return demo
+
+
+def theme():
+    """System fonts only: the default theme fetches web fonts, which an offline machine cannot."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
+    parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    cfg = settings.resolve()
+    run_dir = runs.find(outputs_dir(cfg), args.run)
+    demo = build_app(run_dir, cfg["threads"])
+    print(f"[quickfit] serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True,
+                theme=theme())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,141 @@
+"""Entry point: predictions for new texts with a trained run (labels, thresholds and all).
+
+    python -m scripts.predict --input new.csv [--output out.csv] [--run RUN] [--text-column COL] [--quantize]
+    python -m scripts.predict "some text" ["another text" ...]
+
+The output keeps every input column, in the input order, and adds `predicted` plus one
+`prob_<label>` column per label. Rows with an empty text get an empty prediction and are counted.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from scripts import data, runs, settings
+from scripts.errors import UserError, run_cli
+from scripts.inference import Predictor, load_predictor
+from scripts.train import outputs_dir
+
+CHUNK_ROWS = 2000
+SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
+
+
+def format_labels(decided: Any, delimiter: str) -> str:
+    return delimiter.join(decided) if isinstance(decided, tuple) else str(decided)
+
+
+def predict_frame(predictor: Predictor, frame: pd.DataFrame, text_columns: list[str], delimiter: str = ",",
+                  batch_size: int = 64) -> tuple[pd.DataFrame, int]:
+    """Add `predicted` and `prob_<label>` columns; returns the frame and how many rows had no text."""
+    texts = frame[text_columns].astype(object).where(frame[text_columns].notna(), None).apply(
+        lambda row: data.MULTI_TEXT_JOIN.join(str(v) for v in row if v is not None and str(v).strip()), axis=1) \
+        if len(text_columns) > 1 else frame[text_columns[0]].map(lambda v: "" if v is None or v != v else str(v).strip())
+    has_text = texts.str.len() > 0
+    probs = np.full((len(frame), len(predictor.labels)), np.nan)
+    predicted = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    if has_text.any():
+        p = predictor.predict_proba(texts[has_text].tolist(), batch_size)
+        probs[has_text.to_numpy()] = p
+        predicted[has_text] = [format_labels(d, delimiter) for d in predictor.decide(p)]
+    out = frame.copy()
+    out["predicted"] = predicted.to_numpy()
+    for j, name in enumerate(predictor.labels):
+        out[f"prob_{name}"] = np.round(probs[:, j], 6)
+    return out, int((~has_text).sum())
+
+
+def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.DataFrame], dict[str, Any]]:
+    """Stream a CSV/TSV in chunks, with the separator, encoding and quoting read_table detects on its start."""
+    small = path.stat().st_size <= SAMPLE_BYTES
+    if small:
+        frame, detected = data.read_table(path, column_names=column_names)
+        return iter([frame[i:i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
+    sample_path = path.with_name(f".{path.name}.sample{path.suffix}")
+    try:
+        sample_path.write_bytes(sample)
+        _, detected = data.read_table(sample_path, column_names=column_names)
+    finally:
+        sample_path.unlink(missing_ok=True)
+    encoding = "utf-8-sig" if detected["encoding"] == "utf-8-sig" else detected["encoding"]
+    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, dtype=str, keep_default_na=False,
+                         na_values=[""], chunksize=CHUNK_ROWS, quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
+                         header=None if column_names else "infer", names=column_names or None)
+    return reader, detected
+
+
+def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = None, text_column: str | None = None,
+                 quantize: bool = False, threads: Any = "auto", column_names: list[str] | None = None) -> dict[str, Any]:
+    """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
+    from tqdm import tqdm
+
+    if not input_path.exists():
+        raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
+    record = runs.read_record(run_dir)
+    wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
+    chunks, detected = _chunks(input_path, column_names)
+    output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
+    predictor = load_predictor(run_dir / "model", threads, quantize=quantize)
+    delimiter = runs.read_json(run_dir / "config.json")["flat"].get("label_delimiter", ",")
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    rows = empty = 0
+    try:
+        with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
+            for i, chunk in enumerate(chunks):
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                missing = [c for c in wanted if c not in chunk.columns]
+                if missing:
+                    raise UserError(f"text column {missing[0]!r} not found in {input_path.name} (columns: "
+                                    f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
+                                    "columns of a file without a header row with COLUMNS=label,text")
+                out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
+                out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
+                rows, empty = rows + len(out), empty + n_empty
+                bar.update(len(out))
+        if rows == 0:
+            raise UserError(f"{input_path.name} has no data rows to predict")
+        os.replace(partial, output_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return {"rows": rows, "empty_texts": empty, "output": str(output_path), "text_columns": wanted,
+            "detected": detected}
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("texts", nargs="*", help="texts to classify (instead of --input)")
+    parser.add_argument("--input", help="a CSV/TSV file with a text column")
+    parser.add_argument("--output", help="where to write (default: <input>.predictions.csv)")
+    parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
+    parser.add_argument("--text-column", help="the text column (default: the one the run trained on)")
+    parser.add_argument("--columns", help="comma-separated names for a file without a header row, e.g. label,text")
+    parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
+    args = parser.parse_args(argv)
+    if not args.texts and not args.input:
+        raise UserError("nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict \"free prize\"")
+    cfg = settings.resolve()
+    run_dir = runs.find(outputs_dir(cfg), args.run)
+    if args.input:
+        result = predict_file(run_dir, Path(args.input), Path(args.output) if args.output else None, args.text_column,
+                              args.quantize, cfg["threads"], args.columns.split(",") if args.columns else None)
+        print(f"[quickfit] {result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
+              "text got no prediction)")
+        return 0
+    predictor = load_predictor(run_dir / "model", cfg["threads"], quantize=args.quantize)
+    probs = predictor.predict_proba(args.texts)
+    for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
+        scores = ", ".join(f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5])
+        print(f"{format_labels(decided, ', ') or '(no label)'}\t[{scores}]\t{text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,87 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts import predict
+from scripts.errors import UserError, run_cli
+from scripts.inference import load_predictor
+from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
+from tests.conftest import make_frame
+
+
+@pytest.fixture(scope="module")
+def binary_run(tiny_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pred")
+    return train_run(write_binary_csv(root / "b.csv"), tiny_args(tiny_model, root / "outputs"))
+
+
+def new_rows(n=150, seed=5):
+    frame = make_frame({"ham": n * 2 // 3, "spam": n // 3}, seed=seed).rename(columns={"label": "truth"})
+    frame.insert(0, "id", range(len(frame)))
+    frame.loc[[3, 17], "text"] = ""  # empty texts: kept, counted, no prediction
+    return frame
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_predict_keeps_rows_columns_and_order(binary_run, tmp_path, monkeypatch, stream):
+    if stream:  # force the chunked reader on a small file
+        monkeypatch.setattr(predict, "SAMPLE_BYTES", 2000)
+        monkeypatch.setattr(predict, "CHUNK_ROWS", 40)
+    frame = new_rows()
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    result = predict.predict_file(binary_run, tmp_path / "new.csv", threads=1)
+    out = pd.read_csv(tmp_path / "new.predictions.csv", keep_default_na=False)
+    assert result["rows"] == len(frame) and result["empty_texts"] == 2
+    assert list(out.columns) == ["id", "text", "truth", "predicted", "prob_ham", "prob_spam"]
+    assert list(out["id"]) == list(frame["id"])
+    assert (out.loc[[3, 17], "predicted"] == "").all() and (out.loc[[3, 17], "prob_ham"] == "").all()
+    probs = out.drop([3, 17])[["prob_ham", "prob_spam"]].astype(float)
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_predict_equals_simpletransformers_predict(binary_run, tmp_path):
+    from simpletransformers.classification import ClassificationModel
+
+    frame = new_rows().drop([3, 17]).reset_index(drop=True)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    predict.predict_file(binary_run, tmp_path / "new.csv", threads=1)
+    ours = pd.read_csv(tmp_path / "new.predictions.csv")
+    model = ClassificationModel("bert", str(binary_run / "model"), use_cuda=False,
+                                args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
+                                      "silent": True, "max_seq_length": 64})
+    ids, raw = model.predict(frame["text"].tolist())
+    labels = [model.config.id2label[int(i)] for i in ids]
+    assert list(ours["predicted"]) == labels
+    softmax = np.exp(raw) / np.exp(raw).sum(1, keepdims=True)
+    assert np.allclose(ours[["prob_ham", "prob_spam"]].to_numpy(), softmax, atol=1e-5)
+
+
+def test_length_sorted_batches_restore_input_order(binary_run):
+    predictor = load_predictor(binary_run / "model", threads=1)
+    texts = [("win cash now " * k).strip() for k in range(1, 30)][::-1] + ["ok", "see you later tonight"]
+    together = predictor.predict_proba(texts, batch_size=4)
+    one_by_one = np.vstack([predictor.predict_proba([t]) for t in texts])
+    assert np.allclose(together, one_by_one, atol=1e-5)
+
+
+def test_multilabel_predictions_use_stored_thresholds(tiny_model, tmp_path):
+    run = train_run(write_multilabel_csv(tmp_path / "ml.csv"), tiny_args(tiny_model, tmp_path / "outputs"))
+    frame = pd.read_csv(tmp_path / "ml.csv").head(40)[["text"]]
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    predict.predict_file(run, tmp_path / "new.csv", threads=1)
+    out = pd.read_csv(tmp_path / "new.predictions.csv", keep_default_na=False)
+    predictor = load_predictor(run / "model", threads=1)
+    cut = np.array(predictor.thresholds)
+    probs = out[[f"prob_{n}" for n in predictor.labels]].to_numpy(dtype=float)
+    expected = [",".join(n for n, p, c in zip(predictor.labels, row, cut) if p >= c) for row in probs]
+    assert list(out["predicted"]) == expected
+
+
+def test_single_text_and_missing_column(binary_run, tmp_path, capsys):
+    assert predict.main(["--run", str(binary_run), "free cash prize now"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] in ("ham", "spam")
+    pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "x.csv", index=False)
+    assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "x.csv")]) == 2
+    assert "COLUMNS=label,text" in capsys.readouterr().err
+    assert not (tmp_path / "x.predictions.csv").exists()
