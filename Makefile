@@ -45,8 +45,8 @@ card: $(STAMP)  ## write the model card (README.md in the run's model folder)
 push: $(STAMP)  ## push to the Hub: REPO=user/name [PRIVATE=1] [DRY_RUN=1] [INCLUDE_DATA=1]
 	$(PY) -m scripts.push --repo "$(REPO)" $(if $(RUN),--run $(RUN)) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run) $(if $(INCLUDE_DATA),--include-data) $(debug)
 
-predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMNS=label,text] [TEXT_COLUMN=] [QUANTIZE=1]
-	$(PY) -m scripts.predict --input "$(INPUT)" $(if $(OUTPUT),--output $(OUTPUT)) $(if $(RUN),--run $(RUN)) $(if $(COLUMNS),--columns $(COLUMNS)) $(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) $(if $(QUANTIZE),--quantize) $(debug)
+predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1]
+	$(PY) -m scripts.predict --input "$(INPUT)" $(if $(OUTPUT),--output $(OUTPUT)) $(if $(RUN),--run $(RUN)) $(if $(COLUMN_NAMES),--column-names $(COLUMN_NAMES)) $(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) $(if $(QUANTIZE),--quantize) $(debug)
 
 app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 	$(PY) -m scripts.app $(if $(RUN),--run $(RUN)) $(if $(PORT),--port $(PORT)) $(debug)

@@ -95,7 +95,7 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
                 if missing:
                     raise UserError(f"text column {missing[0]!r} not found in {input_path.name} (columns: "
                                     f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
-                                    "columns of a file without a header row with COLUMNS=label,text")
+                                    "columns of a file without a header row with COLUMN_NAMES=label,text")
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
                 out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
                 rows, empty = rows + len(out), empty + n_empty
@@ -116,7 +116,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--output", help="where to write (default: <input>.predictions.csv)")
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--text-column", help="the text column (default: the one the run trained on)")
-    parser.add_argument("--columns", help="comma-separated names for a file without a header row, e.g. label,text")
+    parser.add_argument("--column-names", help="comma-separated names for a file without a header row, e.g. label,text")
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
     args = parser.parse_args(argv)
     if not args.texts and not args.input:
@@ -125,7 +125,7 @@ def main(argv: Sequence[str]) -> int:
     run_dir = runs.find(outputs_dir(cfg), args.run)
     if args.input:
         result = predict_file(run_dir, Path(args.input), Path(args.output) if args.output else None, args.text_column,
-                              args.quantize, cfg["threads"], args.columns.split(",") if args.columns else None)
+                              args.quantize, cfg["threads"], args.column_names.split(",") if args.column_names else None)
         print(f"[quickfit] {result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
               "text got no prediction)")
         return 0

@@ -65,6 +65,8 @@ def parse_value(raw: str) -> Any:
     try:
         return ast.literal_eval(raw)
     except (ValueError, SyntaxError):
+        if raw.startswith("[") and raw.endswith("]"):  # [a,b] after the shell ate the quotes
+            return [item.strip().strip("'\"") for item in raw[1:-1].split(",") if item.strip()]
         return raw
 
 

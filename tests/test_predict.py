@@ -83,5 +83,5 @@ def test_single_text_and_missing_column(binary_run, tmp_path, capsys):
     assert capsys.readouterr().out.split("\t")[0] in ("ham", "spam")
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "x.csv", index=False)
     assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "x.csv")]) == 2
-    assert "COLUMNS=label,text" in capsys.readouterr().err
+    assert "COLUMN_NAMES=label,text" in capsys.readouterr().err
     assert not (tmp_path / "x.predictions.csv").exists()

@@ -60,3 +60,8 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
     assert chosen == {"learning_rate": 5e-5, "num_train_epochs": 3, "train_batch_size": 16, "warmup_ratio": 0.06}
     chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
     assert chosen["num_train_epochs"] == 8
+
+
+def test_list_survives_the_shell_eating_its_quotes():
+    assert settings.parse_value("[toxic,insult]") == ["toxic", "insult"]
+    assert settings.parse_value("['toxic', 'insult']") == ["toxic", "insult"]

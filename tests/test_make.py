@@ -1,0 +1,42 @@
+"""The Makefile targets as a user types them (the venv already exists, so no install runs)."""
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import make_multilabel_frame
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=PROJECT, capture_output=True, text=True, timeout=600)
+
+
+def test_make_train_eval_predict_with_onehot_labels(tiny_model, tmp_path):
+    frame = make_multilabel_frame(240)
+    onehot = pd.DataFrame({"id": range(len(frame)), "comment_text": frame["text"]})
+    for name in ["food", "money", "sport"]:
+        onehot[name] = frame["labels"].map(lambda v, n=name: int(n in v))
+    onehot.to_csv(tmp_path / "train.csv", index=False)
+    out = tmp_path / "outputs"
+    sets = (f"model_name={tiny_model} outputs_dir={out} num_train_epochs=3 learning_rate=0.002 threads=1 "
+            "label_column=['food','money','sport']")
+    result = make("train", f"DATA={tmp_path / 'train.csv'}", f"SET={sets}")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "task multilabel" in result.stdout and "recipe: learning_rate" not in result.stdout
+    run = (out / "latest").resolve()
+    result = make("eval", f"RUN={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "f1_macro" in result.stdout and (run / "eval" / "metrics.json").exists()
+    onehot[["id", "comment_text"]].head(30).to_csv(tmp_path / "new.csv", index=False)
+    result = make("predict", f"INPUT={tmp_path / 'new.csv'}", f"RUN={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(pd.read_csv(tmp_path / "new.predictions.csv")) == 30
+
+
+def test_make_reports_user_errors_with_exit_2(tmp_path):
+    result = make("train", "SET=num_epochs=3")
+    assert result.returncode != 0
+    assert "error: unknown config key 'num_epochs': did you mean 'num_train_epochs'?" in result.stderr
+    assert "Traceback" not in result.stderr
