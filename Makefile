@@ -51,6 +51,9 @@ predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAME
 app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 	$(PY) -m scripts.app $(if $(RUN),--run $(RUN)) $(if $(PORT),--port $(PORT)) $(debug)
 
+notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthrough.ipynb
+	$(PY) -m scripts.notebook $(debug)
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 
