@@ -54,6 +54,9 @@ app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthrough.ipynb
 	$(PY) -m scripts.notebook $(debug)
 
+bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF Trainer -> bench/RESULTS.md
+	$(PY) -m bench.bench $(if $(ROWS),--rows $(ROWS)) $(if $(ROUNDS),--rounds $(ROUNDS))
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 

@@ -1,0 +1,265 @@
+"""Benchmark: quickfit's training and prediction paths against Simple Transformers' defaults and a plain
+transformers Trainer, on the same SMS spam rows, model, epochs, batch size, learning rate and seed.
+
+    python -m bench.bench [--rows 800] [--rounds 2] [--epochs 1] [--out bench/RESULTS.md]
+
+Each variant runs in its own process (so peak memory is its own), alternating A, B, B2, C per round;
+medians over rounds are reported with the ratios C/A, C/B, C/B2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parent.parent
+VARIANTS = {"A": "Simple Transformers defaults (max_seq_length 128, padded)",
+            "B": "transformers Trainer, dynamic padding",
+            "B2": "transformers Trainer, dynamic padding + group_by_length",
+            "C": "quickfit (auto max_seq_length, length-grouped batches trimmed per batch)"}
+
+
+def bench_data(rows: int, seed: int) -> dict:
+    """The UCI SMS file from ../shared, de-duplicated; a stratified training subset and a test set."""
+    from sklearn.model_selection import train_test_split
+
+    from scripts import data, settings, sources
+
+    cfg = settings.resolve({"dataset": "sms_spam_uci"})
+    frame = data.load_dataset(sources.get_source("sms_spam_uci"), cfg).frames["all"]
+    rest, test = train_test_split(frame, test_size=0.1, random_state=seed, stratify=frame["labels"])
+    train, _ = train_test_split(rest, train_size=rows, random_state=seed, stratify=rest["labels"])
+    encode = lambda s: [1 if v == "spam" else 0 for v in s]  # noqa: E731
+    return {"train_texts": train["text"].tolist(), "train_labels": encode(train["labels"]),
+            "test_texts": test["text"].tolist(), "test_labels": encode(test["labels"])}
+
+
+def spam_f1(y: list[int], pred) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, np.asarray(pred), pos_label=1))
+
+
+def run_variant(variant: str, spec: dict) -> dict:
+    """One training run (in this process); returns timings, token counts and the test metric."""
+    import torch
+
+    from scripts import model as model_lib
+
+    torch.set_num_threads(spec["threads"])
+    base = model_lib.resolve_model_name("packaged-minilm")
+    work = Path(spec["work"])
+    texts, labels = spec["data"]["train_texts"], spec["data"]["train_labels"]
+    test_texts, test_labels = spec["data"]["test_texts"], spec["data"]["test_labels"]
+    tokenizer = model_lib.load_tokenizer(base)
+    real_tokens = sum(len(x) for x in tokenizer(texts, truncation=True, max_length=128)["input_ids"]) * spec["epochs"]
+    result: dict = {"variant": variant, "rows": len(texts), "real_tokens": real_tokens}
+    if variant in ("B", "B2"):
+        from bench.trainer_baseline import predict_labels, train_trainer
+
+        out = train_trainer(base, texts, labels, spec["epochs"], spec["batch"], spec["lr"], spec["seed"],
+                            variant == "B2", work)
+        result.update(train_seconds=out["train_seconds"])
+        result["spam_f1"] = spam_f1(test_labels, predict_labels(out["model_dir"], test_texts))
+    else:
+        import pandas as pd
+
+        model_lib.seed_everything(spec["seed"])
+        frame = pd.DataFrame({"text": texts, "labels": labels})
+        common = {"num_train_epochs": spec["epochs"], "train_batch_size": spec["batch"], "learning_rate": spec["lr"],
+                  "manual_seed": spec["seed"], "use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
+                  "output_dir": str(work / "st"), "cache_dir": str(work / "cache"), "tensorboard_dir": str(work / "tb"),
+                  "overwrite_output_dir": True, "no_cache": True, "reprocess_input_data": True, "silent": True,
+                  "save_model_every_epoch": False, "save_steps": -1, "wandb_project": None,
+                  "warmup_ratio": 0.06, "weight_decay": 0.01}
+        if variant == "A":
+            from simpletransformers.classification import ClassificationModel
+
+            model = ClassificationModel("bert", base, num_labels=2, use_cuda=torch.cuda.is_available(), args=common)
+        else:
+            max_len, _ = model_lib.auto_max_seq_length(tokenizer, texts, 256)
+            model = model_lib.model_classes()["single"]("bert", base, num_labels=2, use_cuda=torch.cuda.is_available(),
+                                                        args={**common, "max_seq_length": max_len})
+            result["max_seq_length"] = max_len
+            trimmed = {"tokens": 0}
+            original = model_lib.trim_batch
+
+            def counting(inputs):  # count the token positions the model really processes
+                out = original(inputs)
+                trimmed["tokens"] += int(out["input_ids"].numel())
+                return out
+            model_lib.trim_batch = counting
+        model.model.float()
+        start = time.perf_counter()
+        model.train_model(frame)
+        result["train_seconds"] = time.perf_counter() - start
+        if variant == "C":
+            result["processed_tokens"] = trimmed["tokens"]
+            model_lib.trim_batch = original
+        saved = work / "model"
+        model.model.save_pretrained(saved)
+        model.tokenizer.save_pretrained(saved)
+        model_lib.write_label_map(saved, ["ham", "spam"], "binary", {"positive_label": "spam",
+                                                                       "max_seq_length": result.get("max_seq_length", 128)})
+        preds, _ = model.predict(test_texts)
+        result["spam_f1"] = spam_f1(test_labels, preds)
+        if variant == "C":
+            result.update(prediction_benchmark(saved, test_texts, spec["threads"]))
+        params = sum(p.numel() for n, p in model.model.named_parameters() if "embeddings" not in n)
+        result["non_embedding_params"] = int(params)
+    result["samples_per_second"] = len(texts) * spec["epochs"] / result["train_seconds"]
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def prediction_benchmark(model_dir: Path, texts: list[str], threads: int) -> dict:
+    """quickfit predict (length-sorted, per-batch padding; and int8) vs Simple Transformers predict, same model."""
+    from simpletransformers.classification import ClassificationModel
+
+    from scripts.inference import load_predictor
+
+    st = ClassificationModel("bert", str(model_dir), use_cuda=False,
+                             args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
+                                   "silent": True, "eval_batch_size": 64})
+    start = time.perf_counter()
+    st_preds, _ = st.predict(texts)
+    st_seconds = time.perf_counter() - start
+    out = {"st_predict_rows_per_s": len(texts) / st_seconds}
+    for name, quantize in (("quickfit", False), ("quickfit_int8", True)):
+        predictor = load_predictor(model_dir, threads, quantize=quantize)
+        predictor.predict_proba(texts[:64])  # warm-up
+        start = time.perf_counter()
+        probs = predictor.predict_proba(texts)
+        seconds = time.perf_counter() - start
+        out[f"{name}_rows_per_s"] = len(texts) / seconds
+        out[f"{name}_identical_labels"] = float(np.mean(probs.argmax(1) == np.asarray(st_preds)))
+    return out
+
+
+def matmul_flops(threads: int, n: int = 2048, repeats: int = 10) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
+def child(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    result = run_variant(spec["variant"], spec)
+    Path(spec["result"]).write_text(json.dumps(result))
+
+
+def median(results: list[dict], key: str) -> float:
+    values = [r[key] for r in results if key in r]
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=800)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=0, help="0: physical cores")
+    parser.add_argument("--variants", default="A,B,B2,C")
+    parser.add_argument("--out", default=str(PROJECT / "bench" / "RESULTS.md"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child)
+    sys.path.insert(0, str(PROJECT))
+    from scripts.model import physical_cores
+
+    threads = args.threads or physical_cores()
+    data = bench_data(args.rows, args.seed)
+    results: dict[str, list[dict]] = {v: [] for v in args.variants.split(",")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for variant in results:
+                spec = {"variant": variant, "data": data, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                        "seed": args.seed, "threads": threads, "work": f"{tmp}/{variant}{round_}",
+                        "result": f"{tmp}/{variant}{round_}.json"}
+                Path(spec["work"]).mkdir()
+                Path(f"{tmp}/spec.json").write_text(json.dumps(spec))
+                print(f"[bench] round {round_ + 1}/{args.rounds}: {variant} - {VARIANTS[variant]}", flush=True)
+                subprocess.run([sys.executable, "-m", "bench.bench", "--child", f"{tmp}/spec.json"], cwd=PROJECT,
+                               check=True, env={**os.environ, "TRANSFORMERS_VERBOSITY": "error"})
+                results[variant].append(json.loads(Path(spec["result"]).read_text()))
+                r = results[variant][-1]
+                print(f"[bench]   {r['samples_per_second']:.1f} samples/s, {r['train_seconds']:.1f} s, "
+                      f"spam F1 {r['spam_f1']:.4f}, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    flops = matmul_flops(threads)
+    write_results(Path(args.out), args, threads, data, results, flops)
+
+
+def write_results(path: Path, args, threads: int, data: dict, results: dict[str, list[dict]], flops: float) -> None:
+    import torch
+
+    med = {v: {k: median(rs, k) for k in ("samples_per_second", "train_seconds", "peak_rss_mb", "spam_f1")}
+           for v, rs in results.items()}
+    lines = [f"# Benchmark results ({time.strftime('%Y-%m-%d')})", "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+             f"{threads} threads{', GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else ', no GPU'}.",
+             f"Command: `python -m bench.bench --rows {args.rows} --rounds {args.rounds} --epochs {args.epochs}` "
+             f"(`make bench`).", "",
+             f"Data: SMS spam (UCI file from ../shared/datasets, de-duplicated), {args.rows} stratified training rows, "
+             f"{len(data['test_texts'])} test rows; the packaged all-MiniLM-L6-v2; {args.epochs} epoch(s), batch "
+             f"{args.batch}, learning rate {args.lr}, seed {args.seed}. Medians over {args.rounds} rounds, variants "
+             "alternating, each in its own process.", "",
+             "## Training", "", "| variant | samples/s | train s | peak RSS MB | test spam F1 |", "|---|---|---|---|---|"]
+    for v, m in med.items():
+        lines.append(f"| {v}: {VARIANTS[v]} | {m['samples_per_second']:.1f} | {m['train_seconds']:.1f} | "
+                     f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} |")
+    lines.append("")
+    if "C" in med:
+        for other in ("A", "B", "B2"):
+            if other in med:
+                ratio = med["C"]["samples_per_second"] / med[other]["samples_per_second"]
+                lines.append(f"- C/{other} training samples/s: **{ratio:.2f}x** (spam F1 {med['C']['spam_f1']:.4f} vs "
+                             f"{med[other]['spam_f1']:.4f})")
+        c = results["C"]
+        lines += ["", "## Prediction (test split, the model C trained)", "",
+                  "| predictor | rows/s | labels identical to Simple Transformers predict |", "|---|---|---|",
+                  f"| Simple Transformers `predict` | {median(c, 'st_predict_rows_per_s'):.1f} | - |",
+                  f"| quickfit predict (fp32) | {median(c, 'quickfit_rows_per_s'):.1f} | "
+                  f"{100 * median(c, 'quickfit_identical_labels'):.2f} % |",
+                  f"| quickfit predict (int8 dynamic) | {median(c, 'quickfit_int8_rows_per_s'):.1f} | "
+                  f"{100 * median(c, 'quickfit_int8_identical_labels'):.2f} % |", "",
+                  f"- quickfit fp32 / Simple Transformers: **{median(c, 'quickfit_rows_per_s') / median(c, 'st_predict_rows_per_s'):.2f}x**",
+                  f"- quickfit int8 / Simple Transformers: **{median(c, 'quickfit_int8_rows_per_s') / median(c, 'st_predict_rows_per_s'):.2f}x**"]
+        params = c[0]["non_embedding_params"]
+        real = median(c, "real_tokens")
+        processed = median(c, "processed_tokens")
+        useful = 6 * params * real / med["C"]["train_seconds"]
+        lines += ["", "## Utilisation of C", "",
+                  f"Estimated training FLOP/s = 6 x non-embedding parameters ({params / 1e6:.2f} M) x tokens / train seconds.",
+                  f"Real tokens {int(real):,}; token positions processed after trimming {int(processed):,} "
+                  f"(Simple Transformers defaults: {args.rows * args.epochs * 128:,}).",
+                  f"- useful (real tokens): {useful / 1e9:.1f} GFLOP/s",
+                  f"- measured fp32 matmul (2048x2048, {threads} threads): {flops / 1e9:.1f} GFLOP/s",
+                  f"- utilisation: **{100 * useful / flops:.0f} %**"]
+    lines += ["", "Raw results (every round):", "", "```json", json.dumps(results, indent=1), "```", ""]
+    path.write_text("\n".join(lines))
+    print("\n".join(lines[:40]))
+
+
+if __name__ == "__main__":
+    main()
