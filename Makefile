@@ -57,6 +57,9 @@ notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthro
 bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF Trainer -> bench/RESULTS.md
 	$(PY) -m bench.bench $(if $(ROWS),--rows $(ROWS)) $(if $(ROUNDS),--rounds $(ROUNDS))
 
+experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/EXPERIMENTS.md (SEEDS=, ROWS=)
+	$(PY) -m bench.experiments $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ROWS),--rows $(ROWS))
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
 

@@ -26,7 +26,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 VARIANTS = {"A": "Simple Transformers defaults (max_seq_length 128, padded)",
             "B": "transformers Trainer, dynamic padding",
             "B2": "transformers Trainer, dynamic padding + group_by_length",
-            "C": "quickfit (auto max_seq_length, length-grouped batches trimmed per batch)"}
+            "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below 1,000 steps)",
+            "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)"}
 
 
 def bench_data(rows: int, seed: int) -> dict:
@@ -90,6 +91,10 @@ def run_variant(variant: str, spec: dict) -> dict:
             max_len, _ = model_lib.auto_max_seq_length(tokenizer, texts, 256)
             model = model_lib.model_classes()["single"]("bert", base, num_labels=2, use_cuda=torch.cuda.is_available(),
                                                         args={**common, "max_seq_length": max_len})
+            grouped = model_lib.use_length_grouping(True if variant == "C2" else "auto", len(texts), spec["batch"],
+                                                    spec["epochs"])
+            model.group_batches = model_lib.GROUP_BATCHES if grouped else 1
+            result["length_grouping"] = bool(grouped)
             result["max_seq_length"] = max_len
             trimmed = {"tokens": 0}
             original = model_lib.trim_batch
@@ -103,7 +108,7 @@ def run_variant(variant: str, spec: dict) -> dict:
         start = time.perf_counter()
         model.train_model(frame)
         result["train_seconds"] = time.perf_counter() - start
-        if variant == "C":
+        if variant in ("C", "C2"):
             result["processed_tokens"] = trimmed["tokens"]
             model_lib.trim_batch = original
         saved = work / "model"
@@ -179,7 +184,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="0: physical cores")
-    parser.add_argument("--variants", default="A,B,B2,C")
+    parser.add_argument("--variants", default="A,B,B2,C,C2")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "RESULTS.md"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,7 +200,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for variant in results:
                 spec = {"variant": variant, "data": data, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-                        "seed": args.seed, "threads": threads, "work": f"{tmp}/{variant}{round_}",
+                        "seed": args.seed + round_, "threads": threads, "work": f"{tmp}/{variant}{round_}",
                         "result": f"{tmp}/{variant}{round_}.json"}
                 Path(spec["work"]).mkdir()
                 Path(f"{tmp}/spec.json").write_text(json.dumps(spec))
@@ -222,21 +227,26 @@ def write_results(path: Path, args, threads: int, data: dict, results: dict[str,
              f"(`make bench`).", "",
              f"Data: SMS spam (UCI file from ../shared/datasets, de-duplicated), {args.rows} stratified training rows, "
              f"{len(data['test_texts'])} test rows; the packaged all-MiniLM-L6-v2; {args.epochs} epoch(s), batch "
-             f"{args.batch}, learning rate {args.lr}, seed {args.seed}. Medians over {args.rounds} rounds, variants "
-             "alternating, each in its own process.", "",
+             f"{args.batch}, learning rate {args.lr}. Round r uses seed {args.seed} + r for every variant (the same "
+             f"seed within a round); medians over {args.rounds} rounds, variants alternating, each in its own process.", "",
              "## Training", "", "| variant | samples/s | train s | peak RSS MB | test spam F1 |", "|---|---|---|---|---|"]
     for v, m in med.items():
         lines.append(f"| {v}: {VARIANTS[v]} | {m['samples_per_second']:.1f} | {m['train_seconds']:.1f} | "
                      f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} |")
     lines.append("")
-    if "C" in med:
+    for mine in ("C", "C2"):
+        if mine not in med:
+            continue
         for other in ("A", "B", "B2"):
             if other in med:
-                ratio = med["C"]["samples_per_second"] / med[other]["samples_per_second"]
-                lines.append(f"- C/{other} training samples/s: **{ratio:.2f}x** (spam F1 {med['C']['spam_f1']:.4f} vs "
-                             f"{med[other]['spam_f1']:.4f})")
+                ratio = med[mine]["samples_per_second"] / med[other]["samples_per_second"]
+                gap = 100 * (med[mine]["spam_f1"] - med[other]["spam_f1"])
+                lines.append(f"- {mine}/{other} training samples/s: **{ratio:.2f}x**; spam F1 {med[mine]['spam_f1']:.4f} vs "
+                             f"{med[other]['spam_f1']:.4f} ({gap:+.1f} points)")
+        lines.append("")
+    if "C" in results:
         c = results["C"]
-        lines += ["", "## Prediction (test split, the model C trained)", "",
+        lines += ["## Prediction (test split, the model C trained)", "",
                   "| predictor | rows/s | labels identical to Simple Transformers predict |", "|---|---|---|",
                   f"| Simple Transformers `predict` | {median(c, 'st_predict_rows_per_s'):.1f} | - |",
                   f"| quickfit predict (fp32) | {median(c, 'quickfit_rows_per_s'):.1f} | "
@@ -244,18 +254,19 @@ def write_results(path: Path, args, threads: int, data: dict, results: dict[str,
                   f"| quickfit predict (int8 dynamic) | {median(c, 'quickfit_int8_rows_per_s'):.1f} | "
                   f"{100 * median(c, 'quickfit_int8_identical_labels'):.2f} % |", "",
                   f"- quickfit fp32 / Simple Transformers: **{median(c, 'quickfit_rows_per_s') / median(c, 'st_predict_rows_per_s'):.2f}x**",
-                  f"- quickfit int8 / Simple Transformers: **{median(c, 'quickfit_int8_rows_per_s') / median(c, 'st_predict_rows_per_s'):.2f}x**"]
-        params = c[0]["non_embedding_params"]
-        real = median(c, "real_tokens")
-        processed = median(c, "processed_tokens")
-        useful = 6 * params * real / med["C"]["train_seconds"]
-        lines += ["", "## Utilisation of C", "",
-                  f"Estimated training FLOP/s = 6 x non-embedding parameters ({params / 1e6:.2f} M) x tokens / train seconds.",
-                  f"Real tokens {int(real):,}; token positions processed after trimming {int(processed):,} "
-                  f"(Simple Transformers defaults: {args.rows * args.epochs * 128:,}).",
-                  f"- useful (real tokens): {useful / 1e9:.1f} GFLOP/s",
-                  f"- measured fp32 matmul (2048x2048, {threads} threads): {flops / 1e9:.1f} GFLOP/s",
-                  f"- utilisation: **{100 * useful / flops:.0f} %**"]
+                  f"- quickfit int8 / Simple Transformers: **{median(c, 'quickfit_int8_rows_per_s') / median(c, 'st_predict_rows_per_s'):.2f}x**",
+                  "", "## Utilisation", "",
+                  "Estimated training FLOP/s = 6 x non-embedding parameters x real tokens (padding excluded) / train seconds; "
+                  f"measured fp32 matmul (2048x2048, {threads} threads): {flops / 1e9:.1f} GFLOP/s.", "",
+                  "| variant | non-embedding params | real tokens | token positions processed | useful GFLOP/s | utilisation |",
+                  "|---|---|---|---|---|---|"]
+        for mine in ("C", "C2"):
+            if mine in results:
+                rs = results[mine]
+                params, real = rs[0]["non_embedding_params"], median(rs, "real_tokens")
+                useful = 6 * params * real / med[mine]["train_seconds"]
+                lines.append(f"| {mine} | {params / 1e6:.2f} M | {int(real):,} | {int(median(rs, 'processed_tokens')):,} "
+                             f"(A: {args.rows * args.epochs * 128:,}) | {useful / 1e9:.1f} | **{100 * useful / flops:.0f} %** |")
     lines += ["", "Raw results (every round):", "", "```json", json.dumps(results, indent=1), "```", ""]
     path.write_text("\n".join(lines))
     print("\n".join(lines[:40]))

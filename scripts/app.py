@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 from scripts import data, runs, settings
 from scripts.errors import UserError, run_cli
-from scripts.train import outputs_dir
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from a local demo
 
@@ -93,7 +92,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)
     cfg = settings.resolve()
-    run_dir = runs.find(outputs_dir(cfg), args.run)
+    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
     demo = build_app(run_dir, cfg["threads"])
     print(f"[quickfit] serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True,

@@ -15,7 +15,6 @@ from typing import Any, Sequence
 from scripts import runs, settings
 from scripts.errors import run_cli
 from scripts.evaluate import comparison_table, markdown_table
-from scripts.train import outputs_dir
 
 METRIC_NAMES = {"accuracy": "Accuracy", "f1_positive": "F1 (positive class)", "f1_macro": "Macro F1",
                 "f1_micro": "Micro F1", "f1_weighted": "Weighted F1", "roc_auc": "ROC AUC", "pr_auc": "PR AUC",
@@ -24,6 +23,7 @@ METRIC_NAMES = {"accuracy": "Accuracy", "f1_positive": "F1 (positive class)", "f
                 "roc_auc_ovr": "ROC AUC (one-vs-rest)", "roc_auc_macro": "ROC AUC (macro)",
                 "roc_auc_micro": "ROC AUC (micro)", "precision_positive": "Precision (positive class)",
                 "recall_positive": "Recall (positive class)"}
+LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 TASK_WORDS = {"binary": "binary", "multiclass": "multi-class", "multilabel": "multi-label"}
 
 
@@ -120,7 +120,6 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
     ds, bal, model = record["dataset"], record["balance"], report["results"]["transformer"]
     task_word = TASK_WORDS[record["task"]]
     ref = repo_id or str(run_dir / "model")
-    key = "f1_positive" if record["task"] == "binary" else "f1_macro"
     cleaning = ds.get("cleaning", {})
     versions = record["versions"]
     hw = record["hardware"]
@@ -146,14 +145,14 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
 # {data.model_name}
 
 A {task_word} text classifier: [{record['model']['base_model']}](https://huggingface.co/{record['model']['base_model']}) fine-tuned
-with [Simple Transformers](https://simpletransformers.ai) through quickfit on **{ds['name']}** ({ds.get('description', '')}).
+with [Simple Transformers](https://simpletransformers.ai) through quickfit on **{ds['name']}**: {ds.get('description', '')}
 
 On the held-out test split ({report['data']['rows']} rows, never used for training, model selection or thresholds): {headline}.
 {collapse}
 
 ## Intended use
 
-Classifying short {ds.get('language', 'en')} texts like those in {ds['name']} into: {', '.join(f'`{n}`' for n in record['labels'])}.
+Classifying short {LANGUAGES.get(ds.get('language') or 'en', ds.get('language'))} texts like those in {ds['name']} into: {', '.join(f'`{n}`' for n in record['labels'])}.
 It is a small model (MiniLM-size) meant for CPU inference, teaching, and as a strong baseline.
 
 **Out of scope:** texts in other languages or domains than the training data, decisions about people
@@ -245,7 +244,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--repo", help="the Hub repo id the snippets should name (default: the local path)")
     args = parser.parse_args(argv)
     cfg = settings.resolve()
-    run_dir = runs.find(outputs_dir(cfg), args.run)
+    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
     path = write_card(run_dir, args.repo, cfg["license"])
     print(f"[quickfit] model card written to {path}")
     return 0

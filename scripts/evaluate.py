@@ -18,7 +18,6 @@ from sklearn import metrics as skm
 
 from scripts import baseline, data, metrics, plots, runs, settings, sources
 from scripts.errors import UserError, run_cli
-from scripts.train import outputs_dir
 
 HEADLINE = {
     "binary": ["accuracy", "balanced_accuracy", "precision_positive", "recall_positive", "f1_positive", "f1_macro",
@@ -273,7 +272,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--data", help="a labelled CSV with the training file's columns (default: the run's test split)")
     args = parser.parse_args(argv)
     cfg = settings.resolve()
-    run_dir = runs.find(outputs_dir(cfg), args.run)
+    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
     report = evaluate(run_dir, args.data, cfg["threads"])
     print(f"[quickfit] {report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
     print_table(report)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -21,7 +20,6 @@ import pandas as pd
 from scripts import data, runs, settings
 from scripts.errors import UserError, run_cli
 from scripts.inference import Predictor, load_predictor
-from scripts.train import outputs_dir
 
 CHUNK_ROWS = 2000
 SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
@@ -122,7 +120,7 @@ def main(argv: Sequence[str]) -> int:
     if not args.texts and not args.input:
         raise UserError("nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict \"free prize\"")
     cfg = settings.resolve()
-    run_dir = runs.find(outputs_dir(cfg), args.run)
+    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
     if args.input:
         result = predict_file(run_dir, Path(args.input), Path(args.output) if args.output else None, args.text_column,
                               args.quantize, cfg["threads"], args.column_names.split(",") if args.column_names else None)

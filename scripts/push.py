@@ -22,7 +22,6 @@ import numpy as np
 from scripts import runs, settings
 from scripts.errors import UserError, run_cli
 from scripts.model import MODEL_FILES
-from scripts.train import outputs_dir
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -168,7 +167,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     cfg = settings.resolve()
     check_repo_id(args.repo)
-    run_dir = runs.find(outputs_dir(cfg), args.run)
+    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
     result = push(run_dir, args.repo, args.private, args.dry_run, args.include_data or cfg["push_training_data"],
                   cfg["license"], cfg["verify_rows"])
     verb = "would push" if result["dry_run"] else "pushed"

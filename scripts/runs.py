@@ -19,6 +19,14 @@ LATEST = "latest"
 RECORD = "run.json"
 
 
+def outputs_dir(cfg: dict[str, Any]) -> Path:
+    """The configured outputs folder (relative paths are relative to the project)."""
+    from scripts.sources import PROJECT_ROOT
+
+    path = Path(cfg["outputs_dir"])
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def new_run_name(dataset: str, requested: str = "auto") -> str:
     if requested != "auto":
         if "/" in requested or requested.startswith(".") or requested == LATEST:

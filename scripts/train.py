@@ -16,16 +16,10 @@ import pandas as pd
 
 from scripts import balance, data, environment, recipes, runs, settings, sources, split, thresholds
 from scripts.errors import UserError, run_cli
-from scripts.sources import PROJECT_ROOT
 
 
 def say(message: str) -> None:
     print(f"[quickfit] {message}", flush=True)
-
-
-def outputs_dir(cfg: dict[str, Any]) -> Path:
-    path = Path(cfg["outputs_dir"])
-    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
@@ -96,12 +90,11 @@ def find_resumable(out: Path) -> Path:
 def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     """The whole training job; returns the published run folder."""
     from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
-    from scripts.metrics import selection_metric
 
     model_lib.STOP.clear()
     started = time.time()
     requested = dict(cfg)  # before recipes fill in the "auto" values
-    out = outputs_dir(cfg)
+    out = runs.outputs_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     resume_from, start_epoch = None, 0
     if resume:
@@ -167,7 +160,6 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
                              resume_from=resume_from, start_epoch=start_epoch)
     train_seconds = time.time() - train_started
 
-    from scripts.inference import load_predictor
     from scripts.plots import training_curves
 
     tuned, threshold_info = _tune_thresholds(dataset, cfg, work, max_len, splits["validation"])

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from scripts import predict
-from scripts.errors import UserError, run_cli
+from scripts.errors import run_cli
 from scripts.inference import load_predictor
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.conftest import make_frame

@@ -65,3 +65,14 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
 def test_list_survives_the_shell_eating_its_quotes():
     assert settings.parse_value("[toxic,insult]") == ["toxic", "insult"]
     assert settings.parse_value("['toxic', 'insult']") == ["toxic", "insult"]
+
+
+def test_length_grouping_is_auto_true_or_false():
+    from scripts.model import use_length_grouping
+
+    assert settings.resolve({"length_grouping": True})["length_grouping"] is True
+    with pytest.raises(UserError, match="True, False or auto"):
+        settings.resolve({"length_grouping": "yes"})
+    assert not use_length_grouping("auto", rows=800, batch_size=16, epochs=1)  # 50 steps
+    assert use_length_grouping("auto", rows=40000, batch_size=32, epochs=5)
+    assert use_length_grouping(True, rows=10, batch_size=16, epochs=1)

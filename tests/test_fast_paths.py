@@ -1,0 +1,44 @@
+"""The fast paths change the work, not the maths: trimmed batches give the padded logits, and the
+length-grouped sampler covers every row once per epoch, reproducibly."""
+import numpy as np
+import torch
+
+from scripts.model import LengthGroupedBatches, trim_batch
+
+
+def test_trimmed_batch_gives_the_padded_logits(tiny_model):
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification.from_pretrained(tiny_model, num_labels=3).eval()
+    texts = ["free cash now", "see you later at home tonight my friend", "ok"]
+    padded = tokenizer(texts, padding="max_length", max_length=64, return_tensors="pt")
+    trimmed = trim_batch(dict(padded))
+    assert trimmed["input_ids"].shape[1] == int(padded["attention_mask"].sum(1).max()) < 64
+    with torch.inference_mode():
+        full = model(**padded).logits
+        short = model(**trimmed).logits
+    torch.testing.assert_close(full, short, atol=1e-5, rtol=1e-5)
+
+
+def test_sampler_covers_every_row_once_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 120, size=1003)
+    sampler = LengthGroupedBatches(lengths, batch_size=16, seed=7)
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        assert len(epoch) == len(sampler) == 63
+        assert sorted(i for b in epoch for i in b) == list(range(1003))
+    assert first != second  # a new order every epoch
+    resumed = LengthGroupedBatches(lengths, batch_size=16, seed=7, start_epoch=1)
+    assert list(resumed) == second  # epoch 2 does not depend on epoch 1 having run
+
+
+def test_grouped_batches_need_far_fewer_token_positions_than_random():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(5, 120, size=800)
+    grouped = sum(len(b) * lengths[b].max() for b in LengthGroupedBatches(lengths, 16, seed=0))
+    order = rng.permutation(800)
+    random_batches = sum(len(order[i:i + 16]) * lengths[order[i:i + 16]].max() for i in range(0, 800, 16))
+    assert grouped < 0.8 * random_batches
