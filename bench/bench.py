@@ -26,7 +26,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 VARIANTS = {"A": "Simple Transformers defaults (max_seq_length 128, padded)",
             "B": "transformers Trainer, dynamic padding",
             "B2": "transformers Trainer, dynamic padding + group_by_length",
-            "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below 1,000 steps)",
+            "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below 500 steps)",
             "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)"}
 
 

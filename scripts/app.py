@@ -9,10 +9,13 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from scripts import data, runs, settings
 from scripts.errors import UserError, run_cli
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from a local demo
 
@@ -26,7 +29,7 @@ def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
     return [t for _, group in test.groupby("labels") for t in group["text"].head(per_label)]
 
 
-def build_app(run_dir: Path, threads: Any = "auto"):
+def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
     """The Blocks app; the model is loaded once, here."""
     import gradio as gr
 
@@ -78,7 +81,7 @@ def build_app(run_dir: Path, threads: Any = "auto"):
     return demo
 
 
-def theme():
+def theme() -> "gr.themes.Base":
     """System fonts only: the default theme fetches web fonts, which an offline machine cannot."""
     import gradio as gr
 

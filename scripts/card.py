@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from scripts import runs, settings
 from scripts.errors import run_cli
 from scripts.evaluate import comparison_table, markdown_table
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard, ModelCardData
 
 METRIC_NAMES = {"accuracy": "Accuracy", "f1_positive": "F1 (positive class)", "f1_macro": "Macro F1",
                 "f1_micro": "Micro F1", "f1_weighted": "Weighted F1", "roc_auc": "ROC AUC", "pr_auc": "PR AUC",
@@ -38,7 +41,7 @@ def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def card_data(record: dict[str, Any], report: dict[str, Any], repo_id: str | None, license_: str):
+def card_data(record: dict[str, Any], report: dict[str, Any], repo_id: str | None, license_: str) -> "ModelCardData":
     from huggingface_hub import EvalResult, ModelCardData
 
     ds = record["dataset"]
@@ -108,7 +111,7 @@ def _usage(record: dict[str, Any], ref: str) -> str:
     return "\n".join(parts)
 
 
-def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0"):
+def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> "ModelCard":
     """Build the ModelCard object for a run."""
     from huggingface_hub import ModelCard
 

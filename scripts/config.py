@@ -54,7 +54,7 @@ ARGS = {
     # Stop when the validation metric (minority F1 / macro-F1) has not improved for this many epochs.
     "use_early_stopping": True,
     "early_stopping_patience": 2,
-    # Batch rows of similar length together (less padding, faster); "auto": on runs of 1,000+ steps,
+    # Batch rows of similar length together (less padding, faster); "auto": on runs of 500+ steps,
     # where it does not cost quality (on very short runs it did, see bench/RESULTS.md).
     "length_grouping": "auto",
     # Torch CPU threads; "auto": the number of physical cores.

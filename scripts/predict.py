@@ -70,6 +70,20 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
     return reader, detected
 
 
+def faithful_quantized(run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99) -> tuple[Predictor, float]:
+    """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows, else the fp32 model."""
+    test = data.load_split(run_dir / "splits" / "test.csv", runs.read_record(run_dir)["task"])["text"].tolist()[:rows]
+    exact = load_predictor(run_dir / "model", threads)
+    quantized = load_predictor(run_dir / "model", threads, quantize=True)
+    same = [a == b for a, b in zip(exact.decide(exact.predict_proba(test)), quantized.decide(quantized.predict_proba(test)))]
+    agreement = float(np.mean(same)) if same else 1.0
+    if agreement >= needed:
+        print(f"[quickfit] int8 model: {100 * agreement:.2f} % of {len(same)} test rows keep their fp32 label; using it")
+        return quantized, agreement
+    print(f"[quickfit] int8 model changes {100 * (1 - agreement):.2f} % of test labels (over 1 %): using fp32 instead")
+    return exact, agreement
+
+
 def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = None, text_column: str | None = None,
                  quantize: bool = False, threads: Any = "auto", column_names: list[str] | None = None) -> dict[str, Any]:
     """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
@@ -81,7 +95,7 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
     wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
     chunks, detected = _chunks(input_path, column_names)
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
-    predictor = load_predictor(run_dir / "model", threads, quantize=quantize)
+    predictor = faithful_quantized(run_dir, threads)[0] if quantize else load_predictor(run_dir / "model", threads)
     delimiter = runs.read_json(run_dir / "config.json")["flat"].get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
     rows = empty = 0
@@ -127,7 +141,8 @@ def main(argv: Sequence[str]) -> int:
         print(f"[quickfit] {result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
               "text got no prediction)")
         return 0
-    predictor = load_predictor(run_dir / "model", cfg["threads"], quantize=args.quantize)
+    predictor = (faithful_quantized(run_dir, cfg["threads"])[0] if args.quantize
+                 else load_predictor(run_dir / "model", cfg["threads"]))
     probs = predictor.predict_proba(args.texts)
     for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
         scores = ", ".join(f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5])

@@ -152,8 +152,12 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
     train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task))
     val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task))
+    grouped = model_lib.use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"],
+                                            cfg["num_train_epochs"])
     say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
-        f"{len(train_df)} rows ({threads} threads); best epoch chosen on validation {metric_name}")
+        f"{len(train_df)} rows ({threads} threads); best epoch chosen on validation {metric_name}; batches "
+        + ("grouped by length" if grouped else "in random order") + f" (length_grouping={cfg['length_grouping']}), "
+        "each trimmed to its longest text")
     train_started = time.time()
     result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg, work,
                              max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,

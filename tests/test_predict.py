@@ -85,3 +85,15 @@ def test_single_text_and_missing_column(binary_run, tmp_path, capsys):
     assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "x.csv")]) == 2
     assert "COLUMN_NAMES=label,text" in capsys.readouterr().err
     assert not (tmp_path / "x.predictions.csv").exists()
+
+
+def test_quantized_model_is_used_only_when_faithful(binary_run, capsys):
+    predictor, agreement = predict.faithful_quantized(binary_run, threads=1)
+    out = capsys.readouterr().out
+    assert 0 <= agreement <= 1
+    if agreement >= 0.99:
+        assert "using it" in out and predictor.model.__class__.__module__ != "transformers"
+    else:
+        assert "using fp32 instead" in out
+    _, strict = predict.faithful_quantized(binary_run, threads=1, needed=1.01)  # impossible bar -> fp32
+    assert "using fp32 instead" in capsys.readouterr().out
