@@ -68,7 +68,8 @@ def write(results: list[dict], out: Path, command: str) -> None:
         rs = [r for r in results if r["dataset"] == dataset]
         first = rs[0]
         lines += [f"## {dataset}", "",
-                  f"Training rows {first['train_rows']}{' (capped at ' + str(first['rows_cap']) + ')' if first['rows_cap'] else ''}, "
+                  (f"Training rows {first['rows_cap']} (sampled with the seed from the {first['train_rows']} available), "
+                   if first['rows_cap'] and first['rows_cap'] < first['train_rows'] else f"Training rows {first['train_rows']}, ") +
                   f"test rows {first['test_rows']}; seeds {', '.join(str(r['seed']) for r in rs)}; up to {first['epochs']} "
                   f"epochs (best: {', '.join(str(r['best_epoch']) for r in rs)}), lr {first['learning_rate']}, "
                   f"max_seq_length {first['max_seq_length']}, balance {first['balance']}; wall time "
@@ -96,7 +97,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--rows", default="", help="row caps, e.g. reuters_r8=2000,goemotions=10000")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "EXPERIMENTS.md"))
+    parser.add_argument("--render", metavar="COMMAND", help="only re-render --out from its .json, naming the command that made it")
     args = parser.parse_args()
+    if args.render:
+        return write(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out), args.render)
     caps = {k: int(v) for k, v in (item.split("=") for item in args.rows.split(",") if item)}
     results_path = Path(args.out).with_suffix(".json")
     results = []

@@ -138,6 +138,8 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     if tuned:
         results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
     collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], pred)
+    key = COLLAPSE_METRIC[task]
+    ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     report = {
@@ -149,6 +151,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
                        "tuned_on": "validation"} if tuned else None,
         "headline": HEADLINE[task], "results": results,
         "collapsed": collapsed, "collapse_check": reason,
+        "beats_baseline": ours > theirs, "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
@@ -236,6 +239,9 @@ def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
              f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
              f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.", "", flag, "",
              markdown_table(comparison_table(report)), ""]
+    if not report["beats_baseline"]:
+        parts += [f"**Below the TF-IDF + logistic regression baseline** ({report['baseline_check']}): more data or "
+                  "epochs may help, or the baseline may be the better model here.", ""]
     if report["thresholds"]:
         parts += ["`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
                   "0.5 cut-off.", "", "| label | threshold |", "|---|---|"]
@@ -264,6 +270,8 @@ def print_table(report: dict[str, Any]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
     if report["collapsed"]:
         print(f"\n!!! COLLAPSED MODEL: {report['collapse_check']}. Do not use it. !!!")
+    elif not report["beats_baseline"]:
+        print(f"\nNote: below the TF-IDF + logistic regression baseline ({report['baseline_check']}).")
 
 
 def main(argv: Sequence[str]) -> int:
