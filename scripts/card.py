@@ -75,28 +75,38 @@ def _counts_table(record: dict[str, Any]) -> str:
 
 def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     thresholds = meta.get("thresholds") or []
-    header = ["id", "label"] + (["threshold (tuned on validation)"] if record["task"] == "multilabel" and thresholds else [])
+    if record["task"] == "binary" and thresholds:  # one cut-off, on the positive label's probability
+        thresholds = [thresholds[0] if name == meta["positive_label"] else None for name in record["labels"]]
+    header = ["id", "label"] + (["threshold (tuned on validation)"] if thresholds else [])
     rows = [header]
     for i, name in enumerate(record["labels"]):
-        rows.append([str(i), name] + ([f"{thresholds[i]:.2f}"] if len(header) == 3 else []))
+        cut = thresholds[i] if thresholds else None
+        rows.append([str(i), name] + ([] if not thresholds else [f"{cut:.2f}" if cut is not None else "-"]))
     return markdown_table(rows)
 
 
-def _usage(record: dict[str, Any], ref: str) -> str:
+def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
     st_class = "MultiLabelClassificationModel" if record["task"] == "multilabel" else "ClassificationModel"
     example = "Free entry! Text WIN to 80086 to claim your prize" if "spam" in record["labels"] else "Your text here"
     parts = ["With transformers (the pushed files are a plain `transformers` model):", "", "```python",
              "from transformers import pipeline", ""]
-    if record["task"] == "multilabel":
+    tuned_binary = record["task"] == "binary" and bool(meta.get("thresholds"))
+    if record["task"] == "multilabel" or tuned_binary:
         parts += [f'classifier = pipeline("text-classification", model="{ref}", top_k=None)',
                   f'scores = classifier(["{example}"])[0]',
-                  "# quickfit.json holds the per-label thresholds tuned on the validation split",
+                  "# quickfit.json holds the threshold(s) tuned on the validation split",
                   "import json",
                   "from huggingface_hub import hf_hub_download",
                   f'meta = json.load(open(hf_hub_download("{ref}", "quickfit.json")))' if "/" in ref and not ref.startswith(("/", ".")) else
-                  f'meta = json.load(open("{ref}/quickfit.json"))',
-                  'cut = dict(zip(meta["labels"], meta["thresholds"]))',
-                  'print([s["label"] for s in scores if s["score"] >= cut[s["label"]]])']
+                  f'meta = json.load(open("{ref}/quickfit.json"))']
+        if tuned_binary:
+            parts += ['positive, cut = meta["positive_label"], meta["thresholds"][0]',
+                      'other = next(label for label in meta["labels"] if label != positive)',
+                      'p = next(s["score"] for s in scores if s["label"] == positive)',
+                      'print(positive if p >= cut else other)']
+        else:
+            parts += ['cut = dict(zip(meta["labels"], meta["thresholds"]))',
+                      'print([s["label"] for s in scores if s["score"] >= cut[s["label"]]])']
     else:
         parts += [f'classifier = pipeline("text-classification", model="{ref}")',
                   f'print(classifier(["{example}"]))']
@@ -105,8 +115,9 @@ def _usage(record: dict[str, Any], ref: str) -> str:
               f'model = {st_class}("{record["model"]["model_type"]}", "{ref}", use_cuda=False,',
               '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
               f'predictions, raw_outputs = model.predict(["{example}"])',
-              "print([model.config.id2label[int(p)] for p in predictions])" if record["task"] != "multilabel"
-              else "print(predictions)  # 0/1 per label at 0.5; apply quickfit.json thresholds for the tuned cut-offs",
+              "print(predictions)  # 0/1 per label at 0.5; apply quickfit.json thresholds for the tuned cut-offs"
+              if record["task"] == "multilabel" else "print([model.config.id2label[int(p)] for p in predictions])"
+              + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
               "```"]
     return "\n".join(parts)
 
@@ -207,7 +218,7 @@ Test split, against a TF-IDF + logistic regression baseline (class-weighted) and
 {('- Thresholds were tuned on the validation split; re-tune them if your class balance differs.' + chr(10)) if meta.get('thresholds') else ''}
 ## How to use
 
-{_usage(record, ref)}
+{_usage(record, meta, ref)}
 
 ## Reproduce
 

@@ -79,8 +79,9 @@ SPLIT = {
 }
 
 EVALUATION = {
-    # Tune the binary decision threshold for F1 on the validation split (multi-label always tunes).
-    "tune_binary_threshold": False,
+    # Tune the binary decision threshold for F1 on the validation split (multi-label always tunes);
+    # "auto": tune when validation holds at least 30 positives, so one or two texts cannot set it.
+    "tune_binary_threshold": "auto",
 }
 
 OUTPUT = {

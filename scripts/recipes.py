@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio")
+AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio", "tune_binary_threshold")
+# Fewer validation positives than this and the F1-best threshold is set by one or two texts.
+MIN_POSITIVES_TO_TUNE = 30
 
 
-def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int) -> tuple[dict[str, Any], list[str]]:
+def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int,
+           validation_positives: int = 0) -> tuple[dict[str, Any], list[str]]:
     """Values for the "auto" hyperparameters and one line of reason for each."""
     chosen: dict[str, Any] = {}
     reasons: list[str] = []
@@ -40,4 +43,12 @@ def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int) -> tuple
     batch, why = (32, f"{n_train} rows: larger batches, fewer steps") if n_train > 20_000 else (16, "small data: more update steps")
     pick("train_batch_size", batch, why)
     pick("warmup_ratio", 0.1 if task == "multilabel" else 0.06, "a short linear warm-up keeps early steps from wrecking the pretrained weights")
+    if task != "binary":
+        pick("tune_binary_threshold", False, "not a binary task (multi-label always tunes per-label thresholds)")
+    elif validation_positives >= MIN_POSITIVES_TO_TUNE:
+        pick("tune_binary_threshold", True, f"{validation_positives} validation positives: the decision threshold "
+             "is tuned there for minority-class F1 (the 0.5 cut-off is reported beside it)")
+    else:
+        pick("tune_binary_threshold", False, f"only {validation_positives} validation positives (< "
+             f"{MIN_POSITIVES_TO_TUNE}): a tuned threshold would follow one or two texts; 0.5 kept")
     return chosen, reasons

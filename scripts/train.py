@@ -112,7 +112,8 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
             f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)")
     else:
         max_len, stats = int(cfg["max_seq_length"]), {}
-    chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names))
+    positives = int((splits["validation"]["labels"] == dataset.positive_label).sum()) if dataset.task == "binary" else 0
+    chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives)
     cfg = {**cfg, **chosen}
     for reason in reasons:
         say(f"recipe: {reason}")

@@ -1,4 +1,5 @@
 """make push against a local stand-in of the Hub (the real huggingface_hub client, HF_ENDPOINT on 127.0.0.1)."""
+import json
 import os
 import re
 import socket
@@ -22,9 +23,10 @@ def runs_by_task(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("push")
     binary = train_run(write_binary_csv(root / "sms.csv"), tiny_args(tiny_model, root / "out_b"))
     multi = train_run(write_multilabel_csv(root / "ml.csv"), tiny_args(tiny_model, root / "out_m"))
-    for run in (binary, multi):
+    tuned = train_run(root / "sms.csv", tiny_args(tiny_model, root / "out_t"), "tune_binary_threshold=True")
+    for run in (binary, multi, tuned):
         evaluate.evaluate(run, threads=1)
-    return {"binary": binary, "multilabel": multi}
+    return {"binary": binary, "multilabel": multi, "binary_tuned": tuned}
 
 
 @pytest.fixture
@@ -87,6 +89,33 @@ def test_multilabel_card_snippet_applies_thresholds(runs_by_task, hub):
     result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith("[")
+
+
+def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_path):
+    from scripts.inference import load_predictor
+
+    state, endpoint = hub
+    run = runs_by_task["binary_tuned"]
+    predictor = load_predictor(run / "model", 1)
+    assert len(predictor.thresholds) == 1 and predictor.meta["thresholds_tuned_on"] == "validation"
+    assert push.main(["--repo", "tester/tuned", "--run", str(run)]) == 0
+    card_text = state.repos["tester/tuned"].files["README.md"].decode()
+    assert f"| spam | {predictor.thresholds[0]:.2f} |" in card_text
+    snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
+    text = re.search(r'scores = classifier\(\["(.*?)"\]\)', snippet).group(1)
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token}
+    result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # the snippet decides exactly as quickfit does, threshold included
+    assert result.stdout.strip() == predictor.decide(predictor.predict_proba([text]))[0]
+    files = state.repos["tester/tuned"].files
+    for cut, expected in ((0.0, "spam"), (2.0, "ham")):  # the threshold really drives the snippet's answer
+        meta = json.loads(files["quickfit.json"])
+        files["quickfit.json"] = json.dumps({**meta, "thresholds": [cut]}).encode()
+        fresh = {**env, "HF_HUB_CACHE": str(tmp_path / f"cache{cut}")}
+        result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=fresh, cwd=PROJECT,
+                                timeout=300)
+        assert result.returncode == 0 and result.stdout.strip() == expected, result.stderr[-2000:]
 
 
 def test_dry_run_needs_no_network_and_no_token(runs_by_task, monkeypatch, tmp_path, capsys):

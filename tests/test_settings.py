@@ -57,9 +57,23 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
     assert chosen["num_train_epochs"] == 5 and chosen["train_batch_size"] == 32
     assert all(": " in r for r in reasons) and len(reasons) == len(chosen)
     chosen, _ = recipes.choose(settings.resolve(), "binary", 3600, 2)
-    assert chosen == {"learning_rate": 5e-5, "num_train_epochs": 3, "train_batch_size": 16, "warmup_ratio": 0.06}
+    assert chosen == {"learning_rate": 5e-5, "num_train_epochs": 3, "train_batch_size": 16, "warmup_ratio": 0.06,
+                      "tune_binary_threshold": False}  # no validation positives counted
     chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
     assert chosen["num_train_epochs"] == 8
+
+
+def test_binary_threshold_is_tuned_only_with_enough_validation_positives():
+    from scripts import recipes
+
+    cut = recipes.MIN_POSITIVES_TO_TUNE
+    assert recipes.choose(settings.resolve(), "binary", 4000, 2, cut)[0]["tune_binary_threshold"] is True
+    assert recipes.choose(settings.resolve(), "binary", 4000, 2, cut - 1)[0]["tune_binary_threshold"] is False
+    assert recipes.choose(settings.resolve(), "multiclass", 4000, 8, 500)[0]["tune_binary_threshold"] is False
+    forced = settings.resolve({"tune_binary_threshold": False})
+    assert "tune_binary_threshold" not in recipes.choose(forced, "binary", 4000, 2, 500)[0]
+    with pytest.raises(UserError, match="True, False or auto"):
+        settings.resolve({"tune_binary_threshold": "sometimes"})
 
 
 def test_list_survives_the_shell_eating_its_quotes():
