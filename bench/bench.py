@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 PROJECT = Path(__file__).resolve().parent.parent
+DEFAULT_VARIANTS = "A,B,B2,C,C2"
+DEFAULT_OUT = PROJECT / "bench" / "RESULTS.md"
 VARIANTS = {"A": "Simple Transformers defaults (max_seq_length 128, padded)",
             "B": "transformers Trainer, dynamic padding",
             "B2": "transformers Trainer, dynamic padding + group_by_length",
@@ -184,8 +186,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=0, help="0: physical cores")
-    parser.add_argument("--variants", default="A,B,B2,C,C2")
-    parser.add_argument("--out", default=str(PROJECT / "bench" / "RESULTS.md"))
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -212,7 +214,7 @@ def main() -> None:
                 print(f"[bench]   {r['samples_per_second']:.1f} samples/s, {r['train_seconds']:.1f} s, "
                       f"spam F1 {r['spam_f1']:.4f}, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     flops = matmul_flops(threads)
-    write_results(Path(args.out), args, threads, data, results, flops)
+    write_results(Path(args.out).resolve(), args, threads, data, results, flops)
 
 
 def write_results(path: Path, args, threads: int, data: dict, results: dict[str, list[dict]], flops: float) -> None:
@@ -223,16 +225,20 @@ def write_results(path: Path, args, threads: int, data: dict, results: dict[str,
     lines = [f"# Benchmark results ({time.strftime('%Y-%m-%d')})", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
              f"{threads} threads{', GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else ', no GPU'}.",
-             f"Command: `python -m bench.bench --rows {args.rows} --rounds {args.rounds} --epochs {args.epochs}` "
-             f"(`make bench`).", "",
+             f"Command: `python -m bench.bench --rows {args.rows} --rounds {args.rounds} --epochs {args.epochs}"
+             + (f" --variants {args.variants}" if args.variants != DEFAULT_VARIANTS else "")
+             + (f" --out {os.path.relpath(path, PROJECT)}" if path != DEFAULT_OUT else "") + "`"
+             + (" (`make bench`)." if (args.rows, args.rounds, args.epochs) == (800, 2, 1) else "."), "",
              f"Data: SMS spam (UCI file from ../shared/datasets, de-duplicated), {args.rows} stratified training rows, "
              f"{len(data['test_texts'])} test rows; the packaged all-MiniLM-L6-v2; {args.epochs} epoch(s), batch "
              f"{args.batch}, learning rate {args.lr}. Round r uses seed {args.seed} + r for every variant (the same "
              f"seed within a round); medians over {args.rounds} rounds, variants alternating, each in its own process.", "",
-             "## Training", "", "| variant | samples/s | train s | peak RSS MB | test spam F1 |", "|---|---|---|---|---|"]
+             "## Training", "", "| variant | samples/s | train s | peak RSS MB | test spam F1 (median) | spam F1 per seed |",
+             "|---|---|---|---|---|---|"]
     for v, m in med.items():
+        per_seed = " / ".join(f"{r['spam_f1']:.3f}" for r in results[v])
         lines.append(f"| {v}: {VARIANTS[v]} | {m['samples_per_second']:.1f} | {m['train_seconds']:.1f} | "
-                     f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} |")
+                     f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} | {per_seed} |")
     lines.append("")
     for mine in ("C", "C2"):
         if mine not in med:
