@@ -124,10 +124,15 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     val = data.load_split(run_dir / "splits" / "validation.csv", task)
     base_test, base_val = baseline.tfidf_logreg_proba(train, y_train, [texts, val["text"].tolist()], task, len(labels))
     base_thresholds = None
+    y_val = np.array(data.encode_labels(val["labels"], labels, task))
     if task == "multilabel":  # the baseline gets the same validation-tuned thresholds treatment
         from scripts.thresholds import tune_per_label
 
-        base_thresholds = tune_per_label(np.array(data.encode_labels(val["labels"], labels, task)), base_val)[0]
+        base_thresholds = tune_per_label(y_val, base_val)[0]
+    elif task == "binary" and tuned:
+        from scripts.thresholds import best_threshold
+
+        base_thresholds = [best_threshold((y_val == positive).astype(int), base_val[:, positive])[0]]
     majority_probs = baseline.majority_proba(y_train, len(texts), task, len(labels))
 
     results = {

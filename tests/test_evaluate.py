@@ -126,6 +126,25 @@ def test_eval_on_another_labelled_csv(binary_run, tmp_path):
     assert report["data"]["rows"] == 40
 
 
+def test_binary_threshold_auto_tunes_on_validation_with_enough_positives(tiny_model, tmp_path):
+    few = train_run(write_binary_csv(tmp_path / "few.csv", ham=300, spam=100), tiny_args(tiny_model, tmp_path / "a"))
+    assert json.loads((few / "config.json").read_text())["flat"]["tune_binary_threshold"] is False  # 10 positives
+    assert not load_predictor(few / "model", threads=1).thresholds
+    run = train_run(write_binary_csv(tmp_path / "many.csv", ham=600, spam=400), tiny_args(tiny_model, tmp_path / "b"))
+    assert json.loads((run / "config.json").read_text())["flat"]["tune_binary_threshold"] is True  # 40 positives
+    predictor = load_predictor(run / "model", threads=1)
+    val = load_split(run / "splits/validation.csv", "binary")
+    y_val = (val["labels"] == "spam").to_numpy().astype(int)
+    spam = predictor.labels.index("spam")
+    again, _ = thresholds.best_threshold(y_val, predictor.predict_proba(val["text"].tolist())[:, spam])
+    assert [again] == predictor.thresholds  # tuned on the validation split, nothing else
+    report = evaluate.evaluate(run, threads=1)
+    assert report["thresholds"] == {"values": {"spam": again}, "tuned_on": "validation"}
+    assert "transformer_at_0.5" in report["results"]
+    preds = pd.read_csv(run / "eval" / "predictions.csv")
+    assert ((preds["prob_spam"] >= again) == (preds["predicted"] == "spam")).all()  # the tuned cut-off decides
+
+
 def test_multilabel_thresholds_come_from_validation(tiny_model, tmp_path):
     run = train_run(write_multilabel_csv(tmp_path / "ml.csv"), tiny_args(tiny_model, tmp_path / "outputs"))
     record = json.loads((run / "run.json").read_text())
