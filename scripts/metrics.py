@@ -9,12 +9,15 @@ from sklearn import metrics as skm
 
 def selection_metric(task: str, positive_id: int | None) -> tuple[str, Callable]:
     """The validation metric that early stopping and the best epoch use: minority-class F1 for
-    binary, macro-F1 otherwise (multi-label receives probabilities, thresholded at 0.5 here)."""
+    binary, macro-F1 otherwise. Multi-label receives probabilities and is scored at the per-label
+    thresholds tuned on validation, as it will be used (at 0.5, pos_weight runs look far worse)."""
     if task == "binary":
         return "f1_positive", lambda y, p: skm.f1_score(y, p, pos_label=positive_id, zero_division=0)
     if task == "multiclass":
         return "f1_macro", lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0)
-    return "f1_macro", lambda y, p: skm.f1_score(np.asarray(y), np.asarray(p) >= 0.5, average="macro", zero_division=0)
+    from scripts.thresholds import tuned_macro_f1
+
+    return "f1_macro_at_tuned_thresholds", tuned_macro_f1
 
 
 def _r(x: float) -> float:

@@ -61,6 +61,17 @@ def test_best_threshold_maximises_f1():
     assert f1 == 1.0 and 0.25 < t <= 0.3
 
 
+def test_tuned_macro_f1_is_the_macro_f1_at_the_tuned_thresholds():
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 5)) < [0.5, 0.2, 0.05, 0.3, 0.0]).astype(int)  # the last label has no positive
+    probs = np.clip(0.3 * y + rng.random((200, 5)) * 0.8, 0, 1)
+    cuts, _ = thresholds.tune_per_label(y, probs)
+    expected = skm.f1_score(y, probs >= np.array(cuts), average=None, zero_division=0)
+    expected[4] = 0.0  # no positive: counts 0, whatever is predicted
+    assert thresholds.tuned_macro_f1(y, probs) == pytest.approx(expected.mean(), abs=1e-9)
+    assert thresholds.tuned_macro_f1(y, probs) > skm.f1_score(y, probs >= 0.5, average="macro", zero_division=0)
+
+
 def test_collapse_flag_fires_on_a_constant_predictor():
     y = np.array([0] * 8 + [1] * 2)
     constant = np.zeros((10, 2)); constant[:, 0] = 1
