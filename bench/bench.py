@@ -1,7 +1,7 @@
 """Benchmark: quickfit's training and prediction paths against Simple Transformers' defaults and a plain
 transformers Trainer, on the same SMS spam rows, model, epochs, batch size, learning rate and seed.
 
-    python -m bench.bench [--rows 800] [--rounds 2] [--epochs 1] [--out bench/RESULTS.md]
+    python -m bench.bench [--rows 800] [--rounds 3] [--epochs 1] [--variants A,B,B2,C,C2] [--out bench/RESULTS.md]
 
 Each variant runs in its own process (so peak memory is its own), alternating A, B, B2, C per round;
 medians over rounds are reported with the ratios C/A, C/B, C/B2.
@@ -180,7 +180,7 @@ def median(results: list[dict], key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=800)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
@@ -228,7 +228,7 @@ def write_results(path: Path, args, threads: int, data: dict, results: dict[str,
              f"Command: `python -m bench.bench --rows {args.rows} --rounds {args.rounds} --epochs {args.epochs}"
              + (f" --variants {args.variants}" if args.variants != DEFAULT_VARIANTS else "")
              + (f" --out {os.path.relpath(path, PROJECT)}" if path != DEFAULT_OUT else "") + "`"
-             + (" (`make bench`)." if (args.rows, args.rounds, args.epochs) == (800, 2, 1) else "."), "",
+             + (" (`make bench`)." if (args.rows, args.rounds, args.epochs) == (800, 3, 1) else "."), "",
              f"Data: SMS spam (UCI file from ../shared/datasets, de-duplicated), {args.rows} stratified training rows, "
              f"{len(data['test_texts'])} test rows; the packaged all-MiniLM-L6-v2; {args.epochs} epoch(s), batch "
              f"{args.batch}, learning rate {args.lr}. Round r uses seed {args.seed} + r for every variant (the same "
