@@ -124,6 +124,11 @@ def load_tokenizer(resolved_name: str) -> "PreTrainedTokenizerBase":
                         "check model_name, or the network for a Hub id") from exc
 
 
+def folds_case(tokenizer: "PreTrainedTokenizerBase") -> bool:
+    """Whether the tokenizer lower-cases its input (an uncased vocabulary such as MiniLM's)."""
+    return tokenizer("Hello World")["input_ids"] == tokenizer("hello world")["input_ids"]
+
+
 def auto_max_seq_length(tokenizer, texts: list[str], cap: int, percentile: float = 99.0) -> tuple[int, dict[str, int]]:
     """The percentile of token lengths (with special tokens), rounded up to 8, capped."""
     lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
@@ -358,6 +363,9 @@ def train(task: str, model_type: str, model_name: str, label_names: list[str], t
     seed_everything(cfg["manual_seed"])
     classes = model_classes()
     args = simpletransformers_args(cfg, work, max_seq_length, metric_name)
+    # MultiLabelClassificationModel loads the tokenizer with do_lower_case=False by default: with an
+    # uncased vocabulary every capitalised word becomes [UNK]. Follow what the base tokenizer does.
+    args["do_lower_case"] = folds_case(load_tokenizer(model_name))
     source = str(resume_from) if resume_from else safe_model_path(model_name)
     common = dict(args=args, use_cuda=torch.cuda.is_available())
     try:

@@ -79,6 +79,13 @@ def test_multilabel_formats_train(fast_args, tmp_path, fmt):
     assert len(meta["thresholds"]) == 3 and meta["thresholds_tuned_on"] == "validation"
     config = json.loads((run / "model/config.json").read_text())
     assert config["problem_type"] == "multi_label_classification"
+    # the base vocabulary is uncased: the trained model's tokenizer must lower-case too, as the base
+    # one does (Simple Transformers' multi-label default turned capitalised words into [UNK])
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    assert tokenizer("Cash Prize WIN")["input_ids"] == tokenizer("cash prize win")["input_ids"]
+    assert tokenizer.unk_token_id not in tokenizer("Cash Prize WIN")["input_ids"]
 
 
 def test_same_seed_gives_identical_predictions(binary_csv, fast_args, tmp_path):
