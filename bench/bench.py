@@ -28,7 +28,7 @@ DEFAULT_OUT = PROJECT / "bench" / "RESULTS.md"
 VARIANTS = {"A": "Simple Transformers defaults (max_seq_length 128, padded)",
             "B": "transformers Trainer, dynamic padding",
             "B2": "transformers Trainer, dynamic padding + group_by_length",
-            "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below 500 steps)",
+            "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below 250 steps)",
             "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)"}
 
 

@@ -54,8 +54,8 @@ ARGS = {
     # Stop when the validation metric (minority F1 / macro-F1) has not improved for this many epochs.
     "use_early_stopping": True,
     "early_stopping_patience": 2,
-    # Batch rows of similar length together (less padding, faster); "auto": on runs of 500+ steps,
-    # where it does not cost quality (on very short runs it did, see bench/RESULTS.md).
+    # Batch rows of similar length together (less padding, faster); "auto": on runs of 250+ steps,
+    # where it does not cost quality (on very short runs it did, see bench/QUALITY.md, RESULTS.md).
     "length_grouping": "auto",
     # Torch CPU threads; "auto": the number of physical cores.
     "threads": "auto",

@@ -88,6 +88,8 @@ def test_length_grouping_is_auto_true_or_false():
     with pytest.raises(UserError, match="True, False or auto"):
         settings.resolve({"length_grouping": "yes"})
     assert not use_length_grouping("auto", rows=800, batch_size=16, epochs=1)  # 50 steps
+    assert not use_length_grouping("auto", rows=1984, batch_size=16, epochs=2)  # 248 steps
+    assert use_length_grouping("auto", rows=2000, batch_size=16, epochs=2)  # 250 steps
     assert use_length_grouping("auto", rows=3626, batch_size=16, epochs=3)  # 681 steps
     assert use_length_grouping("auto", rows=40000, batch_size=32, epochs=5)
     assert use_length_grouping(True, rows=10, batch_size=16, epochs=1)
