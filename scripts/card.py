@@ -75,13 +75,12 @@ def _counts_table(record: dict[str, Any]) -> str:
 
 def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     thresholds = meta.get("thresholds") or []
-    if record["task"] == "binary" and thresholds:  # one cut-off, on the positive label's probability
-        thresholds = [thresholds[0] if name == meta["positive_label"] else None for name in record["labels"]]
-    header = ["id", "label"] + (["threshold (tuned on validation)"] if thresholds else [])
-    rows = [header]
+    # multi-label: one cut-off per label; binary: one, on the positive label's probability
+    cuts = dict(zip(record["labels"], thresholds)) if record["task"] == "multilabel" else \
+        ({meta["positive_label"]: thresholds[0]} if thresholds else {})
+    rows = [["id", "label"] + (["threshold (tuned on validation)"] if cuts else [])]
     for i, name in enumerate(record["labels"]):
-        cut = thresholds[i] if thresholds else None
-        rows.append([str(i), name] + ([] if not thresholds else [f"{cut:.2f}" if cut is not None else "-"]))
+        rows.append([str(i), name] + ([f"{cuts[name]:.2f}" if name in cuts else "-"] if cuts else []))
     return markdown_table(rows)
 
 

@@ -31,6 +31,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     "length_grouping": (bool,),
     "tune_binary_threshold": (bool,),
 }
+BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {
     "task": ("auto", "binary", "multiclass", "multilabel"),
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
@@ -105,7 +106,7 @@ def _check_value(key: str, value: Any) -> None:
         raise UserError(f"{key}={value!r}: must be 0 or more")
     if is_number and key in FRACTIONS and not 0 <= value < 1:
         raise UserError(f"{key}={value!r}: must be a fraction in [0, 1)")
-    if key in ("length_grouping", "tune_binary_threshold") and isinstance(value, str) and value != "auto":
+    if key in BOOL_OR_AUTO and isinstance(value, str) and value != "auto":
         raise UserError(f"{key}={value!r}: give True, False or auto")
     if key in AUTO_NUMBERS and isinstance(value, str) and value != "auto":
         kind = "a whole number" if AUTO_NUMBERS[key] == (int,) else "a number"
