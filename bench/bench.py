@@ -58,6 +58,7 @@ def run_variant(variant: str, spec: dict) -> dict:
     import torch
 
     from scripts import model as model_lib
+    from scripts import runtime, st_patches
 
     torch.set_num_threads(spec["threads"])
     base = model_lib.resolve_model_name("packaged-minilm")
@@ -77,7 +78,7 @@ def run_variant(variant: str, spec: dict) -> dict:
     else:
         import pandas as pd
 
-        model_lib.seed_everything(spec["seed"])
+        runtime.seed_everything(spec["seed"])
         frame = pd.DataFrame({"text": texts, "labels": labels})
         common = {"num_train_epochs": spec["epochs"], "train_batch_size": spec["batch"], "learning_rate": spec["lr"],
                   "manual_seed": spec["seed"], "use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
@@ -93,26 +94,26 @@ def run_variant(variant: str, spec: dict) -> dict:
             max_len, _ = model_lib.auto_max_seq_length(tokenizer, texts, 256)
             model = model_lib.model_classes()["single"]("bert", base, num_labels=2, use_cuda=torch.cuda.is_available(),
                                                         args={**common, "max_seq_length": max_len})
-            grouped = model_lib.use_length_grouping(True if variant == "C2" else "auto", len(texts), spec["batch"],
+            grouped = st_patches.use_length_grouping(True if variant == "C2" else "auto", len(texts), spec["batch"],
                                                     spec["epochs"])
-            model.group_batches = model_lib.GROUP_BATCHES if grouped else 1
+            model.group_batches = st_patches.GROUP_BATCHES if grouped else 1
             result["length_grouping"] = bool(grouped)
             result["max_seq_length"] = max_len
             trimmed = {"tokens": 0}
-            original = model_lib.trim_batch
+            original = st_patches.trim_batch
 
             def counting(inputs):  # count the token positions the model really processes
                 out = original(inputs)
                 trimmed["tokens"] += int(out["input_ids"].numel())
                 return out
-            model_lib.trim_batch = counting
+            st_patches.trim_batch = counting
         model.model.float()
         start = time.perf_counter()
         model.train_model(frame)
         result["train_seconds"] = time.perf_counter() - start
         if variant in ("C", "C2"):
             result["processed_tokens"] = trimmed["tokens"]
-            model_lib.trim_batch = original
+            st_patches.trim_batch = original
         saved = work / "model"
         model.model.save_pretrained(saved)
         model.tokenizer.save_pretrained(saved)
@@ -193,7 +194,7 @@ def main() -> None:
     if args.child:
         return child(args.child)
     sys.path.insert(0, str(PROJECT))
-    from scripts.model import physical_cores
+    from scripts.runtime import physical_cores
 
     threads = args.threads or physical_cores()
     data = bench_data(args.rows, args.seed)

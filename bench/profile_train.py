@@ -20,8 +20,9 @@ def main() -> None:
 
     from bench.bench import bench_data
     from scripts import model as model_lib
+    from scripts import runtime, st_patches
 
-    torch.set_num_threads(model_lib.physical_cores())
+    torch.set_num_threads(runtime.physical_cores())
     data = bench_data(args.rows, 42)
     base = model_lib.resolve_model_name("packaged-minilm")
     tokenizer = model_lib.load_tokenizer(base)
@@ -31,7 +32,7 @@ def main() -> None:
         "use_multiprocessing": False, "use_multiprocessing_for_evaluation": False, "silent": True, "no_cache": True,
         "reprocess_input_data": True, "overwrite_output_dir": True, "save_model_every_epoch": False, "save_steps": -1,
         "output_dir": "/tmp/quickfit_profile", "tensorboard_dir": "/tmp/quickfit_profile/tb", "wandb_project": None})
-    model.group_batches = model_lib.GROUP_BATCHES if args.grouping == "True" else 1
+    model.group_batches = st_patches.GROUP_BATCHES if args.grouping == "True" else 1
     frame = pd.DataFrame({"text": data["train_texts"], "labels": data["train_labels"]})
     start = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from scripts import runs, settings
+from scripts.architectures import simpletransformers_type
 from scripts.errors import run_cli
 from scripts.evaluate import comparison_table, markdown_table
 
@@ -85,7 +86,6 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
-    st_class = "MultiLabelClassificationModel" if record["task"] == "multilabel" else "ClassificationModel"
     example = "Free entry! Text WIN to 80086 to claim your prize" if "spam" in record["labels"] else "Your text here"
     parts = ["With transformers (the pushed files are a plain `transformers` model):", "", "```python",
              "from transformers import pipeline", ""]
@@ -109,15 +109,19 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
     else:
         parts += [f'classifier = pipeline("text-classification", model="{ref}")',
                   f'print(classifier(["{example}"]))']
-    parts += ["```", "", "With Simple Transformers:", "", "```python",
-              f"from simpletransformers.classification import {st_class}", "",
-              f'model = {st_class}("{record["model"]["model_type"]}", "{ref}", use_cuda=False,',
-              '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
-              f'predictions, raw_outputs = model.predict(["{example}"])',
-              "print(predictions)  # 0/1 per label at 0.5; apply quickfit.json thresholds for the tuned cut-offs"
-              if record["task"] == "multilabel" else "print([model.config.id2label[int(p)] for p in predictions])"
-              + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
-              "```"]
+    parts += ["```"]
+    if record["task"] != "multilabel":
+        # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT, another
+        # one for ELECTRA): only its single-label class loads this folder as it was trained.
+        st_type = simpletransformers_type(record["model"]["model_type"])
+        parts += ["", "With Simple Transformers:", "", "```python",
+                  "from simpletransformers.classification import ClassificationModel", "",
+                  f'model = ClassificationModel("{st_type}", "{ref}", use_cuda=False,',
+                  '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
+                  f'predictions, raw_outputs = model.predict(["{example}"])',
+                  "print([model.config.id2label[int(p)] for p in predictions])"
+                  + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
+                  "```"]
     return "\n".join(parts)
 
 

@@ -28,8 +28,9 @@ DATA = {
 }
 
 MODEL = {
-    # Simple Transformers model type: bert, distilbert, roberta, ...
-    "model_type": "bert",
+    # The architecture: auto (read from the model's config.json) or bert, distilbert, roberta, xlm-roberta,
+    # electra, deberta-v2 (DeBERTa-v3), modernbert. Simple Transformers' spellings (debertav2, ...) work too.
+    "model_type": "auto",
     # "packaged-minilm" (all-MiniLM-L6-v2 shipped on PyPI, works offline), a Hub id such as
     # "distilbert-base-uncased", or a local folder.
     "model_name": "packaged-minilm",
@@ -57,6 +58,9 @@ ARGS = {
     # Batch rows of similar length together (less padding, faster); "auto": on runs of 250+ steps,
     # where it does not cost quality (on very short runs it did, see bench/QUALITY.md, RESULTS.md).
     "length_grouping": "auto",
+    # Mixed precision on a GPU: auto (bf16 where the card supports it, else fp16; fp32 on the CPU),
+    # fp32, fp16 or bf16. Master weights always stay fp32.
+    "precision": "auto",
     # Torch CPU threads; "auto": the number of physical cores.
     "threads": "auto",
     # Cap the training rows (a quick look at a big file); 0 = all rows.

@@ -23,6 +23,7 @@ class Predictor:
     max_seq_length: int
     thresholds: list[float] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    device: Any = "cpu"
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order."""
@@ -40,9 +41,9 @@ class Predictor:
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size]
                 batch = self.tokenizer.pad({k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt")
-                logits = self.model(**batch).logits.float()
+                logits = self.model(**batch.to(self.device)).logits.float()
                 probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
-                out[rows] = probs.numpy()
+                out[rows] = probs.cpu().numpy()
         return out
 
     def decide(self, probs: np.ndarray) -> list:
@@ -59,24 +60,44 @@ class Predictor:
 
 
 def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = False) -> Predictor:
-    """A saved model folder -> Predictor (fp32 on CPU; optional int8 dynamic quantisation)."""
+    """A saved model folder -> Predictor (fp32, on the GPU when there is one; optional int8 on the CPU).
+
+    The invariant checked at every load: the folder loads with plain AutoModelForSequenceClassification
+    with no missing, newly initialised or mismatched weights. Anything else would be a random head that
+    changes at every load, so it is an error, never a warning.
+    """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from scripts.model import quiet_environment, set_threads
-
     from transformers.utils import logging as hf_logging
+
+    from scripts.errors import UserError
+    from scripts.runtime import device, quiet_environment, set_threads
 
     quiet_environment()
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     set_threads(threads)
+    if not (model_dir / "quickfit.json").exists() or not (model_dir / "config.json").exists():
+        raise UserError(f"{model_dir} is not a quickfit model folder (no quickfit.json or config.json); "
+                        "give a run folder made by `make train`")
     meta = json.loads((model_dir / "quickfit.json").read_text())
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
+                                                                         output_loading_info=True)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise UserError(f"{model_dir} cannot be loaded ({str(exc).splitlines()[0][:160]}); its weights or config "
+                        "are damaged: train again or restore the folder") from exc
+    broken = sorted(info.get("missing_keys") or []) + [str(m[0] if isinstance(m, tuple) else m)
+                                                       for m in info.get("mismatched_keys") or []]
+    if broken:
+        raise UserError(f"{model_dir} does not load as a complete classifier: {len(broken)} weights missing or "
+                        f"mismatched ({', '.join(broken[:3])}), which would be random at every load; train again")
     model.eval()
-    if quantize:
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    target = device()
+    if quantize:  # int8 dynamic quantisation runs on the CPU
+        model, target = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), "cpu"
+    model.to(target)
     return Predictor(model=model, tokenizer=tokenizer, task=meta["task"], labels=meta["labels"],
                      max_seq_length=int(meta["max_seq_length"]), thresholds=list(meta.get("thresholds") or []),
-                     meta=meta)
+                     meta=meta, device=target)

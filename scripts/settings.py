@@ -10,7 +10,9 @@ import difflib
 import importlib
 from typing import Any, Iterable, Mapping
 
+from scripts.architectures import canonical as canonical_model_type
 from scripts.errors import UserError
+from scripts.runtime import PRECISIONS
 
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
 
@@ -35,6 +37,7 @@ BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {
     "task": ("auto", "binary", "multiclass", "multilabel"),
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
+    "precision": PRECISIONS,
 }
 POSITIVE = {
     "num_train_epochs", "learning_rate", "train_batch_size", "eval_batch_size", "max_seq_length",
@@ -127,6 +130,7 @@ def resolve(overrides: Mapping[str, Any] | None = None, config_module: str = "sc
         config[key] = _check_type(key, value, config[key])
     for key, value in config.items():
         _check_value(key, value)
+    config["model_type"] = canonical_model_type(config["model_type"])
     if config["validation_size"] + config["test_size"] >= 0.9:
         raise UserError("validation_size + test_size leave under 10 % for training; lower them")
     return config

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from scripts import balance, data, environment, recipes, runs, settings, sources, split, thresholds
+from scripts import architectures, balance, data, environment, recipes, runs, runtime, settings, sources, split, thresholds
 from scripts.errors import UserError, run_cli
 
 
@@ -66,7 +66,7 @@ def _install_stop_handlers() -> None:
     """SIGTERM and Ctrl-C stop training; the last epoch checkpoint stays for RESUME=1. The flag makes
     the stop stick even where a library catches the KeyboardInterrupt."""
     def handler(signum, frame):
-        from scripts.model import STOP
+        from scripts.st_patches import STOP
 
         STOP.set()
         raise KeyboardInterrupt
@@ -90,8 +90,9 @@ def find_resumable(out: Path) -> Path:
 def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     """The whole training job; returns the published run folder."""
     from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
+    from scripts.st_patches import STOP
 
-    model_lib.STOP.clear()
+    STOP.clear()
     started = time.time()
     requested = dict(cfg)  # before recipes fill in the "auto" values
     out = runs.outputs_dir(cfg)
@@ -99,12 +100,21 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     resume_from, start_epoch = None, 0
     if resume:
         work = find_resumable(out)
-        cfg = runs.read_json(work / "config.json")["flat"]
+        saved = runs.read_json(work / "config.json")
+        # precision is re-resolved for this machine: a run started on a GPU can resume on a CPU
+        cfg = {**saved["flat"], "precision": saved["requested"].get("precision", "auto")}
         resume_from, start_epoch = model_lib.last_checkpoint(work / "checkpoints")
         say(f"resuming {work.name} after epoch {start_epoch} from {resume_from.name}")
     base = model_lib.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
+    # Before any data is read: the architecture (config.json) and the precision this machine can run.
+    architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
+    if cfg["model_type"] == "auto":
+        say(f"model_type=auto -> {architecture} (config.json of {cfg['model_name']})")
+    precision, why = runtime.resolve_precision(cfg["precision"])
+    say(f"precision={cfg['precision']} -> {precision} ({why})")
+    cfg = {**cfg, "model_type": architecture, "precision": precision}
     dataset, splits, source = prepare(cfg)  # the same seed re-creates the same split on resume
-    threads = model_lib.set_threads(cfg["threads"])
+    threads = runtime.set_threads(cfg["threads"])
     tokenizer = model_lib.load_tokenizer(base)
     if cfg["max_seq_length"] == "auto":
         max_len, stats = model_lib.auto_max_seq_length(tokenizer, splits["train"]["text"].tolist(), cfg["max_seq_length_cap"])
@@ -144,6 +154,7 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
     """Everything that writes into the work folder; published only at the end."""
     from scripts import model as model_lib
     from scripts.metrics import selection_metric
+    from scripts.st_patches import use_length_grouping
 
     (work / "splits").mkdir(exist_ok=True)
     for part, frame in splits.items():
@@ -153,8 +164,8 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
     train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task))
     val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task))
-    grouped = model_lib.use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"],
-                                            cfg["num_train_epochs"])
+    grouped = use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"],
+                                  cfg["num_train_epochs"])
     say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
         f"{len(train_df)} rows ({threads} threads); best epoch chosen on validation {metric_name}; batches "
         + ("grouped by length" if grouped else "in random order") + f" (length_grouping={cfg['length_grouping']}), "
@@ -162,12 +173,15 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
     train_started = time.time()
     result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg, work,
                              max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,
-                             resume_from=resume_from, start_epoch=start_epoch)
+                             resume_from=resume_from, start_epoch=start_epoch, precision=cfg["precision"])
     train_seconds = time.time() - train_started
 
     from scripts.plots import training_curves
 
-    tuned, threshold_info = _tune_thresholds(dataset, cfg, work, max_len, splits["validation"])
+    model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task,
+                              {"positive_label": dataset.positive_label, "max_seq_length": max_len})
+    validation_probs = _check_saved_model(result, splits["validation"], cfg)
+    tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
     model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task, {
         "positive_label": dataset.positive_label, "max_seq_length": max_len, "thresholds": tuned,
         "thresholds_tuned_on": "validation" if tuned else None, "model_type": cfg["model_type"]})
@@ -185,6 +199,7 @@ def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, A
                     "after": balanced.counts_after, "class_weight": balanced.class_weight,
                     "pos_weight": balanced.pos_weight},
         "max_seq_length": max_len, "token_lengths": stats,
+        "precision": cfg["precision"],
         "model": {"model_type": cfg["model_type"], "model_name": cfg["model_name"],
                   "base_model": cfg["model_name"] if cfg["model_name"] != model_lib.PACKAGED_MINILM
                   else "sentence-transformers/all-MiniLM-L6-v2"},
@@ -206,18 +221,34 @@ def _keep_history_before(work: Path, epoch: int) -> None:
         pd.read_csv(scores).head(epoch).to_csv(work / "history_before_resume.csv", index=False)
 
 
-def _tune_thresholds(dataset: data.Dataset, cfg: dict[str, Any], work: Path, max_len: int,
-                     validation: pd.DataFrame) -> tuple[list[float], dict[str, Any] | None]:
+# How far the saved model's validation probabilities may drift from the training-time ones: float
+# round-off in fp32 (padding per batch instead of to max_seq_length); half precision rounds more.
+SAVED_MODEL_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2}
+
+
+def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) -> np.ndarray:
+    """Load the saved folder as every later stage will (plain transformers) and check it reproduces the
+    validation probabilities of the chosen epoch as computed during training: a head that does not
+    round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the Hub."""
+    from scripts.inference import load_predictor
+
+    predictor = load_predictor(result.model_dir, cfg["threads"])
+    probs = predictor.predict_proba(validation["text"].tolist(), cfg["eval_batch_size"])
+    drift = float(np.abs(probs - result.validation_probs).max()) if len(probs) else 0.0
+    if drift > SAVED_MODEL_TOLERANCE[cfg["precision"]]:
+        raise UserError(f"the saved {cfg['model_type']} model does not reproduce its training-time validation "
+                        f"probabilities (largest difference {drift:.2e}); nothing was published. Please report "
+                        "this with the model_name")
+    say(f"saved model checked: reloaded with plain transformers it gives the training-time validation "
+        f"probabilities (largest difference {drift:.1e})")
+    return probs
+
+
+def _tune_thresholds(dataset: data.Dataset, cfg: dict[str, Any], validation: pd.DataFrame,
+                     probs: np.ndarray) -> tuple[list[float], dict[str, Any] | None]:
     """Multi-label always, binary when asked: thresholds from the validation split only."""
     if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
         return [], None
-    from scripts import model as model_lib
-    from scripts.inference import load_predictor
-
-    model_lib.write_label_map(work / "model", dataset.label_names, dataset.task,
-                              {"positive_label": dataset.positive_label, "max_seq_length": max_len})
-    predictor = load_predictor(work / "model", cfg["threads"])
-    probs = predictor.predict_proba(validation["text"].tolist(), cfg["eval_batch_size"])
     y = np.array(data.encode_labels(validation["labels"], dataset.label_names, dataset.task))
     if dataset.task == "binary":
         pos = dataset.label_names.index(dataset.positive_label)

@@ -140,7 +140,7 @@ def case_model_name_not_a_name(t, m):
 
 def case_model_unreachable(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "model_name='quickfit-test/does-not-exist'"], "could not load the tokenizer"
+    return train.main, ["--data", str(t / "d.csv"), "--set", "model_name='quickfit-test/does-not-exist'"], "could not load model 'quickfit-test/does-not-exist'"
 
 
 def case_model_folder_without_config(t, m):
@@ -156,6 +156,32 @@ def case_pickle_only_weights(t, m):
     (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
     (folder / "pytorch_model.bin").write_bytes(b"not loaded")
     return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{folder}'"], "pickle weights"
+
+
+def case_unknown_model_type(t, m):
+    good_frame().to_csv(t / "d.csv", index=False)
+    return train.main, ["--data", str(t / "d.csv"), "--set", "model_type='gpt-7'"], "model_type='gpt-7' is not supported"
+
+
+def case_model_type_of_another_architecture(t, m):
+    good_frame().to_csv(t / "d.csv", index=False)
+    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "model_type='roberta'"], \
+        "is a 'bert' model"
+
+
+def case_unsupported_architecture_in_config(t, m):
+    good_frame().to_csv(t / "d.csv", index=False)
+    folder = t / "gpt"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    (folder / "model.safetensors").write_bytes(b"")
+    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{folder}'"], "quickfit does not train"
+
+
+def case_half_precision_without_a_gpu(t, m):
+    good_frame().to_csv(t / "d.csv", index=False)
+    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "precision='bf16'"], \
+        "needs a CUDA GPU"
 
 
 def case_dataset_missing(t, m):

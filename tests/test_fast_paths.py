@@ -3,7 +3,7 @@ length-grouped sampler covers every row once per epoch, reproducibly."""
 import numpy as np
 import torch
 
-from scripts.model import LengthGroupedBatches, trim_batch
+from scripts.st_patches import LengthGroupedBatches, trim_batch
 
 
 def test_trimmed_batch_gives_the_padded_logits(tiny_model):
@@ -42,3 +42,34 @@ def test_grouped_batches_need_far_fewer_token_positions_than_random():
     order = rng.permutation(800)
     random_batches = sum(len(order[i:i + 16]) * lengths[order[i:i + 16]].max() for i in range(0, 800, 16))
     assert grouped < 0.8 * random_batches
+
+
+def test_trim_never_cuts_the_labels_even_when_their_width_is_the_sequence_length():
+    """28 labels and max_seq_length=28: the multi-hot labels have the shape of the sequence tensors."""
+    mask = torch.zeros(4, 28, dtype=torch.long)
+    mask[:, :10] = 1
+    labels = torch.randint(0, 2, (4, 28))
+    inputs = {"input_ids": torch.ones(4, 28, dtype=torch.long), "attention_mask": mask,
+              "token_type_ids": torch.zeros(4, 28, dtype=torch.long), "labels": labels}
+    trimmed = trim_batch(inputs)
+    assert trimmed["input_ids"].shape == trimmed["attention_mask"].shape == trimmed["token_type_ids"].shape == (4, 10)
+    assert trimmed["labels"] is labels and trimmed["labels"].shape == (4, 28)
+
+
+def test_multilabel_training_with_as_many_labels_as_tokens(tiny_model, tmp_path):
+    """End to end: the case that crashed with `shape '[-1, 28]' is invalid` before."""
+    import random
+
+    import pandas as pd
+
+    from tests.conftest import TOPICS
+    from tests.helpers import tiny_args, train_run
+
+    names = [f"l{i}" for i in range(8)]
+    rng = random.Random(0)
+    words = [w for ws in TOPICS.values() for w in ws]
+    rows = [{"text": " ".join(rng.choice(words) for _ in range(12)), "labels": ",".join(rng.sample(names, 2))}
+            for _ in range(200)]
+    pd.DataFrame(rows).drop_duplicates("text").to_csv(tmp_path / "m.csv", index=False)
+    run = train_run(tmp_path / "m.csv", tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1", "max_seq_length=8"])
+    assert (run / "model" / "model.safetensors").exists()

@@ -1,0 +1,124 @@
+"""Every supported architecture, binary and multi-label: train, evaluate, predict, push and verify.
+
+Tiny random-weight models of each architecture are built at test time (tests/tiny_models.py). The
+key property: what `make predict` gives for the validation split equals the probabilities Simple
+Transformers computed on it during training, so the saved head is the trained head.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts import evaluate, model as model_lib, predict, push, runs
+from scripts.data import load_split
+from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
+from tests.hub_server import start_hub
+from tests.tiny_models import ARCHITECTURES, build
+
+
+@pytest.fixture(scope="module")
+def hub_endpoint():
+    server, state, endpoint = start_hub()
+    yield state, endpoint
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arch_data")
+    # 2:1 imbalance, so `balance=auto` picks class weights (which Simple Transformers refuses for some types)
+    return {"binary": write_binary_csv(root / "b.csv", ham=160, spam=80),
+            "multilabel": write_multilabel_csv(root / "m.csv", 240)}
+
+
+def train_capturing(csv, args, monkeypatch) -> tuple:
+    """Train through the entry point; keep the training-time validation probabilities of the best epoch."""
+    captured = {}
+    original = model_lib.train
+
+    def spying(*a, **k):
+        result = original(*a, **k)
+        captured["probs"] = result.validation_probs
+        return result
+
+    monkeypatch.setattr(model_lib, "train", spying)
+    run = train_run(csv, args)
+    return run, captured["probs"]
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_architecture_trains_predicts_and_pushes(arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory,
+                                                 monkeypatch):
+    base = build(arch, tmp_path_factory.mktemp("base") / arch)
+    args = tiny_args(base, tmp_path / "outputs") + ["num_train_epochs=2", "threads=1"]
+    run, training_probs = train_capturing(data_files[task], args, monkeypatch)
+
+    record = runs.read_record(run)
+    assert record["model"]["model_type"] == arch and record["task"] == task
+    assert record["precision"] == "fp32"
+    if task == "binary":
+        assert record["balance"]["method"] == "class_weight"
+
+    # make predict on the validation texts == the validation probabilities computed while training
+    validation = load_split(run / "splits" / "validation.csv", task)
+    pd.DataFrame({"text": validation["text"]}).to_csv(tmp_path / "val.csv", index=False)
+    result = predict.predict_file(run, tmp_path / "val.csv", tmp_path / "val.pred.csv", threads=1)
+    out = pd.read_csv(result["output"], keep_default_na=False)
+    predicted = out[[f"prob_{name}" for name in record["labels"]]].to_numpy()
+    assert predicted.shape == training_probs.shape
+    np.testing.assert_allclose(predicted, training_probs, atol=1e-5)
+
+    report = evaluate.evaluate(run, threads=1)
+    assert report["results"]["transformer"]["f1_macro"] is not None
+
+    state, endpoint = hub_endpoint
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_TOKEN", state.write_token)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    pushed = push.push(run, f"tester/{arch}-{task}", verify_rows=16)
+    assert pushed["verify"]["identical_labels"] == pushed["verify"]["rows"] > 0
+
+
+def test_a_folder_with_a_missing_head_is_refused_at_load(tmp_path):
+    """A base model without the trained head would load with a fresh random head at every call."""
+    import json
+
+    from scripts.errors import UserError
+    from scripts.inference import load_predictor
+
+    folder = build("electra", tmp_path / "headless")
+    (folder / "quickfit.json").write_text(json.dumps({"task": "binary", "labels": ["a", "b"], "max_seq_length": 32}))
+    with pytest.raises(UserError, match="weights missing or mismatched"):
+        load_predictor(folder, threads=1)
+
+
+def test_saved_model_that_drifts_from_training_is_an_error(data_files, tiny_model, tmp_path, monkeypatch):
+    """The check at the end of training compares the reloaded model with the training-time probabilities."""
+    from scripts import train
+    from scripts.errors import UserError
+
+    original = model_lib.train
+
+    def drifting(*a, **k):
+        result = original(*a, **k)
+        result.validation_probs = np.clip(result.validation_probs + 0.01, 0, 1)  # a head 0.01 off
+        return result
+
+    monkeypatch.setattr(model_lib, "train", drifting)
+    out = tmp_path / "outputs"
+    with pytest.raises(UserError, match="does not reproduce its training-time validation"):
+        train.train_run(train.settings.resolve({"dataset": str(data_files["binary"]), "model_name": str(tiny_model),
+                                                "outputs_dir": str(out), "num_train_epochs": 1, "threads": 1}))
+    assert not (out / "latest").exists() and not any((out / ".incomplete").iterdir())
+
+
+@pytest.mark.parametrize("spelling,expected", [("deberta-v2", "deberta-v2"), ("debertav2", "deberta-v2"),
+                                               ("DeBERTa-v3", "deberta-v2"), ("xlmroberta", "xlm-roberta"),
+                                               ("xlm_roberta", "xlm-roberta"), ("ModernBERT", "modernbert"),
+                                               ("auto", "auto")])
+def test_both_spellings_of_a_model_type(spelling, expected):
+    from scripts import settings
+
+    assert settings.resolve({"model_type": spelling})["model_type"] == expected
