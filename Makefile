@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
 # Optional arguments: make train DATA=path.csv SET="num_train_epochs=3 learning_rate=3e-5" RESUME=1
 DATA   ?=
@@ -15,15 +15,15 @@ DEBUG  ?=
 debug  := $(if $(DEBUG),--debug)
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict app notebook bench experiments test clean
+.PHONY: help install data train eval card push predict app notebook bench experiments gpu-check test clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements-torch.txt requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "[quickfit] installing pinned requirements into $(VENV) (first run only)"
-	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -59,6 +59,9 @@ bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF 
 
 experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/EXPERIMENTS.md (SEEDS=, ROWS=)
 	$(PY) -m bench.experiments $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ROWS),--rows $(ROWS))
+
+gpu-check: $(STAMP)  ## on a CUDA machine: bf16 and fp16 runs, fp16 base, interrupt + resume, predict -> bench/GPU.md
+	$(PY) -m bench.gpu_check
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q
