@@ -31,6 +31,15 @@ LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 TASK_WORDS = {"binary": "binary", "multiclass": "multi-class", "multilabel": "multi-label"}
 
 
+def parameter_count(model_dir: Path) -> int:
+    """Parameters in model.safetensors, read from its header (no weights loaded)."""
+    import numpy as np
+    from safetensors import safe_open
+
+    with safe_open(model_dir / "model.safetensors", "pt") as handle:
+        return int(sum(np.prod(handle.get_slice(k).get_shape()) for k in handle.keys()))
+
+
 def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
     """The card reports the test evaluation; run it first if it is missing."""
     path = run_dir / "eval" / "metrics.json"
@@ -158,10 +167,13 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
     per_class_rows = [["label", "precision", "recall", "F1", "support"]] + [
         [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])] for n, c in per_class.items()]
     images = [f"![{p}](eval/{p})" for p in report.get("plots", [])]
+    base = record["model"]["base_model"]
+    base_link = f"[{base}](https://huggingface.co/{base})" if base else \
+        f"a local base model (`{Path(record['model']['model_name']).name}`)"
     body = f"""
 # {data.model_name}
 
-A {task_word} text classifier: [{record['model']['base_model']}](https://huggingface.co/{record['model']['base_model']}) fine-tuned
+A {task_word} text classifier: {base_link} fine-tuned
 with [Simple Transformers](https://simpletransformers.ai) through quickfit on **{ds['name']}**: {ds.get('description', '')}
 
 On the held-out test split ({report['data']['rows']} rows, never used for training, model selection or thresholds): {headline}.
@@ -170,7 +182,7 @@ On the held-out test split ({report['data']['rows']} rows, never used for traini
 ## Intended use
 
 Classifying short {LANGUAGES.get(ds.get('language') or 'en', ds.get('language'))} texts like those in {ds['name']} into: {', '.join(f'`{n}`' for n in record['labels'])}.
-It is a small model (MiniLM-size) meant for CPU inference, teaching, and as a strong baseline.
+It is a {record['model']['model_type']} model with {parameter_count(run_dir / 'model') / 1e6:.1f}M parameters.
 
 **Out of scope:** texts in other languages or domains than the training data, decisions about people
 without human review, and any use where a wrong label causes harm. Scores are not calibrated probabilities.

@@ -83,6 +83,26 @@ def folds_case(tokenizer: "PreTrainedTokenizerBase") -> bool:
     return tokenizer("Hello World")["input_ids"] == tokenizer("hello world")["input_ids"]
 
 
+def position_limit(resolved_name: str, tokenizer: "PreTrainedTokenizerBase") -> int:
+    """The longest input the model takes: the tokenizer's limit, else its config's position embeddings."""
+    declared = getattr(tokenizer, "model_max_length", 0) or 0
+    if 0 < declared < 100_000:
+        return int(declared)
+    config = architectures.read_model_config(resolved_name, offline())
+    positions = int(config.get("max_position_embeddings") or 512)
+    # RoBERTa-style models start positions after the padding index: two fewer usable positions
+    return positions - 2 if config.get("model_type") in ("roberta", "xlm-roberta") else positions
+
+
+def hub_base_model(model_name: str) -> str | None:
+    """The base model as the Hub knows it, for the card: never a path of this machine."""
+    if model_name == PACKAGED_MINILM:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    if Path(model_name).expanduser().exists() or not HUB_ID.match(model_name):
+        return None
+    return model_name
+
+
 def auto_max_seq_length(tokenizer, texts: list[str], cap: int, percentile: float = 99.0) -> tuple[int, dict[str, int]]:
     """The percentile of token lengths (with special tokens), rounded up to 8, capped."""
     lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from scripts.errors import UserError
 
@@ -43,6 +45,37 @@ def start(outputs_dir: Path, name: str) -> Path:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     return work
+
+
+def check_writable(outputs_dir: Path) -> None:
+    """outputs_dir exists (or can be made) and takes files: one line now, not a traceback after training."""
+    try:
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=outputs_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"outputs_dir={str(outputs_dir)!r} cannot be written ({exc.strerror or exc}); "
+                        "set outputs_dir to a writable folder") from exc
+
+
+@contextmanager
+def workspace(outputs_dir: Path, name: str, existing: Path | None = None,
+              resumable: Callable[[Path], bool] = lambda work: False) -> Iterator[Path]:
+    """A run's work folder under outputs/.incomplete/, removed on any failure: nothing half-written is
+    left behind. Kept only where it can be continued: an interrupt after a complete epoch checkpoint,
+    or a resumed run (`existing`), whose checkpoint stays resumable. The interrupt learns which."""
+    work = existing or start(outputs_dir, name)
+    try:
+        yield work
+    except KeyboardInterrupt as exc:
+        exc.resumable = existing is not None or resumable(work)  # type: ignore[attr-defined]
+        if not exc.resumable:  # type: ignore[attr-defined]
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    except BaseException:
+        if existing is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def publish(work: Path, outputs_dir: Path) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,6 +63,11 @@ def check_disk(path: Path, base_model: str, epochs: float) -> None:
                         f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere")
 
 
+# Set while the finished run is being published: a stop signal then waits until the run is in place,
+# so an interrupt can never strand a trained model between its clean-up and its publication.
+PUBLISHING = threading.Event()
+
+
 def _install_stop_handlers() -> None:
     """SIGTERM and Ctrl-C stop training; the last epoch checkpoint stays for RESUME=1. The flag makes
     the stop stick even where a library catches the KeyboardInterrupt."""
@@ -69,59 +75,73 @@ def _install_stop_handlers() -> None:
         from scripts.st_patches import STOP
 
         STOP.set()
-        raise KeyboardInterrupt
+        if not PUBLISHING.is_set():
+            raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
 
 
-def find_resumable(out: Path) -> Path:
-    incomplete = out / runs.INCOMPLETE
-    candidates = sorted((p for p in incomplete.glob("*") if (p / "config.json").exists()),
-                        key=lambda p: p.stat().st_mtime, reverse=True) if incomplete.exists() else []
-    from scripts.model import last_checkpoint
+def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The base model, its architecture and the precision, before any data is read."""
+    from scripts import model as model_lib
 
-    for work in candidates:
-        if last_checkpoint(work / "checkpoints"):
-            return work
-    raise UserError(f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}; "
-                    "run `make train` without RESUME=1")
-
-
-def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
-    """The whole training job; returns the published run folder."""
-    from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
-    from scripts.st_patches import STOP
-
-    STOP.clear()
-    started = time.time()
-    requested = dict(cfg)  # before recipes fill in the "auto" values
-    out = runs.outputs_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    resume_from, start_epoch = None, 0
-    if resume:
-        work = find_resumable(out)
-        saved = runs.read_json(work / "config.json")
-        # precision is re-resolved for this machine: a run started on a GPU can resume on a CPU
-        cfg = {**saved["flat"], "precision": saved["requested"].get("precision", "auto")}
-        resume_from, start_epoch = model_lib.last_checkpoint(work / "checkpoints")
-        say(f"resuming {work.name} after epoch {start_epoch} from {resume_from.name}")
     base = model_lib.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
-    # Before any data is read: the architecture (config.json) and the precision this machine can run.
     architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
     if cfg["model_type"] == "auto":
         say(f"model_type=auto -> {architecture} (config.json of {cfg['model_name']})")
     precision, why = runtime.resolve_precision(cfg["precision"])
     say(f"precision={cfg['precision']} -> {precision} ({why})")
-    cfg = {**cfg, "model_type": architecture, "precision": precision}
-    dataset, splits, source = prepare(cfg)  # the same seed re-creates the same split on resume
-    threads = runtime.set_threads(cfg["threads"])
+    return base, {"model_type": architecture, "precision": precision}
+
+
+def choose_max_seq_length(cfg: dict[str, Any], base: str, train_texts: list[str]) -> tuple[int, dict[str, Any]]:
+    """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
+    from scripts import model as model_lib
+
     tokenizer = model_lib.load_tokenizer(base)
+    limit = model_lib.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
-        max_len, stats = model_lib.auto_max_seq_length(tokenizer, splits["train"]["text"].tolist(), cfg["max_seq_length_cap"])
+        max_len, stats = model_lib.auto_max_seq_length(tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit))
         say(f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, rounded up "
             f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)")
-    else:
-        max_len, stats = int(cfg["max_seq_length"]), {}
+        return max_len, stats
+    if cfg["max_seq_length"] > limit:
+        say(f"max_seq_length={cfg['max_seq_length']} is above the model's {limit} positions: {limit} is used")
+        return limit, {}
+    return int(cfg["max_seq_length"]), {}
+
+
+def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, Any] | None = None) -> Path:
+    """The whole training job, top to bottom; returns the published run folder."""
+    from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
+    from scripts import resume as resuming
+    from scripts.metrics import selection_metric
+    from scripts.plots import training_curves
+    from scripts.st_patches import STOP, use_length_grouping
+
+    STOP.clear()
+    started = time.time()
+    out = runs.outputs_dir(cfg)
+    runs.check_writable(out)
+    interrupted = resuming.find(out) if resume else None
+    if interrupted:
+        cfg = resuming.config(interrupted, overrides or {})
+        say(f"resuming {interrupted.work.name} after epoch {interrupted.epoch} from {interrupted.checkpoint.name}")
+    requested = interrupted.saved["requested"] if interrupted else dict(cfg)  # before "auto" is resolved
+
+    # 1. the model, before any data is read
+    base, resolved = choose_model(cfg)
+    cfg = {**cfg, **resolved}
+
+    # 2. data and split (a resumed run continues on the split it saved)
+    dataset, splits, source = prepare(cfg)
+    if interrupted:
+        splits = resuming.saved_splits(interrupted, source, dataset.task)
+        say(f"  the split saved with the run is used ({ {k: len(v) for k, v in splits.items()} })")
+
+    # 3. the recipe: sequence length, "auto" hyperparameters, balancing
+    threads = runtime.set_threads(cfg["threads"])
+    max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
     positives = int((splits["validation"]["labels"] == dataset.positive_label).sum()) if dataset.task == "binary" else 0
     chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives)
     cfg = {**cfg, **chosen}
@@ -130,95 +150,87 @@ def train_run(cfg: dict[str, Any], resume: bool = False) -> Path:
     balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
                                  cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
     say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
-    if not resume:
-        name = runs.new_run_name(source.name, cfg["run_name"])
-        check_disk(out, base, cfg["num_train_epochs"])
-        work = runs.start(out, name)
-        runs.write_json(work / "config.json", {"flat": cfg, "requested": requested,
-                                               "sections": settings.by_section(cfg)})
-    else:
-        _keep_history_before(work, start_epoch)
-    try:
-        return _train_in(work, out, cfg, requested, dataset, splits, source, balanced, base, max_len, stats, threads,
-                         resume, resume_from, start_epoch, started)
-    except UserError:
-        if not resume:  # nothing half-written: a failed run leaves no folder behind
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-
-
-def _train_in(work: Path, out: Path, cfg: dict[str, Any], requested: dict[str, Any], dataset: data.Dataset,
-              splits: dict[str, pd.DataFrame], source: sources.Source, balanced: balance.Balanced, base: str,
-              max_len: int, stats: dict[str, Any], threads: int, resume: bool, resume_from: Path | None,
-              start_epoch: int, started: float) -> Path:
-    """Everything that writes into the work folder; published only at the end."""
-    from scripts import model as model_lib
-    from scripts.metrics import selection_metric
-    from scripts.st_patches import use_length_grouping
-
-    (work / "splits").mkdir(exist_ok=True)
-    for part, frame in splits.items():
-        data.save_split(frame, work / "splits" / f"{part}.csv")
-
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task))
-    val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task))
+    train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names,
+                                                                dataset.task))
+    val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"],
+                                                                    dataset.label_names, dataset.task))
     grouped = use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"],
                                   cfg["num_train_epochs"])
-    say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
-        f"{len(train_df)} rows ({threads} threads); best epoch chosen on validation {metric_name}; batches "
-        + ("grouped by length" if grouped else "in random order") + f" (length_grouping={cfg['length_grouping']}), "
-        "each trimmed to its longest text")
-    train_started = time.time()
-    result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg, work,
-                             max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,
-                             resume_from=resume_from, start_epoch=start_epoch, precision=cfg["precision"])
-    train_seconds = time.time() - train_started
 
-    from scripts.plots import training_curves
+    # 4. train in outputs/.incomplete/<run>; published only when complete
+    name = interrupted.work.name if interrupted else runs.new_run_name(source.name, cfg["run_name"])
+    if not interrupted:
+        check_disk(out, base, cfg["num_train_epochs"])
 
-    model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task,
-                              {"positive_label": dataset.positive_label, "max_seq_length": max_len})
-    validation_probs = _check_saved_model(result, splits["validation"], cfg)
-    tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
-    model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task, {
-        "positive_label": dataset.positive_label, "max_seq_length": max_len, "thresholds": tuned,
-        "thresholds_tuned_on": "validation" if tuned else None, "model_type": cfg["model_type"]})
-    training_curves(result.history, metric_name, work / "training_curve.png")
-    shutil.rmtree(work / "checkpoints", ignore_errors=True)
-    shutil.rmtree(work / "cache", ignore_errors=True)
-    record = {
-        "run": work.name, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": environment.command_line(),
-        "task": dataset.task, "labels": dataset.label_names, "positive_label": dataset.positive_label,
-        "dataset": {"name": source.name, "description": source.description, "citation": source.citation,
-                    "license": source.license, "language": source.language, "hub_dataset": source.hub_dataset,
-                    **dataset.report},
-        "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
-        "balance": {"method": balanced.method, "reason": balanced.reason, "before": balanced.counts_before,
-                    "after": balanced.counts_after, "class_weight": balanced.class_weight,
-                    "pos_weight": balanced.pos_weight},
-        "max_seq_length": max_len, "token_lengths": stats,
-        "precision": cfg["precision"],
-        "model": {"model_type": cfg["model_type"], "model_name": cfg["model_name"],
-                  "base_model": cfg["model_name"] if cfg["model_name"] != model_lib.PACKAGED_MINILM
-                  else "sentence-transformers/all-MiniLM-L6-v2"},
-        "selection_metric": metric_name, "best_epoch": result.best_epoch, "validation_best": result.best_metric,
-        "thresholds": threshold_info, "resumed": bool(resume),
-        "train_seconds": round(train_seconds, 1), "total_seconds": round(time.time() - started, 1),
-        "versions": environment.versions(), "hardware": environment.hardware(),
-    }
-    runs.write_json(work / runs.RECORD, record)
-    final = runs.publish(work, out)
+    def has_checkpoint(work: Path) -> bool:
+        return bool(model_lib.last_checkpoint(work / "checkpoints"))
+
+    with runs.workspace(out, name, existing=interrupted.work if interrupted else None,
+                        resumable=has_checkpoint) as work:
+        if interrupted:
+            resuming.keep_history_before(interrupted)
+        else:
+            runs.write_json(work / "config.json", {"flat": cfg, "requested": requested,
+                                                   "sections": settings.by_section(cfg),
+                                                   "data": resuming.fingerprint(source)})
+            (work / "splits").mkdir()
+            for part, frame in splits.items():
+                data.save_split(frame, work / "splits" / f"{part}.csv")
+        say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
+            f"{len(train_df)} rows ({threads} threads, {cfg['precision']}); best epoch chosen on validation "
+            f"{metric_name}; batches " + ("grouped by length" if grouped else "in random order")
+            + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text")
+        train_started = time.time()
+        result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg,
+                                 work, max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,
+                                 resume_from=interrupted.checkpoint if interrupted else None,
+                                 start_epoch=interrupted.epoch if interrupted else 0, precision=cfg["precision"])
+        train_seconds = time.time() - train_started
+
+        # 5. check the saved model, tune thresholds on validation, write the record
+        model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task,
+                                  {"positive_label": dataset.positive_label, "max_seq_length": max_len})
+        validation_probs = _check_saved_model(result, splits["validation"], cfg)
+        tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
+        model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task, {
+            "positive_label": dataset.positive_label, "max_seq_length": max_len, "thresholds": tuned,
+            "thresholds_tuned_on": "validation" if tuned else None, "model_type": cfg["model_type"]})
+        training_curves(result.history, metric_name, work / "training_curve.png")
+        record = {
+            "run": work.name, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": environment.command_line(),
+            "task": dataset.task, "labels": dataset.label_names, "positive_label": dataset.positive_label,
+            "dataset": {"name": source.name, "description": source.description, "citation": source.citation,
+                        "license": source.license, "language": source.language, "hub_dataset": source.hub_dataset,
+                        **dataset.report},
+            "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
+            "balance": {"method": balanced.method, "reason": balanced.reason, "before": balanced.counts_before,
+                        "after": balanced.counts_after, "class_weight": balanced.class_weight,
+                        "pos_weight": balanced.pos_weight},
+            "max_seq_length": max_len, "token_lengths": stats, "length_grouping": bool(grouped),
+            "precision": cfg["precision"], "threads": threads,
+            "model": {"model_type": cfg["model_type"], "model_name": cfg["model_name"],
+                      "base_model": model_lib.hub_base_model(cfg["model_name"])},
+            "selection_metric": metric_name, "best_epoch": result.best_epoch, "validation_best": result.best_metric,
+            "thresholds": threshold_info, "resumed": bool(interrupted),
+            "train_seconds": round(train_seconds, 1), "total_seconds": round(time.time() - started, 1),
+            "versions": environment.versions(), "hardware": environment.hardware(),
+        }
+        runs.write_json(work / runs.RECORD, record)
+
+        # 6. publish, then drop the checkpoints; a stop signal waits for both
+        PUBLISHING.set()
+        try:
+            final = runs.publish(work, out)
+            for scratch in ("checkpoints", "cache"):
+                shutil.rmtree(final / scratch, ignore_errors=True)
+            (final / "history_before_resume.csv").unlink(missing_ok=True)
+        finally:
+            PUBLISHING.clear()
     say(f"best epoch {result.best_epoch}: validation {metric_name} = {result.best_metric:.4f}")
     say(f"run saved to {final} ({train_seconds:.0f} s training); outputs/latest points at it")
     return final
-
-
-def _keep_history_before(work: Path, epoch: int) -> None:
-    scores = work / "checkpoints" / "training_progress_scores.csv"
-    if scores.exists():
-        pd.read_csv(scores).head(epoch).to_csv(work / "history_before_resume.csv", index=False)
 
 
 # How far the saved model's validation probabilities may drift from the training-time ones: float
@@ -277,10 +289,14 @@ def main(argv: Sequence[str]) -> int:
     cfg = settings.resolve(overrides)
     _install_stop_handlers()
     try:
-        train_run(cfg, resume=args.resume)
-    except KeyboardInterrupt:
-        print("interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
-              "`make train RESUME=1`", flush=True)
+        train_run(cfg, resume=args.resume, overrides=overrides)
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "resumable", False):
+            print("interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
+                  "`make train RESUME=1`", flush=True)
+        else:
+            print("interrupted before the first epoch was checkpointed: nothing was kept and the last good run is "
+                  "unchanged; run `make train` again", flush=True)
         return 130
     return 0
 
