@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
 # Optional arguments: make train DATA=path.csv SET="num_train_epochs=3 learning_rate=3e-5" RESUME=1
-DATA   ?=
-SET    ?=
-RUN    ?=
-RESUME ?=
-DEBUG  ?=
-debug  := $(if $(DEBUG),--debug)
+# Every variable reaches Python through the environment, unexpanded ($(value ...)), as data: never
+# through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
+ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
+        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS
+$(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
+unexport $(ARGS)  # make would expand the originals to export them
+CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval card push predict app notebook bench experiments gpu-check test clean
@@ -31,37 +32,37 @@ $(STAMP): requirements-torch.txt requirements.txt constraints.txt
 install: $(STAMP)  ## create .venv with the pinned requirements (torch CPU build first)
 
 data: $(STAMP)  ## fetch the dataset: default preset, DATA=<preset>, or KAGGLE=owner/dataset
-	$(PY) -m scripts.fetch $(if $(KAGGLE),--kaggle $(KAGGLE)) $(if $(DATA),--data $(DATA)) $(debug)
+	$(CLI) data
 
 train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESUME=1)
-	$(PY) -m scripts.train $(if $(DATA),--data $(DATA)) $(if $(SET),--set $(SET)) $(if $(RESUME),--resume) $(debug)
+	$(CLI) train
 
 eval: $(STAMP)  ## evaluate outputs/latest (or RUN=) on its test split, or DATA=labelled.csv
-	$(PY) -m scripts.evaluate $(if $(RUN),--run $(RUN)) $(if $(DATA),--data $(DATA)) $(debug)
+	$(CLI) eval
 
 card: $(STAMP)  ## write the model card (README.md in the run's model folder)
-	$(PY) -m scripts.card $(if $(RUN),--run $(RUN)) $(if $(REPO),--repo $(REPO)) $(debug)
+	$(CLI) card
 
 push: $(STAMP)  ## push to the Hub: REPO=user/name [PRIVATE=1] [DRY_RUN=1] [INCLUDE_DATA=1]
-	$(PY) -m scripts.push --repo "$(REPO)" $(if $(RUN),--run $(RUN)) $(if $(PRIVATE),--private) $(if $(DRY_RUN),--dry-run) $(if $(INCLUDE_DATA),--include-data) $(debug)
+	$(CLI) push
 
 predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1]
-	$(PY) -m scripts.predict --input "$(INPUT)" $(if $(OUTPUT),--output $(OUTPUT)) $(if $(RUN),--run $(RUN)) $(if $(COLUMN_NAMES),--column-names $(COLUMN_NAMES)) $(if $(TEXT_COLUMN),--text-column $(TEXT_COLUMN)) $(if $(QUANTIZE),--quantize) $(debug)
+	$(CLI) predict
 
 app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
-	$(PY) -m scripts.app $(if $(RUN),--run $(RUN)) $(if $(PORT),--port $(PORT)) $(debug)
+	$(CLI) app
 
 notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthrough.ipynb
-	$(PY) -m scripts.notebook $(debug)
+	$(CLI) notebook
 
 bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF Trainer -> bench/RESULTS.md
-	$(PY) -m bench.bench $(if $(ROWS),--rows $(ROWS)) $(if $(ROUNDS),--rounds $(ROUNDS))
+	$(CLI) bench
 
 experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/EXPERIMENTS.md (SEEDS=, ROWS=)
-	$(PY) -m bench.experiments $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ROWS),--rows $(ROWS))
+	$(CLI) experiments
 
 gpu-check: $(STAMP)  ## on a CUDA machine: bf16 and fp16 runs, fp16 base, interrupt + resume, predict -> bench/GPU.md
-	$(PY) -m bench.gpu_check
+	$(CLI) gpu-check
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q

@@ -178,7 +178,7 @@ def median(results: list[dict], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=800)
     parser.add_argument("--rounds", type=int, default=3)
@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         return child(args.child)
     sys.path.insert(0, str(PROJECT))

@@ -91,14 +91,14 @@ def write(results: list[dict], out: Path, command: str) -> None:
     print("\n".join(lines[: lines.index("Raw results:")]))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="sms_spam_uci,reuters_r8,goemotions")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--rows", default="", help="row caps, e.g. reuters_r8=2000,goemotions=10000")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "EXPERIMENTS.md"))
     parser.add_argument("--render", metavar="COMMAND", help="only re-render --out from its .json, naming the command that made it")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.render:
         return write(json.loads(Path(args.out).with_suffix(".json").read_text()), Path(args.out), args.render)
     caps = {k: int(v) for k, v in (item.split("=") for item in args.rows.split(",") if item)}

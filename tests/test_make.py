@@ -40,3 +40,35 @@ def test_make_reports_user_errors_with_exit_2(tmp_path):
     assert result.returncode != 0
     assert "error: unknown config key 'num_epochs': did you mean 'num_train_epochs'?" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_make_variables_arrive_as_data_never_as_shell(tmp_path):
+    """`;`, `$(shell ...)`, backticks and `$(...)` in SET are text: nothing runs, one clean error line."""
+    for payload in (f"num_train_epochs=1;touch {tmp_path}/a", f"x=1 $(shell touch {tmp_path}/b)",
+                    f"`touch {tmp_path}/c`", f"x=$$(touch {tmp_path}/d)"):
+        result = make("train", f"SET={payload}")
+        assert result.returncode != 0
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_make_takes_paths_with_spaces_quotes_and_parentheses(tiny_model, tmp_path):
+    from tests.helpers import write_binary_csv
+
+    folder = tmp_path / "my data (v2); 'final'"
+    folder.mkdir()
+    csv = write_binary_csv(folder / "spam & ham.csv", ham=60, spam=30)
+    out = tmp_path / "out puts"
+    sets = f"model_name={tiny_model} \"outputs_dir={out}\" num_train_epochs=1 threads=1"
+    result = make("train", f"DATA={csv}", f"SET={sets}")
+    assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
+    run = (out / "latest").resolve()
+    result = make("predict", f"INPUT={csv}", f"RUN={run}", f"OUTPUT={folder / 'pred (1).csv'}")
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert len(pd.read_csv(folder / "pred (1).csv")) == 90
+
+
+def test_an_unclosed_quote_in_set_is_one_line():
+    result = make("train", "SET=run_name='it")
+    assert result.returncode != 0 and "error: SET=" in result.stderr and "unclosed quote" in result.stderr
