@@ -88,6 +88,18 @@ def theme() -> "gr.themes.Base":
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
+def check_port_free(host: str, port: int) -> None:
+    """One line now, instead of Gradio's traceback after the model has loaded."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): another program uses it? "
+                            f"choose another port, e.g. make app PORT={port + 1}") from exc
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
@@ -96,6 +108,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     cfg = settings.resolve()
     run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    check_port_free(args.host, args.port)
     demo = build_app(run_dir, cfg["threads"])
     print(f"[quickfit] serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from scripts import runs, settings
 from scripts.architectures import simpletransformers_type
 from scripts.errors import run_cli
+from scripts.model import hub_base_model
 from scripts.evaluate import comparison_table, markdown_table
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def card_data(record: dict[str, Any], report: dict[str, Any], repo_id: str | Non
     ]
     return ModelCardData(
         language=ds.get("language") or "en", license=license_, library_name="transformers",
-        pipeline_tag="text-classification", base_model=record["model"]["base_model"],
+        pipeline_tag="text-classification", base_model=hub_base_model(record["model"]["base_model"] or ""),
         datasets=[ds["hub_dataset"]] if ds.get("hub_dataset") else None,
         metrics=[k for k in report["headline"] if model.get(k) is not None],
         tags=["text-classification", TASK_WORDS[record["task"]] + "-classification", "simpletransformers", "quickfit"],
@@ -167,7 +168,7 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
     per_class_rows = [["label", "precision", "recall", "F1", "support"]] + [
         [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])] for n, c in per_class.items()]
     images = [f"![{p}](eval/{p})" for p in report.get("plots", [])]
-    base = record["model"]["base_model"]
+    base = hub_base_model(record["model"]["base_model"] or "")
     base_link = f"[{base}](https://huggingface.co/{base})" if base else \
         f"a local base model (`{Path(record['model']['model_name']).name}`)"
     body = f"""
@@ -238,16 +239,27 @@ Test split, against a TF-IDF + logistic regression baseline (class-weighted) and
 ## Reproduce
 
 ```bash
-{reproduce_command(config.get('requested', config['flat']))}
+{reproduce_command(public_config(config.get('requested', config['flat'])))}
 ```
 
 Resolved configuration:
 
 ```json
-{json.dumps(config['sections'], indent=2)}
+{json.dumps({section: public_config(values) for section, values in config['sections'].items()}, indent=2)}
 ```
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+PATH_KEYS = ("dataset", "model_name", "outputs_dir")
+
+
+def public_config(flat: dict[str, Any]) -> dict[str, Any]:
+    """The config as the card may show it: a path of this machine becomes its last part (a Hub id stays)."""
+    def public(value: Any) -> Any:
+        local = isinstance(value, str) and (value.startswith(("/", ".", "~")) or Path(value).expanduser().exists())
+        return Path(value).name if local else value
+    return {k: public(v) if k in PATH_KEYS else v for k, v in flat.items()}
 
 
 def reproduce_command(flat: dict[str, Any]) -> str:

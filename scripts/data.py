@@ -6,10 +6,12 @@ Canonical frame: `text` (str) and `labels`: the label name (single-label) or a t
 from __future__ import annotations
 
 import ast
+import codecs
 import csv
 import difflib
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +48,54 @@ def _decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
         except (UnicodeDecodeError, LookupError) as exc:
             raise UserError(f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
                             "set encoding=auto or the file's real encoding") from exc
-    for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+    try:
+        return raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    mixed = decode_mixed(raw)
+    if mixed is not None:
+        return mixed
+    for candidate in ("cp1252", "latin-1"):
         try:
             return raw.decode(candidate), candidate
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes any bytes")
+
+
+def _legacy(line: bytes) -> str:
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _legacy_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
+    return _legacy(error.object[error.start:error.end]), error.end
+
+
+# An error handler for streamed reads: bytes that are not valid UTF-8 are read as cp1252 (or latin-1).
+LEGACY_FALLBACK = "quickfit-legacy"
+codecs.register_error(LEGACY_FALLBACK, _legacy_fallback)
+
+
+def decode_mixed(raw: bytes) -> tuple[str, str] | None:
+    """A file whose lines are partly UTF-8 and partly cp1252 (pasted together from two exports): each line
+    is decoded as what it is, and the count is reported. None when no line is UTF-8 beyond ASCII (then the
+    whole file is one legacy encoding)."""
+    lines = raw.split(b"\n")
+    utf8 = legacy = 0
+    decoded = []
+    for line in lines:
+        try:
+            text = line.decode("utf-8")
+            utf8 += not line.isascii()
+        except UnicodeDecodeError:
+            text, legacy = _legacy(line), legacy + 1
+        decoded.append(text)
+    if not utf8:
+        return None
+    return "\n".join(decoded).lstrip("\ufeff"), f"utf-8 with {legacy} cp1252 lines"
 
 
 def _sniff_separator(text: str, path: Path) -> str:
@@ -80,6 +124,37 @@ def _plain_tsv_quoting(text: str, sep: str, quoting: int) -> int:
     return csv.QUOTE_NONE if len(counts) == 1 and counts.pop() >= 1 else quoting
 
 
+def _check_header(first_row: list[Any], column_names: list[str] | None, path: Path) -> None:
+    """Two columns with one name, or fewer column_names than fields: say so, instead of a silent pick."""
+    if column_names:
+        if len(first_row) > len(column_names):
+            raise UserError(f"column_names has {len(column_names)} name(s) but the rows of {path.name} have "
+                            f"{len(first_row)} fields; give one name per column, e.g. {['label', 'text'][:len(first_row)]}")
+        return
+    names = [str(n).strip() for n in first_row if str(n).strip()]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"{path.name} has columns named twice in its header ({', '.join(map(repr, twice))}); "
+                        "rename them so each column has its own name")
+
+
+def _parse_error(exc: Exception, path: Path, sep: str) -> UserError:
+    """The parser's complaint in the user's terms: which line, and what is wrong with it."""
+    message = str(exc).splitlines()[0]
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, line, saw = fields.groups()
+        return UserError(f"{path.name} line {line} has {saw} fields where the header has {expected}: a text with an "
+                         f"unquoted {sep!r} in it? Quote that text (\"...\") or fix the line")
+    quote = re.search(r"EOF inside string starting at row (\d+)|unexpected end of data", message)
+    if quote:
+        where = f" starting near line {int(quote.group(1)) + 1}" if quote.group(1) else ""
+        return UserError(f"{path.name} has an unclosed quote{where}: a text opens a \" and never closes it; "
+                         "close the quote or remove it")
+    return UserError(f"{path.name} could not be parsed with separator {sep!r}: {message}; "
+                     "set separator to the file's real one")
+
+
 def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
                column_names: list[str] | None = None, quoting: int = csv.QUOTE_MINIMAL,
                skip_rows: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -103,14 +178,16 @@ def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
         quoting = _plain_tsv_quoting(text, sep, quoting)
+        options = dict(sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows,
+                       engine="python" if len(sep) > 1 else "c")
         try:
-            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+            first = pd.read_csv(io.StringIO(text), header=None, nrows=1, keep_default_na=False, **options)
+            _check_header(first.iloc[0].tolist(), column_names, path)
+            frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
                                 header=None if column_names else "infer", names=column_names or None,
-                                quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c",
-                                index_col=False)
+                                index_col=False, **options)
         except (pd.errors.ParserError, csv.Error) as exc:
-            raise UserError(f"{path.name} could not be parsed with separator {sep!r}: {str(exc).splitlines()[0]}; "
-                            "set separator to the file's real one") from exc
+            raise _parse_error(exc, path, sep) from exc
         detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}
     # Kaggle exports often carry trailing empty columns (`v1,v2,,,`): drop columns with no values.
     empty = [c for c in frame.columns if str(c).startswith("Unnamed") and frame[c].isna().all()]
@@ -140,8 +217,9 @@ def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> 
     """Resolve text and label columns ("auto" = guessed by name, then by shape)."""
     columns = list(frame.columns)
     if len(columns) < 2:
-        raise UserError(f"only one column ({columns[0]!r}) found: the separator is probably wrong; "
-                        "set separator=... (e.g. separator=';') or check the file")
+        raise UserError(f"only one column ({columns[0]!r}) found: a training file needs a text column and a label "
+                        "column; if the file has more, the separator is probably wrong: set separator=... "
+                        "(e.g. separator=';')")
     labels = label_column if isinstance(label_column, list) else [label_column]
     texts = text_column if isinstance(text_column, list) else [text_column]
     if texts == ["auto"]:
@@ -170,10 +248,20 @@ def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> 
 
 # ---------------------------------------------------------------- labels
 
+# Label cells that mean "no label": spreadsheet and pandas spellings of a missing or non-finite value.
+MISSING_LABELS = {"nan", "none", "null", "na", "n/a", "<na>", "nat", "inf", "-inf", "+inf", "infinity",
+                  "-infinity", "+infinity"}
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return True
+    return str(value).strip().lower() in MISSING_LABELS or not str(value).strip()
+
+
 def _is_number(value: str) -> bool:
     try:
-        float(value)
-        return True
+        return bool(np.isfinite(float(value)))
     except ValueError:
         return False
 
@@ -184,7 +272,7 @@ def _canonical_number(value: str) -> str:
 
 
 def _split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if not isinstance(value, (list, tuple)) and _is_missing(value):
         return None
     if isinstance(value, (list, tuple)):
         items = value
@@ -197,7 +285,8 @@ def _split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
                 items = text[1:-1].split(",")
         else:
             items = text.split(delimiter)
-    cleaned = tuple(sorted({str(i).strip().strip("'\"") for i in items if str(i).strip().strip("'\"")}))
+    cleaned = tuple(sorted({str(i).strip().strip("'\"") for i in items
+                            if not _is_missing(str(i).strip().strip("'\""))}))
     return cleaned or None
 
 
@@ -223,7 +312,7 @@ def _onehot_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def _single_labels(series: pd.Series) -> pd.Series:
     values = series.astype(object).where(series.notna(), None)
-    values = values.map(lambda v: None if v is None else str(v).strip() or None)
+    values = values.map(lambda v: None if _is_missing(v) else str(v).strip())
     present = values.dropna()
     numeric = present.map(_is_number)
     if numeric.any() and not numeric.all():
@@ -232,7 +321,7 @@ def _single_labels(series: pd.Series) -> pd.Series:
         raise UserError(f"the label column mixes numbers {numbers} and words {words}; "
                         "make every label the same kind (fix or drop those rows)")
     if numeric.all() and len(present):
-        values = values.map(lambda v: None if v is None else _canonical_number(v))
+        values = values.map(lambda v: None if _is_missing(v) else _canonical_number(v))
     return values
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from scripts import baseline, data, metrics, plots, runs, settings, sources
+from scripts.model import hub_base_model
 from scripts.errors import UserError, run_cli
 
 HEADLINE = {
@@ -148,7 +149,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     report = {
-        "run": record["run"], "model": "model/", "base_model": record["model"]["base_model"],
+        "run": record["run"], "model": "model/", "base_model": hub_base_model(record["model"]["base_model"] or ""),
         "task": task, "labels": labels, "positive_label": record.get("positive_label"),
         "data": {"name": data_name, "rows": len(texts),
                  "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest()},

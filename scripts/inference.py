@@ -81,6 +81,9 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
         raise UserError(f"{model_dir} is not a quickfit model folder (no quickfit.json or config.json); "
                         "give a run folder made by `make train`")
     meta = json.loads((model_dir / "quickfit.json").read_text())
+    from scripts.model import check_safetensors
+
+    check_safetensors(model_dir / "model.safetensors")
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
                                                                          output_loading_info=True)

@@ -50,11 +50,27 @@ def resolve_model_name(name: str, allow_pickle: bool = False) -> str:
                             "convert them to safetensors or set allow_pickle_weights=True if you trust the folder")
         if not has_safe and not has_pickle:
             raise UserError(f"{name} has no weights (*.safetensors); give a complete model folder")
+        for weights in path.glob("*.safetensors"):
+            check_safetensors(weights)
         return str(path.resolve())
     if not HUB_ID.match(name) or name.count("/") > 1:
         raise UserError(f"model_name={name!r} is neither a folder nor a Hub id like 'distilbert-base-uncased' or "
                         "'owner/name'; fix the name")
     return name
+
+
+def check_safetensors(weights: Path) -> None:
+    """An empty or truncated weights file fails here in one line, not deep inside a library."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(weights, "pt") as handle:
+            names = list(handle.keys())
+    except Exception as exc:  # safetensors raises its own error types
+        raise UserError(f"{weights} is not a readable safetensors file ({str(exc).splitlines()[0][:100]}); "
+                        "download or save the model again") from exc
+    if not names:
+        raise UserError(f"{weights} holds no weights; download or save the model again")
 
 
 def safe_model_path(resolved: str) -> str:

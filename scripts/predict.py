@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import signal
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -50,24 +52,44 @@ def predict_frame(predictor: Predictor, frame: pd.DataFrame, text_columns: list[
 
 
 def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.DataFrame], dict[str, Any]]:
-    """Stream a CSV/TSV in chunks, with the separator, encoding and quoting read_table detects on its start."""
-    small = path.stat().st_size <= SAMPLE_BYTES
-    if small:
+    """Stream a CSV/TSV/JSON Lines file in chunks. The separator, encoding and quoting are detected on its
+    start (read_table); bytes further on that do not decode as detected are read as cp1252, not a crash."""
+    if path.suffix.lower() == ".jsonl":  # JSON Lines at any size: one object a line, streamed
+        reader = pd.read_json(path, lines=True, chunksize=CHUNK_ROWS, dtype=False, encoding="utf-8",
+                              encoding_errors=data.LEGACY_FALLBACK)
+        return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), \
+            {"encoding": "utf-8", "separator": "json"}
+    if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
         frame, detected = data.read_table(path, column_names=column_names)
         return iter([frame[i:i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
-    sample_path = path.with_name(f".{path.name}.sample{path.suffix}")
-    try:
+    with tempfile.TemporaryDirectory() as tmp:  # never beside the user's file
+        sample_path = Path(tmp) / f"sample{path.suffix}"
         sample_path.write_bytes(sample)
         _, detected = data.read_table(sample_path, column_names=column_names)
-    finally:
-        sample_path.unlink(missing_ok=True)
-    encoding = "utf-8-sig" if detected["encoding"] == "utf-8-sig" else detected["encoding"]
-    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, dtype=str, keep_default_na=False,
-                         na_values=[""], chunksize=CHUNK_ROWS, quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
+    encoding = "utf-8-sig" if detected["encoding"].startswith("utf-8") else detected["encoding"]
+    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, encoding_errors=data.LEGACY_FALLBACK,
+                         dtype=str, keep_default_na=False, na_values=[""], chunksize=CHUNK_ROWS,
+                         quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
                          header=None if column_names else "infer", names=column_names or None)
     return reader, detected
+
+
+def check_output(input_path: Path, output_path: Path) -> None:
+    """Never write over the input; make the output folder if it is missing."""
+    if output_path.resolve() == input_path.resolve():
+        raise UserError(f"OUTPUT is the input file {input_path.name}: predictions would overwrite it; "
+                        "choose another OUTPUT (the default is <input>.predictions.csv)")
+    if output_path.exists() and output_path.is_dir():
+        raise UserError(f"OUTPUT={output_path} is a folder; give a file name, e.g. {output_path / 'predictions.csv'}")
+    if not output_path.parent.exists():
+        try:
+            output_path.parent.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(f"the output folder {output_path.parent} does not exist and cannot be made "
+                            f"({exc.strerror}); choose another OUTPUT") from exc
+        print(f"[quickfit] made the output folder {output_path.parent}")
 
 
 def faithful_quantized(run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99) -> tuple[Predictor, float]:
@@ -93,8 +115,9 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
         raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
     record = runs.read_record(run_dir)
     wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
-    chunks, detected = _chunks(input_path, column_names)
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
+    check_output(input_path, output_path)
+    chunks, detected = _chunks(input_path, column_names)
     predictor = faithful_quantized(run_dir, threads)[0] if quantize else load_predictor(run_dir / "model", threads)
     delimiter = runs.read_json(run_dir / "config.json")["flat"].get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
@@ -131,6 +154,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--column-names", help="comma-separated names for a file without a header row, e.g. label,text")
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans the partial file as Ctrl-C does
     if not args.texts and not args.input:
         raise UserError("nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict \"free prize\"")
     cfg = settings.resolve()

@@ -21,7 +21,7 @@ import numpy as np
 
 from scripts import runs, settings
 from scripts.errors import UserError, run_cli
-from scripts.model import MODEL_FILES
+from scripts.model import MODEL_FILES, hub_base_model
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -42,6 +42,10 @@ def find_token() -> str:
     if not token:
         raise UserError("no Hugging Face token: run `huggingface-cli login` or export HF_TOKEN=<a write token from "
                         "https://huggingface.co/settings/tokens>")
+    token = token.strip()
+    if not token.isascii() or any(c.isspace() for c in token):
+        raise UserError("the Hugging Face token holds spaces or non-ASCII characters (a copy-paste slip?); copy it "
+                        "again from https://huggingface.co/settings/tokens")
     return token
 
 
@@ -59,6 +63,9 @@ def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]
         picked += [(run_dir / "splits" / f"{s}.csv", f"data/{s}.csv") for s in ("train", "validation", "test")]
     staged = []
     for src, rel in picked:
+        if src.is_symlink():  # staging would copy what the link points to, wherever that is
+            raise UserError(f"{src.relative_to(run_dir)} is a symbolic link; push copies real files only: replace it "
+                            "with the file itself (nothing was pushed)")
         if src.exists():
             dst = target / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +154,7 @@ def push(run_dir: Path, repo_id: str, private: bool = False, dry_run: bool = Fal
             api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
             commit = api.upload_folder(repo_id=repo_id, folder_path=staging, repo_type="model",
                                        commit_message=f"quickfit: upload run {record['run']}",
-                                       commit_description=f"Fine-tuned {record['model']['base_model']} on "
+                                       commit_description=f"Fine-tuned {hub_base_model(record['model']['base_model'] or '') or 'a local base model'} on "
                                                           f"{record['dataset']['name']} ({record['task']}).")
             checked = verify(run_dir, repo_id, token, verify_rows)
         except UserError:

@@ -19,6 +19,9 @@ from scripts.errors import UserError
 INCOMPLETE = ".incomplete"
 LATEST = "latest"
 RECORD = "run.json"
+# What every later stage reads from a finished run.
+RUN_PARTS = ("model/model.safetensors", "model/config.json", "model/quickfit.json", "config.json",
+             "splits/train.csv", "splits/validation.csv", "splits/test.csv")
 
 
 def outputs_dir(cfg: dict[str, Any]) -> Path:
@@ -103,6 +106,10 @@ def find(outputs_dir: Path, run: str | None = None) -> Path:
             raise UserError(f"run {run!r} not found (no {RECORD} in it); runs are folders under {outputs_dir}/, "
                             "e.g. RUN=outputs/latest")
         raise UserError(f"no finished run in {outputs_dir}/ yet; run `make train` first")
+    missing = [part for part in RUN_PARTS if not (candidate / part).exists()]
+    if missing:
+        raise UserError(f"run {candidate.name} is incomplete (no {', '.join(missing)}): it was damaged or copied in "
+                        "part; restore it or train again")
     return candidate.resolve()
 
 

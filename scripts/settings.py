@@ -8,19 +8,22 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import math
+import re
 from typing import Any, Iterable, Mapping
 
 from scripts.architectures import canonical as canonical_model_type
 from scripts.errors import UserError
 from scripts.runtime import PRECISIONS
 
+RUN_NAME = re.compile(r"^(?!latest$)[\w\-+()][\w .\-+()]{0,99}$")
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
 
 # Keys whose default is "auto" (or a string) but which also take these types.
 AUTO_NUMBERS: dict[str, tuple[type, ...]] = {
     "max_seq_length": (int,),
     "threads": (int,),
-    "num_train_epochs": (int, float),
+    "num_train_epochs": (int,),
     "learning_rate": (float, int),
     "train_batch_size": (int,),
     "warmup_ratio": (float, int),
@@ -46,6 +49,15 @@ POSITIVE = {
 }
 NON_NEGATIVE = {"warmup_ratio", "weight_decay", "early_stopping_patience", "max_train_rows", "manual_seed"}
 FRACTIONS = {"validation_size", "test_size", "warmup_ratio", "balance_ratio"}
+# Lower bounds beyond "positive", and upper bounds, with the reason a user reads.
+AT_LEAST = {"max_seq_length": (8, "shorter sequences hold almost nothing but the special tokens"),
+            "max_seq_length_cap": (8, "shorter sequences hold almost nothing but the special tokens")}
+AT_MOST = {"learning_rate": (1.0, "fine-tuning rates are around 1e-5 to 1e-4"),
+           "manual_seed": (2**32 - 1, "numpy takes seeds below 2**32"),
+           "max_grad_norm": (1e6, "use a finite clipping norm such as 1.0")}
+# Strings that must say something (an empty separator or delimiter splits nothing).
+NON_EMPTY = {"dataset", "text_column", "label_column", "separator", "encoding", "label_delimiter",
+             "model_type", "model_name", "outputs_dir", "run_name", "license", "positive_label"}
 
 
 def defaults(config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
@@ -89,6 +101,12 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
     allowed = (type(default),) + ALSO_ALLOWED.get(key, ())
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{key}={value!r}: give a finite number")
+    if int in allowed and float not in allowed and isinstance(value, float):
+        if not value.is_integer():
+            raise UserError(f"{key}={value!r}: give a whole number")
+        value = int(value)
     if float in allowed and int not in allowed and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) != isinstance(default, bool) and bool not in allowed:
@@ -109,6 +127,21 @@ def _check_value(key: str, value: Any) -> None:
         raise UserError(f"{key}={value!r}: must be 0 or more")
     if is_number and key in FRACTIONS and not 0 <= value < 1:
         raise UserError(f"{key}={value!r}: must be a fraction in [0, 1)")
+    if is_number and key in AT_LEAST and value < AT_LEAST[key][0]:
+        raise UserError(f"{key}={value!r}: must be at least {AT_LEAST[key][0]} ({AT_LEAST[key][1]})")
+    if is_number and key in AT_MOST and value > AT_MOST[key][0]:
+        bound = AT_MOST[key][0]
+        raise UserError(f"{key}={value!r}: must be at most {bound if isinstance(bound, int) else f'{bound:g}'} "
+                        f"({AT_MOST[key][1]})")
+    whitespace_ok = key in ("separator", "label_delimiter")  # a tab or a space is a real separator
+    if key in NON_EMPTY and isinstance(value, str) and not (value if whitespace_ok else value.strip()):
+        raise UserError(f"{key}={value!r}: must not be empty; give a value or leave the default")
+    if key == "run_name" and value != "auto" and not RUN_NAME.match(value):
+        raise UserError(f"run_name={value!r}: use a plain folder name (letters, digits, . _ - and spaces, up to "
+                        "100 characters, not starting with a dot, not 'latest')")
+    if key == "column_names" and (not all(isinstance(v, str) and v.strip() for v in value)
+                                  or len(set(value)) != len(value)):
+        raise UserError(f"column_names={value!r}: give distinct, non-empty names, one per column")
     if key in BOOL_OR_AUTO and isinstance(value, str) and value != "auto":
         raise UserError(f"{key}={value!r}: give True, False or auto")
     if key in AUTO_NUMBERS and isinstance(value, str) and value != "auto":

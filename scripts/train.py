@@ -35,6 +35,9 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
             f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} duplicates, "
             f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with conflicting labels")
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
+    if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
+        raise UserError(f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
+                        "a stratified sample needs a row of each; raise it or set 0 for all rows")
     if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
         splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts import evaluate, fetch, push, train
+from scripts import app, evaluate, fetch, predict, push, train
 from scripts.errors import run_cli
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv
@@ -174,7 +174,10 @@ def case_unsupported_architecture_in_config(t, m):
     folder = t / "gpt"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    (folder / "model.safetensors").write_bytes(b"")
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"wte.weight": torch.zeros(4, 2)}, str(folder / "model.safetensors"))
     return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{folder}'"], "quickfit does not train"
 
 
@@ -248,6 +251,152 @@ def case_kaggle_no_credentials(t, m):
     return fetch.main, ["--kaggle", "uciml/sms-spam-collection-dataset"], "no Kaggle credentials"
 
 
+# ---------------------------------------------------------------- round 2 (issue 14)
+
+def _data(t):
+    good_frame().to_csv(t / "d.csv", index=False)
+    return str(t / "d.csv")
+
+
+def case_fractional_epochs(t, m):
+    return train.main, ["--data", _data(t), "--set", "num_train_epochs=2.5"], "num_train_epochs=2.5: give a whole number"
+
+
+def case_infinite_epochs(t, m):
+    return train.main, ["--data", _data(t), "--set", "num_train_epochs=1e999"], "give a finite number"
+
+
+def case_nan_learning_rate(t, m):
+    return train.main, ["--data", _data(t), "--set", "learning_rate=float('nan')"], "learning_rate="
+
+
+def case_max_seq_length_below_8(t, m):
+    return train.main, ["--data", _data(t), "--set", "max_seq_length=4"], "must be at least 8"
+
+
+def case_empty_separator(t, m):
+    return train.main, ["--data", _data(t), "--set", "separator=''"], "separator='': must not be empty"
+
+
+def case_empty_label_delimiter(t, m):
+    return train.main, ["--data", _data(t), "--set", "label_delimiter=''"], "label_delimiter='': must not be empty"
+
+
+def case_empty_text_column(t, m):
+    return train.main, ["--data", _data(t), "--set", "text_column='  '"], "must not be empty"
+
+
+def case_seed_too_large(t, m):
+    return train.main, ["--data", _data(t), "--set", "manual_seed=99999999999"], "manual_seed=99999999999"
+
+
+def case_run_name_with_a_slash(t, m):
+    return train.main, ["--data", _data(t), "--set", "run_name='../escape'"], "plain folder name"
+
+
+def case_max_train_rows_below_classes(t, m):
+    return train.main, ["--data", _data(t), "--set", f"model_name='{m}'", "max_train_rows=1"], "below the 2 classes"
+
+
+def case_duplicate_column_names(t, m):
+    write(t / "dup.csv", "text,label,label\n" + "".join(f"words {i},a,b\n" for i in range(20)))
+    return train.main, ["--data", str(t / "dup.csv")], "columns named twice in its header ('label')"
+
+
+def case_unclosed_quote(t, m):
+    rows = "".join(f"words {i},{'a' if i % 2 else 'b'}\n" for i in range(10))
+    write(t / "q.csv", "text,label\n" + rows + '"never closed,a\n' + rows.replace("words", "more"))
+    return train.main, ["--data", str(t / "q.csv")], "unclosed quote starting near line 12"
+
+
+def case_row_with_too_many_fields(t, m):
+    rows = "".join(f"words {i},{'a' if i % 2 else 'b'}\n" for i in range(10))
+    write(t / "f.csv", "text,label\n" + rows + "hello, world,a\n" + rows.replace("words", "more"))
+    return train.main, ["--data", str(t / "f.csv")], "line 12 has 3 fields where the header has 2"
+
+
+def case_too_few_column_names(t, m):
+    write(t / "n.tsv", "".join(f"{'a' if i % 2 else 'b'}\twords {i}\n" for i in range(20)))
+    return train.main, ["--data", str(t / "n.tsv"), "--set", "column_names=['text']"], "column_names has 1 name(s)"
+
+
+def case_unlabelled_file_for_training(t, m):
+    write(t / "u.csv", "text\n" + "".join(f"words {i}\n" for i in range(20)))
+    return train.main, ["--data", str(t / "u.csv")], "needs a text column and a label column"
+
+
+def case_empty_safetensors_base(t, m):
+    import shutil
+
+    folder = t / "broken"
+    shutil.copytree(m, folder)
+    (folder / "model.safetensors").write_bytes(b"")
+    return train.main, ["--data", _data(t), "--set", f"model_name='{folder}'"], "not a readable safetensors file"
+
+
+def case_truncated_safetensors_base(t, m):
+    import shutil
+
+    folder = t / "truncated"
+    shutil.copytree(m, folder)
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    return train.main, ["--data", _data(t), "--set", f"model_name='{folder}'"], "not a readable safetensors file"
+
+
+def case_eval_run_without_model(t, m):
+    import shutil
+
+    def copy(run):
+        shutil.copytree(run, t / "gutted")
+        shutil.rmtree(t / "gutted" / "model")
+        return str(t / "gutted")
+    return evaluate.main, ["--run", COPY_RUN], "is incomplete (no model/model.safetensors", copy
+
+
+def case_predict_run_without_model(t, m):
+    import shutil
+
+    def copy(run):
+        shutil.copytree(run, t / "gutted")
+        shutil.rmtree(t / "gutted" / "model")
+        return str(t / "gutted")
+    good_frame().to_csv(t / "new.csv", index=False)
+    return predict.main, ["--run", COPY_RUN, "--input", str(t / "new.csv")], "is incomplete", copy
+
+
+def case_predict_output_is_the_input(t, m):
+    good_frame().to_csv(t / "new.csv", index=False)
+    return predict.main, ["--run", "RUN", "--input", str(t / "new.csv"), "--output", str(t / "." / "new.csv")], \
+        "would overwrite it"
+
+
+def case_predict_output_is_a_folder(t, m):
+    good_frame().to_csv(t / "new.csv", index=False)
+    return predict.main, ["--run", "RUN", "--input", str(t / "new.csv"), "--output", str(t)], "is a folder"
+
+
+def case_push_non_ascii_token(t, m):
+    import os
+
+    os.environ["HF_TOKEN"] = "hf_abc\u00e9def"  # removed again by the test's monkeypatch clean-up
+    return push.main, ["--repo", "me/model", "--run", "RUN"], "spaces or non-ASCII characters"
+
+
+def case_app_on_a_busy_port(t, m):
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    _KEEP.append(busy)
+    return app.main, ["--run", "RUN", "--port", str(busy.getsockname()[1])], "choose another port"
+
+
+_KEEP: list = []
+COPY_RUN = "COPY_RUN"
+
+
 CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 
 
@@ -274,8 +423,11 @@ def test_bad_input_is_one_clear_line(name, tmp_path, tiny_model, finished_run, m
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
     monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
-    main, argv, needle = CASES[name](tmp_path, tiny_model)
+    monkeypatch.setenv("HF_TOKEN", "")  # cases may set it; the clean-up restores the environment
+    monkeypatch.delenv("HF_TOKEN")
+    main, argv, needle, *prepare = CASES[name](tmp_path, tiny_model)
     argv = [str(finished_run) if a == "RUN" else a for a in argv]
+    argv = [prepare[0](finished_run) if a == COPY_RUN else a for a in argv]
     outputs = tmp_path / "outputs"
     if main is train.main and "--resume" not in argv:
         # every training case writes into a test-owned outputs folder (holding a finished run to protect)
