@@ -60,8 +60,9 @@ def card_data(record: dict[str, Any], report: dict[str, Any], repo_id: str | Non
     dataset_type = ds.get("hub_dataset") or ds["name"]
     eval_results = [
         EvalResult(task_type="text-classification", task_name="Text Classification", dataset_type=dataset_type,
-                   dataset_name=ds["name"], dataset_split="test", metric_type=key, metric_name=METRIC_NAMES.get(key, key),
-                   metric_value=float(model[key]))
+                   dataset_name=ds["name"], dataset_split="test", dataset_config=ds.get("hub_config"),
+                   dataset_revision=ds.get("hub_revision") if ds.get("hub_dataset") else None,
+                   metric_type=key, metric_name=METRIC_NAMES.get(key, key), metric_value=float(model[key]))
         for key in report["headline"] if model.get(key) is not None
     ]
     return ModelCardData(

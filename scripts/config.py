@@ -7,8 +7,13 @@ Keys are unique across the dicts below, so an override names the key alone.
 """
 
 DATA = {
-    # A preset name (sms_spam, sms_spam_uci, reuters_r8, goemotions) or a path to a CSV/TSV/JSON file.
+    # A preset name (sms_spam, sms_spam_uci, reuters_r8, goemotions), a path to a CSV/TSV/JSON/Parquet
+    # file or a save_to_disk folder, or a Hugging Face dataset as hf:owner/name.
     "dataset": "sms_spam",
+    # Hugging Face datasets only: the subset (config) and the revision (branch, tag or commit); auto: the
+    # dataset's default subset and its main branch.
+    "hf_config": "auto",
+    "hf_revision": "auto",
     # Column holding the text; a list of columns is joined with newlines. "auto": guessed.
     "text_column": "auto",
     # Column holding the label; for multi-label a list of 0/1 columns also works. "auto": guessed.

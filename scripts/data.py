@@ -291,6 +291,8 @@ def _split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
 
 
 def _looks_multilabel(series: pd.Series, delimiter: str) -> bool:
+    if series.dropna().map(lambda v: isinstance(v, (list, tuple))).any():  # a list column (Parquet/Arrow)
+        return True
     values = series.dropna().astype(str).str.strip()
     return bool(values.str.startswith("[").any() or values.str.contains(delimiter, regex=False).any())
 
@@ -376,7 +378,12 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     task = cols["task"]
 
     raw_frames = {}
-    for split, path in source.files.items():
+    if source.frames is not None:  # a Hugging Face dataset, Parquet or Arrow: typed columns, no parsing
+        raw_frames = {split: frame.astype(object).where(frame.notna(), None) for split, frame in source.frames.items()}
+        report["detected"] = {"encoding": "arrow", "separator": "none (Parquet/Arrow columns)"}
+        if read.get("left_out"):
+            report["splits_left_out"] = list(read["left_out"])
+    for split, path in ({} if source.frames is not None else source.files).items():
         frame, detected = read_table(path, read.get("separator", "auto"), config["encoding"],
                                      read.get("column_names"), read.get("quoting", csv.QUOTE_MINIMAL),
                                      read.get("skip_rows"))

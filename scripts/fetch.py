@@ -13,7 +13,7 @@ from scripts.errors import run_cli
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.fetch", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help="a preset name (default: the configured dataset)")
+    parser.add_argument("--data", help="a preset name or hf:owner/name (default: the configured dataset)")
     parser.add_argument("--kaggle", help="owner/dataset on Kaggle")
     args = parser.parse_args(argv)
     if args.kaggle:
@@ -23,8 +23,13 @@ def main(argv: Sequence[str]) -> int:
             print(f"  {path}")
         print("train on one with: make train DATA=<file> SET=\"text_column=... label_column=...\"")
         return 0
-    dataset = args.data or settings.resolve()["dataset"]
-    source = sources.get_source(dataset)
+    cfg = settings.resolve({"dataset": args.data} if args.data else {})
+    source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])
+    if source.frames is not None:  # a Hub dataset (now in the local cache), Parquet or Arrow
+        where = f" at commit {source.hub_revision}" if source.hub_revision else ""
+        for split, frame in source.frames.items():
+            print(f"[quickfit] {source.name}{where} {split}: {len(frame)} rows, columns {list(frame.columns)}")
+        return 0
     for split, path in source.files.items():
         print(f"[quickfit] {source.name} {split}: {path}")
     return 0

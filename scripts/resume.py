@@ -61,6 +61,8 @@ def config(interrupted: Interrupted, overrides: Mapping[str, Any]) -> dict[str, 
 
 def fingerprint(source: Source) -> dict[str, dict[str, str]]:
     """What the run was trained from: each data file and its sha256 (saved in config.json)."""
+    if source.hub_dataset:  # a Hub dataset is pinned by its commit
+        return {"hub": {"path": source.hub_dataset, "sha256": str(source.hub_revision)}}
     return {part: {"path": str(path), "sha256": sha256_of(path)} for part, path in source.files.items()}
 
 

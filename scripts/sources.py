@@ -44,6 +44,9 @@ class Source:
     license: str = "unknown"
     language: str = "en"
     hub_dataset: str | None = None
+    hub_config: str | None = None
+    hub_revision: str | None = None            # the commit the data was loaded at
+    frames: dict[str, Any] | None = None       # already-read splits (Hub datasets, Parquet, Arrow)
 
 
 def shared_datasets_dir() -> Path:
@@ -52,10 +55,14 @@ def shared_datasets_dir() -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    """A file's sha256; for a folder (save_to_disk), over its files' names and contents in order."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
@@ -147,18 +154,35 @@ def goemotions() -> Source:
 PRESETS = {"sms_spam": sms_spam, "sms_spam_uci": sms_spam_uci, "reuters_r8": reuters_r8, "goemotions": goemotions}
 
 
-def get_source(dataset: str) -> Source:
-    """A preset name or a file path -> Source (presets are fetched when needed)."""
+def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto") -> Source:
+    """A preset, `hf:owner/name`, or a file or folder path -> Source (presets are fetched when needed)."""
+    from scripts import hub_data
+    from scripts.runtime import offline
+
     if dataset in PRESETS:
         return PRESETS[dataset]()
+    if dataset.startswith(hub_data.PREFIX):
+        repo_id = dataset[len(hub_data.PREFIX):].strip("/")
+        if not repo_id or repo_id.count("/") > 1:
+            raise UserError(f"DATA={dataset!r}: write a Hub dataset as hf:owner/name (or hf:name), e.g. hf:dair-ai/emotion")
+        loaded = hub_data.load_hub(repo_id, None if hf_config == "auto" else hf_config,
+                                   None if hf_revision == "auto" else hf_revision, offline())
+        return Source(name=repo_id, files={}, frames=loaded.frames, description=f"Hugging Face dataset {repo_id}"
+                      + (f" ({loaded.config})" if loaded.config else ""), hub_dataset=repo_id,
+                      hub_config=loaded.config, hub_revision=loaded.revision, read={"left_out": loaded.left_out})
     path = Path(dataset).expanduser()
     if not path.is_absolute() and not path.exists():
         path = PROJECT_ROOT / dataset
     if not path.exists():
         raise UserError(f"dataset {dataset!r} is neither a preset ({', '.join(preset_names())}) nor an existing file; "
-                        "give a path to a CSV/TSV/JSON file or a preset name")
+                        "give a path to a CSV/TSV/JSON/Parquet file, a save_to_disk folder, hf:owner/name or a preset")
+    if path.suffix.lower() == ".parquet" or hub_data.is_arrow_folder(path):
+        loaded = hub_data.load_local(path)
+        return Source(name=path.stem, files={"all": path}, frames=loaded.frames, description=f"user file {path.name}",
+                      read={"left_out": loaded.left_out})
     if path.is_dir():
-        raise UserError(f"dataset {dataset!r} is a folder; point to one CSV/TSV/JSON file inside it")
+        raise UserError(f"dataset {dataset!r} is a folder; point to one CSV/TSV/JSON/Parquet file inside it, or a "
+                        "folder written by save_to_disk")
     return Source(name=path.stem, files={"all": path}, description=f"user file {path.name}")
 
 

@@ -25,11 +25,15 @@ def say(message: str) -> None:
 
 def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
     """Load, clean and split the data (everything before the model); fails early on bad input."""
-    source = sources.get_source(cfg["dataset"])
+    source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])
     dataset = data.load_dataset(source, cfg)
     report = dataset.report
     say(f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
         f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}")
+    if source.hub_dataset and source.hub_revision:
+        say(f"  Hugging Face dataset {source.hub_dataset}" + (f" ({source.hub_config})" if source.hub_config else "")
+            + f" at commit {source.hub_revision}" + (f"; splits left out: {', '.join(report['splits_left_out'])}"
+                                                    if report.get("splits_left_out") else ""))
     for part, cleaning in report["cleaning"].items():
         say(f"  {part}: {cleaning['rows_read']} rows read, dropped {cleaning['dropped_empty_text']} empty texts, "
             f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} duplicates, "
@@ -206,6 +210,7 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
             "task": dataset.task, "labels": dataset.label_names, "positive_label": dataset.positive_label,
             "dataset": {"name": source.name, "description": source.description, "citation": source.citation,
                         "license": source.license, "language": source.language, "hub_dataset": source.hub_dataset,
+                        "hub_config": source.hub_config, "hub_revision": source.hub_revision,
                         **dataset.report},
             "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
             "balance": {"method": balanced.method, "reason": balanced.reason, "before": balanced.counts_before,
