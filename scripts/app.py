@@ -11,8 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from scripts import data, runs, settings
+from scripts import data, runs
 from scripts.errors import UserError, run_cli
+from scripts.console import say
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -22,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls
 
 def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
     """A few test-split texts, taken across the labels so every class shows up."""
-    test = data.load_split(run_dir / "splits" / "test.csv", task)
+    test = data.load_split(runs.split_path(run_dir, "test"), task)
     test = test[test["text"].str.len() < 300]
     if task == "multilabel":
         return test["text"].head(per_label * 4).tolist()
@@ -37,7 +38,7 @@ def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
     from scripts.predict import format_labels, predict_file
 
     record = runs.read_record(run_dir)
-    predictor = load_predictor(run_dir / "model", threads)
+    predictor = load_predictor(runs.model_dir(run_dir), threads)
     multi = predictor.task == "multilabel"
 
     def classify(text: str) -> tuple[dict[str, float], str]:
@@ -106,11 +107,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)
-    cfg = settings.resolve()
-    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    run_dir, cfg = runs.find_from_cli(args.run)
     check_port_free(args.host, args.port)
     demo = build_app(run_dir, cfg["threads"])
-    print(f"[quickfit] serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    say(f"serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)")
     demo.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True,
                 theme=theme())
     return 0

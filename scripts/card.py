@@ -17,6 +17,7 @@ from scripts.architectures import simpletransformers_type
 from scripts.errors import run_cli
 from scripts.model import hub_base_model
 from scripts.evaluate import comparison_table, markdown_table
+from scripts.console import say
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -47,7 +48,7 @@ def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
     if not path.exists():
         from scripts.evaluate import evaluate
 
-        print("[quickfit] no evaluation yet: running it on the test split first")
+        say("no evaluation yet: running it on the test split first")
         evaluate(run_dir, threads=threads)
     return json.loads(path.read_text())
 
@@ -142,12 +143,12 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
 
     record = runs.read_record(run_dir)
     report = ensure_eval(run_dir)
-    meta = json.loads((run_dir / "model" / "quickfit.json").read_text())
+    meta = json.loads((runs.model_dir(run_dir) / "quickfit.json").read_text())
     config = runs.read_json(run_dir / "config.json")
     data = card_data(record, report, repo_id, license_)
     ds, bal, model = record["dataset"], record["balance"], report["results"]["transformer"]
     task_word = TASK_WORDS[record["task"]]
-    ref = repo_id or str(run_dir / "model")
+    ref = repo_id or str(runs.model_dir(run_dir))
     cleaning = ds.get("cleaning", {})
     versions = record["versions"]
     hw = record["hardware"]
@@ -275,7 +276,7 @@ def reproduce_command(flat: dict[str, Any]) -> str:
 
 def write_card(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> Path:
     card = render(run_dir, repo_id, license_)
-    path = run_dir / "model" / "README.md"
+    path = runs.model_dir(run_dir) / "README.md"
     card.save(path)
     return path
 
@@ -285,10 +286,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--repo", help="the Hub repo id the snippets should name (default: the local path)")
     args = parser.parse_args(argv)
-    cfg = settings.resolve()
-    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    run_dir, cfg = runs.find_from_cli(args.run)
     path = write_card(run_dir, args.repo, cfg["license"])
-    print(f"[quickfit] model card written to {path}")
+    say(f"model card written to {path}")
     return 0
 
 

@@ -246,6 +246,15 @@ def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> 
     return texts, labels
 
 
+def join_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The text of each row: one column, or several joined with newlines; "" where there is none."""
+    def clean(value: Any) -> str:
+        return "" if value is None or value != value else str(value).strip()
+    if len(columns) == 1:
+        return frame[columns[0]].map(clean)
+    return frame[columns].apply(lambda row: MULTI_TEXT_JOIN.join(t for t in map(clean, row) if t), axis=1)
+
+
 # ---------------------------------------------------------------- labels
 
 # Label cells that mean "no label": spreadsheet and pandas spellings of a missing or non-finite value.
@@ -399,9 +408,7 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
         missing = [c for c in texts + label_cols if c not in frame.columns]
         if missing:
             raise _missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
-        text = frame[texts].astype(object).where(frame[texts].notna(), None)
-        joined = text.apply(lambda row: MULTI_TEXT_JOIN.join(str(v) for v in row if v is not None and str(v).strip()),
-                            axis=1) if len(texts) > 1 else text[texts[0]]
+        joined = join_text(frame, texts)
         if len(label_cols) > 1:
             labels = _onehot_labels(frame, label_cols)
         elif task == "multilabel" or (task == "auto" and _looks_multilabel(frame[label_cols[0]], delimiter)):

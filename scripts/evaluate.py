@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import baseline, data, metrics, plots, runs, settings, sources
+from scripts import baseline, data, metrics, plots, runs, sources
 from scripts.model import hub_base_model
 from scripts.errors import UserError, run_cli
+from scripts.console import say
+from scripts.inference import decide
 
 HEADLINE = {
     "binary": ["accuracy", "balanced_accuracy", "precision_positive", "recall_positive", "f1_positive", "f1_macro",
@@ -29,16 +31,6 @@ HEADLINE = {
                    "subset_accuracy", "hamming_loss", "lrap", "roc_auc_micro", "roc_auc_macro"],
 }
 COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
-
-
-def decide(probs: np.ndarray, task: str, thresholds: list[float] | None, positive: int | None) -> np.ndarray:
-    """Probabilities -> label ids (single-label) or a 0/1 matrix (multi-label)."""
-    if task == "multilabel":
-        cut = np.array(thresholds) if thresholds else 0.5
-        return (probs >= cut).astype(int)
-    if task == "binary" and thresholds:
-        return np.where(probs[:, positive] >= thresholds[0], positive, 1 - positive)
-    return probs.argmax(axis=1)
 
 
 def score(task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None) -> dict[str, Any]:
@@ -90,8 +82,8 @@ def error_analysis(texts: list[str], y: np.ndarray, pred: np.ndarray, probs: np.
 def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None) -> tuple[pd.DataFrame, str]:
     """The run's saved test split, or a labelled file read with the run's own column settings."""
     if not data_path:
-        return data.load_split(run_dir / "splits" / "test.csv", record["task"]), "splits/test.csv"
-    cfg = dict(runs.read_json(run_dir / "config.json")["flat"])
+        return data.load_split(runs.split_path(run_dir, "test"), record["task"]), "splits/test.csv"
+    cfg = dict(runs.saved_config(run_dir))
     cfg.update(dataset=data_path, task="multilabel" if record["task"] == "multilabel" else "auto")
     source = sources.get_source(data_path)
     source.columns = {}
@@ -105,24 +97,24 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
 
 
 def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
-    from scripts.inference import load_predictor
+    from scripts.inference import load_predictor  # transformers only when evaluating
 
     record = runs.read_record(run_dir)
     task, labels = record["task"], record["labels"]
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
     frame, data_name = load_eval_data(run_dir, record, data_path)
-    train = data.load_split(run_dir / "splits" / "train.csv", task)
+    train = data.load_split(runs.split_path(run_dir, "train"), task)
     y = np.array(data.encode_labels(frame["labels"], labels, task))
     y_train = np.array(data.encode_labels(train["labels"], labels, task))
     texts = frame["text"].tolist()
 
-    predictor = load_predictor(run_dir / "model", threads)
+    predictor = load_predictor(runs.model_dir(run_dir), threads)
     probs = predictor.predict_proba(texts)
     tuned = predictor.thresholds or None
     pred_default = decide(probs, task, None, positive)
     pred = decide(probs, task, tuned, positive)
 
-    val = data.load_split(run_dir / "splits" / "validation.csv", task)
+    val = data.load_split(runs.split_path(run_dir, "validation"), task)
     base_test, base_val = baseline.tfidf_logreg_proba(train, y_train, [texts, val["text"].tolist()], task, len(labels))
     base_thresholds = None
     y_val = np.array(data.encode_labels(val["labels"], labels, task))
@@ -285,12 +277,11 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--data", help="a labelled CSV with the training file's columns (default: the run's test split)")
     args = parser.parse_args(argv)
-    cfg = settings.resolve()
-    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    run_dir, cfg = runs.find_from_cli(args.run)
     report = evaluate(run_dir, args.data, cfg["threads"])
-    print(f"[quickfit] {report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
+    say(f"{report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
     print_table(report)
-    print(f"[quickfit] wrote {run_dir / 'eval'}/ (metrics.json, report.md, predictions.csv, plots)")
+    say(f"wrote {run_dir / 'eval'}/ (metrics.json, report.md, predictions.csv, plots)")
     return 0
 
 

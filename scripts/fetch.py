@@ -9,6 +9,7 @@ from typing import Sequence
 
 from scripts import settings, sources
 from scripts.errors import run_cli
+from scripts.console import say
 
 
 def main(argv: Sequence[str]) -> int:
@@ -18,7 +19,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.kaggle:
         files = sources.fetch_kaggle(args.kaggle)
-        print(f"[quickfit] downloaded {len(files)} file(s):")
+        say(f"downloaded {len(files)} file(s):")
         for path in files:
             print(f"  {path}")
         print("train on one with: make train DATA=<file> SET=\"text_column=... label_column=...\"")
@@ -28,10 +29,10 @@ def main(argv: Sequence[str]) -> int:
     if source.frames is not None:  # a Hub dataset (now in the local cache), Parquet or Arrow
         where = f" at commit {source.hub_revision}" if source.hub_revision else ""
         for split, frame in source.frames.items():
-            print(f"[quickfit] {source.name}{where} {split}: {len(frame)} rows, columns {list(frame.columns)}")
+            say(f"{source.name}{where} {split}: {len(frame)} rows, columns {list(frame.columns)}")
         return 0
     for split, path in source.files.items():
-        print(f"[quickfit] {source.name} {split}: {path}")
+        say(f"{source.name} {split}: {path}")
     return 0
 
 

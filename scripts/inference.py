@@ -48,15 +48,23 @@ class Predictor:
 
     def decide(self, probs: np.ndarray) -> list:
         """Probabilities -> label names (single-label) or tuples of names (multi-label, stored thresholds)."""
+        positive = self.labels.index(self.meta["positive_label"]) if self.meta.get("positive_label") else None
+        ids = decide(probs, self.task, self.thresholds or None, positive)
         if self.task == "multilabel":
-            cut = np.array(self.thresholds or [0.5] * len(self.labels))
-            return [tuple(self.labels[j] for j in np.flatnonzero(row >= cut)) for row in probs]
-        if self.task == "binary" and self.thresholds:
-            positive = self.labels.index(self.meta["positive_label"])
-            negative = 1 - positive
-            return [self.labels[positive] if row[positive] >= self.thresholds[0] else self.labels[negative]
-                    for row in probs]
-        return [self.labels[i] for i in probs.argmax(axis=1)]
+            return [tuple(self.labels[j] for j in np.flatnonzero(row)) for row in ids]
+        return [self.labels[i] for i in ids]
+
+
+def decide(probs: np.ndarray, task: str, thresholds: list[float] | None, positive: int | None) -> np.ndarray:
+    """The decision rule, in one place: label ids (single-label) or a 0/1 matrix (multi-label).
+    Multi-label: each label at its threshold (0.5 without); binary with a tuned threshold: the positive
+    class when its probability reaches it; otherwise the most probable class."""
+    if task == "multilabel":
+        cut = np.array(thresholds) if thresholds else 0.5
+        return (probs >= cut).astype(int)
+    if task == "binary" and thresholds:
+        return np.where(probs[:, positive] >= thresholds[0], positive, 1 - positive)
+    return probs.argmax(axis=1)
 
 
 def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = False) -> Predictor:

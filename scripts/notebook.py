@@ -10,6 +10,7 @@ from typing import Sequence
 
 from scripts.errors import UserError, run_cli
 from scripts.sources import PROJECT_ROOT
+from scripts.console import say
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "walkthrough.ipynb"
 
@@ -38,7 +39,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args(argv)
     path = execute(Path(args.output), args.timeout)
-    print(f"[quickfit] executed notebook written to {path}")
+    say(f"executed notebook written to {path}")
     return 0
 
 

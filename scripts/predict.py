@@ -19,9 +19,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from scripts import data, runs, settings
+from scripts import data, runs
 from scripts.errors import UserError, run_cli
 from scripts.inference import Predictor, load_predictor
+from scripts.console import say
 
 CHUNK_ROWS = 2000
 SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
@@ -34,9 +35,7 @@ def format_labels(decided: Any, delimiter: str) -> str:
 def predict_frame(predictor: Predictor, frame: pd.DataFrame, text_columns: list[str], delimiter: str = ",",
                   batch_size: int = 64) -> tuple[pd.DataFrame, int]:
     """Add `predicted` and `prob_<label>` columns; returns the frame and how many rows had no text."""
-    texts = frame[text_columns].astype(object).where(frame[text_columns].notna(), None).apply(
-        lambda row: data.MULTI_TEXT_JOIN.join(str(v) for v in row if v is not None and str(v).strip()), axis=1) \
-        if len(text_columns) > 1 else frame[text_columns[0]].map(lambda v: "" if v is None or v != v else str(v).strip())
+    texts = data.join_text(frame, text_columns)
     has_text = texts.str.len() > 0
     probs = np.full((len(frame), len(predictor.labels)), np.nan)
     predicted = pd.Series([""] * len(frame), index=frame.index, dtype=object)
@@ -89,20 +88,20 @@ def check_output(input_path: Path, output_path: Path) -> None:
         except OSError as exc:
             raise UserError(f"the output folder {output_path.parent} does not exist and cannot be made "
                             f"({exc.strerror}); choose another OUTPUT") from exc
-        print(f"[quickfit] made the output folder {output_path.parent}")
+        say(f"made the output folder {output_path.parent}")
 
 
 def faithful_quantized(run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99) -> tuple[Predictor, float]:
     """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows, else the fp32 model."""
-    test = data.load_split(run_dir / "splits" / "test.csv", runs.read_record(run_dir)["task"])["text"].tolist()[:rows]
-    exact = load_predictor(run_dir / "model", threads)
-    quantized = load_predictor(run_dir / "model", threads, quantize=True)
+    test = data.load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])["text"].tolist()[:rows]
+    exact = load_predictor(runs.model_dir(run_dir), threads)
+    quantized = load_predictor(runs.model_dir(run_dir), threads, quantize=True)
     same = [a == b for a, b in zip(exact.decide(exact.predict_proba(test)), quantized.decide(quantized.predict_proba(test)))]
     agreement = float(np.mean(same)) if same else 1.0
     if agreement >= needed:
-        print(f"[quickfit] int8 model: {100 * agreement:.2f} % of {len(same)} test rows keep their fp32 label; using it")
+        say(f"int8 model: {100 * agreement:.2f} % of {len(same)} test rows keep their fp32 label; using it")
         return quantized, agreement
-    print(f"[quickfit] int8 model changes {100 * (1 - agreement):.2f} % of test labels (over 1 %): using fp32 instead")
+    say(f"int8 model changes {100 * (1 - agreement):.2f} % of test labels (over 1 %): using fp32 instead")
     return exact, agreement
 
 
@@ -118,8 +117,8 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
     check_output(input_path, output_path)
     chunks, detected = _chunks(input_path, column_names)
-    predictor = faithful_quantized(run_dir, threads)[0] if quantize else load_predictor(run_dir / "model", threads)
-    delimiter = runs.read_json(run_dir / "config.json")["flat"].get("label_delimiter", ",")
+    predictor = faithful_quantized(run_dir, threads)[0] if quantize else load_predictor(runs.model_dir(run_dir), threads)
+    delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
     rows = empty = 0
     try:
@@ -157,16 +156,15 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans the partial file as Ctrl-C does
     if not args.texts and not args.input:
         raise UserError("nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict \"free prize\"")
-    cfg = settings.resolve()
-    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    run_dir, cfg = runs.find_from_cli(args.run)
     if args.input:
         result = predict_file(run_dir, Path(args.input), Path(args.output) if args.output else None, args.text_column,
                               args.quantize, cfg["threads"], args.column_names.split(",") if args.column_names else None)
-        print(f"[quickfit] {result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
+        say(f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
               "text got no prediction)")
         return 0
     predictor = (faithful_quantized(run_dir, cfg["threads"])[0] if args.quantize
-                 else load_predictor(run_dir / "model", cfg["threads"]))
+                 else load_predictor(runs.model_dir(run_dir), cfg["threads"]))
     probs = predictor.predict_proba(args.texts)
     for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
         scores = ", ".join(f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5])

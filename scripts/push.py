@@ -19,9 +19,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from scripts import runs, settings
+from scripts import runs
 from scripts.errors import UserError, run_cli
 from scripts.model import MODEL_FILES, hub_base_model
+from scripts.console import say
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -56,11 +57,11 @@ def endpoint() -> str | None:
 
 def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]:
     """Copy exactly the allow-listed files into `target`; returns them (relative paths)."""
-    picked: list[tuple[Path, str]] = [(run_dir / "model" / name, name) for name in MODEL_FILES + ("README.md",)]
+    picked: list[tuple[Path, str]] = [(runs.model_dir(run_dir) / name, name) for name in MODEL_FILES + ("README.md",)]
     picked += [(run_dir / "eval" / name, f"eval/{name}") for name in EVAL_FILES]
     picked += [(run_dir / "training_curve.png", "eval/training_curve.png")]
     if include_data:
-        picked += [(run_dir / "splits" / f"{s}.csv", f"data/{s}.csv") for s in ("train", "validation", "test")]
+        picked += [(runs.split_path(run_dir, s), f"data/{s}.csv") for s in ("train", "validation", "test")]
     staged = []
     for src, rel in picked:
         if src.is_symlink():  # staging would copy what the link points to, wherever that is
@@ -115,13 +116,13 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
     from scripts.inference import load_predictor
 
     record = runs.read_record(run_dir)
-    texts = load_split(run_dir / "splits" / "test.csv", record["task"])["text"].tolist()[:n_rows]
+    texts = load_split(runs.split_path(run_dir, "test"), record["task"])["text"].tolist()[:n_rows]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(snapshot_download(repo_id, local_dir=tmp, token=token, endpoint=endpoint()))
         remote = load_predictor(folder)
         remote_probs = remote.predict_proba(texts)
         remote_labels = remote.decide(remote_probs)
-    local = load_predictor(run_dir / "model")
+    local = load_predictor(runs.model_dir(run_dir))
     local_probs = local.predict_proba(texts)
     same = sum(a == b for a, b in zip(local.decide(local_probs), remote_labels))
     diff = float(np.abs(local_probs - remote_probs).max()) if texts else 0.0
@@ -172,19 +173,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--dry-run", action="store_true", help="build the card and list the files; no network, no token")
     parser.add_argument("--include-data", action="store_true", help="also push the train/validation/test splits")
     args = parser.parse_args(argv)
-    cfg = settings.resolve()
     check_repo_id(args.repo)
-    run_dir = runs.find(runs.outputs_dir(cfg), args.run)
+    run_dir, cfg = runs.find_from_cli(args.run)
     result = push(run_dir, args.repo, args.private, args.dry_run, args.include_data or cfg["push_training_data"],
                   cfg["license"], cfg["verify_rows"])
     verb = "would push" if result["dry_run"] else "pushed"
-    print(f"[quickfit] {verb} {len(result['files'])} files to {args.repo}:")
+    say(f"{verb} {len(result['files'])} files to {args.repo}:")
     for name, size in result["files"]:
         print(f"  {size:>12,d}  {name}")
     if not result["dry_run"]:
         v = result["verify"]
-        print(f"[quickfit] commit {result['commit']}")
-        print(f"[quickfit] verified: the Hub copy gives {v['identical_labels']}/{v['rows']} identical labels, "
+        say(f"commit {result['commit']}")
+        say(f"verified: the Hub copy gives {v['identical_labels']}/{v['rows']} identical labels, "
               f"max probability difference {v['max_probability_difference']:.1e}")
     return 0
 

@@ -76,7 +76,7 @@ def saved_splits(interrupted: Interrupted, source: Source, task: str) -> dict[st
         raise UserError(f"the data changed since {interrupted.work.name} started ({names}: different sha256): "
                         "resuming would redraw the split and train on test rows. Restore the file, or start a "
                         "new run without RESUME=1")
-    return {part: data.load_split(interrupted.work / "splits" / f"{part}.csv", task) for part in SPLITS}
+    return {part: data.load_split(runs.split_path(interrupted.work, part), task) for part in SPLITS}
 
 
 def keep_history_before(interrupted: Interrupted) -> None:

@@ -113,6 +113,28 @@ def find(outputs_dir: Path, run: str | None = None) -> Path:
     return candidate.resolve()
 
 
+def split_path(run_dir: Path, part: str) -> Path:
+    """Where a run keeps one split (train, validation, test): the exact rows every later stage reads."""
+    return run_dir / "splits" / f"{part}.csv"
+
+
+def model_dir(run_dir: Path) -> Path:
+    return run_dir / "model"
+
+
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """The config the run was trained with; later stages read this, never today's config.py."""
+    return read_json(run_dir / "config.json")["flat"]
+
+
+def find_from_cli(run: str | None) -> tuple[Path, dict[str, Any]]:
+    """The `--run` of every later entry point: the run folder (outputs/latest by default) and its config."""
+    from scripts import settings
+
+    run_dir = find(outputs_dir(settings.resolve()), run)
+    return run_dir, saved_config(run_dir)
+
+
 def write_json(path: Path, payload: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

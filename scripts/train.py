@@ -17,10 +17,7 @@ import pandas as pd
 
 from scripts import architectures, balance, data, environment, recipes, runs, runtime, settings, sources, split, thresholds
 from scripts.errors import UserError, run_cli
-
-
-def say(message: str) -> None:
-    print(f"[quickfit] {message}", flush=True)
+from scripts.console import say
 
 
 def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
@@ -301,10 +298,10 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt as exc:
         if getattr(exc, "resumable", False):
             print("interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
-                  "`make train RESUME=1`", flush=True)
+                  "`make train RESUME=1`")
         else:
             print("interrupted before the first epoch was checkpointed: nothing was kept and the last good run is "
-                  "unchanged; run `make train` again", flush=True)
+                  "unchanged; run `make train` again")
         return 130
     return 0
 
