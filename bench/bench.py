@@ -58,7 +58,7 @@ def run_variant(variant: str, spec: dict) -> dict:
     import torch
 
     from scripts import model as model_lib
-    from scripts import runtime, st_patches
+    from scripts import recipes, runtime, st_patches
 
     torch.set_num_threads(spec["threads"])
     base = model_lib.resolve_model_name("packaged-minilm")
@@ -94,7 +94,7 @@ def run_variant(variant: str, spec: dict) -> dict:
             max_len, _ = model_lib.auto_max_seq_length(tokenizer, texts, 256)
             model = model_lib.model_classes()["single"]("bert", base, num_labels=2, use_cuda=torch.cuda.is_available(),
                                                         args={**common, "max_seq_length": max_len})
-            grouped = st_patches.use_length_grouping(True if variant == "C2" else "auto", len(texts), spec["batch"],
+            grouped = recipes.use_length_grouping(True if variant == "C2" else "auto", len(texts), spec["batch"],
                                                     spec["epochs"])
             model.group_batches = st_patches.GROUP_BATCHES if grouped else 1
             result["length_grouping"] = bool(grouped)

@@ -16,7 +16,7 @@ import numpy as np
 from scripts import architectures
 from scripts.errors import UserError
 from scripts.runtime import offline, quiet_environment, seed_everything
-from scripts.st_patches import GROUP_BATCHES, VALIDATION_OUTPUTS, model_classes, use_length_grouping
+from scripts.st_patches import GROUP_BATCHES, VALIDATION_OUTPUTS, model_classes
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -232,8 +232,7 @@ def train(task: str, architecture: str, model_name: str, label_names: list[str],
     model.precision = precision
     model.start_epoch = start_epoch
     model.resume_dir = resume_from
-    grouped = use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"], cfg["num_train_epochs"])
-    model.group_batches = GROUP_BATCHES if grouped else 1
+    model.group_batches = GROUP_BATCHES if cfg["length_grouping"] is True else 1  # resolved by recipes.choose
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
     metrics = {metric_name: metric_fn}

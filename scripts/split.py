@@ -14,6 +14,14 @@ from scripts.errors import UserError
 SPLITS = ("train", "validation", "test")
 
 
+class Splits(dict):
+    """train/validation/test frames, with `report`: which splits were given and which were carved."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame], report: dict):
+        super().__init__(frames)
+        self.report = report
+
+
 def _carve(frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split `fraction` of the rows off `frame`, stratified by label."""
     if dataset.task == "multilabel":
@@ -36,8 +44,8 @@ def _carve(frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, wh
     return keep.reset_index(drop=True), out.reset_index(drop=True)
 
 
-def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed: int) -> dict[str, pd.DataFrame]:
-    """Return train/validation/test frames; records in dataset.report which were given and which carved."""
+def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed: int) -> Splits:
+    """Return train/validation/test frames; their `report` says which were given and which carved."""
     frames = dict(dataset.frames)
     carved = []
     pool = frames.pop("all", None)
@@ -58,7 +66,6 @@ def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed
     overlap = set(frames["train"]["text"]) & (set(frames["test"]["text"]) | set(frames["validation"]["text"]))
     if overlap:  # given splits may share texts; never let a test text be trained on
         frames["train"] = frames["train"][~frames["train"]["text"].isin(overlap)].reset_index(drop=True)
-    dataset.report["split"] = {"carved": carved, "given": [s for s in SPLITS if s not in carved],
-                               "sizes": {s: len(frames[s]) for s in SPLITS},
-                               "train_rows_dropped_as_in_eval": len(overlap)}
-    return {s: frames[s] for s in SPLITS}
+    report = {"carved": carved, "given": [s for s in SPLITS if s not in carved],
+              "sizes": {s: len(frames[s]) for s in SPLITS}, "train_rows_dropped_as_in_eval": len(overlap)}
+    return Splits({s: frames[s] for s in SPLITS}, report)

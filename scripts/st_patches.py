@@ -78,20 +78,8 @@ def trim_batch(inputs: dict[str, Any]) -> dict[str, Any]:
             for k, v in inputs.items()}
 
 
-# Batches per length-sorted group (see LengthGroupedBatches). Grouping is used from 250 steps on
-# (length_grouping=auto): `make bench` measured that on a 50-step fine-tune it cost a lot of
-# minority-class F1 (all-ham batches of short texts push AdamW towards "ham"), while at 250 steps
-# (bench/QUALITY.md, 3 seeds) grouped runs scored median spam-F1 0.938 against 0.931 in random
-# order and 0.922 for Simple Transformers' defaults.
+# Batches per length-sorted group (see LengthGroupedBatches); when grouping is used is a recipe decision.
 GROUP_BATCHES = 8
-GROUPING_MIN_STEPS = 250
-
-
-def use_length_grouping(setting: Any, rows: int, batch_size: int, epochs: float) -> bool:
-    """length_grouping: True/False, or "auto" = only when the run has at least GROUPING_MIN_STEPS steps."""
-    if setting != "auto":
-        return bool(setting)
-    return np.ceil(rows / batch_size) * epochs >= GROUPING_MIN_STEPS
 
 # Set by the SIGTERM/SIGINT handler; checked before every batch so an interrupt cannot be lost.
 STOP = threading.Event()

@@ -36,6 +36,7 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
             f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} duplicates, "
             f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with conflicting labels")
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
+    report["split"] = splits.report
     if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
         raise UserError(f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
                         "a stratified sample needs a row of each; raise it or set 0 for all rows")
@@ -121,7 +122,7 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
     from scripts import resume as resuming
     from scripts.metrics import selection_metric
     from scripts.plots import training_curves
-    from scripts.st_patches import STOP, use_length_grouping
+    from scripts.st_patches import STOP
 
     STOP.clear()
     started = time.time()
@@ -143,25 +144,27 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
         splits = resuming.saved_splits(interrupted, source, dataset.task)
         say(f"  the split saved with the run is used ({ {k: len(v) for k, v in splits.items()} })")
 
-    # 3. the recipe: sequence length, "auto" hyperparameters, balancing
-    threads = runtime.set_threads(cfg["threads"])
+    # 3. the recipe: balancing, sequence length, "auto" hyperparameters; every resolved value goes to config.json
+    balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
+                                 cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
+    say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
     max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
     positives = int((splits["validation"]["labels"] == dataset.positive_label).sum()) if dataset.task == "binary" else 0
     chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives)
     cfg = {**cfg, **chosen}
-    for reason in reasons:
+    runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
+    for reason in reasons + runtime_reasons:
         say(f"recipe: {reason}")
-    balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
-                                 cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
-    say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
+    cfg = {**cfg, **runtime_chosen, "max_seq_length": max_len, "balance": balanced.method, "task": dataset.task,
+           "positive_label": dataset.positive_label or cfg["positive_label"]}
+    threads = runtime.set_threads(cfg["threads"])
+    grouped = cfg["length_grouping"]
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
     train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names,
                                                                 dataset.task))
     val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"],
                                                                     dataset.label_names, dataset.task))
-    grouped = use_length_grouping(cfg["length_grouping"], len(train_df), cfg["train_batch_size"],
-                                  cfg["num_train_epochs"])
 
     # 4. train in outputs/.incomplete/<run>; published only when complete
     name = interrupted.work.name if interrupted else runs.new_run_name(source.name, cfg["run_name"])

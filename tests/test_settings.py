@@ -82,7 +82,7 @@ def test_list_survives_the_shell_eating_its_quotes():
 
 
 def test_length_grouping_is_auto_true_or_false():
-    from scripts.st_patches import use_length_grouping
+    from scripts.recipes import use_length_grouping
 
     assert settings.resolve({"length_grouping": True})["length_grouping"] is True
     with pytest.raises(UserError, match="True, False or auto"):
