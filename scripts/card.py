@@ -33,6 +33,10 @@ LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 TASK_WORDS = {"binary": "binary", "multiclass": "multi-class", "multilabel": "multi-label"}
 
 
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n:,}"
+
+
 def parameter_count(model_dir: Path) -> int:
     """Parameters in model.safetensors, read from its header (no weights loaded)."""
     import numpy as np
@@ -137,9 +141,12 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
     return "\n".join(parts)
 
 
-def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> "ModelCard":
-    """Build the ModelCard object for a run."""
-    from huggingface_hub import ModelCard
+TEMPLATE = Path(__file__).with_name("card_template.md")
+
+
+def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]:
+    """Everything the card template shows, from run.json, eval/metrics.json, config.json and quickfit.json."""
+    import pandas as pd
 
     record = runs.read_record(run_dir)
     report = ensure_eval(run_dir)
@@ -147,17 +154,8 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
     config = runs.read_json(run_dir / "config.json")
     data = card_data(record, report, repo_id, license_)
     ds, bal, model = record["dataset"], record["balance"], report["results"]["transformer"]
-    task_word = TASK_WORDS[record["task"]]
-    ref = repo_id or str(runs.model_dir(run_dir))
-    cleaning = ds.get("cleaning", {})
-    versions = record["versions"]
     hw = record["hardware"]
-    headline = ", ".join(f"{METRIC_NAMES.get(k, k)} {model[k]:.4f}" for k in report["headline"][:5] if model.get(k) is not None)
-    collapse = ("**Warning: this model collapsed** - " + report["collapse_check"] + "." if report["collapsed"]
-                else f"It beats the majority-class predictor ({report['collapse_check']}).")
     history = [["epoch", "train loss (last batch)", "validation loss", f"validation {record['selection_metric']}"]]
-    import pandas as pd
-
     for _, row in pd.read_csv(run_dir / "history.csv").iterrows():
         history.append([str(int(row["epoch"])), f"{row.get('train_loss', float('nan')):.4f}",
                         f"{row.get('eval_loss', float('nan')):.4f}", f"{row[record['selection_metric']]:.4f}"])
@@ -168,89 +166,71 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
                f"`{bal.get('class_weight') or bal.get('pos_weight')}`"]]
     per_class = model.get("per_class", {})
     per_class_rows = [["label", "precision", "recall", "F1", "support"]] + [
-        [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])] for n, c in per_class.items()]
-    images = [f"![{p}](eval/{p})" for p in report.get("plots", [])]
+        [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])]
+        for n, c in per_class.items()]
     base = hub_base_model(record["model"]["base_model"] or "")
-    base_link = f"[{base}](https://huggingface.co/{base})" if base else \
-        f"a local base model (`{Path(record['model']['model_name']).name}`)"
-    body = f"""
-# {data.model_name}
+    split = ds["split"]
+    given = [s for s in split["given"] if s != "train"]
+    how = (f"carved with seed {config['flat']['manual_seed']} (stratified"
+           + (", iterative stratification" if record["task"] == "multilabel" else "") + "): "
+           + ", ".join(split["carved"])) if split["carved"] else "as shipped"
+    return {
+        "card_data": data,
+        "model_name": data.model_name,
+        "task_word": TASK_WORDS[record["task"]],
+        "base_link": f"[{base}](https://huggingface.co/{base})" if base
+        else f"a local base model (`{Path(record['model']['model_name']).name}`)",
+        "dataset_name": ds["name"], "dataset_description": ds.get("description", ""),
+        "hub_dataset": ds.get("hub_dataset") if ds.get("hub_revision") else None,
+        "hub_config": ds.get("hub_config"), "hub_revision": ds.get("hub_revision"),
+        "test_rows": report["data"]["rows"],
+        "headline": ", ".join(f"{METRIC_NAMES.get(k, k)} {model[k]:.4f}" for k in report["headline"][:5]
+                              if model.get(k) is not None),
+        "collapse": ("**Warning: this model collapsed** - " + report["collapse_check"] + "." if report["collapsed"]
+                     else f"It beats the majority-class predictor ({report['collapse_check']})."),
+        "language": LANGUAGES.get(ds.get("language") or "en", ds.get("language")),
+        "label_list": ", ".join(f"`{n}`" for n in record["labels"]),
+        "model_type": record["model"]["model_type"],
+        "parameters": _millions(parameter_count(runs.model_dir(run_dir))),
+        "labels_table": _labels_table(record, meta),
+        "citation": ds.get("citation"), "data_license": ds.get("license", "unknown"),
+        "cleaning": ", ".join(
+            f"{part}: {c['rows_read']} rows read, {c['dropped_empty_text']} empty texts, {c['dropped_missing_label']} "
+            f"missing labels, {c['dropped_duplicates']} duplicate texts and {c['dropped_conflicting']} rows with "
+            "conflicting labels dropped" for part, c in ds.get("cleaning", {}).items()),
+        "split_sizes": ", ".join(f"{k} {v}" for k, v in split["sizes"].items()),
+        "split_how": how + (f"; given by the dataset: {', '.join(given)}" if given else ""),
+        "counts_table": _counts_table(record),
+        "best_epoch": record["best_epoch"], "epochs_run": len(history) - 1,
+        "selection_metric": record["selection_metric"], "validation_best": f"{record['validation_best']:.4f}",
+        "train_seconds": f"{record['train_seconds']:.0f}",
+        "hardware": hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores",
+        "torch_threads": hw.get("torch_threads", "?"), "precision": record.get("precision"),
+        "max_seq_length": record["max_seq_length"],
+        "truncation_note": (f" (auto: 99th percentile of training token lengths, "
+                            f"{record['token_lengths'].get('truncated_share_pct')}% of texts truncated)")
+        if record.get("token_lengths") else "",
+        "hyperparameters_table": markdown_table(hyper),
+        "history_table": markdown_table(history),
+        "versions": ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
+        "comparison_table": markdown_table(comparison_table(report)),
+        "per_class_table": markdown_table(per_class_rows) if per_class else "",
+        "images": "\n".join(f"![{p}](eval/{p})" for p in report.get("plots", [])),
+        "train_rows": split["sizes"]["train"],
+        "thresholds_tuned": bool(meta.get("thresholds")),
+        "usage": _usage(record, meta, repo_id or str(runs.model_dir(run_dir))),
+        "reproduce": reproduce_command(public_config(config.get("requested", config["flat"]))),
+        "resolved_config": json.dumps({section: public_config(values)
+                                       for section, values in config["sections"].items()}, indent=2),
+    }
 
-A {task_word} text classifier: {base_link} fine-tuned
-with [Simple Transformers](https://simpletransformers.ai) through quickfit on **{ds['name']}**: {ds.get('description', '')}
 
-On the held-out test split ({report['data']['rows']} rows, never used for training, model selection or thresholds): {headline}.
-{collapse}
+def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> "ModelCard":
+    """The ModelCard of a run: card_template.md (Jinja, like SetFit's) filled from the run's records."""
+    from huggingface_hub import ModelCard
 
-## Intended use
-
-Classifying short {LANGUAGES.get(ds.get('language') or 'en', ds.get('language'))} texts like those in {ds['name']} into: {', '.join(f'`{n}`' for n in record['labels'])}.
-It is a {record['model']['model_type']} model with {parameter_count(run_dir / 'model') / 1e6:.1f}M parameters.
-
-**Out of scope:** texts in other languages or domains than the training data, decisions about people
-without human review, and any use where a wrong label causes harm. Scores are not calibrated probabilities.
-
-## Labels
-
-{_labels_table(record, meta)}
-
-## Training data
-
-{ds.get('description', '')}
-{('Citation: ' + ds['citation']) if ds.get('citation') else ''} Licence of the data: {ds.get('license', 'unknown')}.
-
-Cleaning (before splitting): {', '.join(f"{part}: {c['rows_read']} rows read, {c['dropped_empty_text']} empty texts, {c['dropped_missing_label']} missing labels, {c['dropped_duplicates']} duplicate texts and {c['dropped_conflicting']} rows with conflicting labels dropped" for part, c in cleaning.items())}.
-Split: {', '.join(f'{k} {v}' for k, v in ds['split']['sizes'].items())} rows; {('carved with seed ' + str(config['flat']['manual_seed']) + ' (stratified' + (', iterative stratification' if record['task'] == 'multilabel' else '') + '): ' + ', '.join(ds['split']['carved'])) if ds['split']['carved'] else 'as shipped'}{('; given by the dataset: ' + ', '.join(s for s in ds['split']['given'] if s != 'train')) if any(s != 'train' for s in ds['split']['given']) else ''}.
-Balancing touched the training split only.
-
-{_counts_table(record)}
-
-## Training procedure
-
-Best epoch {record['best_epoch']} of {len(history) - 1} kept, chosen on validation {record['selection_metric']} ({record['validation_best']:.4f}).
-Training took {record['train_seconds']:.0f} s on {hw.get('gpu') or (str(hw.get('cpu_count')) + ' CPU cores')} ({hw.get('torch_threads', '?')} torch threads).
-`max_seq_length` {record['max_seq_length']}{(' (auto: 99th percentile of training token lengths, ' + str(record['token_lengths'].get('truncated_share_pct')) + '% of texts truncated)') if record.get('token_lengths') else ''}.
-
-{markdown_table(hyper)}
-
-{markdown_table(history)}
-
-Framework versions: {', '.join(f'{k} {v}' for k, v in versions.items())}.
-
-## Evaluation
-
-Test split, against a TF-IDF + logistic regression baseline (class-weighted) and a majority-class predictor on the same rows:
-
-{markdown_table(comparison_table(report))}
-
-{('Per class:' + chr(10) + chr(10) + markdown_table(per_class_rows)) if per_class else ''}
-
-{chr(10).join(images)}
-
-## Limitations and bias
-
-- Trained on {ds['split']['sizes']['train']} examples of one source ({ds['name']}); texts from other sources, periods or
-  communities will be classified less reliably. Biases in how the data was collected and labelled carry over.
-- Texts longer than {record['max_seq_length']} tokens are truncated.
-- The test metrics come from {report['data']['rows']} rows; small classes have wide uncertainty.
-{('- Thresholds were tuned on the validation split; re-tune them if your class balance differs.' + chr(10)) if meta.get('thresholds') else ''}
-## How to use
-
-{_usage(record, meta, ref)}
-
-## Reproduce
-
-```bash
-{reproduce_command(public_config(config.get('requested', config['flat'])))}
-```
-
-Resolved configuration:
-
-```json
-{json.dumps({section: public_config(values) for section, values in config['sections'].items()}, indent=2)}
-```
-"""
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    values = context(run_dir, repo_id, license_)
+    return ModelCard.from_template(values.pop("card_data"), template_path=str(TEMPLATE), **values)
 
 
 PATH_KEYS = ("dataset", "model_name", "outputs_dir")
