@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from scripts import data, runs
+from scripts import data, runs, tables
 from scripts.errors import UserError, run_cli
 from scripts.inference import Predictor, load_predictor
 from scripts.console import say
@@ -55,20 +55,20 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
     start (read_table); bytes further on that do not decode as detected are read as cp1252, not a crash."""
     if path.suffix.lower() == ".jsonl":  # JSON Lines at any size: one object a line, streamed
         reader = pd.read_json(path, lines=True, chunksize=CHUNK_ROWS, dtype=False, encoding="utf-8",
-                              encoding_errors=data.LEGACY_FALLBACK)
+                              encoding_errors=tables.LEGACY_FALLBACK)
         return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), \
             {"encoding": "utf-8", "separator": "json"}
     if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
-        frame, detected = data.read_table(path, column_names=column_names)
+        frame, detected = tables.read_table(path, column_names=column_names)
         return iter([frame[i:i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
     with tempfile.TemporaryDirectory() as tmp:  # never beside the user's file
         sample_path = Path(tmp) / f"sample{path.suffix}"
         sample_path.write_bytes(sample)
-        _, detected = data.read_table(sample_path, column_names=column_names)
+        _, detected = tables.read_table(sample_path, column_names=column_names)
     encoding = "utf-8-sig" if detected["encoding"].startswith("utf-8") else detected["encoding"]
-    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, encoding_errors=data.LEGACY_FALLBACK,
+    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, encoding_errors=tables.LEGACY_FALLBACK,
                          dtype=str, keep_default_na=False, na_values=[""], chunksize=CHUNK_ROWS,
                          quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
                          header=None if column_names else "infer", names=column_names or None)
