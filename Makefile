@@ -10,13 +10,13 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # Every variable reaches Python through the environment, unexpanded ($(value ...)), as data: never
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
-        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS
+        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict app notebook bench experiments gpu-check test clean
+.PHONY: help install data train eval card push predict app notebook bench experiments sweep compare tensorboard gpu-check lint format test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,8 +61,25 @@ bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF 
 experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/EXPERIMENTS.md (SEEDS=, ROWS=)
 	$(CLI) experiments
 
+sweep: $(STAMP)  ## Optuna search over config.SEARCH on validation: TRIALS=20 [DATA=] [SET=] [NAME=] [RESUME=1]
+	$(CLI) sweep
+
+compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> outputs/compare.md [RUNS=a,b]
+	$(CLI) compare
+
+tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006
+	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port 6006
+
 gpu-check: $(STAMP)  ## on a CUDA machine: bf16 and fp16 runs, fp16 base, interrupt + resume, predict -> bench/GPU.md
 	$(CLI) gpu-check
+
+lint: $(STAMP)  ## ruff: lint and check the formatting (line length 110, pyproject.toml)
+	$(PY) -m ruff check scripts tests bench
+	$(PY) -m ruff format --check scripts tests bench
+
+format: $(STAMP)  ## ruff: fix what it can and format the code
+	$(PY) -m ruff check --fix scripts tests bench
+	$(PY) -m ruff format scripts tests bench
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q

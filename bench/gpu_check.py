@@ -9,6 +9,7 @@ split on the GPU, and writes the card's name with every figure. Without a GPU it
 exits 0; `--cpu` runs the same sequence in fp32 on the CPU (the test suite does, with a tiny model).
 Needs the data and base model on disk (a GPU box may have no network): carry `data/` with it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -36,16 +38,31 @@ def half_precision_copy(model_name: str, target: Path) -> Path:
     return target
 
 
-def train_command(data: str, model: str, out: Path, name: str, precision: str, extra: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "scripts.train", "--data", data, "--set", f"model_name={model}",
-            f"outputs_dir={out}", f"run_name={name}", f"precision={precision}", *extra]
+def train_command(
+    data: str, model: str, out: Path, name: str, precision: str, extra: Sequence[str]
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scripts.train",
+        "--data",
+        data,
+        "--set",
+        f"model_name={model}",
+        f"outputs_dir={out}",
+        f"run_name={name}",
+        f"precision={precision}",
+        *extra,
+    ]
 
 
 def run_train(cmd: list[str]) -> float:
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"gpu-check: training failed ({' '.join(cmd[3:])}):\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+        raise SystemExit(
+            f"gpu-check: training failed ({' '.join(cmd[3:])}):\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+        )
     return time.perf_counter() - start
 
 
@@ -57,13 +74,18 @@ def interrupt_after_first_epoch(cmd: list[str], work: Path) -> dict[str, Any]:
     deadline = time.time() + 300
     while not (work / "checkpoints").exists() or not last_checkpoint(work / "checkpoints"):
         if proc.poll() is not None or time.time() > deadline:
-            raise SystemExit(f"gpu-check: the run ended before it could be interrupted:\n{proc.stdout.read()[-1500:]}")
+            raise SystemExit(
+                f"gpu-check: the run ended before it could be interrupted:\n{proc.stdout.read()[-1500:]}"
+            )
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
     checkpoint = next(work.glob("checkpoints/checkpoint-*-epoch-1"))
-    return {"exit_code": proc.returncode, "says_resume": "RESUME=1" in output,
-            "scaler_state_saved": (checkpoint / "scaler.json").exists()}
+    return {
+        "exit_code": proc.returncode,
+        "says_resume": "RESUME=1" in output,
+        "scaler_state_saved": (checkpoint / "scaler.json").exists(),
+    }
 
 
 def describe(run: Path) -> dict[str, Any]:
@@ -72,9 +94,15 @@ def describe(run: Path) -> dict[str, Any]:
     record = runs.read_record(run)
     report = evaluate.evaluate(run)
     headline = "f1_positive" if record["task"] == "binary" else "f1_macro"
-    return {"run": run.name, "precision": record["precision"], "train_seconds": record["train_seconds"],
-            "best_epoch": record["best_epoch"], "validation": round(record["validation_best"], 4),
-            "test_metric": headline, "test": round(report["results"]["transformer"][headline], 4)}
+    return {
+        "run": run.name,
+        "precision": record["precision"],
+        "train_seconds": record["train_seconds"],
+        "best_epoch": record["best_epoch"],
+        "validation": round(record["validation_best"], 4),
+        "test_metric": headline,
+        "test": round(report["results"]["transformer"][headline], 4),
+    }
 
 
 def weights_dtype(run: Path) -> str:
@@ -84,19 +112,38 @@ def weights_dtype(run: Path) -> str:
         return str(handle.get_tensor(next(iter(handle.keys()))).dtype)
 
 
-def write_report(path: Path, device: str, runs_: list[dict[str, Any]], resume: dict[str, Any],
-                 predict: dict[str, Any], command: str) -> None:
-    lines = [f"# GPU check on {device}", "", f"Command: `{command}`", "",
-             "| run | precision | base weights | train s | best epoch | validation | test |",
-             "|---|---|---|---|---|---|---|"]
+def write_report(
+    path: Path,
+    device: str,
+    runs_: list[dict[str, Any]],
+    resume: dict[str, Any],
+    predict: dict[str, Any],
+    command: str,
+) -> None:
+    lines = [
+        f"# GPU check on {device}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| run | precision | base weights | train s | best epoch | validation | test |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in runs_:
-        lines.append(f"| {r['run']} | {r['precision']} | {r['base']} (saved {r['saved_dtype']}) | {r['train_seconds']} | "
-                     f"{r['best_epoch']} | {r['validation']} | {r['test_metric']} {r['test']} |")
-    lines += ["", f"Interrupt and resume ({resume['precision']}): SIGTERM after epoch 1 -> exit {resume['exit_code']}, "
-              f"scaler state in the checkpoint: {resume['scaler_state_saved']}; `RESUME=1` finished in "
-              f"{resume['resume_seconds']:.0f} s, test {resume['test_metric']} {resume['test']}.",
-              "", f"Prediction on {device}: {predict['rows']} test rows in {predict['seconds']:.2f} s "
-              f"({predict['rows'] / max(predict['seconds'], 1e-9):.0f} rows/s, model loading included).", ""]
+        lines.append(
+            f"| {r['run']} | {r['precision']} | {r['base']} (saved {r['saved_dtype']}) | "
+            f"{r['train_seconds']} | "
+            f"{r['best_epoch']} | {r['validation']} | {r['test_metric']} {r['test']} |"
+        )
+    lines += [
+        "",
+        f"Interrupt and resume ({resume['precision']}): SIGTERM after epoch 1 -> exit {resume['exit_code']}, "
+        f"scaler state in the checkpoint: {resume['scaler_state_saved']}; `RESUME=1` finished in "
+        f"{resume['resume_seconds']:.0f} s, test {resume['test_metric']} {resume['test']}.",
+        "",
+        f"Prediction on {device}: {predict['rows']} test rows in {predict['seconds']:.2f} s "
+        f"({predict['rows'] / max(predict['seconds'], 1e-9):.0f} rows/s, model loading included).",
+        "",
+    ]
     path.write_text("\n".join(lines))
 
 
@@ -107,13 +154,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(PROJECT / "bench" / "GPU.md"))
     parser.add_argument("--work", default=str(PROJECT / "outputs" / "gpu-check"))
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run")
-    parser.add_argument("--cpu", action="store_true", help="run the sequence in fp32 on the CPU (a test of the script)")
+    parser.add_argument(
+        "--cpu", action="store_true", help="run the sequence in fp32 on the CPU (a test of the script)"
+    )
     args = parser.parse_args(argv)
     import torch
 
     if not torch.cuda.is_available() and not args.cpu:
-        print(f"gpu-check skipped: no CUDA GPU is visible here (torch {torch.__version__}); run `make gpu-check` "
-              "on a machine with one")
+        print(
+            f"gpu-check skipped: no CUDA GPU is visible here (torch {torch.__version__}); run `make "
+            "gpu-check` "
+            "on a machine with one"
+        )
         return 0
     from scripts import predict as predict_lib
     from scripts.runtime import gpu_name
@@ -133,15 +185,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = half_base if precision != "bf16" else args.model
         seconds = run_train(train_command(args.data, base, work / "runs", precision, precision, args.set))
         run = work / "runs" / precision
-        results.append({**describe(run), "base": "fp16 copy" if base == half_base else args.model,
-                        "saved_dtype": weights_dtype(run), "wall_seconds": round(seconds, 1)})
+        results.append(
+            {
+                **describe(run),
+                "base": "fp16 copy" if base == half_base else args.model,
+                "saved_dtype": weights_dtype(run),
+                "wall_seconds": round(seconds, 1),
+            }
+        )
     last = precisions[-1]
-    resume_cmd = train_command(args.data, half_base, work / "resume", "resumed", last,
-                               [*args.set, "num_train_epochs=3", "use_early_stopping=False"])
-    resume = {"precision": last, **interrupt_after_first_epoch(resume_cmd, work / "resume" / ".incomplete" / "resumed")}
-    resume["resume_seconds"] = run_train([sys.executable, "-m", "scripts.train", "--resume", "--set",
-                                          f"outputs_dir={work / 'resume'}"])
-    resume.update({k: v for k, v in describe(work / "resume" / "resumed").items() if k in ("test_metric", "test")})
+    resume_cmd = train_command(
+        args.data,
+        half_base,
+        work / "resume",
+        "resumed",
+        last,
+        [*args.set, "num_train_epochs=3", "use_early_stopping=False"],
+    )
+    resume = {
+        "precision": last,
+        **interrupt_after_first_epoch(resume_cmd, work / "resume" / ".incomplete" / "resumed"),
+    }
+    resume["resume_seconds"] = run_train(
+        [sys.executable, "-m", "scripts.train", "--resume", "--set", f"outputs_dir={work / 'resume'}"]
+    )
+    resume.update(
+        {k: v for k, v in describe(work / "resume" / "resumed").items() if k in ("test_metric", "test")}
+    )
     run = work / "runs" / last
     start = time.perf_counter()
     done = predict_lib.predict_file(run, run / "splits" / "test.csv", work / "test.predictions.csv")

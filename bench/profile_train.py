@@ -1,7 +1,8 @@
 """Where quickfit's training time goes: torch.profiler over one epoch of the benchmark's C2 setting.
 
-    python -m bench.profile_train [--rows 400] [--grouping True]
+python -m bench.profile_train [--rows 400] [--grouping True]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,11 +28,30 @@ def main() -> None:
     base = model_lib.resolve_model_name("packaged-minilm")
     tokenizer = model_lib.load_tokenizer(base)
     max_len, _ = model_lib.auto_max_seq_length(tokenizer, data["train_texts"], 256)
-    model = model_lib.model_classes()["single"]("bert", base, num_labels=2, use_cuda=False, args={
-        "num_train_epochs": 1, "train_batch_size": 16, "learning_rate": 5e-5, "manual_seed": 42, "max_seq_length": max_len,
-        "use_multiprocessing": False, "use_multiprocessing_for_evaluation": False, "silent": True, "no_cache": True,
-        "reprocess_input_data": True, "overwrite_output_dir": True, "save_model_every_epoch": False, "save_steps": -1,
-        "output_dir": "/tmp/quickfit_profile", "tensorboard_dir": "/tmp/quickfit_profile/tb", "wandb_project": None})
+    model = model_lib.model_classes()["single"](
+        "bert",
+        base,
+        num_labels=2,
+        use_cuda=False,
+        args={
+            "num_train_epochs": 1,
+            "train_batch_size": 16,
+            "learning_rate": 5e-5,
+            "manual_seed": 42,
+            "max_seq_length": max_len,
+            "use_multiprocessing": False,
+            "use_multiprocessing_for_evaluation": False,
+            "silent": True,
+            "no_cache": True,
+            "reprocess_input_data": True,
+            "overwrite_output_dir": True,
+            "save_model_every_epoch": False,
+            "save_steps": -1,
+            "output_dir": "/tmp/quickfit_profile",
+            "tensorboard_dir": "/tmp/quickfit_profile/tb",
+            "wandb_project": None,
+        },
+    )
     model.group_batches = st_patches.GROUP_BATCHES if args.grouping == "True" else 1
     frame = pd.DataFrame({"text": data["train_texts"], "labels": data["train_labels"]})
     start = time.perf_counter()

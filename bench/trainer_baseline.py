@@ -1,5 +1,6 @@
 """Baseline B/B2 for the benchmark: a plain transformers Trainer with dynamic padding
 (DataCollatorWithPadding), optionally with group_by_length=True (Trainer's best built-in setting)."""
+
 from __future__ import annotations
 
 import time
@@ -8,26 +9,60 @@ from pathlib import Path
 import numpy as np
 
 
-def train_trainer(model_path: str, texts: list[str], labels: list[int], epochs: int, batch_size: int, lr: float,
-                  seed: int, group_by_length: bool, work: Path) -> dict:
+def train_trainer(
+    model_path: str,
+    texts: list[str],
+    labels: list[int],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    group_by_length: bool,
+    work: Path,
+) -> dict:
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments, set_seed)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2, dtype=torch.float32)
     encoded = tokenizer(texts, truncation=True, max_length=128)
-    rows = [{"input_ids": encoded["input_ids"][i], "attention_mask": encoded["attention_mask"][i],
-             "token_type_ids": encoded["token_type_ids"][i], "labels": labels[i]} for i in range(len(texts))]
+    rows = [
+        {
+            "input_ids": encoded["input_ids"][i],
+            "attention_mask": encoded["attention_mask"][i],
+            "token_type_ids": encoded["token_type_ids"][i],
+            "labels": labels[i],
+        }
+        for i in range(len(texts))
+    ]
     # transformers 5: group_by_length=True became train_sampling_strategy, warmup_steps < 1 is a ratio
-    args = TrainingArguments(output_dir=str(work), per_device_train_batch_size=batch_size, learning_rate=lr,
-                             num_train_epochs=epochs, seed=seed, report_to=[], save_strategy="no",
-                             logging_strategy="no", dataloader_num_workers=0,
-                             train_sampling_strategy="group_by_length" if group_by_length else "random",
-                             warmup_steps=0.06, weight_decay=0.01, disable_tqdm=True,
-                             use_cpu=not torch.cuda.is_available())
-    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=DataCollatorWithPadding(tokenizer))
+    args = TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        num_train_epochs=epochs,
+        seed=seed,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        warmup_steps=0.06,
+        weight_decay=0.01,
+        disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=rows, data_collator=DataCollatorWithPadding(tokenizer)
+    )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -45,6 +80,8 @@ def predict_labels(model_dir: str, texts: list[str], batch_size: int = 64) -> np
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[i:i + batch_size], truncation=True, max_length=128, padding=True, return_tensors="pt")
+            batch = tokenizer(
+                texts[i : i + batch_size], truncation=True, max_length=128, padding=True, return_tensors="pt"
+            )
             out.append(model(**batch).logits.argmax(-1).numpy())
     return np.concatenate(out)

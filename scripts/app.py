@@ -3,17 +3,19 @@ get its predictions file.
 
     python -m scripts.app [--run RUN] [--host 127.0.0.1] [--port 7860]
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from scripts import data, runs
-from scripts.errors import UserError, run_cli
 from scripts.console import say
+from scripts.errors import UserError, run_cli
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -30,7 +32,7 @@ def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
     return [t for _, group in test.groupby("labels") for t in group["text"].head(per_label)]
 
 
-def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
+def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
     """The Blocks app; the model is loaded once, here."""
     import gradio as gr
 
@@ -46,8 +48,10 @@ def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
             return {}, "(type a text first)"
         probs = predictor.predict_proba([text])[0]
         decided = predictor.decide(probs[None, :])[0]
-        return ({name: float(p) for name, p in zip(predictor.labels, probs)},
-                format_labels(decided, ", ") or "(no label above its threshold)")
+        return (
+            {name: float(p) for name, p in zip(predictor.labels, probs)},
+            format_labels(decided, ", ") or "(no label above its threshold)",
+        )
 
     def classify_file(upload) -> str:
         if upload is None:
@@ -57,20 +61,28 @@ def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
         try:
             predict_file(run_dir, source, target, threads=threads)
         except UserError as exc:
-            raise gr.Error(str(exc))
+            raise gr.Error(str(exc)) from exc
         return str(target)
 
-    how = ("Labels whose probability reaches their threshold (tuned on the validation split) are shown as the "
-           "decision." if multi else "The decision is the most probable label" +
-           (" at the tuned threshold." if predictor.thresholds else "."))
+    how = (
+        "Labels whose probability reaches their threshold (tuned on the validation split) are shown as the "
+        "decision."
+        if multi
+        else "The decision is the most probable label"
+        + (" at the tuned threshold." if predictor.thresholds else ".")
+    )
     with gr.Blocks(title=f"quickfit - {record['run']}") as demo:
-        gr.Markdown(f"## {record['dataset']['name']}: {record['task']} classifier\n"
-                    f"Run `{record['run']}`, labels: {', '.join(predictor.labels)}. {how}")
+        gr.Markdown(
+            f"## {record['dataset']['name']}: {record['task']} classifier\n"
+            f"Run `{record['run']}`, labels: {', '.join(predictor.labels)}. {how}"
+        )
         with gr.Tab("Text"):
             text = gr.Textbox(label="Text", lines=3, placeholder="Type or paste a text", elem_id="input-text")
             button = gr.Button("Classify", variant="primary", elem_id="classify")
             decision = gr.Textbox(label="Decision", interactive=False, elem_id="decision")
-            scores = gr.Label(label="Probabilities", num_top_classes=min(10, len(predictor.labels)), elem_id="scores")
+            scores = gr.Label(
+                label="Probabilities", num_top_classes=min(10, len(predictor.labels)), elem_id="scores"
+            )
             gr.Examples(example_texts(run_dir, predictor.task), inputs=text)
             button.click(classify, inputs=text, outputs=[scores, decision])
             text.submit(classify, inputs=text, outputs=[scores, decision])
@@ -82,11 +94,13 @@ def build_app(run_dir: Path, threads: Any = "auto") -> "gr.Blocks":
     return demo
 
 
-def theme() -> "gr.themes.Base":
+def theme() -> gr.themes.Base:
     """System fonts only: the default theme fetches web fonts, which an offline machine cannot."""
     import gradio as gr
 
-    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -97,22 +111,27 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise UserError(f"cannot serve on {host}:{port} ({exc.strerror or exc}): another program uses it? "
-                            f"choose another port, e.g. make app PORT={port + 1}") from exc
+            raise UserError(
+                f"cannot serve on {host}:{port} ({exc.strerror or exc}): another program uses it? "
+                f"choose another port, e.g. make app PORT={port + 1}"
+            ) from exc
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     check_port_free(args.host, args.port)
     demo = build_app(run_dir, cfg["threads"])
     say(f"serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)")
-    demo.launch(server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True,
-                theme=theme())
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True, theme=theme()
+    )
     return 0
 
 

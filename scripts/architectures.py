@@ -5,6 +5,7 @@
 and Simple Transformers' (`debertav2`, `xlmroberta`). Every architecture listed here is trained
 binary, multi-class and multi-label in the test suite.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,16 @@ SIMPLE_TRANSFORMERS_TYPE = {
     "roberta": "roberta",
     "xlm-roberta": "xlmroberta",
     "electra": "electra",
-    "deberta-v2": "debertav2",   # DeBERTa-v3 checkpoints are deberta-v2 in their config.json
-    "modernbert": "auto",        # Simple Transformers knows ModernBERT only through `auto`
+    "deberta-v2": "debertav2",  # DeBERTa-v3 checkpoints are deberta-v2 in their config.json
+    "modernbert": "auto",  # Simple Transformers knows ModernBERT only through `auto`
 }
-ALIASES = {"xlmroberta": "xlm-roberta", "debertav2": "deberta-v2", "deberta-v3": "deberta-v2",
-           "debertav3": "deberta-v2", "modern-bert": "modernbert"}
+ALIASES = {
+    "xlmroberta": "xlm-roberta",
+    "debertav2": "deberta-v2",
+    "deberta-v3": "deberta-v2",
+    "debertav3": "deberta-v2",
+    "modern-bert": "modernbert",
+}
 SUPPORTED = tuple(SIMPLE_TRANSFORMERS_TYPE)
 
 
@@ -33,8 +39,10 @@ def canonical(model_type: str) -> str:
     name = str(model_type).strip().lower().replace("_", "-")
     name = ALIASES.get(name, name)
     if name != "auto" and name not in SIMPLE_TRANSFORMERS_TYPE:
-        raise UserError(f"model_type={model_type!r} is not supported; use auto (read from the model's config.json) "
-                        f"or one of {', '.join(SUPPORTED)}")
+        raise UserError(
+            f"model_type={model_type!r} is not supported; use auto (read from the model's config.json) "
+            f"or one of {', '.join(SUPPORTED)}"
+        )
     return name
 
 
@@ -53,22 +61,30 @@ def read_model_config(resolved_name: str, offline: bool) -> dict:
     try:
         return json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"{config_file} is not valid JSON ({exc.__class__.__name__}); give a complete model "
-                        "folder") from exc
+        raise UserError(
+            f"{config_file} is not valid JSON ({exc.__class__.__name__}); give a complete model folder"
+        ) from exc
 
 
 def hub_model_error(name: str, exc: Exception) -> UserError:
-    """One line for a Hub model that cannot be had: unknown, gated/private, offline without a cache, network."""
+    """One line for a Hub model that cannot be had: unknown, gated/private, offline without a cache,
+    network."""
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     if isinstance(exc, GatedRepoError):
-        return UserError(f"could not load model {name!r}: it is gated; accept its terms on the Hub and set HF_TOKEN")
+        return UserError(
+            f"could not load model {name!r}: it is gated; accept its terms on the Hub and set HF_TOKEN"
+        )
     if isinstance(exc, RepositoryNotFoundError):
-        return UserError(f"could not load model {name!r}: not found on the Hub (or private without a token); "
-                         "check model_name, or set HF_TOKEN")
+        return UserError(
+            f"could not load model {name!r}: not found on the Hub (or private without a token); "
+            "check model_name, or set HF_TOKEN"
+        )
     if isinstance(exc, LocalEntryNotFoundError):
-        return UserError(f"could not load model {name!r}: it is not in the local Hugging Face cache and the Hub "
-                         "cannot be reached (HF_HUB_OFFLINE or no network); connect once, or give a local folder")
+        return UserError(
+            f"could not load model {name!r}: it is not in the local Hugging Face cache and the Hub "
+            "cannot be reached (HF_HUB_OFFLINE or no network); connect once, or give a local folder"
+        )
     first = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
     return UserError(f"could not load model {name!r} ({first}); check model_name and the network")
 
@@ -78,15 +94,20 @@ def resolve(requested: str, resolved_name: str, offline: bool = False) -> str:
     wanted = canonical(requested)
     found = read_model_config(resolved_name, offline).get("model_type")
     if not found:
-        raise UserError(f"config.json of {resolved_name!r} names no model_type; give a model saved by "
-                        "save_pretrained")
+        raise UserError(
+            f"config.json of {resolved_name!r} names no model_type; give a model saved by save_pretrained"
+        )
     actual = ALIASES.get(str(found).lower(), str(found).lower())
     if actual not in SIMPLE_TRANSFORMERS_TYPE:
-        raise UserError(f"{resolved_name!r} is a {found!r} model, which quickfit does not train; "
-                        f"supported architectures: {', '.join(SUPPORTED)}")
+        raise UserError(
+            f"{resolved_name!r} is a {found!r} model, which quickfit does not train; "
+            f"supported architectures: {', '.join(SUPPORTED)}"
+        )
     if wanted != "auto" and wanted != actual:
-        raise UserError(f"model_type={requested!r} but {resolved_name!r} is a {found!r} model (its config.json); "
-                        "set model_type=auto or the model's own type")
+        raise UserError(
+            f"model_type={requested!r} but {resolved_name!r} is a {found!r} model (its config.json); "
+            "set model_type=auto or the model's own type"
+        )
     return actual
 
 

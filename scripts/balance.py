@@ -2,6 +2,7 @@
 
 Validation and test keep the true distribution, so their metrics stay honest.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,8 @@ class Balanced:
     train: pd.DataFrame
     method: str
     reason: str
-    class_weight: list[float] | None = None   # Simple Transformers `weight` (single-label)
-    pos_weight: list[float] | None = None     # Simple Transformers `pos_weight` (multi-label)
+    class_weight: list[float] | None = None  # Simple Transformers `weight` (single-label)
+    pos_weight: list[float] | None = None  # Simple Transformers `pos_weight` (multi-label)
     counts_before: dict[str, int] = field(default_factory=dict)
     counts_after: dict[str, int] = field(default_factory=dict)
 
@@ -33,13 +34,16 @@ def choose_method(requested: str, task: str, counts: dict[str, int]) -> tuple[st
         return "pos_weight", "multi-label: rare labels get a positive weight (negatives/positives, capped)"
     ratio = max(counts.values()) / max(1, min(counts.values()))
     if ratio >= 2:
-        return "class_weight", f"imbalance {ratio:.1f}:1 -> loss weights keep every row and lift the rare classes"
+        return (
+            "class_weight",
+            f"imbalance {ratio:.1f}:1 -> loss weights keep every row and lift the rare classes",
+        )
     return "none", f"imbalance {ratio:.1f}:1 is mild"
 
 
 def _resample(train: pd.DataFrame, method: str, ratio: float, seed: int) -> pd.DataFrame:
-    from imblearn.under_sampling import RandomUnderSampler
     from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
 
     counts = train["labels"].value_counts()
     if method == "oversample":
@@ -55,16 +59,27 @@ def _resample(train: pd.DataFrame, method: str, ratio: float, seed: int) -> pd.D
     return train.iloc[positions.ravel()].reset_index(drop=True)
 
 
-def rebalance(train: pd.DataFrame, task: str, label_names: list[str], requested: str, ratio: float,
-              pos_weight_cap: float, seed: int) -> Balanced:
+def rebalance(
+    train: pd.DataFrame,
+    task: str,
+    label_names: list[str],
+    requested: str,
+    ratio: float,
+    pos_weight_cap: float,
+    seed: int,
+) -> Balanced:
     """Apply the balancing choice to the training frame; returns the frame and the loss weights."""
     before = label_counts(train, task)
     method, reason = choose_method(requested, task, before)
     if task == "multilabel" and method in ("oversample", "undersample", "class_weight"):
-        raise UserError(f"balance={method} does not apply to multi-label data (imbalanced-learn has no multi-label "
-                        "support); use balance=pos_weight or none")
+        raise UserError(
+            f"balance={method} does not apply to multi-label data (imbalanced-learn has no multi-label "
+            "support); use balance=pos_weight or none"
+        )
     if task != "multilabel" and method == "pos_weight":
-        raise UserError("balance=pos_weight is for multi-label data; use class_weight, oversample or undersample")
+        raise UserError(
+            "balance=pos_weight is for multi-label data; use class_weight, oversample or undersample"
+        )
     result = Balanced(train=train, method=method, reason=reason, counts_before=before)
     if method in ("oversample", "undersample"):
         result.train = _resample(train, method, ratio, seed)

@@ -1,4 +1,5 @@
 """Reference predictors on the same split: TF-IDF + logistic regression, and the majority class."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
 
-def tfidf_logreg_proba(train: pd.DataFrame, y_train: np.ndarray, texts: list[list[str]], task: str,
-                       n_labels: int, seed: int = 0) -> list[np.ndarray]:
+def tfidf_logreg_proba(
+    train: pd.DataFrame, y_train: np.ndarray, texts: list[list[str]], task: str, n_labels: int, seed: int = 0
+) -> list[np.ndarray]:
     """Fit on the training split; return probabilities for each list of texts (columns = label ids)."""
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
     logreg = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=seed)

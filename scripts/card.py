@@ -5,30 +5,45 @@
 Metadata goes through huggingface_hub's ModelCardData / EvalResult, so the Hub can read the
 model-index; every number in the text comes from run.json and eval/metrics.json.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from scripts import runs, settings
 from scripts.architectures import simpletransformers_type
-from scripts.errors import run_cli
-from scripts.model import hub_base_model
-from scripts.evaluate import comparison_table, markdown_table
 from scripts.console import say
+from scripts.errors import run_cli
+from scripts.evaluate import comparison_table, markdown_table
+from scripts.model import hub_base_model
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
 
-METRIC_NAMES = {"accuracy": "Accuracy", "f1_positive": "F1 (positive class)", "f1_macro": "Macro F1",
-                "f1_micro": "Micro F1", "f1_weighted": "Weighted F1", "roc_auc": "ROC AUC", "pr_auc": "PR AUC",
-                "mcc": "MCC", "balanced_accuracy": "Balanced accuracy", "f1_samples": "Samples F1",
-                "subset_accuracy": "Subset accuracy", "hamming_loss": "Hamming loss", "lrap": "LRAP",
-                "roc_auc_ovr": "ROC AUC (one-vs-rest)", "roc_auc_macro": "ROC AUC (macro)",
-                "roc_auc_micro": "ROC AUC (micro)", "precision_positive": "Precision (positive class)",
-                "recall_positive": "Recall (positive class)"}
+METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "f1_positive": "F1 (positive class)",
+    "f1_macro": "Macro F1",
+    "f1_micro": "Micro F1",
+    "f1_weighted": "Weighted F1",
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "mcc": "MCC",
+    "balanced_accuracy": "Balanced accuracy",
+    "f1_samples": "Samples F1",
+    "subset_accuracy": "Subset accuracy",
+    "hamming_loss": "Hamming loss",
+    "lrap": "LRAP",
+    "roc_auc_ovr": "ROC AUC (one-vs-rest)",
+    "roc_auc_macro": "ROC AUC (macro)",
+    "roc_auc_micro": "ROC AUC (micro)",
+    "precision_positive": "Precision (positive class)",
+    "recall_positive": "Recall (positive class)",
+}
 LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
 TASK_WORDS = {"binary": "binary", "multiclass": "multi-class", "multilabel": "multi-label"}
 
@@ -43,7 +58,7 @@ def parameter_count(model_dir: Path) -> int:
     from safetensors import safe_open
 
     with safe_open(model_dir / "model.safetensors", "pt") as handle:
-        return int(sum(np.prod(handle.get_slice(k).get_shape()) for k in handle.keys()))
+        return int(sum(np.prod(handle.get_slice(k).get_shape()) for k in handle.keys()))  # noqa: SIM118 (not a dict)
 
 
 def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
@@ -57,26 +72,46 @@ def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def card_data(record: dict[str, Any], report: dict[str, Any], repo_id: str | None, license_: str) -> "ModelCardData":
+def card_data(
+    record: dict[str, Any], report: dict[str, Any], repo_id: str | None, license_: str
+) -> ModelCardData:
     from huggingface_hub import EvalResult, ModelCardData
 
     ds = record["dataset"]
     model = report["results"]["transformer"]
     dataset_type = ds.get("hub_dataset") or ds["name"]
     eval_results = [
-        EvalResult(task_type="text-classification", task_name="Text Classification", dataset_type=dataset_type,
-                   dataset_name=ds["name"], dataset_split="test", dataset_config=ds.get("hub_config"),
-                   dataset_revision=ds.get("hub_revision") if ds.get("hub_dataset") else None,
-                   metric_type=key, metric_name=METRIC_NAMES.get(key, key), metric_value=float(model[key]))
-        for key in report["headline"] if model.get(key) is not None
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=dataset_type,
+            dataset_name=ds["name"],
+            dataset_split="test",
+            dataset_config=ds.get("hub_config"),
+            dataset_revision=ds.get("hub_revision") if ds.get("hub_dataset") else None,
+            metric_type=key,
+            metric_name=METRIC_NAMES.get(key, key),
+            metric_value=float(model[key]),
+        )
+        for key in report["headline"]
+        if model.get(key) is not None
     ]
     return ModelCardData(
-        language=ds.get("language") or "en", license=license_, library_name="transformers",
-        pipeline_tag="text-classification", base_model=hub_base_model(record["model"]["base_model"] or ""),
+        language=ds.get("language") or "en",
+        license=license_,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        base_model=hub_base_model(record["model"]["base_model"] or ""),
         datasets=[ds["hub_dataset"]] if ds.get("hub_dataset") else None,
         metrics=[k for k in report["headline"] if model.get(k) is not None],
-        tags=["text-classification", TASK_WORDS[record["task"]] + "-classification", "simpletransformers", "quickfit"],
-        model_name=(repo_id or record["run"]).split("/")[-1], eval_results=eval_results,
+        tags=[
+            "text-classification",
+            TASK_WORDS[record["task"]] + "-classification",
+            "simpletransformers",
+            "quickfit",
+        ],
+        model_name=(repo_id or record["run"]).split("/")[-1],
+        eval_results=eval_results,
     )
 
 
@@ -85,16 +120,29 @@ def _counts_table(record: dict[str, Any]) -> str:
     after = record["balance"]["after"]
     rows = [["label", "train (before balancing)", "train (as trained)", "validation", "test"]]
     for name in record["labels"]:
-        rows.append([name] + [str(x) for x in (counts["train"].get(name, 0), after.get(name, 0),
-                                                counts["validation"].get(name, 0), counts["test"].get(name, 0))])
+        rows.append(
+            [name]
+            + [
+                str(x)
+                for x in (
+                    counts["train"].get(name, 0),
+                    after.get(name, 0),
+                    counts["validation"].get(name, 0),
+                    counts["test"].get(name, 0),
+                )
+            ]
+        )
     return markdown_table(rows)
 
 
 def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     thresholds = meta.get("thresholds") or []
     # multi-label: one cut-off per label; binary: one, on the positive label's probability
-    cuts = dict(zip(record["labels"], thresholds)) if record["task"] == "multilabel" else \
-        ({meta["positive_label"]: thresholds[0]} if thresholds else {})
+    cuts = (
+        dict(zip(record["labels"], thresholds))
+        if record["task"] == "multilabel"
+        else ({meta["positive_label"]: thresholds[0]} if thresholds else {})
+    )
     rows = [["id", "label"] + (["threshold (tuned on validation)"] if cuts else [])]
     for i, name in enumerate(record["labels"]):
         rows.append([str(i), name] + ([f"{cuts[name]:.2f}" if name in cuts else "-"] if cuts else []))
@@ -102,42 +150,67 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
-    example = "Free entry! Text WIN to 80086 to claim your prize" if "spam" in record["labels"] else "Your text here"
-    parts = ["With transformers (the pushed files are a plain `transformers` model):", "", "```python",
-             "from transformers import pipeline", ""]
+    example = (
+        "Free entry! Text WIN to 80086 to claim your prize"
+        if "spam" in record["labels"]
+        else "Your text here"
+    )
+    parts = [
+        "With transformers (the pushed files are a plain `transformers` model):",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        "",
+    ]
     tuned_binary = record["task"] == "binary" and bool(meta.get("thresholds"))
     if record["task"] == "multilabel" or tuned_binary:
-        parts += [f'classifier = pipeline("text-classification", model="{ref}", top_k=None)',
-                  f'scores = classifier(["{example}"])[0]',
-                  "# quickfit.json holds the threshold(s) tuned on the validation split",
-                  "import json",
-                  "from huggingface_hub import hf_hub_download",
-                  f'meta = json.load(open(hf_hub_download("{ref}", "quickfit.json")))' if "/" in ref and not ref.startswith(("/", ".")) else
-                  f'meta = json.load(open("{ref}/quickfit.json"))']
+        parts += [
+            f'classifier = pipeline("text-classification", model="{ref}", top_k=None)',
+            f'scores = classifier(["{example}"])[0]',
+            "# quickfit.json holds the threshold(s) tuned on the validation split",
+            "import json",
+            "from huggingface_hub import hf_hub_download",
+            f'meta = json.load(open(hf_hub_download("{ref}", "quickfit.json")))'
+            if "/" in ref and not ref.startswith(("/", "."))
+            else f'meta = json.load(open("{ref}/quickfit.json"))',
+        ]
         if tuned_binary:
-            parts += ['positive, cut = meta["positive_label"], meta["thresholds"][0]',
-                      'other = next(label for label in meta["labels"] if label != positive)',
-                      'p = next(s["score"] for s in scores if s["label"] == positive)',
-                      'print(positive if p >= cut else other)']
+            parts += [
+                'positive, cut = meta["positive_label"], meta["thresholds"][0]',
+                'other = next(label for label in meta["labels"] if label != positive)',
+                'p = next(s["score"] for s in scores if s["label"] == positive)',
+                "print(positive if p >= cut else other)",
+            ]
         else:
-            parts += ['cut = dict(zip(meta["labels"], meta["thresholds"]))',
-                      'print([s["label"] for s in scores if s["score"] >= cut[s["label"]]])']
+            parts += [
+                'cut = dict(zip(meta["labels"], meta["thresholds"]))',
+                'print([s["label"] for s in scores if s["score"] >= cut[s["label"]]])',
+            ]
     else:
-        parts += [f'classifier = pipeline("text-classification", model="{ref}")',
-                  f'print(classifier(["{example}"]))']
+        parts += [
+            f'classifier = pipeline("text-classification", model="{ref}")',
+            f'print(classifier(["{example}"]))',
+        ]
     parts += ["```"]
     if record["task"] != "multilabel":
-        # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT, another
+        # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT,
+        # another
         # one for ELECTRA): only its single-label class loads this folder as it was trained.
         st_type = simpletransformers_type(record["model"]["model_type"])
-        parts += ["", "With Simple Transformers:", "", "```python",
-                  "from simpletransformers.classification import ClassificationModel", "",
-                  f'model = ClassificationModel("{st_type}", "{ref}", use_cuda=False,',
-                  '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
-                  f'predictions, raw_outputs = model.predict(["{example}"])',
-                  "print([model.config.id2label[int(p)] for p in predictions])"
-                  + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
-                  "```"]
+        parts += [
+            "",
+            "With Simple Transformers:",
+            "",
+            "```python",
+            "from simpletransformers.classification import ClassificationModel",
+            "",
+            f'model = ClassificationModel("{st_type}", "{ref}", use_cuda=False,',
+            '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
+            f'predictions, raw_outputs = model.predict(["{example}"])',
+            "print([model.config.id2label[int(p)] for p in predictions])"
+            + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
+            "```",
+        ]
     return "\n".join(parts)
 
 
@@ -155,62 +228,103 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
     data = card_data(record, report, repo_id, license_)
     ds, bal, model = record["dataset"], record["balance"], report["results"]["transformer"]
     hw = record["hardware"]
-    history = [["epoch", "train loss (last batch)", "validation loss", f"validation {record['selection_metric']}"]]
+    history = [
+        ["epoch", "train loss (last batch)", "validation loss", f"validation {record['selection_metric']}"]
+    ]
     for _, row in pd.read_csv(run_dir / "history.csv").iterrows():
-        history.append([str(int(row["epoch"])), f"{row.get('train_loss', float('nan')):.4f}",
-                        f"{row.get('eval_loss', float('nan')):.4f}", f"{row[record['selection_metric']]:.4f}"])
+        history.append(
+            [
+                str(int(row["epoch"])),
+                f"{row.get('train_loss', float('nan')):.4f}",
+                f"{row.get('eval_loss', float('nan')):.4f}",
+                f"{row[record['selection_metric']]:.4f}",
+            ]
+        )
     hyper = [["hyperparameter", "value"]] + [[k, f"`{v}`"] for k, v in config["sections"]["ARGS"].items()]
-    hyper += [["max_seq_length (resolved)", f"`{record['max_seq_length']}`"],
-              ["balancing", f"`{bal['method']}` ({bal['reason']})"],
-              ["class weights" if bal.get("class_weight") else "pos_weight",
-               f"`{bal.get('class_weight') or bal.get('pos_weight')}`"]]
+    hyper += [
+        ["max_seq_length (resolved)", f"`{record['max_seq_length']}`"],
+        ["balancing", f"`{bal['method']}` ({bal['reason']})"],
+        [
+            "class weights" if bal.get("class_weight") else "pos_weight",
+            f"`{bal.get('class_weight') or bal.get('pos_weight')}`",
+        ],
+    ]
     per_class = model.get("per_class", {})
     per_class_rows = [["label", "precision", "recall", "F1", "support"]] + [
         [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])]
-        for n, c in per_class.items()]
+        for n, c in per_class.items()
+    ]
     base = hub_base_model(record["model"]["base_model"] or "")
     split = ds["split"]
     given = [s for s in split["given"] if s != "train"]
-    how = (f"carved with seed {config['flat']['manual_seed']} (stratified"
-           + (", iterative stratification" if record["task"] == "multilabel" else "") + "): "
-           + ", ".join(split["carved"])) if split["carved"] else "as shipped"
+    how = (
+        (
+            f"carved with seed {config['flat']['manual_seed']} (stratified"
+            + (", iterative stratification" if record["task"] == "multilabel" else "")
+            + "): "
+            + ", ".join(split["carved"])
+        )
+        if split["carved"]
+        else "as shipped"
+    )
     return {
         "card_data": data,
         "model_name": data.model_name,
         "task_word": TASK_WORDS[record["task"]],
-        "base_link": f"[{base}](https://huggingface.co/{base})" if base
+        "base_link": f"[{base}](https://huggingface.co/{base})"
+        if base
         else f"a local base model (`{Path(record['model']['model_name']).name}`)",
-        "dataset_name": ds["name"], "dataset_description": ds.get("description", ""),
+        "dataset_name": ds["name"],
+        "dataset_description": ds.get("description", ""),
         "hub_dataset": ds.get("hub_dataset") if ds.get("hub_revision") else None,
-        "hub_config": ds.get("hub_config"), "hub_revision": ds.get("hub_revision"),
+        "hub_config": ds.get("hub_config"),
+        "hub_revision": ds.get("hub_revision"),
         "test_rows": report["data"]["rows"],
-        "headline": ", ".join(f"{METRIC_NAMES.get(k, k)} {model[k]:.4f}" for k in report["headline"][:5]
-                              if model.get(k) is not None),
-        "collapse": ("**Warning: this model collapsed** - " + report["collapse_check"] + "." if report["collapsed"]
-                     else f"It beats the majority-class predictor ({report['collapse_check']})."),
+        "headline": ", ".join(
+            f"{METRIC_NAMES.get(k, k)} {model[k]:.4f}"
+            for k in report["headline"][:5]
+            if model.get(k) is not None
+        ),
+        "collapse": (
+            "**Warning: this model collapsed** - " + report["collapse_check"] + "."
+            if report["collapsed"]
+            else f"It beats the majority-class predictor ({report['collapse_check']})."
+        ),
         "language": LANGUAGES.get(ds.get("language") or "en", ds.get("language")),
         "label_list": ", ".join(f"`{n}`" for n in record["labels"]),
         "model_type": record["model"]["model_type"],
         "parameters": _millions(parameter_count(runs.model_dir(run_dir))),
         "labels_table": _labels_table(record, meta),
-        "citation": ds.get("citation"), "data_license": ds.get("license", "unknown"),
+        "citation": ds.get("citation"),
+        "data_license": ds.get("license", "unknown"),
         "cleaning": ", ".join(
-            f"{part}: {c['rows_read']} rows read, {c['dropped_empty_text']} empty texts, {c['dropped_missing_label']} "
-            f"missing labels, {c['dropped_duplicates']} duplicate texts and {c['dropped_conflicting']} rows with "
-            "conflicting labels dropped" for part, c in ds.get("cleaning", {}).items()),
+            f"{part}: {c['rows_read']} rows read, {c['dropped_empty_text']} empty texts, "
+            f"{c['dropped_missing_label']} "
+            f"missing labels, {c['dropped_duplicates']} duplicate texts and {c['dropped_conflicting']} rows "
+            "with "
+            "conflicting labels dropped"
+            for part, c in ds.get("cleaning", {}).items()
+        ),
         "split_sizes": ", ".join(f"{k} {v}" for k, v in split["sizes"].items()),
         "split_how": how + (f"; given by the dataset: {', '.join(given)}" if given else ""),
         "counts_table": _counts_table(record),
-        "best_epoch": record["best_epoch"], "epochs_run": len(history) - 1,
-        "selection_metric": record["selection_metric"], "validation_best": f"{record['validation_best']:.4f}",
+        "best_epoch": record["best_epoch"],
+        "epochs_run": len(history) - 1,
+        "selection_metric": record["selection_metric"],
+        "validation_best": f"{record['validation_best']:.4f}",
         "train_seconds": f"{record['train_seconds']:.0f}",
         "hardware": hw.get("gpu") or f"{hw.get('cpu_count')} CPU cores",
-        "torch_threads": hw.get("torch_threads", "?"), "precision": record.get("precision"),
+        "torch_threads": hw.get("torch_threads", "?"),
+        "precision": record.get("precision"),
         "max_seq_length": record["max_seq_length"],
-        "truncation_note": (f" (auto: 99th percentile of training token lengths, "
-                            f"{record['token_lengths'].get('truncated_share_pct')}% of texts truncated)")
-        if record.get("token_lengths") else "",
+        "truncation_note": (
+            f" (auto: 99th percentile of training token lengths, "
+            f"{record['token_lengths'].get('truncated_share_pct')}% of texts truncated)"
+        )
+        if record.get("token_lengths")
+        else "",
         "hyperparameters_table": markdown_table(hyper),
+        "search": record.get("hyperparameter_search"),
         "history_table": markdown_table(history),
         "versions": ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
         "comparison_table": markdown_table(comparison_table(report)),
@@ -220,12 +334,13 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
         "thresholds_tuned": bool(meta.get("thresholds")),
         "usage": _usage(record, meta, repo_id or str(runs.model_dir(run_dir))),
         "reproduce": reproduce_command(public_config(config.get("requested", config["flat"]))),
-        "resolved_config": json.dumps({section: public_config(values)
-                                       for section, values in config["sections"].items()}, indent=2),
+        "resolved_config": json.dumps(
+            {section: public_config(values) for section, values in config["sections"].items()}, indent=2
+        ),
     }
 
 
-def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> "ModelCard":
+def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> ModelCard:
     """The ModelCard of a run: card_template.md (Jinja, like SetFit's) filled from the run's records."""
     from huggingface_hub import ModelCard
 
@@ -238,9 +353,13 @@ PATH_KEYS = ("dataset", "model_name", "outputs_dir")
 
 def public_config(flat: dict[str, Any]) -> dict[str, Any]:
     """The config as the card may show it: a path of this machine becomes its last part (a Hub id stays)."""
+
     def public(value: Any) -> Any:
-        local = isinstance(value, str) and (value.startswith(("/", ".", "~")) or Path(value).expanduser().exists())
+        local = isinstance(value, str) and (
+            value.startswith(("/", ".", "~")) or Path(value).expanduser().exists()
+        )
         return Path(value).name if local else value
+
     return {k: public(v) if k in PATH_KEYS else v for k, v in flat.items()}
 
 
@@ -250,7 +369,11 @@ def reproduce_command(flat: dict[str, Any]) -> str:
     data = changed.pop("dataset", None)
     parts = ["make train"] + ([f"DATA={data}"] if data else [])
     if changed:
-        parts.append('SET="' + " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in changed.items()) + '"')
+        parts.append(
+            'SET="'
+            + " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in changed.items())
+            + '"'
+        )
     return " ".join(parts)
 
 

@@ -6,13 +6,14 @@ shell splits words (shlex), without running anything.
 
     python -m scripts.cli train        # what `make train DATA=... SET="..." RESUME=1` runs
 """
+
 from __future__ import annotations
 
 import importlib
 import os
 import shlex
 import sys
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from scripts.errors import UserError, run_cli
 
@@ -20,20 +21,49 @@ from scripts.errors import UserError, run_cli
 # "words" (shell-like split into several arguments)
 TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "data": ("scripts.fetch", [("KAGGLE", "--kaggle", "value"), ("DATA", "--data", "value")]),
-    "train": ("scripts.train", [("DATA", "--data", "value"), ("SET", "--set", "words"), ("RESUME", "--resume", "flag")]),
+    "train": (
+        "scripts.train",
+        [("DATA", "--data", "value"), ("SET", "--set", "words"), ("RESUME", "--resume", "flag")],
+    ),
     "eval": ("scripts.evaluate", [("RUN", "--run", "value"), ("DATA", "--data", "value")]),
     "card": ("scripts.card", [("RUN", "--run", "value"), ("REPO", "--repo", "value")]),
-    "push": ("scripts.push", [("REPO", "--repo", "required"), ("RUN", "--run", "value"),
-                              ("PRIVATE", "--private", "flag"), ("DRY_RUN", "--dry-run", "flag"),
-                              ("INCLUDE_DATA", "--include-data", "flag")]),
-    "predict": ("scripts.predict", [("INPUT", "--input", "required"), ("OUTPUT", "--output", "value"),
-                                    ("RUN", "--run", "value"), ("COLUMN_NAMES", "--column-names", "value"),
-                                    ("TEXT_COLUMN", "--text-column", "value"), ("QUANTIZE", "--quantize", "flag")]),
+    "push": (
+        "scripts.push",
+        [
+            ("REPO", "--repo", "required"),
+            ("RUN", "--run", "value"),
+            ("PRIVATE", "--private", "flag"),
+            ("DRY_RUN", "--dry-run", "flag"),
+            ("INCLUDE_DATA", "--include-data", "flag"),
+        ],
+    ),
+    "predict": (
+        "scripts.predict",
+        [
+            ("INPUT", "--input", "required"),
+            ("OUTPUT", "--output", "value"),
+            ("RUN", "--run", "value"),
+            ("COLUMN_NAMES", "--column-names", "value"),
+            ("TEXT_COLUMN", "--text-column", "value"),
+            ("QUANTIZE", "--quantize", "flag"),
+        ],
+    ),
     "app": ("scripts.app", [("RUN", "--run", "value"), ("PORT", "--port", "value")]),
     "notebook": ("scripts.notebook", []),
     "bench": ("bench.bench", [("ROWS", "--rows", "value"), ("ROUNDS", "--rounds", "value")]),
     "experiments": ("bench.experiments", [("SEEDS", "--seeds", "value"), ("ROWS", "--rows", "value")]),
     "gpu-check": ("bench.gpu_check", []),
+    "sweep": (
+        "scripts.sweep",
+        [
+            ("TRIALS", "--trials", "value"),
+            ("DATA", "--data", "value"),
+            ("SET", "--set", "words"),
+            ("NAME", "--name", "value"),
+            ("RESUME", "--resume", "flag"),
+        ],
+    ),
+    "compare": ("scripts.compare", [("RUNS", "--runs", "value")]),
 }
 
 
@@ -48,8 +78,10 @@ def arguments(target: str, env: Mapping[str, str]) -> list[str]:
             try:
                 argv += [option, *shlex.split(value)]
             except ValueError as exc:
-                raise UserError(f"{variable}={value!r}: {exc} (an unclosed quote?); quote each value once, "
-                                f"e.g. {variable}=\"key='a b'\"") from exc
+                raise UserError(
+                    f"{variable}={value!r}: {exc} (an unclosed quote?); quote each value once, "
+                    f"e.g. {variable}=\"key='a b'\""
+                ) from exc
         elif value or kind == "required":
             argv += [option, value]
     return argv + (["--debug"] if env.get("QF_DEBUG", "").strip() else [])

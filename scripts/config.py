@@ -99,6 +99,22 @@ OUTPUT = {
     "run_name": "auto",
 }
 
+# make sweep: the search space, one entry per config key (edit freely; keys are config keys).
+#   ("log", low, high): a float sampled log-uniformly   ("float", low, high): uniformly
+#   ("int", low, high): a whole number                  ("choice", [a, b, ...]): one of the values
+SEARCH = {
+    # the learning rate matters most; fine-tuning rates live between 1e-5 and 2e-4
+    "learning_rate": ("log", 1e-5, 2e-4),
+    # more epochs help small data; early stopping keeps the best one anyway
+    "num_train_epochs": ("int", 2, 5),
+    "train_batch_size": ("choice", [16, 32]),
+    # a short warm-up protects the pretrained weights from the first large steps
+    "warmup_ratio": ("float", 0.0, 0.2),
+    "weight_decay": ("float", 0.0, 0.1),
+    # how to meet class imbalance (multi-label trials choose between pos_weight and none)
+    "balance": ("choice", ["class_weight", "oversample", "none"]),
+}
+
 HUB = {
     # The licence shown on the model's Hub page (the packaged all-MiniLM-L6-v2 is apache-2.0).
     "license": "apache-2.0",

@@ -1,4 +1,5 @@
 """The one way quickfit tells the user what it is doing (failures go through errors.py)."""
+
 from __future__ import annotations
 
 

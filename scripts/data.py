@@ -7,14 +7,16 @@ task and label names -> the positive class.
 Canonical frame: `text` (str) and `labels`: the label name (single-label) or a tuple of names
 (multi-label). Everything later encodes from the label names saved with the run.
 """
+
 from __future__ import annotations
 
 import csv
 import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -23,8 +25,21 @@ from scripts.labels import looks_multilabel, onehot_labels, single_labels, sort_
 from scripts.sources import Source
 from scripts.tables import read_table
 
-TEXT_NAMES = ("text", "sentence", "message", "v2", "review", "comment_text", "comment", "content", "body",
-              "tweet", "document", "sms", "title")
+TEXT_NAMES = (
+    "text",
+    "sentence",
+    "message",
+    "v2",
+    "review",
+    "comment_text",
+    "comment",
+    "content",
+    "body",
+    "tweet",
+    "document",
+    "sms",
+    "title",
+)
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "v1", "sentiment", "y", "emotion", "topic")
 MULTI_TEXT_JOIN = "\n"
 
@@ -32,6 +47,7 @@ MULTI_TEXT_JOIN = "\n"
 @dataclass
 class Dataset:
     """A cleaned dataset: frames by split ("all" or train/validation/test), label names, task."""
+
     frames: dict[str, pd.DataFrame]
     label_names: list[str]
     task: str
@@ -41,12 +57,16 @@ class Dataset:
 
 # ---------------------------------------------------------------- columns
 
+
 def _missing_column(name: str, columns: list[str], role: str) -> UserError:
-    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5) or \
-        [c for c in columns if c.lower() == name.lower()]
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5) or [
+        c for c in columns if c.lower() == name.lower()
+    ]
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return UserError(f"{role} column {name!r} not found: {hint}columns are {', '.join(map(repr, columns))}; "
-                     f"set {role}_column=...")
+    return UserError(
+        f"{role} column {name!r} not found: {hint}columns are {', '.join(map(repr, columns))}; "
+        f"set {role}_column=..."
+    )
 
 
 def _guess(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
@@ -58,9 +78,11 @@ def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> 
     """Resolve text and label columns ("auto" = guessed by name, then by shape)."""
     columns = list(frame.columns)
     if len(columns) < 2:
-        raise UserError(f"only one column ({columns[0]!r}) found: a training file needs a text column and a label "
-                        "column; if the file has more, the separator is probably wrong: set separator=... "
-                        "(e.g. separator=';')")
+        raise UserError(
+            f"only one column ({columns[0]!r}) found: a training file needs a text column and a label "
+            "column; if the file has more, the separator is probably wrong: set separator=... "
+            "(e.g. separator=';')"
+        )
     labels = label_column if isinstance(label_column, list) else [label_column]
     texts = text_column if isinstance(text_column, list) else [text_column]
     if texts == ["auto"]:
@@ -82,21 +104,26 @@ def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> 
         if name not in columns:
             raise _missing_column(name, columns, "label")
     if set(texts) & set(labels):
-        raise UserError(f"the same column is used for text and label ({sorted(set(texts) & set(labels))}); "
-                        "set text_column and label_column")
+        raise UserError(
+            f"the same column is used for text and label ({sorted(set(texts) & set(labels))}); "
+            "set text_column and label_column"
+        )
     return texts, labels
 
 
 def join_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The text of each row: one column, or several joined with newlines; "" where there is none."""
+
     def clean(value: Any) -> str:
         return "" if value is None or value != value else str(value).strip()
+
     if len(columns) == 1:
         return frame[columns[0]].map(clean)
     return frame[columns].apply(lambda row: MULTI_TEXT_JOIN.join(t for t in map(clean, row) if t), axis=1)
 
 
 # ---------------------------------------------------------------- cleaning
+
 
 def _clean(frame: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
     """Drop empty texts and missing labels, then exact duplicate texts (conflicting ones entirely)."""
@@ -110,10 +137,14 @@ def _clean(frame: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
     n_conflict_rows = int(frame["text"].isin(conflicting).sum())
     frame = frame[~frame["text"].isin(conflicting)]
     deduped = frame.drop_duplicates("text", keep="first")
-    report.update(rows_read=n_read, dropped_empty_text=int(empty_text.sum()),
-                  dropped_missing_label=int((missing_label & ~empty_text).sum()),
-                  dropped_duplicates=len(frame) - len(deduped),
-                  dropped_conflicting=n_conflict_rows, conflicting_texts=len(conflicting))
+    report.update(
+        rows_read=n_read,
+        dropped_empty_text=int(empty_text.sum()),
+        dropped_missing_label=int((missing_label & ~empty_text).sum()),
+        dropped_duplicates=len(frame) - len(deduped),
+        dropped_conflicting=n_conflict_rows,
+        conflicting_texts=len(conflicting),
+    )
     return deduped.reset_index(drop=True)
 
 
@@ -128,40 +159,64 @@ def detect_task(labels: pd.Series, requested: str) -> str:
 
 def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     """Read every file of the source, resolve columns and labels, clean, detect the task."""
-    wanted = {k: (source.columns.get(k, v) if v == "auto" else v)
-              for k, v in (("text_column", config["text_column"]), ("label_column", config["label_column"]),
-                           ("task", config["task"]), ("positive_label", config["positive_label"]))}
+    wanted = {
+        k: (source.columns.get(k, v) if v == "auto" else v)
+        for k, v in (
+            ("text_column", config["text_column"]),
+            ("label_column", config["label_column"]),
+            ("task", config["task"]),
+            ("positive_label", config["positive_label"]),
+        )
+    }
     report: dict[str, Any] = {"source": source.name, "files": {k: str(v) for k, v in source.files.items()}}
     raw = _read_frames(source, config, report)
-    texts, label_cols = choose_columns(next(iter(raw.values())), wanted["text_column"], wanted["label_column"])
+    texts, label_cols = choose_columns(
+        next(iter(raw.values())), wanted["text_column"], wanted["label_column"]
+    )
     if len(label_cols) > 1 and wanted["task"] not in ("auto", "multilabel"):
-        raise UserError(f"several label columns {label_cols} mean multi-label, but task={wanted['task']}; "
-                        "set task=multilabel")
-    frames = {split: _text_and_labels(frame, texts, label_cols, wanted["task"], config["label_delimiter"])
-              for split, frame in raw.items()}
+        raise UserError(
+            f"several label columns {label_cols} mean multi-label, but task={wanted['task']}; "
+            "set task=multilabel"
+        )
+    frames = {
+        split: _text_and_labels(frame, texts, label_cols, wanted["task"], config["label_delimiter"])
+        for split, frame in raw.items()
+    }
     if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
-        frames = {split: frame.assign(labels=frame["labels"].map(
-            lambda v: None if v is None else tuple(sorted(source.label_names[int(i)] for i in v))))
-            for split, frame in frames.items()}
+        frames = {
+            split: frame.assign(
+                labels=frame["labels"].map(
+                    lambda v: None if v is None else tuple(sorted(source.label_names[int(i)] for i in v))
+                )
+            )
+            for split, frame in frames.items()
+        }
     cleaned = {}
     for split, frame in frames.items():
         cleaned[split] = _clean(frame, report.setdefault("cleaning", {}).setdefault(split, {}))
     train_key = "all" if "all" in cleaned else "train"
     _check_usable(cleaned[train_key], report["cleaning"][train_key])
-    task, names = _task_and_label_names(cleaned, train_key, wanted["task"], label_cols, source.label_names,
-                                        config["label_delimiter"])
-    positive = _positive_label(cleaned[train_key], names, wanted["positive_label"]) if task == "binary" else None
+    task, names = _task_and_label_names(
+        cleaned, train_key, wanted["task"], label_cols, source.label_names, config["label_delimiter"]
+    )
+    positive = (
+        _positive_label(cleaned[train_key], names, wanted["positive_label"]) if task == "binary" else None
+    )
     report.update(task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names))
     return Dataset(frames=cleaned, label_names=list(names), task=task, positive_label=positive, report=report)
 
 
-def _read_frames(source: Source, config: Mapping[str, Any], report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _read_frames(
+    source: Source, config: Mapping[str, Any], report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
     """The source's raw frames by split: typed columns as they are (Hub, Parquet, Arrow), files parsed."""
     if source.frames is not None:
         report["detected"] = {"encoding": "arrow", "separator": "none (Parquet/Arrow columns)"}
         if source.read.get("left_out"):
             report["splits_left_out"] = list(source.read["left_out"])
-        return {split: frame.astype(object).where(frame.notna(), None) for split, frame in source.frames.items()}
+        return {
+            split: frame.astype(object).where(frame.notna(), None) for split, frame in source.frames.items()
+        }
     read = dict(source.read)
     if config["separator"] != "auto":
         read["separator"] = config["separator"]
@@ -169,15 +224,21 @@ def _read_frames(source: Source, config: Mapping[str, Any], report: dict[str, An
         read["column_names"] = config["column_names"]
     raw = {}
     for split, path in source.files.items():
-        raw[split], detected = read_table(path, read.get("separator", "auto"), config["encoding"],
-                                          read.get("column_names"), read.get("quoting", csv.QUOTE_MINIMAL),
-                                          read.get("skip_rows"))
+        raw[split], detected = read_table(
+            path,
+            read.get("separator", "auto"),
+            config["encoding"],
+            read.get("column_names"),
+            read.get("quoting", csv.QUOTE_MINIMAL),
+            read.get("skip_rows"),
+        )
         report.setdefault("detected", detected)
     return raw
 
 
-def _text_and_labels(frame: pd.DataFrame, texts: list[str], label_cols: list[str], task: str,
-                     delimiter: str) -> pd.DataFrame:
+def _text_and_labels(
+    frame: pd.DataFrame, texts: list[str], label_cols: list[str], task: str, delimiter: str
+) -> pd.DataFrame:
     """One split's canonical frame: `text` and `labels` (a name, a tuple of names, or None)."""
     missing = [c for c in texts + label_cols if c not in frame.columns]
     if missing:
@@ -189,21 +250,31 @@ def _text_and_labels(frame: pd.DataFrame, texts: list[str], label_cols: list[str
     else:
         column = frame[label_cols[0]].dropna().astype(str).str.strip()
         if (column.str.startswith("[") & column.str.endswith("]")).any():
-            raise UserError(f"task={task} but label column {label_cols[0]!r} holds lists like {column.iloc[0]!r}; "
-                            "set task=multilabel (or auto)")
+            raise UserError(
+                f"task={task} but label column {label_cols[0]!r} holds lists like {column.iloc[0]!r}; "
+                "set task=multilabel (or auto)"
+            )
         labels = single_labels(frame[label_cols[0]])
     return pd.DataFrame({"text": join_text(frame, texts).values, "labels": labels.values})
 
 
 def _check_usable(train: pd.DataFrame, cleaning: dict[str, Any]) -> None:
     if train.empty:
-        raise UserError(f"no usable rows: of {cleaning['rows_read']}, {cleaning['dropped_empty_text']} have an empty "
-                        f"text, {cleaning['dropped_missing_label']} no label and {cleaning['dropped_conflicting']} "
-                        "conflicting labels for the same text; check text_column and label_column, or fix the file")
+        raise UserError(
+            f"no usable rows: of {cleaning['rows_read']}, {cleaning['dropped_empty_text']} have an empty "
+            f"text, {cleaning['dropped_missing_label']} no label and {cleaning['dropped_conflicting']} "
+            "conflicting labels for the same text; check text_column and label_column, or fix the file"
+        )
 
 
-def _task_and_label_names(cleaned: dict[str, pd.DataFrame], train_key: str, requested: str, label_cols: list[str],
-                          given_names: list[str] | None, delimiter: str) -> tuple[str, list[str]]:
+def _task_and_label_names(
+    cleaned: dict[str, pd.DataFrame],
+    train_key: str,
+    requested: str,
+    label_cols: list[str],
+    given_names: list[str] | None,
+    delimiter: str,
+) -> tuple[str, list[str]]:
     """The task (detected unless set) and the label names; multi-label frames get tuples everywhere."""
     train = cleaned[train_key]
     all_labels = pd.concat([f["labels"] for f in cleaned.values()])
@@ -212,25 +283,36 @@ def _task_and_label_names(cleaned: dict[str, pd.DataFrame], train_key: str, requ
         as_tuple = lambda v: v if isinstance(v, tuple) else (v,)  # noqa: E731
         for split in cleaned:
             cleaned[split]["labels"] = cleaned[split]["labels"].map(as_tuple)
-        names = given_names or (label_cols if len(label_cols) > 1 else
-                                sort_labels({n for v in all_labels for n in as_tuple(v)}))
+        names = given_names or (
+            label_cols if len(label_cols) > 1 else sort_labels({n for v in all_labels for n in as_tuple(v)})
+        )
         if sum(len(v) for v in cleaned[train_key]["labels"]) == 0:
             raise UserError("no training row carries any label; check label_column and label_delimiter")
         return task, list(names)
     if all_labels.map(lambda v: isinstance(v, tuple)).any():
-        raise UserError(f"task={task} but the labels look multi-label (lists or {delimiter!r}-delimited); "
-                        "set task=multilabel or fix label_delimiter")
+        raise UserError(
+            f"task={task} but the labels look multi-label (lists or {delimiter!r}-delimited); "
+            "set task=multilabel or fix label_delimiter"
+        )
     names = sort_labels(set(all_labels))
     if len(set(train["labels"])) < 2:
-        raise UserError(f"only one class ({train['labels'].iloc[0]!r}) in the data: a classifier needs at least two; "
-                        "check label_column or add examples of the other classes")
+        raise UserError(
+            f"only one class ({train['labels'].iloc[0]!r}) in the data: a classifier needs at least two; "
+            "check label_column or add examples of the other classes"
+        )
     if task == "binary" and len(names) != 2:
-        raise UserError(f"task=binary but {len(names)} classes were found ({', '.join(names[:5])}...); "
-                        "set task=multiclass or auto")
-    unseen = set().union(*(set(f["labels"]) for k, f in cleaned.items() if k != train_key)) - set(train["labels"])
+        raise UserError(
+            f"task=binary but {len(names)} classes were found ({', '.join(names[:5])}...); "
+            "set task=multiclass or auto"
+        )
+    unseen = set().union(*(set(f["labels"]) for k, f in cleaned.items() if k != train_key)) - set(
+        train["labels"]
+    )
     if unseen:
-        raise UserError(f"labels {sorted(unseen)} appear in the evaluation files but never in training; "
-                        "add training examples or drop those rows")
+        raise UserError(
+            f"labels {sorted(unseen)} appear in the evaluation files but never in training; "
+            "add training examples or drop those rows"
+        )
     return task, names
 
 
@@ -244,6 +326,7 @@ def _positive_label(train: pd.DataFrame, names: list[str], wanted: Any) -> str:
 
 
 # ---------------------------------------------------------------- encoding and storage
+
 
 def encode_labels(labels: pd.Series, label_names: list[str], task: str) -> list:
     """Label names -> ids (single-label) or multi-hot lists (multi-label)."""
@@ -264,7 +347,8 @@ def label_counts(frame: pd.DataFrame, task: str) -> dict[str, int]:
 
 
 def save_split(frame: pd.DataFrame, path: Path) -> None:
-    """Store a split as text + labels (multi-label as a JSON list) so every later stage reads the same rows."""
+    """Store a split as text + labels (multi-label as a JSON list) so every later stage reads the same
+    rows."""
     out = frame[["text", "labels"]].copy()
     out["labels"] = out["labels"].map(lambda v: json.dumps(list(v)) if isinstance(v, tuple) else v)
     out.to_csv(path, index=False)

@@ -1,4 +1,5 @@
 """What a run records about where it ran: versions and hardware (no heavy imports)."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,18 @@ import sys
 from importlib import metadata
 from typing import Any
 
-PACKAGES = ("simpletransformers", "transformers", "torch", "tokenizers", "datasets", "scikit-learn",
-            "imbalanced-learn", "huggingface_hub", "pandas", "numpy")
+PACKAGES = (
+    "simpletransformers",
+    "transformers",
+    "torch",
+    "tokenizers",
+    "datasets",
+    "scikit-learn",
+    "imbalanced-learn",
+    "huggingface_hub",
+    "pandas",
+    "numpy",
+)
 
 
 def versions() -> dict[str, str]:
@@ -23,8 +34,11 @@ def versions() -> dict[str, str]:
 
 
 def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                            "processor": platform.processor() or platform.machine()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
     if "torch" in sys.modules:
         import torch
 
@@ -35,6 +49,10 @@ def hardware() -> dict[str, Any]:
 
 def command_line() -> str:
     """The command as typed, with any secret-looking argument masked."""
-    words = [w if not any(s in w.lower() for s in ("token", "key=", "password")) else w.split("=")[0] + "=***"
-             for w in sys.argv]
-    return shlex.join(["python", "-m", "scripts." + os.path.basename(words[0]).removesuffix(".py")] + words[1:])
+    words = [
+        w if not any(s in w.lower() for s in ("token", "key=", "password")) else w.split("=")[0] + "=***"
+        for w in sys.argv
+    ]
+    return shlex.join(
+        ["python", "-m", "scripts." + os.path.basename(words[0]).removesuffix(".py")] + words[1:]
+    )

@@ -1,9 +1,10 @@
 """One way to fail: a user error is one clear line and exit code 2; `--debug` shows the traceback."""
+
 from __future__ import annotations
 
 import sys
 import traceback
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 EXIT_USER_ERROR = 2
 

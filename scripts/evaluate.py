@@ -5,35 +5,68 @@
 Writes outputs/<run>/eval/: metrics.json, report.md, predictions.csv and the plots; prints a
 compact table of the transformer against TF-IDF + logistic regression and the majority class.
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
 from scripts import baseline, data, metrics, plots, runs, sources
-from scripts.model import hub_base_model
-from scripts.errors import UserError, run_cli
 from scripts.console import say
+from scripts.errors import UserError, run_cli
 from scripts.inference import decide
+from scripts.model import hub_base_model
 
 HEADLINE = {
-    "binary": ["accuracy", "balanced_accuracy", "precision_positive", "recall_positive", "f1_positive", "f1_macro",
-               "roc_auc", "pr_auc", "mcc"],
-    "multiclass": ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "f1_micro", "precision_macro",
-                   "recall_macro", "roc_auc_ovr", "mcc"],
-    "multilabel": ["f1_micro", "f1_macro", "f1_weighted", "f1_samples", "precision_micro", "recall_micro",
-                   "subset_accuracy", "hamming_loss", "lrap", "roc_auc_micro", "roc_auc_macro"],
+    "binary": [
+        "accuracy",
+        "balanced_accuracy",
+        "precision_positive",
+        "recall_positive",
+        "f1_positive",
+        "f1_macro",
+        "roc_auc",
+        "pr_auc",
+        "mcc",
+    ],
+    "multiclass": [
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "f1_micro",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc_ovr",
+        "mcc",
+    ],
+    "multilabel": [
+        "f1_micro",
+        "f1_macro",
+        "f1_weighted",
+        "f1_samples",
+        "precision_micro",
+        "recall_micro",
+        "subset_accuracy",
+        "hamming_loss",
+        "lrap",
+        "roc_auc_micro",
+        "roc_auc_macro",
+    ],
 }
 COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
 
 
-def score(task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None) -> dict[str, Any]:
+def score(
+    task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None
+) -> dict[str, Any]:
     if task == "binary":
         return metrics.binary_metrics(y, pred, probs[:, positive], positive, labels)
     if task == "multiclass":
@@ -41,18 +74,30 @@ def score(task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels:
     return metrics.multilabel_metrics(y, pred, probs, labels)
 
 
-def collapse_check(task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray) -> tuple[bool, str]:
+def collapse_check(
+    task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray
+) -> tuple[bool, str]:
     """A model no better than predicting the majority class is reported as collapsed, loudly."""
     key = COLLAPSE_METRIC[task]
     if task != "multilabel" and len(np.unique(pred)) == 1:
         return True, "it predicts a single class for every row"
     if model[key] <= majority[key]:
-        return True, f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}"
+        return (
+            True,
+            f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}",
+        )
     return False, f"{key} {model[key]:.4f} > majority-class {majority[key]:.4f}"
 
 
-def error_analysis(texts: list[str], y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str],
-                   task: str, top: int = 10) -> dict[str, Any]:
+def error_analysis(
+    texts: list[str],
+    y: np.ndarray,
+    pred: np.ndarray,
+    probs: np.ndarray,
+    labels: list[str],
+    task: str,
+    top: int = 10,
+) -> dict[str, Any]:
     """The most confident wrong predictions and the most confused label pairs."""
     wrong: list[dict[str, Any]] = []
     pairs: dict[tuple[str, str], int] = {}
@@ -60,22 +105,38 @@ def error_analysis(texts: list[str], y: np.ndarray, pred: np.ndarray, probs: np.
         for i, j in zip(*np.nonzero(pred != y)):
             kind = "false positive" if pred[i, j] else "false negative"
             confidence = probs[i, j] if pred[i, j] else 1 - probs[i, j]
-            wrong.append({"text": texts[i], "label": labels[j], "kind": kind, "probability": round(float(probs[i, j]), 4),
-                          "confidence": float(confidence)})
+            wrong.append(
+                {
+                    "text": texts[i],
+                    "label": labels[j],
+                    "kind": kind,
+                    "probability": round(float(probs[i, j]), 4),
+                    "confidence": float(confidence),
+                }
+            )
         for i in range(len(y)):
             for a in np.flatnonzero(y[i] & (1 - pred[i])):
                 for b in np.flatnonzero(pred[i] & (1 - y[i])):
                     pairs[(labels[a], labels[b])] = pairs.get((labels[a], labels[b]), 0) + 1
     else:
         for i in np.flatnonzero(pred != y):
-            wrong.append({"text": texts[i], "true": labels[y[i]], "predicted": labels[pred[i]],
-                          "probability": round(float(probs[i, pred[i]]), 4), "confidence": float(probs[i, pred[i]])})
+            wrong.append(
+                {
+                    "text": texts[i],
+                    "true": labels[y[i]],
+                    "predicted": labels[pred[i]],
+                    "probability": round(float(probs[i, pred[i]]), 4),
+                    "confidence": float(probs[i, pred[i]]),
+                }
+            )
             key = (labels[y[i]], labels[pred[i]])
             pairs[key] = pairs.get(key, 0) + 1
     wrong.sort(key=lambda w: -w["confidence"])
     for w in wrong:
         w.pop("confidence")
-    confused = [{"true": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items(), key=lambda kv: -kv[1])]
+    confused = [
+        {"true": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items(), key=lambda kv: -kv[1])
+    ]
     return {"n_wrong": len(wrong), "confident_wrong": wrong[:top], "confused_pairs": confused[:top]}
 
 
@@ -91,8 +152,10 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
     known = set(record["labels"])
     seen = {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))}
     if seen - known:
-        raise UserError(f"{data_path} has labels the model never saw in training: {sorted(seen - known)}; "
-                        "drop those rows or retrain with them")
+        raise UserError(
+            f"{data_path} has labels the model never saw in training: {sorted(seen - known)}; "
+            "drop those rows or retrain with them"
+        )
     return frame, str(data_path)
 
 
@@ -115,7 +178,9 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     pred = decide(probs, task, tuned, positive)
 
     val = data.load_split(runs.split_path(run_dir, "validation"), task)
-    base_test, base_val = baseline.tfidf_logreg_proba(train, y_train, [texts, val["text"].tolist()], task, len(labels))
+    base_test, base_val = baseline.tfidf_logreg_proba(
+        train, y_train, [texts, val["text"].tolist()], task, len(labels)
+    )
     base_thresholds = None
     y_val = np.array(data.encode_labels(val["labels"], labels, task))
     if task == "multilabel":  # the baseline gets the same validation-tuned thresholds treatment
@@ -130,8 +195,12 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
 
     results = {
         "transformer": score(task, y, pred, probs, labels, positive),
-        "tfidf_logreg": score(task, y, decide(base_test, task, base_thresholds, positive), base_test, labels, positive),
-        "majority_class": score(task, y, decide(majority_probs, task, None, positive), majority_probs, labels, positive),
+        "tfidf_logreg": score(
+            task, y, decide(base_test, task, base_thresholds, positive), base_test, labels, positive
+        ),
+        "majority_class": score(
+            task, y, decide(majority_probs, task, None, positive), majority_probs, labels, positive
+        ),
     }
     if tuned:
         results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
@@ -141,15 +210,29 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     report = {
-        "run": record["run"], "model": "model/", "base_model": hub_base_model(record["model"]["base_model"] or ""),
-        "task": task, "labels": labels, "positive_label": record.get("positive_label"),
-        "data": {"name": data_name, "rows": len(texts),
-                 "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest()},
-        "thresholds": {"values": dict(zip(labels if task == "multilabel" else [record.get("positive_label")], tuned)),
-                       "tuned_on": "validation"} if tuned else None,
-        "headline": HEADLINE[task], "results": results,
-        "collapsed": collapsed, "collapse_check": reason,
-        "beats_baseline": ours > theirs, "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
+        "run": record["run"],
+        "model": "model/",
+        "base_model": hub_base_model(record["model"]["base_model"] or ""),
+        "task": task,
+        "labels": labels,
+        "positive_label": record.get("positive_label"),
+        "data": {
+            "name": data_name,
+            "rows": len(texts),
+            "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
+        },
+        "thresholds": {
+            "values": dict(zip(labels if task == "multilabel" else [record.get("positive_label")], tuned)),
+            "tuned_on": "validation",
+        }
+        if tuned
+        else None,
+        "headline": HEADLINE[task],
+        "results": results,
+        "collapsed": collapsed,
+        "collapse_check": reason,
+        "beats_baseline": ours > theirs,
+        "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
@@ -196,18 +279,27 @@ def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, pos
     for name, truth in columns.items():
         fpr, tpr, _ = skm.roc_curve(truth, scores[name])
         precision, recall, _ = skm.precision_recall_curve(truth, scores[name])
-        curves[name] = {"fpr": fpr, "tpr": tpr, "precision": precision, "recall": recall,
-                        "auc": skm.auc(fpr, tpr), "ap": skm.average_precision_score(truth, scores[name])}
+        curves[name] = {
+            "fpr": fpr,
+            "tpr": tpr,
+            "precision": precision,
+            "recall": recall,
+            "auc": skm.auc(fpr, tpr),
+            "ap": skm.average_precision_score(truth, scores[name]),
+        }
     if curves:
         plots.roc_pr_curves(curves, out / "roc_pr.png")
         made.append("roc_pr.png")
     if "per_class" in model:
-        plots.per_class_f1(model["per_class"], out / "per_class_f1.png", report["results"]["tfidf_logreg"].get("per_class"))
+        plots.per_class_f1(
+            model["per_class"], out / "per_class_f1.png", report["results"]["tfidf_logreg"].get("per_class")
+        )
         made.append("per_class_f1.png")
     info = record.get("thresholds")
     if task == "multilabel" and info and info.get("curves"):
-        plots.threshold_curves(info["grid"], info["curves"], list(info["values"].values()), labels,
-                               out / "thresholds.png")
+        plots.threshold_curves(
+            info["grid"], info["curves"], list(info["values"].values()), labels, out / "thresholds.png"
+        )
         made.append("thresholds.png")
     return made
 
@@ -217,7 +309,11 @@ def _fmt(value: Any) -> str:
 
 
 def comparison_table(report: dict[str, Any]) -> list[list[str]]:
-    columns = [c for c in ("transformer", "transformer_at_0.5", "tfidf_logreg", "majority_class") if c in report["results"]]
+    columns = [
+        c
+        for c in ("transformer", "transformer_at_0.5", "tfidf_logreg", "majority_class")
+        if c in report["results"]
+    ]
     rows = [["metric"] + columns]
     for key in report["headline"]:
         rows.append([key] + [_fmt(report["results"][c].get(key)) for c in columns])
@@ -231,30 +327,63 @@ def markdown_table(rows: list[list[str]]) -> str:
 
 
 def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
-    flag = ("**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**" if report["collapsed"]
-            else "Not collapsed: " + report["collapse_check"] + ".")
-    parts = [f"# Evaluation of {report['run']}", "",
-             f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
-             f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.", "", flag, "",
-             markdown_table(comparison_table(report)), ""]
+    flag = (
+        "**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**"
+        if report["collapsed"]
+        else "Not collapsed: " + report["collapse_check"] + "."
+    )
+    parts = [
+        f"# Evaluation of {report['run']}",
+        "",
+        f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
+        f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.",
+        "",
+        flag,
+        "",
+        markdown_table(comparison_table(report)),
+        "",
+    ]
     if not report["beats_baseline"]:
-        parts += [f"**Below the TF-IDF + logistic regression baseline** ({report['baseline_check']}): more data or "
-                  "epochs may help, or the baseline may be the better model here.", ""]
+        parts += [
+            f"**Below the TF-IDF + logistic regression baseline** ({report['baseline_check']}): more data or "
+            "epochs may help, or the baseline may be the better model here.",
+            "",
+        ]
     if report["thresholds"]:
-        parts += ["`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
-                  "0.5 cut-off.", "", "| label | threshold |", "|---|---|"]
+        parts += [
+            "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
+            "0.5 cut-off.",
+            "",
+            "| label | threshold |",
+            "|---|---|",
+        ]
         parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
     per_class = report["results"]["transformer"].get("per_class")
     if per_class:
-        parts += ["## Per class", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        parts += [f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
-                  for n, c in per_class.items()] + [""]
-    parts += ["## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]] + ["", "![training curve](../training_curve.png)", ""]
+        parts += [
+            "## Per class",
+            "",
+            "| label | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        parts += [
+            f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+            for n, c in per_class.items()
+        ] + [""]
+    parts += (
+        ["## Plots", ""]
+        + [f"![{p}]({p})" for p in report["plots"]]
+        + ["", "![training curve](../training_curve.png)", ""]
+    )
     errors = report["errors"]
     parts += [f"## Error analysis ({errors['n_wrong']} wrong)", "", "Most confident wrong predictions:", ""]
     for w in errors["confident_wrong"]:
         text = w["text"].replace("\n", " ").replace("|", "/")[:160]
-        what = (f"{w['kind']} `{w['label']}`" if "kind" in w else f"true `{w['true']}`, predicted `{w['predicted']}`")
+        what = (
+            f"{w['kind']} `{w['label']}`"
+            if "kind" in w
+            else f"true `{w['true']}`, predicted `{w['predicted']}`"
+        )
         parts.append(f"- {what} (p={w['probability']:.3f}): {text}")
     parts += ["", "Most confused pairs (true -> predicted):", ""]
     parts += [f"- {p['true']} -> {p['predicted']}: {p['count']}" for p in errors["confused_pairs"]] + [""]
@@ -275,7 +404,9 @@ def print_table(report: dict[str, Any]) -> None:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
-    parser.add_argument("--data", help="a labelled CSV with the training file's columns (default: the run's test split)")
+    parser.add_argument(
+        "--data", help="a labelled CSV with the training file's columns (default: the run's test split)"
+    )
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     report = evaluate(run_dir, args.data, cfg["threads"])

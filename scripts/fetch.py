@@ -1,15 +1,16 @@
 """Entry point: fetch a dataset ahead of training.
 
-    python -m scripts.fetch [--data PRESET] [--kaggle owner/dataset]
+python -m scripts.fetch [--data PRESET] [--kaggle owner/dataset]
 """
+
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from scripts import settings, sources
-from scripts.errors import run_cli
 from scripts.console import say
+from scripts.errors import run_cli
 
 
 def main(argv: Sequence[str]) -> int:
@@ -22,7 +23,7 @@ def main(argv: Sequence[str]) -> int:
         say(f"downloaded {len(files)} file(s):")
         for path in files:
             print(f"  {path}")
-        print("train on one with: make train DATA=<file> SET=\"text_column=... label_column=...\"")
+        print('train on one with: make train DATA=<file> SET="text_column=... label_column=..."')
         return 0
     cfg = settings.resolve({"dataset": args.data} if args.data else {})
     source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])

@@ -7,6 +7,7 @@ validation split; splits that are none of train/validation/test (e.g. `unsupervi
 The Hub is asked for the dataset's commit first, and the data is loaded at that commit, so run.json
 and the card name exactly what was trained on.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,16 @@ import pandas as pd
 from scripts.errors import UserError
 
 PREFIX = "hf:"
-SPLIT_NAMES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
-               "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+    "testing": "test",
+}
 
 
 @dataclass
@@ -28,14 +37,15 @@ class HubDataset:
     frames: dict[str, pd.DataFrame]
     repo_id: str | None = None
     config: str | None = None
-    revision: str | None = None       # the resolved commit
-    left_out: tuple[str, ...] = ()     # splits that are not train/validation/test
+    revision: str | None = None  # the resolved commit
+    left_out: tuple[str, ...] = ()  # splits that are not train/validation/test
 
 
 def is_arrow_folder(path: Path) -> bool:
     """A folder written by Dataset(Dict).save_to_disk."""
-    return path.is_dir() and any((path / name).exists() for name in ("dataset_dict.json", "dataset_info.json",
-                                                                       "state.json"))
+    return path.is_dir() and any(
+        (path / name).exists() for name in ("dataset_dict.json", "dataset_info.json", "state.json")
+    )
 
 
 def _column_to_python(values: pd.Series, feature: Any) -> pd.Series:
@@ -47,8 +57,11 @@ def _column_to_python(values: pd.Series, feature: Any) -> pd.Series:
 
     if isinstance(feature, ClassLabel):
         return values.map(name)
-    inner = getattr(feature, "feature", None) if isinstance(feature, Sequence) else \
-        (feature[0] if isinstance(feature, list) and feature else None)
+    inner = (
+        getattr(feature, "feature", None)
+        if isinstance(feature, Sequence)
+        else (feature[0] if isinstance(feature, list) and feature else None)
+    )
     if isinstance(inner, ClassLabel):
         return values.map(lambda row: None if row is None else tuple(inner.names[int(i)] for i in row))
     if inner is not None or isinstance(feature, (Sequence, list)):
@@ -71,8 +84,10 @@ def to_frames(splits: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], tuple[st
             frame[column] = _column_to_python(frame[column], feature)
         frames[canonical] = frame
     if "train" not in frames:
-        raise UserError(f"the dataset's splits {sorted(splits)} include no train split (train, training); "
-                        "quickfit trains on the train split and carves validation/test from it when missing")
+        raise UserError(
+            f"the dataset's splits {sorted(splits)} include no train split (train, training); "
+            "quickfit trains on the train split and carves validation/test from it when missing"
+        )
     return frames, tuple(left_out)
 
 
@@ -87,8 +102,10 @@ def load_local(path: Path) -> HubDataset:
         else:
             loaded = datasets.Dataset.from_parquet(str(path))
     except Exception as exc:  # pyarrow and datasets raise many types for a damaged file
-        raise UserError(f"{path.name} could not be read as {'a save_to_disk folder' if path.is_dir() else 'Parquet'} "
-                        f"({str(exc).splitlines()[0][:160]}); check the file") from exc
+        raise UserError(
+            f"{path.name} could not be read as {'a save_to_disk folder' if path.is_dir() else 'Parquet'} "
+            f"({str(exc).splitlines()[0][:160]}); check the file"
+        ) from exc
     if isinstance(loaded, datasets.DatasetDict):
         frames, left_out = to_frames(dict(loaded))
         return HubDataset(frames=frames, left_out=left_out)
@@ -108,31 +125,57 @@ def _cached(repo_id: str) -> bool:
 
 def hub_error(exc: Exception, repo_id: str, config: str | None, revision: str | None) -> UserError:
     """One line for every way a Hub dataset cannot be had."""
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     token_hint = "" if _token() else " (no token: set HF_TOKEN or run `huggingface-cli login`)"
     if isinstance(exc, GatedRepoError):
-        return UserError(f"dataset {repo_id} is gated: accept its conditions on its Hub page, then use a token of that "
-                         f"account{token_hint}")
+        return UserError(
+            f"dataset {repo_id} is gated: accept its conditions on its Hub page, then use a token of that "
+            f"account{token_hint}"
+        )
     if isinstance(exc, RevisionNotFoundError):
-        return UserError(f"hf_revision={revision!r} is not a branch, tag or commit of dataset {repo_id}; fix hf_revision")
+        return UserError(
+            f"hf_revision={revision!r} is not a branch, tag or commit of dataset {repo_id}; fix hf_revision"
+        )
     if isinstance(exc, RepositoryNotFoundError):
-        return UserError(f"dataset {repo_id} was not found on the Hub (404), or it is private{token_hint}; "
-                         "check the id (owner/name)")
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code in (401, 403):
-        return UserError(f"the Hub refused access to dataset {repo_id} ({exc.response.status_code}){token_hint}; "
-                         "use a token that may read it")
+        return UserError(
+            f"dataset {repo_id} was not found on the Hub (404), or it is private{token_hint}; "
+            "check the id (owner/name)"
+        )
+    if (
+        isinstance(exc, HfHubHTTPError)
+        and exc.response is not None
+        and exc.response.status_code in (401, 403)
+    ):
+        return UserError(
+            f"the Hub refused access to dataset {repo_id} ({exc.response.status_code}){token_hint}; "
+            "use a token that may read it"
+        )
     if isinstance(exc, OfflineModeIsEnabled) or "offline" in str(exc).lower():
-        return UserError(f"dataset {repo_id} is not in the local cache and HF_HUB_OFFLINE is set; connect once "
-                         "without it to download the dataset")
+        return UserError(
+            f"dataset {repo_id} is not in the local cache and HF_HUB_OFFLINE is set; connect once "
+            "without it to download the dataset"
+        )
     if _is_network(exc):
-        cached = "a cached copy exists: run with HF_HUB_OFFLINE=1 to use it" if _cached(repo_id) else \
-            "no cached copy exists on this machine"
-        return UserError(f"could not reach the Hub for dataset {repo_id} ({exc.__class__.__name__}); {cached}")
+        cached = (
+            "a cached copy exists: run with HF_HUB_OFFLINE=1 to use it"
+            if _cached(repo_id)
+            else "no cached copy exists on this machine"
+        )
+        return UserError(
+            f"could not reach the Hub for dataset {repo_id} ({exc.__class__.__name__}); {cached}"
+        )
     cause = exc.__cause__ or exc.__context__ or exc
-    return UserError(f"dataset {repo_id} could not be loaded ({cause.__class__.__name__}: "
-                     f"{str(cause).splitlines()[0][:160] if str(cause) else ''}); check its files and features")
+    return UserError(
+        f"dataset {repo_id} could not be loaded ({cause.__class__.__name__}: "
+        f"{str(cause).splitlines()[0][:160] if str(cause) else ''}); check its files and features"
+    )
 
 
 def _is_network(exc: BaseException) -> bool:
@@ -141,7 +184,9 @@ def _is_network(exc: BaseException) -> bool:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         module = type(exc).__module__.split(".")[0]
-        if module in ("httpx", "httpcore", "requests", "urllib3") or isinstance(exc, (ConnectionError, TimeoutError)):
+        if module in ("httpx", "httpcore", "requests", "urllib3") or isinstance(
+            exc, (ConnectionError, TimeoutError)
+        ):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -157,7 +202,8 @@ def load_hub(repo_id: str, config: str | None, revision: str | None, offline: bo
     if not offline:
         try:
             info = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=_token()).dataset_info(
-                repo_id, revision=revision)
+                repo_id, revision=revision
+            )
             sha = info.sha
         except Exception as exc:
             raise hub_error(exc, repo_id, config, revision) from exc
@@ -165,16 +211,23 @@ def load_hub(repo_id: str, config: str | None, revision: str | None, offline: bo
         loaded = datasets.load_dataset(repo_id, config, revision=sha or revision, token=_token())
     except ValueError as exc:
         if "BuilderConfig" in str(exc) or "config" in str(exc).lower():
-            raise UserError(f"hf_config={config!r} is not a config of dataset {repo_id}; available: "
-                            f"{_configs(repo_id, sha or revision)}") from exc
+            raise UserError(
+                f"hf_config={config!r} is not a config of dataset {repo_id}; available: "
+                f"{_configs(repo_id, sha or revision)}"
+            ) from exc
         raise UserError(f"dataset {repo_id} could not be loaded: {str(exc).splitlines()[0][:200]}") from exc
     except Exception as exc:  # network, cache and HTTP errors of several libraries
         raise hub_error(exc, repo_id, config, revision) from exc
     if not isinstance(loaded, datasets.DatasetDict):
         loaded = datasets.DatasetDict({"train": loaded})
     frames, left_out = to_frames(dict(loaded))
-    return HubDataset(frames=frames, repo_id=repo_id, config=config, left_out=left_out,
-                      revision=sha or revision or "offline cache (commit not checked)")
+    return HubDataset(
+        frames=frames,
+        repo_id=repo_id,
+        config=config,
+        left_out=left_out,
+        revision=sha or revision or "offline cache (commit not checked)",
+    )
 
 
 def _configs(repo_id: str, revision: str | None) -> str:

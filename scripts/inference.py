@@ -4,12 +4,14 @@ Simple Transformers is not imported here (it costs ~14 s): evaluation, predictio
 the push check all load the saved folder directly. Texts are sorted by length and padded per
 batch, then the results are put back in input order.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +41,10 @@ class Predictor:
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                batch = self.tokenizer.pad({k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt")
+                rows = order[start : start + batch_size]
+                batch = self.tokenizer.pad(
+                    {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
+                )
                 logits = self.model(**batch.to(self.device)).logits.float()
                 probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
                 out[rows] = probs.cpu().numpy()
@@ -86,29 +90,47 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
     hf_logging.set_verbosity_error()
     set_threads(threads)
     if not (model_dir / "quickfit.json").exists() or not (model_dir / "config.json").exists():
-        raise UserError(f"{model_dir} is not a quickfit model folder (no quickfit.json or config.json); "
-                        "give a run folder made by `make train`")
+        raise UserError(
+            f"{model_dir} is not a quickfit model folder (no quickfit.json or config.json); "
+            "give a run folder made by `make train`"
+        )
     meta = json.loads((model_dir / "quickfit.json").read_text())
     from scripts.model import check_safetensors
 
     check_safetensors(model_dir / "model.safetensors")
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32,
-                                                                         output_loading_info=True)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, dtype=torch.float32, output_loading_info=True
+        )
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise UserError(f"{model_dir} cannot be loaded ({str(exc).splitlines()[0][:160]}); its weights or config "
-                        "are damaged: train again or restore the folder") from exc
-    broken = sorted(info.get("missing_keys") or []) + [str(m[0] if isinstance(m, tuple) else m)
-                                                       for m in info.get("mismatched_keys") or []]
+        raise UserError(
+            f"{model_dir} cannot be loaded ({str(exc).splitlines()[0][:160]}); its weights or config "
+            "are damaged: train again or restore the folder"
+        ) from exc
+    broken = sorted(info.get("missing_keys") or []) + [
+        str(m[0] if isinstance(m, tuple) else m) for m in info.get("mismatched_keys") or []
+    ]
     if broken:
-        raise UserError(f"{model_dir} does not load as a complete classifier: {len(broken)} weights missing or "
-                        f"mismatched ({', '.join(broken[:3])}), which would be random at every load; train again")
+        raise UserError(
+            f"{model_dir} does not load as a complete classifier: {len(broken)} weights missing or "
+            f"mismatched ({', '.join(broken[:3])}), which would be random at every load; train again"
+        )
     model.eval()
     target = device()
     if quantize:  # int8 dynamic quantisation runs on the CPU
-        model, target = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8), "cpu"
+        model, target = (
+            torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8),
+            "cpu",
+        )
     model.to(target)
-    return Predictor(model=model, tokenizer=tokenizer, task=meta["task"], labels=meta["labels"],
-                     max_seq_length=int(meta["max_seq_length"]), thresholds=list(meta.get("thresholds") or []),
-                     meta=meta, device=target)
+    return Predictor(
+        model=model,
+        tokenizer=tokenizer,
+        task=meta["task"],
+        labels=meta["labels"],
+        max_seq_length=int(meta["max_seq_length"]),
+        thresholds=list(meta.get("thresholds") or []),
+        meta=meta,
+        device=target,
+    )

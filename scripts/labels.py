@@ -1,5 +1,6 @@
 """Label cells -> label names: numbers canonicalised, missing-value spellings dropped, multi-label cells
 split (delimited, list-like, real lists or 0/1 columns)."""
+
 from __future__ import annotations
 
 import ast
@@ -11,8 +12,21 @@ import pandas as pd
 from scripts.errors import UserError
 
 # Label cells that mean "no label": spreadsheet and pandas spellings of a missing or non-finite value.
-MISSING_LABELS = {"nan", "none", "null", "na", "n/a", "<na>", "nat", "inf", "-inf", "+inf", "infinity",
-                  "-infinity", "+infinity"}
+MISSING_LABELS = {
+    "nan",
+    "none",
+    "null",
+    "na",
+    "n/a",
+    "<na>",
+    "nat",
+    "inf",
+    "-inf",
+    "+inf",
+    "infinity",
+    "-infinity",
+    "+infinity",
+}
 
 
 def is_missing(value: Any) -> bool:
@@ -47,8 +61,9 @@ def split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
                 items = text[1:-1].split(",")
         else:
             items = text.split(delimiter)
-    cleaned = tuple(sorted({str(i).strip().strip("'\"") for i in items
-                            if not is_missing(str(i).strip().strip("'\""))}))
+    cleaned = tuple(
+        sorted({str(i).strip().strip("'\"") for i in items if not is_missing(str(i).strip().strip("'\""))})
+    )
     return cleaned or None
 
 
@@ -63,14 +78,20 @@ def onehot_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     matrix = {}
     for col in columns:
         raw = frame[col].astype(str).str.strip().str.lower()
-        mapped = raw.map({"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "nan": np.nan, "none": np.nan})
+        mapped = raw.map(
+            {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "nan": np.nan, "none": np.nan}
+        )
         bad = sorted(set(raw[mapped.isna() & frame[col].notna()]))
         if bad:
-            raise UserError(f"one-hot label column {col!r} holds values other than 0/1 (e.g. {bad[:3]}); "
-                            "fix those cells or use one label column with label names")
+            raise UserError(
+                f"one-hot label column {col!r} holds values other than 0/1 (e.g. {bad[:3]}); "
+                "fix those cells or use one label column with label names"
+            )
         matrix[col] = mapped
     onehot = pd.DataFrame(matrix)
-    names = onehot.apply(lambda row: None if row.isna().any() else tuple(c for c in columns if row[c] == 1), axis=1)
+    names = onehot.apply(
+        lambda row: None if row.isna().any() else tuple(c for c in columns if row[c] == 1), axis=1
+    )
     return names
 
 
@@ -82,8 +103,10 @@ def single_labels(series: pd.Series) -> pd.Series:
     if numeric.any() and not numeric.all():
         words = sorted(set(present[~numeric]))[:3]
         numbers = sorted(set(present[numeric]))[:3]
-        raise UserError(f"the label column mixes numbers {numbers} and words {words}; "
-                        "make every label the same kind (fix or drop those rows)")
+        raise UserError(
+            f"the label column mixes numbers {numbers} and words {words}; "
+            "make every label the same kind (fix or drop those rows)"
+        )
     if numeric.all() and len(present):
         values = values.map(lambda v: None if is_missing(v) else canonical_number(v))
     return values

@@ -1,7 +1,9 @@
 """Metrics with scikit-learn, by task; the selection metric that picks the best epoch."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
@@ -28,20 +30,30 @@ def per_class(y: np.ndarray, pred: np.ndarray, label_names: list[str]) -> dict[s
     """Precision, recall, F1 and support for each label (ids or multi-hot columns in label order)."""
     labels = None if y.ndim == 2 else list(range(len(label_names)))
     p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    return {name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
-            for i, name in enumerate(label_names)}
+    return {
+        name: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
+        for i, name in enumerate(label_names)
+    }
 
 
-def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int,
-                   label_names: list[str]) -> dict[str, Any]:
-    p, r, f, _ = skm.precision_recall_fscore_support(y, pred, pos_label=positive, average="binary", zero_division=0)
+def binary_metrics(
+    y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int, label_names: list[str]
+) -> dict[str, Any]:
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        y, pred, pos_label=positive, average="binary", zero_division=0
+    )
     mp, mr, mf, _ = skm.precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
     y_pos = (y == positive).astype(int)
     two_classes = len(np.unique(y_pos)) == 2
     return {
-        "accuracy": _r(skm.accuracy_score(y, pred)), "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred)),
-        "precision_positive": _r(p), "recall_positive": _r(r), "f1_positive": _r(f),
-        "precision_macro": _r(mp), "recall_macro": _r(mr), "f1_macro": _r(mf),
+        "accuracy": _r(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred)),
+        "precision_positive": _r(p),
+        "recall_positive": _r(r),
+        "f1_positive": _r(f),
+        "precision_macro": _r(mp),
+        "recall_macro": _r(mr),
+        "f1_macro": _r(mf),
         "roc_auc": _r(skm.roc_auc_score(y_pos, prob_pos)) if two_classes else None,
         "pr_auc": _r(skm.average_precision_score(y_pos, prob_pos)) if two_classes else None,
         "mcc": _r(skm.matthews_corrcoef(y, pred)),
@@ -50,17 +62,31 @@ def binary_metrics(y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positi
     }
 
 
-def multiclass_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+def multiclass_metrics(
+    y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]
+) -> dict[str, Any]:
     ids = list(range(len(label_names)))
-    out: dict[str, Any] = {"accuracy": _r(skm.accuracy_score(y, pred)),
-                           "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred))}
+    out: dict[str, Any] = {
+        "accuracy": _r(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred)),
+    }
     for avg in ("macro", "weighted", "micro"):
         p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=ids, average=avg, zero_division=0)
         out.update({f"precision_{avg}": _r(p), f"recall_{avg}": _r(r), f"f1_{avg}": _r(f)})
     present = np.unique(y)
     try:
-        out["roc_auc_ovr"] = _r(skm.roc_auc_score(y, probs[:, present] / probs[:, present].sum(1, keepdims=True),
-                                                  multi_class="ovr", labels=present)) if len(present) > 2 else None
+        out["roc_auc_ovr"] = (
+            _r(
+                skm.roc_auc_score(
+                    y,
+                    probs[:, present] / probs[:, present].sum(1, keepdims=True),
+                    multi_class="ovr",
+                    labels=present,
+                )
+            )
+            if len(present) > 2
+            else None
+        )
     except ValueError:
         out["roc_auc_ovr"] = None
     out["mcc"] = _r(skm.matthews_corrcoef(y, pred))
@@ -69,7 +95,9 @@ def multiclass_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label
     return out
 
 
-def multilabel_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+def multilabel_metrics(
+    y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for avg in ("micro", "macro", "weighted", "samples"):
         p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
@@ -78,7 +106,11 @@ def multilabel_metrics(y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label
     out["hamming_loss"] = _r(skm.hamming_loss(y, pred))
     out["lrap"] = _r(skm.label_ranking_average_precision_score(y, probs))
     has_both = (y.sum(0) > 0) & (y.sum(0) < len(y))
-    out["roc_auc_micro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="micro")) if has_both.any() else None
-    out["roc_auc_macro"] = _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="macro")) if has_both.any() else None
+    out["roc_auc_micro"] = (
+        _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="micro")) if has_both.any() else None
+    )
+    out["roc_auc_macro"] = (
+        _r(skm.roc_auc_score(y[:, has_both], probs[:, has_both], average="macro")) if has_both.any() else None
+    )
     out["per_class"] = per_class(y, pred, label_names)
     return out

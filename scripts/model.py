@@ -1,15 +1,17 @@
 """Base models and training: resolve and check the base model, train through Simple Transformers
 (patched in st_patches.py, the only other module that imports it), keep the best epoch.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,9 +25,20 @@ if TYPE_CHECKING:
 
 PACKAGED_MINILM = "packaged-minilm"
 # What a model folder needs to be used elsewhere; nothing else is kept (no optimizer, no pickles).
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-               "special_tokens_map.json", "vocab.txt", "merges.txt", "vocab.json", "spiece.model",
-               "sentencepiece.bpe.model", "added_tokens.json", "quickfit.json")
+MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "merges.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "added_tokens.json",
+    "quickfit.json",
+)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 CHECKPOINT_LIKE = re.compile(r"^[^-]+-\d+")  # Simple Transformers reads "<word>-<int>" as a checkpoint step
 
@@ -41,21 +54,27 @@ def resolve_model_name(name: str, allow_pickle: bool = False) -> str:
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir() or not (path / "config.json").exists():
-            raise UserError(f"model_name={name!r} is not a model folder (no config.json in it); "
-                            "give a folder saved by save_pretrained, a Hub id, or packaged-minilm")
+            raise UserError(
+                f"model_name={name!r} is not a model folder (no config.json in it); "
+                "give a folder saved by save_pretrained, a Hub id, or packaged-minilm"
+            )
         has_safe = any(path.glob("*.safetensors"))
         has_pickle = any(path.glob("pytorch_model*.bin"))
         if not has_safe and has_pickle and not allow_pickle:
-            raise UserError(f"{name} has only pickle weights (pytorch_model.bin), which can run code when loaded; "
-                            "convert them to safetensors or set allow_pickle_weights=True if you trust the folder")
+            raise UserError(
+                f"{name} has only pickle weights (pytorch_model.bin), which can run code when loaded; "
+                "convert them to safetensors or set allow_pickle_weights=True if you trust the folder"
+            )
         if not has_safe and not has_pickle:
             raise UserError(f"{name} has no weights (*.safetensors); give a complete model folder")
         for weights in path.glob("*.safetensors"):
             check_safetensors(weights)
         return str(path.resolve())
     if not HUB_ID.match(name) or name.count("/") > 1:
-        raise UserError(f"model_name={name!r} is neither a folder nor a Hub id like 'distilbert-base-uncased' or "
-                        "'owner/name'; fix the name")
+        raise UserError(
+            f"model_name={name!r} is neither a folder nor a Hub id like 'distilbert-base-uncased' or "
+            "'owner/name'; fix the name"
+        )
     return name
 
 
@@ -67,8 +86,10 @@ def check_safetensors(weights: Path) -> None:
         with safe_open(weights, "pt") as handle:
             names = list(handle.keys())
     except Exception as exc:  # safetensors raises its own error types
-        raise UserError(f"{weights} is not a readable safetensors file ({str(exc).splitlines()[0][:100]}); "
-                        "download or save the model again") from exc
+        raise UserError(
+            f"{weights} is not a readable safetensors file ({str(exc).splitlines()[0][:100]}); "
+            "download or save the model again"
+        ) from exc
     if not names:
         raise UserError(f"{weights} holds no weights; download or save the model again")
 
@@ -84,22 +105,24 @@ def safe_model_path(resolved: str) -> str:
     return resolved
 
 
-def load_tokenizer(resolved_name: str) -> "PreTrainedTokenizerBase":
+def load_tokenizer(resolved_name: str) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     try:  # HF_HUB_OFFLINE is read here, at call time, not only when huggingface_hub was imported
         return AutoTokenizer.from_pretrained(resolved_name, local_files_only=offline())
     except (OSError, ValueError) as exc:
-        raise UserError(f"could not load the tokenizer of {resolved_name!r} ({str(exc).splitlines()[0][:160]}); "
-                        "check model_name, or the network for a Hub id") from exc
+        raise UserError(
+            f"could not load the tokenizer of {resolved_name!r} ({str(exc).splitlines()[0][:160]}); "
+            "check model_name, or the network for a Hub id"
+        ) from exc
 
 
-def folds_case(tokenizer: "PreTrainedTokenizerBase") -> bool:
+def folds_case(tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the tokenizer lower-cases its input (an uncased vocabulary such as MiniLM's)."""
     return tokenizer("Hello World")["input_ids"] == tokenizer("hello world")["input_ids"]
 
 
-def position_limit(resolved_name: str, tokenizer: "PreTrainedTokenizerBase") -> int:
+def position_limit(resolved_name: str, tokenizer: PreTrainedTokenizerBase) -> int:
     """The longest input the model takes: the tokenizer's limit, else its config's position embeddings."""
     declared = getattr(tokenizer, "model_max_length", 0) or 0
     if 0 < declared < 100_000:
@@ -119,55 +142,91 @@ def hub_base_model(model_name: str) -> str | None:
     return model_name
 
 
-def auto_max_seq_length(tokenizer, texts: list[str], cap: int, percentile: float = 99.0) -> tuple[int, dict[str, int]]:
+def auto_max_seq_length(
+    tokenizer, texts: list[str], cap: int, percentile: float = 99.0
+) -> tuple[int, dict[str, int]]:
     """The percentile of token lengths (with special tokens), rounded up to 8, capped."""
     lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
     model_max = getattr(tokenizer, "model_max_length", 512) or 512
     value = int(np.ceil(np.percentile(lengths, percentile) / 8) * 8)
     chosen = int(max(8, min(value, cap, model_max if model_max < 100000 else 512)))
-    stats = {"p50": int(np.percentile(lengths, 50)), "p95": int(np.percentile(lengths, 95)),
-             "p99": int(np.percentile(lengths, 99)), "max": int(lengths.max()),
-             "truncated_share_pct": round(float((lengths > chosen).mean() * 100), 2)}
+    stats = {
+        "p50": int(np.percentile(lengths, 50)),
+        "p95": int(np.percentile(lengths, 95)),
+        "p99": int(np.percentile(lengths, 99)),
+        "max": int(lengths.max()),
+        "truncated_share_pct": round(float((lengths > chosen).mean() * 100), 2),
+    }
     return chosen, stats
 
 
 # ---------------------------------------------------------------- training
 
+
 @dataclass
 class TrainResult:
     model_dir: Path
-    history: Any   # pandas DataFrame of per-epoch scores
+    history: Any  # pandas DataFrame of per-epoch scores
     best_metric: float | None
     global_step: int
     best_epoch: int
     validation_probs: np.ndarray  # as computed during training, for checking the saved model
 
 
-def simpletransformers_args(cfg: Mapping[str, Any], work: Path, max_seq_length: int, metric_name: str,
-                            precision: str = "fp32") -> dict[str, Any]:
+def simpletransformers_args(
+    cfg: Mapping[str, Any], work: Path, max_seq_length: int, metric_name: str, precision: str = "fp32"
+) -> dict[str, Any]:
     """The Simple Transformers args: the user's hyperparameters plus what makes it safe offline and on CPU."""
     return {
-        **{k: cfg[k] for k in ("num_train_epochs", "learning_rate", "train_batch_size", "eval_batch_size",
-                               "warmup_ratio", "weight_decay", "gradient_accumulation_steps", "max_grad_norm",
-                               "manual_seed", "use_early_stopping", "early_stopping_patience")},
+        **{
+            k: cfg[k]
+            for k in (
+                "num_train_epochs",
+                "learning_rate",
+                "train_batch_size",
+                "eval_batch_size",
+                "warmup_ratio",
+                "weight_decay",
+                "gradient_accumulation_steps",
+                "max_grad_norm",
+                "manual_seed",
+                "use_early_stopping",
+                "early_stopping_patience",
+            )
+        },
         "max_seq_length": max_seq_length,
-        "output_dir": str(work / "checkpoints"), "best_model_dir": str(work / "checkpoints" / "best"),
-        "cache_dir": str(work / "cache"), "tensorboard_dir": str(work / "tensorboard"),
+        "output_dir": str(work / "checkpoints"),
+        "best_model_dir": str(work / "checkpoints" / "best"),
+        "cache_dir": str(work / "cache"),
+        "tensorboard_dir": str(work / "tensorboard"),
         # the feature cache key ignores the data: never read it
-        "overwrite_output_dir": True, "reprocess_input_data": True, "no_cache": True,
+        "overwrite_output_dir": True,
+        "reprocess_input_data": True,
+        "no_cache": True,
         "use_cached_eval_features": False,
         # forked worker pools deadlock eval after train on CPU (libgomp)
-        "use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
-        "dataloader_num_workers": 0, "process_count": 1,
-        "evaluate_during_training": True, "evaluate_during_training_steps": 0, "evaluate_each_epoch": True,
+        "use_multiprocessing": False,
+        "use_multiprocessing_for_evaluation": False,
+        "dataloader_num_workers": 0,
+        "process_count": 1,
+        "evaluate_during_training": True,
+        "evaluate_during_training_steps": 0,
+        "evaluate_each_epoch": True,
         "evaluate_during_training_verbose": False,
-        "early_stopping_metric": metric_name, "early_stopping_metric_minimize": False,
-        "early_stopping_consider_epochs": True, "early_stopping_delta": 0.0,
-        "save_steps": -1, "save_model_every_epoch": True, "save_eval_checkpoints": False,
+        "early_stopping_metric": metric_name,
+        "early_stopping_metric_minimize": False,
+        "early_stopping_consider_epochs": True,
+        "early_stopping_delta": 0.0,
+        "save_steps": -1,
+        "save_model_every_epoch": True,
+        "save_eval_checkpoints": False,
         "save_optimizer_and_scheduler": True,
-        "wandb_project": None, "silent": False, "logging_steps": 0,
+        "wandb_project": None,
+        "silent": False,
+        "logging_steps": 1,  # TensorBoard: loss and learning rate at every step
         # bf16 is autocast by st_patches; Simple Transformers' own switch is fp16 (autocast + GradScaler)
-        "fp16": precision == "fp16", "n_gpu": 1,
+        "fp16": precision == "fp16",
+        "n_gpu": 1,
     }
 
 
@@ -186,18 +245,36 @@ def write_label_map(model_dir: Path, label_names: list[str], task: str, extra: M
     config = json.loads(config_path.read_text())
     config["id2label"] = {str(i): name for i, name in enumerate(label_names)}
     config["label2id"] = {name: i for i, name in enumerate(label_names)}
-    config["problem_type"] = "multi_label_classification" if task == "multilabel" else "single_label_classification"
+    config["problem_type"] = (
+        "multi_label_classification" if task == "multilabel" else "single_label_classification"
+    )
     config["torch_dtype" if "dtype" not in config else "dtype"] = "float32"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     meta = {"task": task, "labels": label_names, **extra}
     (model_dir / "quickfit.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def train(task: str, architecture: str, model_name: str, label_names: list[str], train_df, eval_df,
-          cfg: Mapping[str, Any], work: Path, max_seq_length: int, metric_name: str, metric_fn: Callable,
-          class_weight: list[float] | None = None, pos_weight: list[float] | None = None,
-          resume_from: Path | None = None, start_epoch: int = 0, precision: str = "fp32") -> TrainResult:
-    """Fine-tune with Simple Transformers; returns the best model (on validation) copied to work/model."""
+def train(
+    task: str,
+    architecture: str,
+    model_name: str,
+    label_names: list[str],
+    train_df,
+    eval_df,
+    cfg: Mapping[str, Any],
+    work: Path,
+    max_seq_length: int,
+    metric_name: str,
+    metric_fn: Callable,
+    class_weight: list[float] | None = None,
+    pos_weight: list[float] | None = None,
+    resume_from: Path | None = None,
+    start_epoch: int = 0,
+    precision: str = "fp32",
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Fine-tune with Simple Transformers; returns the best model (on validation) copied to work/model.
+    on_epoch(epoch, validation metric) is called after each epoch's evaluation (a sweep prunes there)."""
     import warnings
 
     import pandas as pd
@@ -218,20 +295,31 @@ def train(task: str, architecture: str, model_name: str, label_names: list[str],
     use_cuda = torch.cuda.is_available()
     try:
         if task == "multilabel":
-            model = classes["multi"](st_type, source, num_labels=len(label_names), pos_weight=pos_weight,
-                                     args=args, use_cuda=use_cuda)
+            model = classes["multi"](
+                st_type,
+                source,
+                num_labels=len(label_names),
+                pos_weight=pos_weight,
+                args=args,
+                use_cuda=use_cuda,
+            )
         else:
-            model = classes["single"](st_type, source, num_labels=len(label_names), args=args, use_cuda=use_cuda)
+            model = classes["single"](
+                st_type, source, num_labels=len(label_names), args=args, use_cuda=use_cuda
+            )
             model.set_class_weight(class_weight)
     except (OSError, ValueError) as exc:
-        raise UserError(f"could not load model {model_name!r} as {architecture!r}: {str(exc).splitlines()[0][:200]}; "
-                        "check model_type and model_name (and the network for a Hub id)") from exc
+        raise UserError(
+            f"could not load model {model_name!r} as {architecture!r}: {str(exc).splitlines()[0][:200]}; "
+            "check model_type and model_name (and the network for a Hub id)"
+        ) from exc
     # Master weights in fp32 whatever the checkpoint's dtype: transformers 5 keeps a checkpoint's fp16/bf16,
     # which is many times slower on a CPU and breaks fp16 loss scaling on a GPU.
     model.model.float()
     model.precision = precision
     model.start_epoch = start_epoch
     model.resume_dir = resume_from
+    model.epoch_callback = (lambda epoch, result: on_epoch(epoch, result[metric_name])) if on_epoch else None
     model.group_batches = GROUP_BATCHES if cfg["length_grouping"] is True else 1  # resolved by recipes.choose
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
@@ -250,9 +338,14 @@ def train(task: str, architecture: str, model_name: str, label_names: list[str],
     best_row = history.loc[history[metric_name].idxmax()]
     checkpoint = epoch_checkpoint(Path(args["output_dir"]), int(best_row["epoch"]))
     _copy_model_files(checkpoint, work / "model")
-    return TrainResult(model_dir=work / "model", history=history, best_metric=float(best_row[metric_name]),
-                       global_step=int(global_step), best_epoch=int(best_row["epoch"]),
-                       validation_probs=validation_probabilities(checkpoint, task))
+    return TrainResult(
+        model_dir=work / "model",
+        history=history,
+        best_metric=float(best_row[metric_name]),
+        global_step=int(global_step),
+        best_epoch=int(best_row["epoch"]),
+        validation_probs=validation_probabilities(checkpoint, task),
+    )
 
 
 def validation_probabilities(checkpoint: Path, task: str) -> np.ndarray:
@@ -280,10 +373,15 @@ def scored_epochs(checkpoints: Path) -> int:
 def last_checkpoint(checkpoints: Path) -> tuple[Path, int] | None:
     """The newest complete epoch checkpoint whose validation scores were also written."""
     scored = scored_epochs(checkpoints)
-    done = [(int(p.name.rsplit("-", 1)[1]), p) for p in checkpoints.glob("checkpoint-*-epoch-*")
-            if int(p.name.rsplit("-", 1)[1]) <= scored
-            # model_args.json is the last file Simple Transformers writes into a checkpoint
-            if all((p / f).exists() for f in ("model.safetensors", "optimizer.pt", "scheduler.pt", "model_args.json"))]
+    done = [
+        (int(p.name.rsplit("-", 1)[1]), p)
+        for p in checkpoints.glob("checkpoint-*-epoch-*")
+        if int(p.name.rsplit("-", 1)[1]) <= scored
+        # model_args.json is the last file Simple Transformers writes into a checkpoint
+        if all(
+            (p / f).exists() for f in ("model.safetensors", "optimizer.pt", "scheduler.pt", "model_args.json")
+        )
+    ]
     if not done:
         return None
     epoch, path = max(done)

@@ -1,16 +1,17 @@
 """Entry point: execute notebooks/walkthrough.ipynb top to bottom into outputs/walkthrough.ipynb.
 
-    python -m scripts.notebook [--output PATH] [--timeout SECONDS]
+python -m scripts.notebook [--output PATH] [--timeout SECONDS]
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.sources import PROJECT_ROOT
-from scripts.console import say
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "walkthrough.ipynb"
 
@@ -22,8 +23,12 @@ def execute(output: Path, timeout: int = 1800) -> Path:
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}},
+    )
     try:
         client.execute()
     except CellExecutionError as exc:

@@ -1,8 +1,9 @@
 """Matplotlib figures saved as PNG (Agg backend: no screen needed)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -29,8 +30,14 @@ def training_curves(history: pd.DataFrame, metric: str, path: Path) -> Path:
     if metric in history:
         right.plot(history["epoch"], history[metric], "o-", color="tab:green")
         best = history[metric].idxmax()
-        right.scatter([history["epoch"][best]], [history[metric][best]], s=120, facecolors="none",
-                      edgecolors="k", label="best (kept)")
+        right.scatter(
+            [history["epoch"][best]],
+            [history[metric][best]],
+            s=120,
+            facecolors="none",
+            edgecolors="k",
+            label="best (kept)",
+        )
         right.legend()
     right.set(xlabel="epoch", ylabel=metric, title=f"Validation {metric}")
     return _save(fig, path)
@@ -48,8 +55,15 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: list[str], path: P
     image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{norm[i, j]:.2f}\n({int(m[i, j])})", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{norm[i, j]:.2f}\n({int(m[i, j])})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (row-normalised)")
@@ -71,7 +85,9 @@ def roc_pr_curves(curves: dict[str, dict[str, list[float]]], path: Path) -> Path
     return _save(fig, path)
 
 
-def per_class_f1(per_class: dict[str, dict[str, float]], path: Path, baseline: dict[str, dict[str, float]] | None = None) -> Path:
+def per_class_f1(
+    per_class: dict[str, dict[str, float]], path: Path, baseline: dict[str, dict[str, float]] | None = None
+) -> Path:
     names = sorted(per_class, key=lambda n: -per_class[n]["support"])
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(names) + 2), 3.6))
     x = np.arange(len(names))
@@ -85,15 +101,29 @@ def per_class_f1(per_class: dict[str, dict[str, float]], path: Path, baseline: d
     return _save(fig, path)
 
 
-def threshold_curves(grid: Sequence[float], curves: list[list[float]], thresholds: list[float], labels: list[str],
-                     path: Path, top: int = 12) -> Path:
+def threshold_curves(
+    grid: Sequence[float],
+    curves: list[list[float]],
+    thresholds: list[float],
+    labels: list[str],
+    path: Path,
+    top: int = 12,
+) -> Path:
     """Validation F1 against the threshold, one line per label, the chosen threshold marked."""
     fig, ax = plt.subplots(figsize=(7, 4))
     order = np.argsort([-max(c) for c in curves])[:top]
     for j in order:
-        line, = ax.plot(grid, curves[j], label=labels[j], linewidth=1)
-        ax.scatter([thresholds[j]], [curves[j][list(np.round(grid, 2)).index(round(thresholds[j], 2))]
-                                     if round(thresholds[j], 2) in list(np.round(grid, 2)) else 0], color=line.get_color(), s=15)
+        (line,) = ax.plot(grid, curves[j], label=labels[j], linewidth=1)
+        ax.scatter(
+            [thresholds[j]],
+            [
+                curves[j][list(np.round(grid, 2)).index(round(thresholds[j], 2))]
+                if round(thresholds[j], 2) in list(np.round(grid, 2))
+                else 0
+            ],
+            color=line.get_color(),
+            s=15,
+        )
     ax.set(xlabel="threshold", ylabel="validation F1", title=f"Threshold vs F1 (top {len(order)} labels)")
     ax.legend(fontsize=6, ncol=2)
     return _save(fig, path)

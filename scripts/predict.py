@@ -6,6 +6,7 @@
 The output keeps every input column, in the input order, and adds `predicted` plus one
 `prob_<label>` column per label. Rows with an empty text get an empty prediction and are counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,16 +14,17 @@ import csv
 import os
 import signal
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scripts import data, runs, tables
+from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import Predictor, load_predictor
-from scripts.console import say
 
 CHUNK_ROWS = 2000
 SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
@@ -32,8 +34,13 @@ def format_labels(decided: Any, delimiter: str) -> str:
     return delimiter.join(decided) if isinstance(decided, tuple) else str(decided)
 
 
-def predict_frame(predictor: Predictor, frame: pd.DataFrame, text_columns: list[str], delimiter: str = ",",
-                  batch_size: int = 64) -> tuple[pd.DataFrame, int]:
+def predict_frame(
+    predictor: Predictor,
+    frame: pd.DataFrame,
+    text_columns: list[str],
+    delimiter: str = ",",
+    batch_size: int = 64,
+) -> tuple[pd.DataFrame, int]:
     """Add `predicted` and `prob_<label>` columns; returns the frame and how many rows had no text."""
     texts = data.join_text(frame, text_columns)
     has_text = texts.str.len() > 0
@@ -54,13 +61,21 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
     """Stream a CSV/TSV/JSON Lines file in chunks. The separator, encoding and quoting are detected on its
     start (read_table); bytes further on that do not decode as detected are read as cp1252, not a crash."""
     if path.suffix.lower() == ".jsonl":  # JSON Lines at any size: one object a line, streamed
-        reader = pd.read_json(path, lines=True, chunksize=CHUNK_ROWS, dtype=False, encoding="utf-8",
-                              encoding_errors=tables.LEGACY_FALLBACK)
-        return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), \
-            {"encoding": "utf-8", "separator": "json"}
+        reader = pd.read_json(
+            path,
+            lines=True,
+            chunksize=CHUNK_ROWS,
+            dtype=False,
+            encoding="utf-8",
+            encoding_errors=tables.LEGACY_FALLBACK,
+        )
+        return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), {
+            "encoding": "utf-8",
+            "separator": "json",
+        }
     if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
         frame, detected = tables.read_table(path, column_names=column_names)
-        return iter([frame[i:i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
+        return iter([frame[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
     with tempfile.TemporaryDirectory() as tmp:  # never beside the user's file
@@ -68,35 +83,59 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
         sample_path.write_bytes(sample)
         _, detected = tables.read_table(sample_path, column_names=column_names)
     encoding = "utf-8-sig" if detected["encoding"].startswith("utf-8") else detected["encoding"]
-    reader = pd.read_csv(path, sep=detected["separator"], encoding=encoding, encoding_errors=tables.LEGACY_FALLBACK,
-                         dtype=str, keep_default_na=False, na_values=[""], chunksize=CHUNK_ROWS,
-                         quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
-                         header=None if column_names else "infer", names=column_names or None)
+    reader = pd.read_csv(
+        path,
+        sep=detected["separator"],
+        encoding=encoding,
+        encoding_errors=tables.LEGACY_FALLBACK,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        chunksize=CHUNK_ROWS,
+        quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
+        header=None if column_names else "infer",
+        names=column_names or None,
+    )
     return reader, detected
 
 
 def check_output(input_path: Path, output_path: Path) -> None:
     """Never write over the input; make the output folder if it is missing."""
     if output_path.resolve() == input_path.resolve():
-        raise UserError(f"OUTPUT is the input file {input_path.name}: predictions would overwrite it; "
-                        "choose another OUTPUT (the default is <input>.predictions.csv)")
+        raise UserError(
+            f"OUTPUT is the input file {input_path.name}: predictions would overwrite it; "
+            "choose another OUTPUT (the default is <input>.predictions.csv)"
+        )
     if output_path.exists() and output_path.is_dir():
-        raise UserError(f"OUTPUT={output_path} is a folder; give a file name, e.g. {output_path / 'predictions.csv'}")
+        raise UserError(
+            f"OUTPUT={output_path} is a folder; give a file name, e.g. {output_path / 'predictions.csv'}"
+        )
     if not output_path.parent.exists():
         try:
             output_path.parent.mkdir(parents=True)
         except OSError as exc:
-            raise UserError(f"the output folder {output_path.parent} does not exist and cannot be made "
-                            f"({exc.strerror}); choose another OUTPUT") from exc
+            raise UserError(
+                f"the output folder {output_path.parent} does not exist and cannot be made "
+                f"({exc.strerror}); choose another OUTPUT"
+            ) from exc
         say(f"made the output folder {output_path.parent}")
 
 
-def faithful_quantized(run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99) -> tuple[Predictor, float]:
+def faithful_quantized(
+    run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99
+) -> tuple[Predictor, float]:
     """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows, else the fp32 model."""
-    test = data.load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])["text"].tolist()[:rows]
+    test = data.load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])[
+        "text"
+    ].tolist()[:rows]
     exact = load_predictor(runs.model_dir(run_dir), threads)
     quantized = load_predictor(runs.model_dir(run_dir), threads, quantize=True)
-    same = [a == b for a, b in zip(exact.decide(exact.predict_proba(test)), quantized.decide(quantized.predict_proba(test)))]
+    same = [
+        a == b
+        for a, b in zip(
+            exact.decide(exact.predict_proba(test)), quantized.decide(quantized.predict_proba(test))
+        )
+    ]
     agreement = float(np.mean(same)) if same else 1.0
     if agreement >= needed:
         say(f"int8 model: {100 * agreement:.2f} % of {len(same)} test rows keep their fp32 label; using it")
@@ -105,8 +144,15 @@ def faithful_quantized(run_dir: Path, threads: Any = "auto", rows: int = 1000, n
     return exact, agreement
 
 
-def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = None, text_column: str | None = None,
-                 quantize: bool = False, threads: Any = "auto", column_names: list[str] | None = None) -> dict[str, Any]:
+def predict_file(
+    run_dir: Path,
+    input_path: Path,
+    output_path: Path | None = None,
+    text_column: str | None = None,
+    quantize: bool = False,
+    threads: Any = "auto",
+    column_names: list[str] | None = None,
+) -> dict[str, Any]:
     """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
     from tqdm import tqdm
 
@@ -117,7 +163,11 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
     check_output(input_path, output_path)
     chunks, detected = _chunks(input_path, column_names)
-    predictor = faithful_quantized(run_dir, threads)[0] if quantize else load_predictor(runs.model_dir(run_dir), threads)
+    predictor = (
+        faithful_quantized(run_dir, threads)[0]
+        if quantize
+        else load_predictor(runs.model_dir(run_dir), threads)
+    )
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
     rows = empty = 0
@@ -127,9 +177,11 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 missing = [c for c in wanted if c not in chunk.columns]
                 if missing:
-                    raise UserError(f"text column {missing[0]!r} not found in {input_path.name} (columns: "
-                                    f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
-                                    "columns of a file without a header row with COLUMN_NAMES=label,text")
+                    raise UserError(
+                        f"text column {missing[0]!r} not found in {input_path.name} (columns: "
+                        f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
+                        "columns of a file without a header row with COLUMN_NAMES=label,text"
+                    )
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
                 out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
                 rows, empty = rows + len(out), empty + n_empty
@@ -139,8 +191,13 @@ def predict_file(run_dir: Path, input_path: Path, output_path: Path | None = Non
         os.replace(partial, output_path)
     finally:
         partial.unlink(missing_ok=True)
-    return {"rows": rows, "empty_texts": empty, "output": str(output_path), "text_columns": wanted,
-            "detected": detected}
+    return {
+        "rows": rows,
+        "empty_texts": empty,
+        "output": str(output_path),
+        "text_columns": wanted,
+        "detected": detected,
+    }
 
 
 def main(argv: Sequence[str]) -> int:
@@ -150,24 +207,44 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--output", help="where to write (default: <input>.predictions.csv)")
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--text-column", help="the text column (default: the one the run trained on)")
-    parser.add_argument("--column-names", help="comma-separated names for a file without a header row, e.g. label,text")
+    parser.add_argument(
+        "--column-names", help="comma-separated names for a file without a header row, e.g. label,text"
+    )
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans the partial file as Ctrl-C does
+    signal.signal(
+        signal.SIGTERM, signal.default_int_handler
+    )  # SIGTERM cleans the partial file as Ctrl-C does
     if not args.texts and not args.input:
-        raise UserError("nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict \"free prize\"")
+        raise UserError(
+            'nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict "free prize"'
+        )
     run_dir, cfg = runs.find_from_cli(args.run)
     if args.input:
-        result = predict_file(run_dir, Path(args.input), Path(args.output) if args.output else None, args.text_column,
-                              args.quantize, cfg["threads"], args.column_names.split(",") if args.column_names else None)
-        say(f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
-              "text got no prediction)")
+        result = predict_file(
+            run_dir,
+            Path(args.input),
+            Path(args.output) if args.output else None,
+            args.text_column,
+            args.quantize,
+            cfg["threads"],
+            args.column_names.split(",") if args.column_names else None,
+        )
+        say(
+            f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
+            "text got no prediction)"
+        )
         return 0
-    predictor = (faithful_quantized(run_dir, cfg["threads"])[0] if args.quantize
-                 else load_predictor(runs.model_dir(run_dir), cfg["threads"]))
+    predictor = (
+        faithful_quantized(run_dir, cfg["threads"])[0]
+        if args.quantize
+        else load_predictor(runs.model_dir(run_dir), cfg["threads"])
+    )
     probs = predictor.predict_proba(args.texts)
     for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
-        scores = ", ".join(f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5])
+        scores = ", ".join(
+            f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5]
+        )
         print(f"{format_labels(decided, ', ') or '(no label)'}\t[{scores}]\t{text}")
     return 0
 

@@ -1,4 +1,5 @@
-"""Entry point: push a run's model to the Hugging Face Hub, then prove the Hub copy predicts like the local one.
+"""Entry point: push a run's model to the Hugging Face Hub, then prove the Hub copy predicts like the
+local one.
 
     python -m scripts.push --repo user/name [--run RUN] [--private] [--dry-run] [--include-data]
 
@@ -7,6 +8,7 @@ the card, eval metrics and plots); never checkpoints, optimizer states, logs, ca
 data (unless asked) or a token. The token comes from HF_TOKEN or `huggingface-cli login` and is
 never printed or written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,15 +16,16 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from scripts import runs
+from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.model import MODEL_FILES, hub_base_model
-from scripts.console import say
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -31,8 +34,10 @@ EVAL_FILES = ("metrics.json", "confusion_matrix.png", "roc_pr.png", "per_class_f
 
 def check_repo_id(repo_id: str) -> str:
     if not REPO_ID.match(repo_id or "") or ".." in repo_id or repo_id.endswith((".git", "-", ".")):
-        raise UserError(f"REPO={repo_id!r} is not a Hub repo id; write it as user/name (letters, digits, - _ .), "
-                        "e.g. REPO=me/sms-spam-minilm")
+        raise UserError(
+            f"REPO={repo_id!r} is not a Hub repo id; write it as user/name (letters, digits, - _ .), "
+            "e.g. REPO=me/sms-spam-minilm"
+        )
     return repo_id
 
 
@@ -41,12 +46,16 @@ def find_token() -> str:
 
     token = os.environ.get("HF_TOKEN") or get_token()
     if not token:
-        raise UserError("no Hugging Face token: run `huggingface-cli login` or export HF_TOKEN=<a write token from "
-                        "https://huggingface.co/settings/tokens>")
+        raise UserError(
+            "no Hugging Face token: run `huggingface-cli login` or export HF_TOKEN=<a write token from "
+            "https://huggingface.co/settings/tokens>"
+        )
     token = token.strip()
     if not token.isascii() or any(c.isspace() for c in token):
-        raise UserError("the Hugging Face token holds spaces or non-ASCII characters (a copy-paste slip?); copy it "
-                        "again from https://huggingface.co/settings/tokens")
+        raise UserError(
+            "the Hugging Face token holds spaces or non-ASCII characters (a copy-paste slip?); copy it "
+            "again from https://huggingface.co/settings/tokens"
+        )
     return token
 
 
@@ -57,7 +66,9 @@ def endpoint() -> str | None:
 
 def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]:
     """Copy exactly the allow-listed files into `target`; returns them (relative paths)."""
-    picked: list[tuple[Path, str]] = [(runs.model_dir(run_dir) / name, name) for name in MODEL_FILES + ("README.md",)]
+    picked: list[tuple[Path, str]] = [
+        (runs.model_dir(run_dir) / name, name) for name in MODEL_FILES + ("README.md",)
+    ]
     picked += [(run_dir / "eval" / name, f"eval/{name}") for name in EVAL_FILES]
     picked += [(run_dir / "training_curve.png", "eval/training_curve.png")]
     if include_data:
@@ -65,15 +76,19 @@ def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]
     staged = []
     for src, rel in picked:
         if src.is_symlink():  # staging would copy what the link points to, wherever that is
-            raise UserError(f"{src.relative_to(run_dir)} is a symbolic link; push copies real files only: replace it "
-                            "with the file itself (nothing was pushed)")
+            raise UserError(
+                f"{src.relative_to(run_dir)} is a symbolic link; push copies real files only: replace it "
+                "with the file itself (nothing was pushed)"
+            )
         if src.exists():
             dst = target / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
             staged.append(Path(rel))
     if Path("model.safetensors") not in staged:
-        raise UserError(f"{run_dir}/model has no model.safetensors; train again (quickfit saves safetensors only)")
+        raise UserError(
+            f"{run_dir}/model has no model.safetensors; train again (quickfit saves safetensors only)"
+        )
     return staged
 
 
@@ -83,8 +98,10 @@ def scan_for_secrets(folder: Path, token: str | None) -> None:
         if path.is_file():
             content = path.read_bytes()
             if (token and token.encode() in content) or TOKEN_PATTERN.search(content):
-                raise UserError(f"{path.relative_to(folder)} contains what looks like a Hugging Face token; "
-                                "nothing was pushed. Remove it and push again")
+                raise UserError(
+                    f"{path.relative_to(folder)} contains what looks like a Hugging Face token; "
+                    "nothing was pushed. Remove it and push again"
+                )
 
 
 def _hub_error(exc: Exception, repo_id: str) -> UserError:
@@ -94,17 +111,30 @@ def _hub_error(exc: Exception, repo_id: str) -> UserError:
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
         if status == 401:
-            return UserError("the Hub rejected the token (401): check HF_TOKEN or run `huggingface-cli login` again")
+            return UserError(
+                "the Hub rejected the token (401): check HF_TOKEN or run `huggingface-cli login` again"
+            )
         if status == 403:
-            return UserError(f"the token may not write to {repo_id} (403): use a token with write access to that "
-                             "namespace")
+            return UserError(
+                f"the token may not write to {repo_id} (403): use a token with write access to that namespace"
+            )
         if status == 404:
-            return UserError(f"{repo_id} was not found on the Hub (404): check the repo id and the token's namespace")
+            return UserError(
+                f"{repo_id} was not found on the Hub (404): check the repo id and the token's namespace"
+            )
         return UserError(f"the Hub answered {status} for {repo_id}; try again later")
-    network_library = type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "requests", "urllib3")
+    network_library = type(exc).__module__.split(".")[0] in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "requests",
+        "urllib3",
+    )
     if network_library or isinstance(exc, (ConnectionError, OSError)):
-        return UserError(f"could not reach the Hub ({endpoint() or 'huggingface.co'}): check the network and "
-                         "HF_ENDPOINT, then push again")
+        return UserError(
+            f"could not reach the Hub ({endpoint() or 'huggingface.co'}): check the network and "
+            "HF_ENDPOINT, then push again"
+        )
     return UserError(f"push to {repo_id} failed: {str(exc).splitlines()[0]}")
 
 
@@ -128,13 +158,22 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
     diff = float(np.abs(local_probs - remote_probs).max()) if texts else 0.0
     result = {"rows": len(texts), "identical_labels": same, "max_probability_difference": diff}
     if same != len(texts) or diff > 1e-5:
-        raise UserError(f"verification failed: the Hub copy of {repo_id} predicts differently ({same}/{len(texts)} "
-                        f"labels equal, max probability difference {diff:.2e}); check the pushed files")
+        raise UserError(
+            f"verification failed: the Hub copy of {repo_id} predicts differently ({same}/{len(texts)} "
+            f"labels equal, max probability difference {diff:.2e}); check the pushed files"
+        )
     return result
 
 
-def push(run_dir: Path, repo_id: str, private: bool = False, dry_run: bool = False, include_data: bool = False,
-         license_: str = "apache-2.0", verify_rows: int = 32) -> dict[str, Any]:
+def push(
+    run_dir: Path,
+    repo_id: str,
+    private: bool = False,
+    dry_run: bool = False,
+    include_data: bool = False,
+    license_: str = "apache-2.0",
+    verify_rows: int = 32,
+) -> dict[str, Any]:
     from scripts.card import write_card
 
     check_repo_id(repo_id)
@@ -151,12 +190,17 @@ def push(run_dir: Path, repo_id: str, private: bool = False, dry_run: bool = Fal
         from huggingface_hub import HfApi
 
         api = HfApi(endpoint=endpoint(), token=token)
+        base = hub_base_model(record["model"]["base_model"] or "")
         try:
             api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-            commit = api.upload_folder(repo_id=repo_id, folder_path=staging, repo_type="model",
-                                       commit_message=f"quickfit: upload run {record['run']}",
-                                       commit_description=f"Fine-tuned {hub_base_model(record['model']['base_model'] or '') or 'a local base model'} on "
-                                                          f"{record['dataset']['name']} ({record['task']}).")
+            commit = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=staging,
+                repo_type="model",
+                commit_message=f"quickfit: upload run {record['run']}",
+                commit_description=f"Fine-tuned {base or 'a local base model'} on "
+                f"{record['dataset']['name']} ({record['task']}).",
+            )
             checked = verify(run_dir, repo_id, token, verify_rows)
         except UserError:
             raise
@@ -170,13 +214,24 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--repo", required=True, help="user/name on the Hub")
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--private", action="store_true", help="create the repo as private")
-    parser.add_argument("--dry-run", action="store_true", help="build the card and list the files; no network, no token")
-    parser.add_argument("--include-data", action="store_true", help="also push the train/validation/test splits")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build the card and list the files; no network, no token"
+    )
+    parser.add_argument(
+        "--include-data", action="store_true", help="also push the train/validation/test splits"
+    )
     args = parser.parse_args(argv)
     check_repo_id(args.repo)
     run_dir, cfg = runs.find_from_cli(args.run)
-    result = push(run_dir, args.repo, args.private, args.dry_run, args.include_data or cfg["push_training_data"],
-                  cfg["license"], cfg["verify_rows"])
+    result = push(
+        run_dir,
+        args.repo,
+        args.private,
+        args.dry_run,
+        args.include_data or cfg["push_training_data"],
+        cfg["license"],
+        cfg["verify_rows"],
+    )
     verb = "would push" if result["dry_run"] else "pushed"
     say(f"{verb} {len(result['files'])} files to {args.repo}:")
     for name, size in result["files"]:
@@ -184,8 +239,10 @@ def main(argv: Sequence[str]) -> int:
     if not result["dry_run"]:
         v = result["verify"]
         say(f"commit {result['commit']}")
-        say(f"verified: the Hub copy gives {v['identical_labels']}/{v['rows']} identical labels, "
-              f"max probability difference {v['max_probability_difference']:.1e}")
+        say(
+            f"verified: the Hub copy gives {v['identical_labels']}/{v['rows']} identical labels, "
+            f"max probability difference {v['max_probability_difference']:.1e}"
+        )
     return 0
 
 

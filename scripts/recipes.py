@@ -4,6 +4,7 @@ Rules of thumb measured with the packaged MiniLM (see ../shared/docs/stack-notes
 results): single-label tasks train well at 5e-5 for 3-4 epochs; multi-label tasks with many rare
 labels need a higher rate, more epochs, positive weights and per-label thresholds.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,9 @@ def use_length_grouping(setting: Any, rows: int, batch_size: int, epochs: float)
     return bool(np.ceil(rows / batch_size) * epochs >= GROUPING_MIN_STEPS)
 
 
-def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int,
-           validation_positives: int = 0) -> tuple[dict[str, Any], list[str]]:
+def choose(
+    cfg: dict[str, Any], task: str, n_train: int, n_labels: int, validation_positives: int = 0
+) -> tuple[dict[str, Any], list[str]]:
     """Values for the "auto" hyperparameters and one line of reason for each."""
     chosen: dict[str, Any] = {}
     reasons: list[str] = []
@@ -42,7 +44,11 @@ def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int,
             reasons.append(f"{key}={value}: {why}")
 
     if task == "multilabel":
-        pick("learning_rate", 1e-4, f"multi-label with {n_labels} labels: rare labels need larger steps than 5e-5")
+        pick(
+            "learning_rate",
+            1e-4,
+            f"multi-label with {n_labels} labels: rare labels need larger steps than 5e-5",
+        )
     else:
         pick("learning_rate", 5e-5, "the usual fine-tuning rate for a small BERT on single-label text")
     steps_per_epoch = max(1, n_train // 16)
@@ -57,17 +63,37 @@ def choose(cfg: dict[str, Any], task: str, n_train: int, n_labels: int,
     else:
         epochs, why = 3, "binary: three epochs, the best one kept by validation"
     pick("num_train_epochs", epochs, why + " (early stopping keeps the best epoch)")
-    batch, why = (32, f"{n_train} rows: larger batches, fewer steps") if n_train > 20_000 else (16, "small data: more update steps")
+    batch, why = (
+        (32, f"{n_train} rows: larger batches, fewer steps")
+        if n_train > 20_000
+        else (16, "small data: more update steps")
+    )
     pick("train_batch_size", batch, why)
-    pick("warmup_ratio", 0.1 if task == "multilabel" else 0.06, "a short linear warm-up keeps early steps from wrecking the pretrained weights")
+    pick(
+        "warmup_ratio",
+        0.1 if task == "multilabel" else 0.06,
+        "a short linear warm-up keeps early steps from wrecking the pretrained weights",
+    )
     if task != "binary":
-        pick("tune_binary_threshold", False, "not a binary task (multi-label always tunes per-label thresholds)")
+        pick(
+            "tune_binary_threshold",
+            False,
+            "not a binary task (multi-label always tunes per-label thresholds)",
+        )
     elif validation_positives >= MIN_POSITIVES_TO_TUNE:
-        pick("tune_binary_threshold", True, f"{validation_positives} validation positives: the decision threshold "
-             "is tuned there for minority-class F1 (the 0.5 cut-off is reported beside it)")
+        pick(
+            "tune_binary_threshold",
+            True,
+            f"{validation_positives} validation positives: the decision threshold "
+            "is tuned there for minority-class F1 (the 0.5 cut-off is reported beside it)",
+        )
     else:
-        pick("tune_binary_threshold", False, f"only {validation_positives} validation positives (< "
-             f"{MIN_POSITIVES_TO_TUNE}): a tuned threshold would follow one or two texts; 0.5 kept")
+        pick(
+            "tune_binary_threshold",
+            False,
+            f"only {validation_positives} validation positives (< "
+            f"{MIN_POSITIVES_TO_TUNE}): a tuned threshold would follow one or two texts; 0.5 kept",
+        )
     return chosen, reasons
 
 
@@ -79,12 +105,20 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
     reasons: list[str] = []
     if cfg["length_grouping"] == "auto":
         steps = int(np.ceil(rows_per_epoch / cfg["train_batch_size"]) * cfg["num_train_epochs"])
-        grouped = use_length_grouping("auto", rows_per_epoch, cfg["train_batch_size"], cfg["num_train_epochs"])
+        grouped = use_length_grouping(
+            "auto", rows_per_epoch, cfg["train_batch_size"], cfg["num_train_epochs"]
+        )
         chosen["length_grouping"] = grouped
-        reasons.append(f"length_grouping={grouped}: {steps} training steps: " + (
-            f"batches of similar length (from {GROUPING_MIN_STEPS} steps on it costs no quality and halves the "
-            "padding)" if grouped else f"random batches (under {GROUPING_MIN_STEPS} steps grouping cost "
-                                         "minority-class F1)"))
+        reasons.append(
+            f"length_grouping={grouped}: {steps} training steps: "
+            + (
+                f"batches of similar length (from {GROUPING_MIN_STEPS} steps on it costs no quality and "
+                "halves the "
+                "padding)"
+                if grouped
+                else f"random batches (under {GROUPING_MIN_STEPS} steps grouping cost minority-class F1)"
+            )
+        )
     if cfg["threads"] == "auto":
         chosen["threads"] = physical_cores()
         reasons.append(f"threads={chosen['threads']}: torch CPU threads = the physical cores")

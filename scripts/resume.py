@@ -4,11 +4,13 @@ A resumed run reads the split saved in its folder (never a redrawn one) and refu
 the data file changed since it started (its sha256 is recorded) or when an override asks for a
 setting the run did not start with: either would silently mix a different experiment into it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -23,8 +25,8 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class Interrupted:
-    work: Path            # outputs/.incomplete/<run>
-    checkpoint: Path      # the newest epoch checkpoint with its validation scores
+    work: Path  # outputs/.incomplete/<run>
+    checkpoint: Path  # the newest epoch checkpoint with its validation scores
     epoch: int
     saved: dict[str, Any]  # config.json of the run: flat, requested, data
 
@@ -34,29 +36,48 @@ def find(outputs_dir: Path) -> Interrupted:
     from scripts.model import last_checkpoint
 
     incomplete = outputs_dir / runs.INCOMPLETE
-    candidates = sorted((p for p in incomplete.glob("*") if (p / "config.json").exists()),
-                        key=lambda p: p.stat().st_mtime, reverse=True) if incomplete.exists() else []
+    candidates = (
+        sorted(
+            (p for p in incomplete.glob("*") if (p / "config.json").exists()),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        if incomplete.exists()
+        else []
+    )
     for work in candidates:
         found = last_checkpoint(work / "checkpoints")
         if found:
             return Interrupted(work, found[0], found[1], runs.read_json(work / "config.json"))
-    raise UserError(f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}; "
-                    "run `make train` without RESUME=1")
+    raise UserError(
+        f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}; "
+        "run `make train` without RESUME=1"
+    )
 
 
 def config(interrupted: Interrupted, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The run's own resolved config; overrides only where they are safe, else one line naming them."""
     saved = interrupted.saved
-    changed = {k: v for k, v in overrides.items()
-               if k not in SAFE_ON_RESUME and saved["requested"].get(k, saved["flat"].get(k)) != v}
+    changed = {
+        k: v
+        for k, v in overrides.items()
+        if k not in SAFE_ON_RESUME and saved["requested"].get(k, saved["flat"].get(k)) != v
+    }
     if changed:
-        listed = ", ".join(f"{k}={v!r} (the run has {saved['requested'].get(k, saved['flat'].get(k))!r})"
-                           for k, v in changed.items())
-        raise UserError(f"RESUME=1 continues {interrupted.work.name} with the settings it started with; these "
-                        f"overrides differ: {listed}. Drop them, or start a new run without RESUME=1")
+        listed = ", ".join(
+            f"{k}={v!r} (the run has {saved['requested'].get(k, saved['flat'].get(k))!r})"
+            for k, v in changed.items()
+        )
+        raise UserError(
+            f"RESUME=1 continues {interrupted.work.name} with the settings it started with; these "
+            f"overrides differ: {listed}. Drop them, or start a new run without RESUME=1"
+        )
     # precision is re-resolved for this machine: a run started on a GPU can resume on a CPU
-    return {**saved["flat"], **{k: v for k, v in overrides.items() if k in SAFE_ON_RESUME},
-            "precision": overrides.get("precision", saved["requested"].get("precision", "auto"))}
+    return {
+        **saved["flat"],
+        **{k: v for k, v in overrides.items() if k in SAFE_ON_RESUME},
+        "precision": overrides.get("precision", saved["requested"].get("precision", "auto")),
+    }
 
 
 def fingerprint(source: Source) -> dict[str, dict[str, str]]:
@@ -73,15 +94,19 @@ def saved_splits(interrupted: Interrupted, source: Source, task: str) -> dict[st
     changed = [part for part, info in recorded.items() if now.get(part, {}).get("sha256") != info["sha256"]]
     if changed or set(recorded) != set(now):
         names = ", ".join(Path(recorded.get(p, now.get(p, {})).get("path", p)).name for p in changed or now)
-        raise UserError(f"the data changed since {interrupted.work.name} started ({names}: different sha256): "
-                        "resuming would redraw the split and train on test rows. Restore the file, or start a "
-                        "new run without RESUME=1")
+        raise UserError(
+            f"the data changed since {interrupted.work.name} started ({names}: different sha256): "
+            "resuming would redraw the split and train on test rows. Restore the file, or start a "
+            "new run without RESUME=1"
+        )
     return {part: data.load_split(runs.split_path(interrupted.work, part), task) for part in SPLITS}
 
 
 def keep_history_before(interrupted: Interrupted) -> None:
-    """The scores of the epochs before the interrupt, which the resumed Simple Transformers run does not know."""
+    """The scores of the epochs before the interrupt, which the resumed Simple Transformers run does not
+    know."""
     scores = interrupted.work / "checkpoints" / "training_progress_scores.csv"
     if scores.exists():
-        pd.read_csv(scores).head(interrupted.epoch).to_csv(interrupted.work / "history_before_resume.csv",
-                                                           index=False)
+        pd.read_csv(scores).head(interrupted.epoch).to_csv(
+            interrupted.work / "history_before_resume.csv", index=False
+        )

@@ -3,6 +3,7 @@
 `outputs/latest` is a symlink that moves only when a run is complete, so a failed or interrupted
 run never replaces the last good one. run.json is the record every later stage reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from scripts.errors import UserError
 
@@ -20,8 +22,15 @@ INCOMPLETE = ".incomplete"
 LATEST = "latest"
 RECORD = "run.json"
 # What every later stage reads from a finished run.
-RUN_PARTS = ("model/model.safetensors", "model/config.json", "model/quickfit.json", "config.json",
-             "splits/train.csv", "splits/validation.csv", "splits/test.csv")
+RUN_PARTS = (
+    "model/model.safetensors",
+    "model/config.json",
+    "model/quickfit.json",
+    "config.json",
+    "splits/train.csv",
+    "splits/validation.csv",
+    "splits/test.csv",
+)
 
 
 def outputs_dir(cfg: dict[str, Any]) -> Path:
@@ -57,13 +66,19 @@ def check_writable(outputs_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=outputs_dir, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise UserError(f"outputs_dir={str(outputs_dir)!r} cannot be written ({exc.strerror or exc}); "
-                        "set outputs_dir to a writable folder") from exc
+        raise UserError(
+            f"outputs_dir={str(outputs_dir)!r} cannot be written ({exc.strerror or exc}); "
+            "set outputs_dir to a writable folder"
+        ) from exc
 
 
 @contextmanager
-def workspace(outputs_dir: Path, name: str, existing: Path | None = None,
-              resumable: Callable[[Path], bool] = lambda work: False) -> Iterator[Path]:
+def workspace(
+    outputs_dir: Path,
+    name: str,
+    existing: Path | None = None,
+    resumable: Callable[[Path], bool] = lambda work: False,
+) -> Iterator[Path]:
     """A run's work folder under outputs/.incomplete/, removed on any failure: nothing half-written is
     left behind. Kept only where it can be continued: an interrupt after a complete epoch checkpoint,
     or a resumed run (`existing`), whose checkpoint stays resumable. The interrupt learns which."""
@@ -103,13 +118,17 @@ def find(outputs_dir: Path, run: str | None = None) -> Path:
         candidate = outputs_dir / run
     if not (candidate / RECORD).exists():
         if run:
-            raise UserError(f"run {run!r} not found (no {RECORD} in it); runs are folders under {outputs_dir}/, "
-                            "e.g. RUN=outputs/latest")
+            raise UserError(
+                f"run {run!r} not found (no {RECORD} in it); runs are folders under {outputs_dir}/, "
+                "e.g. RUN=outputs/latest"
+            )
         raise UserError(f"no finished run in {outputs_dir}/ yet; run `make train` first")
     missing = [part for part in RUN_PARTS if not (candidate / part).exists()]
     if missing:
-        raise UserError(f"run {candidate.name} is incomplete (no {', '.join(missing)}): it was damaged or copied in "
-                        "part; restore it or train again")
+        raise UserError(
+            f"run {candidate.name} is incomplete (no {', '.join(missing)}): it was damaged or copied in "
+            "part; restore it or train again"
+        )
     return candidate.resolve()
 
 

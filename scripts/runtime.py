@@ -2,12 +2,13 @@
 
 Nothing here imports Simple Transformers; torch is imported inside the functions that need it.
 """
+
 from __future__ import annotations
 
 import os
 import random
-from contextlib import nullcontext
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 
@@ -18,9 +19,15 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 def quiet_environment() -> None:
     """Silence progress bars and telemetry that Simple Transformers and its neighbours turn on."""
-    for key, value in {"TOKENIZERS_PARALLELISM": "false", "WANDB_MODE": "disabled", "WANDB_SILENT": "true",
-                       "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                       "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
+    for key, value in {
+        "TOKENIZERS_PARALLELISM": "false",
+        "WANDB_MODE": "disabled",
+        "WANDB_SILENT": "true",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }.items():
         os.environ.setdefault(key, value)
 
 
@@ -77,16 +84,21 @@ def resolve_precision(setting: str) -> tuple[str, str]:
         if not cuda:
             return "fp32", "no CUDA GPU: fp32 on the CPU"
         if torch.cuda.is_bf16_supported():
-            return "bf16", f"{gpu_name()} supports bf16: bf16 autocast over fp32 weights (no loss scaling needed)"
+            return (
+                "bf16",
+                f"{gpu_name()} supports bf16: bf16 autocast over fp32 weights (no loss scaling needed)",
+            )
         return "fp16", f"{gpu_name()} has no bf16: fp16 autocast with a gradient scaler over fp32 weights"
     if setting in ("fp16", "bf16") and not cuda:
-        raise UserError(f"precision={setting} needs a CUDA GPU and none is visible; use precision=auto or fp32")
+        raise UserError(
+            f"precision={setting} needs a CUDA GPU and none is visible; use precision=auto or fp32"
+        )
     if setting == "bf16" and not torch.cuda.is_bf16_supported():
         raise UserError(f"precision=bf16: {gpu_name()} does not support bf16; use precision=auto or fp16")
     return setting, "set in the config"
 
 
-def bf16_autocast(precision: str) -> ContextManager:
+def bf16_autocast(precision: str) -> AbstractContextManager:
     """bf16 autocast on CUDA (Simple Transformers itself only knows fp16); nothing otherwise."""
     import torch
 

@@ -3,6 +3,7 @@
 Overrides are parsed with ast.literal_eval, must match the type of the default, and an unknown
 key is an error that suggests the closest valid key (nanoGPT's configurator, without exec).
 """
+
 from __future__ import annotations
 
 import ast
@@ -10,7 +11,8 @@ import difflib
 import importlib
 import math
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from scripts.architectures import canonical as canonical_model_type
 from scripts.errors import UserError
@@ -43,21 +45,46 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "precision": PRECISIONS,
 }
 POSITIVE = {
-    "num_train_epochs", "learning_rate", "train_batch_size", "eval_batch_size", "max_seq_length",
-    "max_seq_length_cap", "gradient_accumulation_steps", "max_grad_norm", "threads",
-    "balance_ratio", "pos_weight_cap", "verify_rows",
+    "num_train_epochs",
+    "learning_rate",
+    "train_batch_size",
+    "eval_batch_size",
+    "max_seq_length",
+    "max_seq_length_cap",
+    "gradient_accumulation_steps",
+    "max_grad_norm",
+    "threads",
+    "balance_ratio",
+    "pos_weight_cap",
+    "verify_rows",
 }
 NON_NEGATIVE = {"warmup_ratio", "weight_decay", "early_stopping_patience", "max_train_rows", "manual_seed"}
 FRACTIONS = {"validation_size", "test_size", "warmup_ratio", "balance_ratio"}
 # Lower bounds beyond "positive", and upper bounds, with the reason a user reads.
-AT_LEAST = {"max_seq_length": (8, "shorter sequences hold almost nothing but the special tokens"),
-            "max_seq_length_cap": (8, "shorter sequences hold almost nothing but the special tokens")}
-AT_MOST = {"learning_rate": (1.0, "fine-tuning rates are around 1e-5 to 1e-4"),
-           "manual_seed": (2**32 - 1, "numpy takes seeds below 2**32"),
-           "max_grad_norm": (1e6, "use a finite clipping norm such as 1.0")}
+AT_LEAST = {
+    "max_seq_length": (8, "shorter sequences hold almost nothing but the special tokens"),
+    "max_seq_length_cap": (8, "shorter sequences hold almost nothing but the special tokens"),
+}
+AT_MOST = {
+    "learning_rate": (1.0, "fine-tuning rates are around 1e-5 to 1e-4"),
+    "manual_seed": (2**32 - 1, "numpy takes seeds below 2**32"),
+    "max_grad_norm": (1e6, "use a finite clipping norm such as 1.0"),
+}
 # Strings that must say something (an empty separator or delimiter splits nothing).
-NON_EMPTY = {"dataset", "text_column", "label_column", "separator", "encoding", "label_delimiter",
-             "model_type", "model_name", "outputs_dir", "run_name", "license", "positive_label"}
+NON_EMPTY = {
+    "dataset",
+    "text_column",
+    "label_column",
+    "separator",
+    "encoding",
+    "label_delimiter",
+    "model_type",
+    "model_name",
+    "outputs_dir",
+    "run_name",
+    "license",
+    "positive_label",
+}
 
 
 def defaults(config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
@@ -92,11 +119,32 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """["a=1", "b=x"] (or one string "a=1 b=x" split by the Makefile) -> {"a": 1, "b": "x"}."""
     overrides: dict[str, Any] = {}
     for item in items:
+        if item.startswith("@"):  # @best.json: a saved configuration (a sweep's best.json, or a flat dict)
+            overrides.update(load_saved_overrides(item[1:]))
+            continue
         if "=" not in item:
-            raise UserError(f"override {item!r} is not KEY=VALUE; write e.g. SET=\"num_train_epochs=3\"")
+            raise UserError(f'override {item!r} is not KEY=VALUE; write e.g. SET="num_train_epochs=3"')
         key, raw = item.split("=", 1)
         overrides[key.strip()] = parse_value(raw.strip())
     return overrides
+
+
+def load_saved_overrides(path: str) -> dict[str, Any]:
+    """The overrides in a JSON file: {"params": {...}} (make sweep's best.json) or a flat {key: value}."""
+    import json
+    from pathlib import Path
+
+    try:
+        saved = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"SET=@{path}: cannot read it as JSON ({exc.__class__.__name__}); give the path of a "
+            "best.json written by make sweep"
+        ) from exc
+    params = saved.get("params", saved) if isinstance(saved, dict) else None
+    if not isinstance(params, dict):
+        raise UserError(f'SET=@{path}: expected a JSON object of config keys (or best.json\'s "params")')
+    return params
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
@@ -131,28 +179,38 @@ def _check_value(key: str, value: Any) -> None:
         raise UserError(f"{key}={value!r}: must be at least {AT_LEAST[key][0]} ({AT_LEAST[key][1]})")
     if is_number and key in AT_MOST and value > AT_MOST[key][0]:
         bound = AT_MOST[key][0]
-        raise UserError(f"{key}={value!r}: must be at most {bound if isinstance(bound, int) else f'{bound:g}'} "
-                        f"({AT_MOST[key][1]})")
+        raise UserError(
+            f"{key}={value!r}: must be at most {bound if isinstance(bound, int) else f'{bound:g}'} "
+            f"({AT_MOST[key][1]})"
+        )
     whitespace_ok = key in ("separator", "label_delimiter")  # a tab or a space is a real separator
     if key in NON_EMPTY and isinstance(value, str) and not (value if whitespace_ok else value.strip()):
         raise UserError(f"{key}={value!r}: must not be empty; give a value or leave the default")
     if key == "run_name" and value != "auto" and not RUN_NAME.match(value):
-        raise UserError(f"run_name={value!r}: use a plain folder name (letters, digits, . _ - and spaces, up to "
-                        "100 characters, not starting with a dot, not 'latest')")
-    if key == "column_names" and (not all(isinstance(v, str) and v.strip() for v in value)
-                                  or len(set(value)) != len(value)):
+        raise UserError(
+            f"run_name={value!r}: use a plain folder name (letters, digits, . _ - and spaces, up to "
+            "100 characters, not starting with a dot, not 'latest')"
+        )
+    if key == "column_names" and (
+        not all(isinstance(v, str) and v.strip() for v in value) or len(set(value)) != len(value)
+    ):
         raise UserError(f"column_names={value!r}: give distinct, non-empty names, one per column")
     if key in BOOL_OR_AUTO and isinstance(value, str) and value != "auto":
         raise UserError(f"{key}={value!r}: give True, False or auto")
     if key in AUTO_NUMBERS and isinstance(value, str) and value != "auto":
         kind = "a whole number" if AUTO_NUMBERS[key] == (int,) else "a number"
         raise UserError(f"{key}={value!r}: give {kind} or auto")
-    if key in ("text_column", "label_column") and isinstance(value, list):
-        if not value or not all(isinstance(v, str) for v in value):
-            raise UserError(f"{key}={value!r}: give a column name or a list of column names")
+    if (
+        key in ("text_column", "label_column")
+        and isinstance(value, list)
+        and (not value or not all(isinstance(v, str) for v in value))
+    ):
+        raise UserError(f"{key}={value!r}: give a column name or a list of column names")
 
 
-def resolve(overrides: Mapping[str, Any] | None = None, config_module: str = "scripts.config") -> dict[str, Any]:
+def resolve(
+    overrides: Mapping[str, Any] | None = None, config_module: str = "scripts.config"
+) -> dict[str, Any]:
     """Defaults from config.py, then overrides; every value type- and range-checked."""
     config = flat_defaults(config_module)
     for key, value in (overrides or {}).items():
@@ -171,7 +229,9 @@ def resolve(overrides: Mapping[str, Any] | None = None, config_module: str = "sc
 
 def by_section(config: Mapping[str, Any], config_module: str = "scripts.config") -> dict[str, dict[str, Any]]:
     """The flat config regrouped under config.py's section names, for saving and the card."""
-    return {section: {key: config[key] for key in values} for section, values in defaults(config_module).items()}
+    return {
+        section: {key: config[key] for key in values} for section, values in defaults(config_module).items()
+    }
 
 
 def changed_from_defaults(config: Mapping[str, Any], config_module: str = "scripts.config") -> dict[str, Any]:

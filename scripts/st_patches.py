@@ -11,15 +11,16 @@ quickfit trains inside Simple Transformers' own loop (a subclass, no loop of its
   * each epoch's validation outputs kept beside the checkpoint, so the saved model can be checked
     against them.
 """
+
 from __future__ import annotations
 
 import functools
 import json
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,9 @@ class LengthGroupedBatches:
     dropout masks do not depend on what ran before it (resuming at an epoch boundary is exact).
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int, start_epoch: int = 0, group_batches: int = 8):
+    def __init__(
+        self, lengths: np.ndarray, batch_size: int, seed: int, start_epoch: int = 0, group_batches: int = 8
+    ):
         self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
         self.epoch, self.group = start_epoch, batch_size * group_batches
 
@@ -56,10 +59,14 @@ class LengthGroupedBatches:
         self.epoch += 1
         order = rng.permutation(len(self.lengths))
         batches = []
-        for start in range(0, len(order), self.group):  # groups are whole batches, so only the last can be short
-            chunk = order[start:start + self.group]
+        for start in range(
+            0, len(order), self.group
+        ):  # groups are whole batches, so only the last can be short
+            chunk = order[start : start + self.group]
             chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
-            batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+            batches += [
+                chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)
+            ]
         for i in rng.permutation(len(batches)):
             yield batches[i]
 
@@ -74,8 +81,10 @@ def trim_batch(inputs: dict[str, Any]) -> dict[str, Any]:
     if mask is None or mask.dim() != 2:
         return inputs
     longest = int(mask.sum(dim=1).max())
-    return {k: (v[:, :longest] if k in SEQUENCE_KEYS and v is not None and v.dim() == 2 else v)
-            for k, v in inputs.items()}
+    return {
+        k: (v[:, :longest] if k in SEQUENCE_KEYS and v is not None and v.dim() == 2 else v)
+        for k, v in inputs.items()
+    }
 
 
 # Batches per length-sorted group (see LengthGroupedBatches); when grouping is used is a recipe decision.
@@ -97,8 +106,10 @@ def load_state(path: Path) -> Any:
     try:
         return torch.load(path, weights_only=True, map_location=device())
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as exc:
-        raise UserError(f"{path} is not a plain tensor checkpoint file (refused to unpickle it: "
-                        f"{str(exc).splitlines()[0][:120]}); delete that run folder and train again") from exc
+        raise UserError(
+            f"{path} is not a plain tensor checkpoint file (refused to unpickle it: "
+            f"{str(exc).splitlines()[0][:120]}); delete that run folder and train again"
+        ) from exc
 
 
 @contextmanager
@@ -165,10 +176,13 @@ def tracked_grad_scaler(owner: Any, resume_dir: Path | None) -> Iterator[None]:
 def _float_outputs(outputs: tuple) -> tuple:
     """bf16 logits cannot become numpy arrays: hand Simple Transformers fp32 ones."""
     loss, *rest = outputs
-    return (loss, *[o.float() if hasattr(o, "is_floating_point") and o.is_floating_point() else o for o in rest])
+    return (
+        loss,
+        *[o.float() if hasattr(o, "is_floating_point") and o.is_floating_point() else o for o in rest],
+    )
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def model_classes() -> dict[str, type]:
     """Subclasses of the two Simple Transformers models with the fast paths (imported on first use)."""
     import torch
@@ -200,19 +214,49 @@ def model_classes() -> dict[str, type]:
             """Weighted cross-entropy for every architecture (Simple Transformers refuses some)."""
             if weight:
                 self.loss_fct = torch.nn.CrossEntropyLoss(
-                    weight=torch.tensor(weight, dtype=torch.float32, device=self.device))
+                    weight=torch.tensor(weight, dtype=torch.float32, device=self.device)
+                )
 
         def train(self, train_dataloader, output_dir, *args, **kwargs):
             dataset = train_dataloader.dataset
             masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
             if masks is not None:
                 lengths = masks.reshape(len(dataset), -1).sum(dim=1).numpy()
-                batches = LengthGroupedBatches(lengths, self.args.train_batch_size, self.args.manual_seed,
-                                               start_epoch=self.start_epoch, group_batches=self.group_batches)
+                batches = LengthGroupedBatches(
+                    lengths,
+                    self.args.train_batch_size,
+                    self.args.manual_seed,
+                    start_epoch=self.start_epoch,
+                    group_batches=self.group_batches,
+                )
                 train_dataloader = DataLoader(dataset, batch_sampler=batches, num_workers=0)
             resuming = restored_optimizer(self.resume_dir) if self.resume_dir else nullcontext()
-            with fused_adamw(), resuming, tracked_grad_scaler(self, self.resume_dir):
+            with fused_adamw(), resuming, tracked_grad_scaler(self, self.resume_dir), self.curves():
                 return super().train(train_dataloader, output_dir, *args, **kwargs)
+
+        @contextmanager
+        def curves(self) -> Iterator[None]:
+            """TensorBoard beside Simple Transformers' own loss and learning-rate scalars: the gradient norm
+            at every step (the value its clipping computes and drops) and each epoch's validation metrics."""
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=self.args.tensorboard_dir)
+            clip = torch.nn.utils.clip_grad_norm_
+            steps = {"n": 0}
+
+            def clip_and_log(parameters, max_norm, *args, **kwargs):
+                norm = clip(parameters, max_norm, *args, **kwargs)
+                steps["n"] += 1
+                self.writer.add_scalar("train/grad_norm", float(norm), steps["n"])
+                return norm
+
+            torch.nn.utils.clip_grad_norm_ = clip_and_log
+            try:
+                yield
+            finally:
+                torch.nn.utils.clip_grad_norm_ = clip
+                self.writer.close()
+                self.writer = None
 
         def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
             super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
@@ -221,11 +265,26 @@ def model_classes() -> dict[str, type]:
                 if self.scaler is not None and self.scaler.is_enabled():
                     (self.checkpoint_dir / SCALER_STATE).write_text(json.dumps(self.scaler.state_dict()))
 
+        epoch_callback = None
+        epochs_evaluated = 0
+        writer = None
+
         def eval_model(self, *args, **kwargs):
             result, outputs, wrong = super().eval_model(*args, **kwargs)
             if self.checkpoint_dir is not None:  # during training: the epoch just saved was evaluated
-                np.save(self.checkpoint_dir / VALIDATION_OUTPUTS, np.asarray(outputs, dtype=np.float32),
-                        allow_pickle=False)
+                np.save(
+                    self.checkpoint_dir / VALIDATION_OUTPUTS,
+                    np.asarray(outputs, dtype=np.float32),
+                    allow_pickle=False,
+                )
+                self.epochs_evaluated += 1
+                if self.writer is not None:
+                    epoch = self.start_epoch + self.epochs_evaluated
+                    for key, value in result.items():
+                        if isinstance(value, (int, float)):
+                            self.writer.add_scalar(f"validation/{key}", float(value), epoch)
+                if self.epoch_callback is not None:
+                    self.epoch_callback(self.start_epoch + self.epochs_evaluated, result)
             return result, outputs, wrong
 
     class QuickClassificationModel(FastPaths, ClassificationModel):
@@ -245,14 +304,18 @@ def model_classes() -> dict[str, type]:
             self.device = torch.device("cuda") if use_cuda else "cpu"
             if not use_cuda:
                 self.args.fp16 = False
-            self.config = AutoConfig.from_pretrained(model_name, num_labels=num_labels,
-                                                     problem_type="multi_label_classification")
+            self.config = AutoConfig.from_pretrained(
+                model_name, num_labels=num_labels, problem_type="multi_label_classification"
+            )
             self.num_labels = num_labels
             self.model = AutoModelForSequenceClassification.from_pretrained(model_name, config=self.config)
             self.tokenizer = AutoTokenizer.from_pretrained(model_name)
             self.pos_weight = pos_weight
             self.loss_fct = torch.nn.BCEWithLogitsLoss(
-                pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=self.device) if pos_weight else None)
+                pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=self.device)
+                if pos_weight
+                else None
+            )
             self.results, self.weight, self.global_attention_fn = {}, None, None
             self.args.model_name, self.args.model_type = model_name, model_type
 

@@ -3,6 +3,7 @@
 Separator and encoding are detected (a file mixing UTF-8 and cp1252 lines is decoded line by line), and
 what goes wrong is said in the user's terms: which line, and what is wrong with it.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -23,8 +24,10 @@ def decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
         try:
             return raw.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise UserError(f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
-                            "set encoding=auto or the file's real encoding") from exc
+            raise UserError(
+                f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
+                "set encoding=auto or the file's real encoding"
+            ) from exc
     try:
         return raw.decode("utf-8-sig"), "utf-8-sig"
     except UnicodeDecodeError:
@@ -48,7 +51,7 @@ def _legacy(line: bytes) -> str:
 
 
 def _legacy_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
-    return _legacy(error.object[error.start:error.end]), error.end
+    return _legacy(error.object[error.start : error.end]), error.end
 
 
 # An error handler for streamed reads: bytes that are not valid UTF-8 are read as cp1252 (or latin-1).
@@ -105,14 +108,19 @@ def _check_header(first_row: list[Any], column_names: list[str] | None, path: Pa
     """Two columns with one name, or fewer column_names than fields: say so, instead of a silent pick."""
     if column_names:
         if len(first_row) > len(column_names):
-            raise UserError(f"column_names has {len(column_names)} name(s) but the rows of {path.name} have "
-                            f"{len(first_row)} fields; give one name per column, e.g. {['label', 'text'][:len(first_row)]}")
+            raise UserError(
+                f"column_names has {len(column_names)} name(s) but the rows of {path.name} have "
+                f"{len(first_row)} fields; give one name per column, e.g. "
+                f"{['label', 'text'][: len(first_row)]}"
+            )
         return
     names = [str(n).strip() for n in first_row if str(n).strip()]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise UserError(f"{path.name} has columns named twice in its header ({', '.join(map(repr, twice))}); "
-                        "rename them so each column has its own name")
+        raise UserError(
+            f"{path.name} has columns named twice in its header ({', '.join(map(repr, twice))}); "
+            "rename them so each column has its own name"
+        )
 
 
 def _parse_error(exc: Exception, path: Path, sep: str) -> UserError:
@@ -121,21 +129,33 @@ def _parse_error(exc: Exception, path: Path, sep: str) -> UserError:
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if fields:
         expected, line, saw = fields.groups()
-        return UserError(f"{path.name} line {line} has {saw} fields where the header has {expected}: a text with an "
-                         f"unquoted {sep!r} in it? Quote that text (\"...\") or fix the line")
+        return UserError(
+            f"{path.name} line {line} has {saw} fields where the header has {expected}: a text with an "
+            f'unquoted {sep!r} in it? Quote that text ("...") or fix the line'
+        )
     quote = re.search(r"EOF inside string starting at row (\d+)|unexpected end of data", message)
     if quote:
         where = f" starting near line {int(quote.group(1)) + 1}" if quote.group(1) else ""
-        return UserError(f"{path.name} has an unclosed quote{where}: a text opens a \" and never closes it; "
-                         "close the quote or remove it")
-    return UserError(f"{path.name} could not be parsed with separator {sep!r}: {message}; "
-                     "set separator to the file's real one")
+        return UserError(
+            f'{path.name} has an unclosed quote{where}: a text opens a " and never closes it; '
+            "close the quote or remove it"
+        )
+    return UserError(
+        f"{path.name} could not be parsed with separator {sep!r}: {message}; "
+        "set separator to the file's real one"
+    )
 
 
-def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
-               column_names: list[str] | None = None, quoting: int = csv.QUOTE_MINIMAL,
-               skip_rows: list[int] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a CSV/TSV/JSON(L) file as strings; empty cells become NaN. Returns the frame and what was detected."""
+def read_table(
+    path: Path,
+    separator: str = "auto",
+    encoding: str = "auto",
+    column_names: list[str] | None = None,
+    quoting: int = csv.QUOTE_MINIMAL,
+    skip_rows: list[int] | None = None,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a CSV/TSV/JSON(L) file as strings; empty cells become NaN. Returns the frame and what was
+    detected."""
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path.name} is empty; give a file with a header row and data rows")
@@ -145,24 +165,36 @@ def read_table(path: Path, separator: str = "auto", encoding: str = "auto",
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
         try:
-            frame = pd.read_json(io.StringIO(text), lines=suffix == ".jsonl" or text.lstrip().startswith("{") and "\n{" in text,
-                                 dtype=False)
+            frame = pd.read_json(
+                io.StringIO(text),
+                lines=suffix == ".jsonl" or text.lstrip().startswith("{") and "\n{" in text,
+                dtype=False,
+            )
         except ValueError as exc:
-            raise UserError(f"{path.name} is not valid JSON records: {str(exc).splitlines()[0]}; "
-                            "give a list of objects or one object per line") from exc
+            raise UserError(
+                f"{path.name} is not valid JSON records: {str(exc).splitlines()[0]}; "
+                "give a list of objects or one object per line"
+            ) from exc
         frame = frame.astype(object).where(frame.notna(), None)
         detected = {"encoding": used_encoding, "separator": "json"}
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
         quoting = _plain_tsv_quoting(text, sep, quoting)
-        options = dict(sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows,
-                       engine="python" if len(sep) > 1 else "c")
+        options = dict(
+            sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c"
+        )
         try:
             first = pd.read_csv(io.StringIO(text), header=None, nrows=1, keep_default_na=False, **options)
             _check_header(first.iloc[0].tolist(), column_names, path)
-            frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
-                                header=None if column_names else "infer", names=column_names or None,
-                                index_col=False, **options)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                keep_default_na=False,
+                na_values=[""],
+                header=None if column_names else "infer",
+                names=column_names or None,
+                index_col=False,
+                **options,
+            )
         except (pd.errors.ParserError, csv.Error) as exc:
             raise _parse_error(exc, path, sep) from exc
         detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}

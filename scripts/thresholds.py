@@ -1,4 +1,5 @@
 """Decision thresholds tuned on the validation split (never on test)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,7 @@ def tuned_macro_f1(y: np.ndarray, probs: np.ndarray) -> float:
     """Macro-F1 with each label at its own F1-best grid threshold: the figure that per-label tuning
     reaches, used to pick the best epoch of a multi-label run (labels without positives count 0)."""
     y = np.asarray(y).astype(bool)
-    pred = np.asarray(probs)[:, :, None] >= GRID[None, None, :]       # rows x labels x thresholds
+    pred = np.asarray(probs)[:, :, None] >= GRID[None, None, :]  # rows x labels x thresholds
     tp = (pred & y[:, :, None]).sum(axis=0)
     denom = pred.sum(axis=0) + y.sum(axis=0)[:, None]
     f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)

@@ -1,7 +1,8 @@
 """Entry point: settings -> data -> split -> balance -> model -> run folder.
 
-    python -m scripts.train [--data FILE] [--set KEY=VALUE ...] [--resume] [--debug]
+python -m scripts.train [--data FILE] [--set KEY=VALUE ...] [--resume] [--debug]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,15 +10,29 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scripts import architectures, balance, data, environment, recipes, runs, runtime, settings, sources, split, thresholds
-from scripts.errors import UserError, run_cli
+from scripts import (
+    architectures,
+    balance,
+    data,
+    environment,
+    recipes,
+    runs,
+    runtime,
+    settings,
+    sources,
+    split,
+    thresholds,
+)
 from scripts.console import say
+from scripts.errors import UserError, run_cli
 
 
 def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
@@ -25,21 +40,37 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
     source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])
     dataset = data.load_dataset(source, cfg)
     report = dataset.report
-    say(f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
-        f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}")
+    say(
+        f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
+        f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}"
+    )
     if source.hub_dataset and source.hub_revision:
-        say(f"  Hugging Face dataset {source.hub_dataset}" + (f" ({source.hub_config})" if source.hub_config else "")
-            + f" at commit {source.hub_revision}" + (f"; splits left out: {', '.join(report['splits_left_out'])}"
-                                                    if report.get("splits_left_out") else ""))
+        say(
+            f"  Hugging Face dataset {source.hub_dataset}"
+            + (f" ({source.hub_config})" if source.hub_config else "")
+            + f" at commit {source.hub_revision}"
+            + (
+                f"; splits left out: {', '.join(report['splits_left_out'])}"
+                if report.get("splits_left_out")
+                else ""
+            )
+        )
     for part, cleaning in report["cleaning"].items():
-        say(f"  {part}: {cleaning['rows_read']} rows read, dropped {cleaning['dropped_empty_text']} empty texts, "
-            f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} duplicates, "
-            f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with conflicting labels")
+        say(
+            f"  {part}: {cleaning['rows_read']} rows read, dropped {cleaning['dropped_empty_text']} empty "
+            "texts, "
+            f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} "
+            "duplicates, "
+            f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with "
+            "conflicting labels"
+        )
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
     report["split"] = splits.report
     if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
-        raise UserError(f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
-                        "a stratified sample needs a row of each; raise it or set 0 for all rows")
+        raise UserError(
+            f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
+            "a stratified sample needs a row of each; raise it or set 0 for all rows"
+        )
     if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
         splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
@@ -64,8 +95,10 @@ def check_disk(path: Path, base_model: str, epochs: float) -> None:
     need = int(size * 3 * (np.ceil(epochs) + 1) + size)
     free = shutil.disk_usage(path).free
     if free < need:
-        raise UserError(f"not enough disk for the checkpoints: about {need / 2**30:.1f} GiB needed in {path}, "
-                        f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere")
+        raise UserError(
+            f"not enough disk for the checkpoints: about {need / 2**30:.1f} GiB needed in {path}, "
+            f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere"
+        )
 
 
 # Set while the finished run is being published: a stop signal then waits until the run is in place,
@@ -76,12 +109,14 @@ PUBLISHING = threading.Event()
 def _install_stop_handlers() -> None:
     """SIGTERM and Ctrl-C stop training; the last epoch checkpoint stays for RESUME=1. The flag makes
     the stop stick even where a library catches the KeyboardInterrupt."""
+
     def handler(signum, frame):
         from scripts.st_patches import STOP
 
         STOP.set()
         if not PUBLISHING.is_set():
             raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
 
@@ -99,16 +134,23 @@ def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return base, {"model_type": architecture, "precision": precision}
 
 
-def choose_max_seq_length(cfg: dict[str, Any], base: str, train_texts: list[str]) -> tuple[int, dict[str, Any]]:
+def choose_max_seq_length(
+    cfg: dict[str, Any], base: str, train_texts: list[str]
+) -> tuple[int, dict[str, Any]]:
     """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
     from scripts import model as model_lib
 
     tokenizer = model_lib.load_tokenizer(base)
     limit = model_lib.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
-        max_len, stats = model_lib.auto_max_seq_length(tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit))
-        say(f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, rounded up "
-            f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)")
+        max_len, stats = model_lib.auto_max_seq_length(
+            tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit)
+        )
+        say(
+            f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, "
+            "rounded up "
+            f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)"
+        )
         return max_len, stats
     if cfg["max_seq_length"] > limit:
         say(f"max_seq_length={cfg['max_seq_length']} is above the model's {limit} positions: {limit} is used")
@@ -116,11 +158,84 @@ def choose_max_seq_length(cfg: dict[str, Any], base: str, train_texts: list[str]
     return int(cfg["max_seq_length"]), {}
 
 
-def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, Any] | None = None) -> Path:
-    """The whole training job, top to bottom; returns the published run folder."""
+@dataclass
+class Plan:
+    """One training, resolved: the config with every "auto" filled in, the balanced training frame and
+    the validation frame (labels encoded), the sequence length and the selection metric."""
+
+    cfg: dict[str, Any]
+    balanced: balance.Balanced
+    train_df: pd.DataFrame
+    val_df: pd.DataFrame
+    max_len: int
+    stats: dict[str, Any]
+    threads: int
+    metric_name: str
+    metric_fn: Any
+
+
+def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
+    """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
+    train and validation splits only (a sweep's trials never pass a test split)."""
+    from scripts.metrics import selection_metric
+
+    balanced = balance.rebalance(
+        splits["train"],
+        dataset.task,
+        dataset.label_names,
+        cfg["balance"],
+        cfg["balance_ratio"],
+        cfg["pos_weight_cap"],
+        cfg["manual_seed"],
+    )
+    say(
+        f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> "
+        f"{balanced.counts_after}"
+    )
+    max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
+    positives = (
+        int((splits["validation"]["labels"] == dataset.positive_label).sum())
+        if dataset.task == "binary"
+        else 0
+    )
+    chosen, reasons = recipes.choose(
+        cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives
+    )
+    cfg = {**cfg, **chosen}
+    runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
+    for reason in reasons + runtime_reasons:
+        say(f"recipe: {reason}")
+    cfg = {
+        **cfg,
+        **runtime_chosen,
+        "max_seq_length": max_len,
+        "balance": balanced.method,
+        "task": dataset.task,
+        "positive_label": dataset.positive_label or cfg["positive_label"],
+    }
+    threads = runtime.set_threads(cfg["threads"])
+    positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
+    metric_name, metric_fn = selection_metric(dataset.task, positive_id)
+    train_df = balanced.train.assign(
+        encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task)
+    )
+    val_df = splits["validation"].assign(
+        encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task)
+    )
+
+    return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def train_run(
+    cfg: dict[str, Any],
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    search: dict[str, Any] | None = None,
+) -> Path:
+    """The whole training job, top to bottom; returns the published run folder. `search`: the sweep that
+    chose these hyperparameters (make sweep's best.json), recorded with the run and on its card."""
     from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
     from scripts import resume as resuming
-    from scripts.metrics import selection_metric
     from scripts.plots import training_curves
     from scripts.st_patches import STOP
 
@@ -131,7 +246,10 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
     interrupted = resuming.find(out) if resume else None
     if interrupted:
         cfg = resuming.config(interrupted, overrides or {})
-        say(f"resuming {interrupted.work.name} after epoch {interrupted.epoch} from {interrupted.checkpoint.name}")
+        say(
+            f"resuming {interrupted.work.name} after epoch {interrupted.epoch} from "
+            f"{interrupted.checkpoint.name}"
+        )
     requested = interrupted.saved["requested"] if interrupted else dict(cfg)  # before "auto" is resolved
 
     # 1. the model, before any data is read
@@ -144,27 +262,11 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
         splits = resuming.saved_splits(interrupted, source, dataset.task)
         say(f"  the split saved with the run is used ({ {k: len(v) for k, v in splits.items()} })")
 
-    # 3. the recipe: balancing, sequence length, "auto" hyperparameters; every resolved value goes to config.json
-    balanced = balance.rebalance(splits["train"], dataset.task, dataset.label_names, cfg["balance"],
-                                 cfg["balance_ratio"], cfg["pos_weight_cap"], cfg["manual_seed"])
-    say(f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> {balanced.counts_after}")
-    max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
-    positives = int((splits["validation"]["labels"] == dataset.positive_label).sum()) if dataset.task == "binary" else 0
-    chosen, reasons = recipes.choose(cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives)
-    cfg = {**cfg, **chosen}
-    runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
-    for reason in reasons + runtime_reasons:
-        say(f"recipe: {reason}")
-    cfg = {**cfg, **runtime_chosen, "max_seq_length": max_len, "balance": balanced.method, "task": dataset.task,
-           "positive_label": dataset.positive_label or cfg["positive_label"]}
-    threads = runtime.set_threads(cfg["threads"])
-    grouped = cfg["length_grouping"]
-    positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
-    metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    train_df = balanced.train.assign(encoded=data.encode_labels(balanced.train["labels"], dataset.label_names,
-                                                                dataset.task))
-    val_df = splits["validation"].assign(encoded=data.encode_labels(splits["validation"]["labels"],
-                                                                    dataset.label_names, dataset.task))
+    # 3. the recipe: balancing, sequence length, "auto" hyperparameters (every resolved value is saved)
+    plan = make_plan(cfg, dataset, splits, base)
+    cfg, balanced, train_df, val_df = plan.cfg, plan.balanced, plan.train_df, plan.val_df
+    max_len, stats, threads, grouped = plan.max_len, plan.stats, plan.threads, plan.cfg["length_grouping"]
+    metric_name, metric_fn = plan.metric_name, plan.metric_fn
 
     # 4. train in outputs/.incomplete/<run>; published only when complete
     name = interrupted.work.name if interrupted else runs.new_run_name(source.name, cfg["run_name"])
@@ -174,56 +276,121 @@ def train_run(cfg: dict[str, Any], resume: bool = False, overrides: dict[str, An
     def has_checkpoint(work: Path) -> bool:
         return bool(model_lib.last_checkpoint(work / "checkpoints"))
 
-    with runs.workspace(out, name, existing=interrupted.work if interrupted else None,
-                        resumable=has_checkpoint) as work:
+    with runs.workspace(
+        out, name, existing=interrupted.work if interrupted else None, resumable=has_checkpoint
+    ) as work:
         if interrupted:
             resuming.keep_history_before(interrupted)
         else:
-            runs.write_json(work / "config.json", {"flat": cfg, "requested": requested,
-                                                   "sections": settings.by_section(cfg),
-                                                   "data": resuming.fingerprint(source)})
+            runs.write_json(
+                work / "config.json",
+                {
+                    "flat": cfg,
+                    "requested": requested,
+                    "sections": settings.by_section(cfg),
+                    "data": resuming.fingerprint(source),
+                },
+            )
             (work / "splits").mkdir()
             for part, frame in splits.items():
                 data.save_split(frame, work / "splits" / f"{part}.csv")
-        say(f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
+        say(
+            f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
             f"{len(train_df)} rows ({threads} threads, {cfg['precision']}); best epoch chosen on validation "
-            f"{metric_name}; batches " + ("grouped by length" if grouped else "in random order")
-            + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text")
+            f"{metric_name}; batches "
+            + ("grouped by length" if grouped else "in random order")
+            + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text"
+        )
         train_started = time.time()
-        result = model_lib.train(dataset.task, cfg["model_type"], base, dataset.label_names, train_df, val_df, cfg,
-                                 work, max_len, metric_name, metric_fn, balanced.class_weight, balanced.pos_weight,
-                                 resume_from=interrupted.checkpoint if interrupted else None,
-                                 start_epoch=interrupted.epoch if interrupted else 0, precision=cfg["precision"])
+        result = model_lib.train(
+            dataset.task,
+            cfg["model_type"],
+            base,
+            dataset.label_names,
+            train_df,
+            val_df,
+            cfg,
+            work,
+            max_len,
+            metric_name,
+            metric_fn,
+            balanced.class_weight,
+            balanced.pos_weight,
+            resume_from=interrupted.checkpoint if interrupted else None,
+            start_epoch=interrupted.epoch if interrupted else 0,
+            precision=cfg["precision"],
+        )
         train_seconds = time.time() - train_started
 
         # 5. check the saved model, tune thresholds on validation, write the record
-        model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task,
-                                  {"positive_label": dataset.positive_label, "max_seq_length": max_len})
+        model_lib.write_label_map(
+            result.model_dir,
+            dataset.label_names,
+            dataset.task,
+            {"positive_label": dataset.positive_label, "max_seq_length": max_len},
+        )
         validation_probs = _check_saved_model(result, splits["validation"], cfg)
         tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
-        model_lib.write_label_map(result.model_dir, dataset.label_names, dataset.task, {
-            "positive_label": dataset.positive_label, "max_seq_length": max_len, "thresholds": tuned,
-            "thresholds_tuned_on": "validation" if tuned else None, "model_type": cfg["model_type"]})
+        model_lib.write_label_map(
+            result.model_dir,
+            dataset.label_names,
+            dataset.task,
+            {
+                "positive_label": dataset.positive_label,
+                "max_seq_length": max_len,
+                "thresholds": tuned,
+                "thresholds_tuned_on": "validation" if tuned else None,
+                "model_type": cfg["model_type"],
+            },
+        )
         training_curves(result.history, metric_name, work / "training_curve.png")
         record = {
-            "run": work.name, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": environment.command_line(),
-            "task": dataset.task, "labels": dataset.label_names, "positive_label": dataset.positive_label,
-            "dataset": {"name": source.name, "description": source.description, "citation": source.citation,
-                        "license": source.license, "language": source.language, "hub_dataset": source.hub_dataset,
-                        "hub_config": source.hub_config, "hub_revision": source.hub_revision,
-                        **dataset.report},
+            "run": work.name,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": environment.command_line(),
+            "task": dataset.task,
+            "labels": dataset.label_names,
+            "positive_label": dataset.positive_label,
+            "dataset": {
+                "name": source.name,
+                "description": source.description,
+                "citation": source.citation,
+                "license": source.license,
+                "language": source.language,
+                "hub_dataset": source.hub_dataset,
+                "hub_config": source.hub_config,
+                "hub_revision": source.hub_revision,
+                **dataset.report,
+            },
             "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
-            "balance": {"method": balanced.method, "reason": balanced.reason, "before": balanced.counts_before,
-                        "after": balanced.counts_after, "class_weight": balanced.class_weight,
-                        "pos_weight": balanced.pos_weight},
-            "max_seq_length": max_len, "token_lengths": stats, "length_grouping": bool(grouped),
-            "precision": cfg["precision"], "threads": threads,
-            "model": {"model_type": cfg["model_type"], "model_name": cfg["model_name"],
-                      "base_model": model_lib.hub_base_model(cfg["model_name"])},
-            "selection_metric": metric_name, "best_epoch": result.best_epoch, "validation_best": result.best_metric,
-            "thresholds": threshold_info, "resumed": bool(interrupted),
-            "train_seconds": round(train_seconds, 1), "total_seconds": round(time.time() - started, 1),
-            "versions": environment.versions(), "hardware": environment.hardware(),
+            "balance": {
+                "method": balanced.method,
+                "reason": balanced.reason,
+                "before": balanced.counts_before,
+                "after": balanced.counts_after,
+                "class_weight": balanced.class_weight,
+                "pos_weight": balanced.pos_weight,
+            },
+            "max_seq_length": max_len,
+            "token_lengths": stats,
+            "length_grouping": bool(grouped),
+            "precision": cfg["precision"],
+            "threads": threads,
+            "model": {
+                "model_type": cfg["model_type"],
+                "model_name": cfg["model_name"],
+                "base_model": model_lib.hub_base_model(cfg["model_name"]),
+            },
+            "selection_metric": metric_name,
+            "best_epoch": result.best_epoch,
+            "validation_best": result.best_metric,
+            "thresholds": threshold_info,
+            "resumed": bool(interrupted),
+            "hyperparameter_search": search,
+            "train_seconds": round(train_seconds, 1),
+            "total_seconds": round(time.time() - started, 1),
+            "versions": environment.versions(),
+            "hardware": environment.hardware(),
         }
         runs.write_json(work / runs.RECORD, record)
 
@@ -256,16 +423,21 @@ def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) ->
     probs = predictor.predict_proba(validation["text"].tolist(), cfg["eval_batch_size"])
     drift = float(np.abs(probs - result.validation_probs).max()) if len(probs) else 0.0
     if drift > SAVED_MODEL_TOLERANCE[cfg["precision"]]:
-        raise UserError(f"the saved {cfg['model_type']} model does not reproduce its training-time validation "
-                        f"probabilities (largest difference {drift:.2e}); nothing was published. Please report "
-                        "this with the model_name")
-    say(f"saved model checked: reloaded with plain transformers it gives the training-time validation "
-        f"probabilities (largest difference {drift:.1e})")
+        raise UserError(
+            f"the saved {cfg['model_type']} model does not reproduce its training-time validation "
+            f"probabilities (largest difference {drift:.2e}); nothing was published. Please report "
+            "this with the model_name"
+        )
+    say(
+        f"saved model checked: reloaded with plain transformers it gives the training-time validation "
+        f"probabilities (largest difference {drift:.1e})"
+    )
     return probs
 
 
-def _tune_thresholds(dataset: data.Dataset, cfg: dict[str, Any], validation: pd.DataFrame,
-                     probs: np.ndarray) -> tuple[list[float], dict[str, Any] | None]:
+def _tune_thresholds(
+    dataset: data.Dataset, cfg: dict[str, Any], validation: pd.DataFrame, probs: np.ndarray
+) -> tuple[list[float], dict[str, Any] | None]:
     """Multi-label always, binary when asked: thresholds from the validation split only."""
     if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
         return [], None
@@ -277,8 +449,13 @@ def _tune_thresholds(dataset: data.Dataset, cfg: dict[str, Any], validation: pd.
         return [t], {"values": {dataset.positive_label: t}, "tuned_on": "validation", "rows": len(y)}
     tuned, curves = thresholds.tune_per_label(y, probs)
     say(f"per-label thresholds tuned on {len(y)} validation rows (range {min(tuned):.2f}-{max(tuned):.2f})")
-    return tuned, {"values": dict(zip(dataset.label_names, tuned)), "tuned_on": "validation", "rows": len(y),
-                   "grid": thresholds.GRID.tolist(), "curves": curves}
+    return tuned, {
+        "values": dict(zip(dataset.label_names, tuned)),
+        "tuned_on": "validation",
+        "rows": len(y),
+        "grid": thresholds.GRID.tolist(),
+        "curves": curves,
+    }
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -300,11 +477,16 @@ def main(argv: Sequence[str]) -> int:
         train_run(cfg, resume=args.resume, overrides=overrides)
     except KeyboardInterrupt as exc:
         if getattr(exc, "resumable", False):
-            print("interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
-                  "`make train RESUME=1`")
+            print(
+                "interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
+                "`make train RESUME=1`"
+            )
         else:
-            print("interrupted before the first epoch was checkpointed: nothing was kept and the last good run is "
-                  "unchanged; run `make train` again")
+            print(
+                "interrupted before the first epoch was checkpointed: nothing was kept and the last good "
+                "run is "
+                "unchanged; run `make train` again"
+            )
         return 130
     return 0
 

@@ -3,6 +3,7 @@
 Used by tests/test_app.py, and to take the README screenshot:
     .venv/bin/python -m tests.browser --run outputs/latest --text "..." --out notebooks/figures/app.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,16 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def free_port() -> int:
@@ -28,9 +37,14 @@ def free_port() -> int:
 
 def start_app(run: Path, port: int) -> subprocess.Popen:
     """Start `python -m scripts.app` and wait until it accepts connections."""
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.app", "--run", str(run), "--port", str(port)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.app", "--run", str(run), "--port", str(port)],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:

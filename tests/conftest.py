@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny random-weight BERT and small synthetic datasets built at test time."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ FILLER = ["the", "a", "and", "to", "of", "is", "it", "for", "on", "with", "my", 
 
 def tiny_vocab() -> list[str]:
     words = sorted({w for ws in TOPICS.values() for w in ws} | set(FILLER))
-    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz0123456789")
+    return (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz0123456789")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +48,14 @@ def tiny_model(tmp_path_factory) -> Path:
     tokenizer = BertTokenizerFast.from_pretrained(folder)
     tokenizer.save_pretrained(folder)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 

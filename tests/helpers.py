@@ -1,4 +1,5 @@
 """Helpers shared by the end-to-end tests: train the tiny model through the real entry point."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,15 @@ def train_run(csv: Path, args: list[str], *extra: str) -> Path:
 
 
 def tiny_args(model: Path, outputs: Path) -> list[str]:
-    return [f"model_name={model}", f"outputs_dir={outputs}", "num_train_epochs=3", "learning_rate=0.002",
-            "train_batch_size=16", "threads=1", "use_early_stopping=False"]
+    return [
+        f"model_name={model}",
+        f"outputs_dir={outputs}",
+        "num_train_epochs=3",
+        "learning_rate=0.002",
+        "train_batch_size=16",
+        "threads=1",
+        "use_early_stopping=False",
+    ]
 
 
 def write_binary_csv(path: Path, ham: int = 300, spam: int = 100) -> Path:

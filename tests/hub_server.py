@@ -4,6 +4,7 @@ It implements the endpoints huggingface_hub calls for create_repo, upload_folder
 commit, files sent inline) and snapshot_download (model info, resolve), keeps what it receives,
 and checks the bearer token like the Hub does (401 for a wrong one, 403 for a read-only one).
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,7 +37,7 @@ class HubState:
     read_token: str = "hf_test_read_token_0123456789"
     repos: dict[str, Repo] = field(default_factory=dict)
     datasets: dict[str, Repo] = field(default_factory=dict)  # dataset repos, served read-only
-    gated: set[str] = field(default_factory=set)               # dataset ids that need a token
+    gated: set[str] = field(default_factory=set)  # dataset ids that need a token
     requests: list[str] = field(default_factory=list)
     raw_bodies: list[bytes] = field(default_factory=list)
 
@@ -113,9 +114,20 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(404, {"error": "Repository not found"})
             if action == "preupload":
                 files = json.loads(body)["files"]
-                return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                                   "oid": git_hash(repo.files[f["path"]]) if f["path"] in repo.files else None}
-                                                  for f in files]})
+                return self._send(
+                    200,
+                    {
+                        "files": [
+                            {
+                                "path": f["path"],
+                                "uploadMode": "regular",
+                                "shouldIgnore": False,
+                                "oid": git_hash(repo.files[f["path"]]) if f["path"] in repo.files else None,
+                            }
+                            for f in files
+                        ]
+                    },
+                )
             if action == "commit":
                 summary, changed = "", {}
                 for line in body.decode().splitlines():
@@ -129,16 +141,25 @@ class Handler(BaseHTTPRequestHandler):
                 repo.files.update(changed)
                 oid = hashlib.sha1(f"{repo.head}{summary}{sorted(changed)}".encode()).hexdigest()
                 repo.commits.append({"oid": oid, "summary": summary, "files": sorted(changed)})
-                return self._send(200, {"commitOid": oid, "commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}",
-                                        "pullRequestUrl": None})
+                return self._send(
+                    200,
+                    {
+                        "commitOid": oid,
+                        "commitUrl": f"http://{self.headers['Host']}/{repo_id}/commit/{oid}",
+                        "pullRequestUrl": None,
+                    },
+                )
         if len(parts) >= 7 and parts[:2] == ["api", "datasets"] and parts[5] == "paths-info":
             repo = self._dataset(f"{parts[2]}/{parts[3]}")
             if repo is None:
                 return
             from urllib.parse import parse_qs
 
-            asked = parse_qs(body.decode()).get("paths", []) if body and not body.startswith(b"{") else \
-                json.loads(body or b"{}").get("paths", [])
+            asked = (
+                parse_qs(body.decode()).get("paths", [])
+                if body and not body.startswith(b"{")
+                else json.loads(body or b"{}").get("paths", [])
+            )
             tree = {e["path"]: e for e in self._tree(repo, "", True)}
             return self._send(200, [tree[p] for p in asked if p in tree])
         self._send(404, {"error": f"not implemented: POST {path}"})
@@ -150,11 +171,18 @@ class Handler(BaseHTTPRequestHandler):
         """The dataset repo if this request may see it; otherwise the Hub's answer has been sent."""
         repo = self.state.datasets.get(repo_id)
         if repo is None or (repo.private and not self._token()):
-            self._send(401 if repo is not None else 404, {"error": "Repository not found"},
-                       headers={"X-Error-Code": "RepoNotFound"})
+            self._send(
+                401 if repo is not None else 404,
+                {"error": "Repository not found"},
+                headers={"X-Error-Code": "RepoNotFound"},
+            )
             return None
         if repo_id in self.state.gated and not self._token():
-            self._send(401, {"error": f"Access to dataset {repo_id} is restricted."}, headers={"X-Error-Code": "GatedRepo"})
+            self._send(
+                401,
+                {"error": f"Access to dataset {repo_id} is restricted."},
+                headers={"X-Error-Code": "GatedRepo"},
+            )
             return None
         return repo
 
@@ -164,16 +192,18 @@ class Handler(BaseHTTPRequestHandler):
         for name, content in sorted(repo.files.items()):
             if prefix and not name.startswith(prefix + "/"):
                 continue
-            rest = name[len(prefix) + 1:] if prefix else name
+            rest = name[len(prefix) + 1 :] if prefix else name
             if "/" in rest and not recursive:
                 folders.add((prefix + "/" if prefix else "") + rest.split("/")[0])
                 continue
             if recursive:
                 parts = rest.split("/")[:-1]
                 for i in range(len(parts)):
-                    folders.add((prefix + "/" if prefix else "") + "/".join(parts[:i + 1]))
+                    folders.add((prefix + "/" if prefix else "") + "/".join(parts[: i + 1]))
             entries.append({"type": "file", "path": name, "size": len(content), "oid": git_hash(content)})
-        return [{"type": "directory", "path": f, "oid": "0" * 40, "size": 0} for f in sorted(folders)] + entries
+        return [
+            {"type": "directory", "path": f, "oid": "0" * 40, "size": 0} for f in sorted(folders)
+        ] + entries
 
     def _dataset_get(self, parts: list[str]):
         """/api/datasets/ns/name[/revision/rev | /tree/rev/path], /datasets/ns/name/resolve/rev/path."""
@@ -184,12 +214,26 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if len(parts) >= 6 and parts[4] == "tree":
                 query = urlparse(self.path).query
-                return self._send(200, self._tree(repo, "/".join(parts[6:]), "recursive=true" in query.lower()))
+                return self._send(
+                    200, self._tree(repo, "/".join(parts[6:]), "recursive=true" in query.lower())
+                )
             if len(parts) >= 6 and parts[4] == "revision" and parts[5] not in ("main", repo.head):
-                return self._send(404, {"error": f"Invalid rev id: {parts[5]}"}, headers={"X-Error-Code": "RevisionNotFound"})
-            return self._send(200, {"id": repo_id, "sha": repo.head, "private": repo.private,
-                                    "gated": repo_id in self.state.gated and "auto",
-                                    "siblings": [{"rfilename": p} for p in sorted(repo.files)], "cardData": {}})
+                return self._send(
+                    404,
+                    {"error": f"Invalid rev id: {parts[5]}"},
+                    headers={"X-Error-Code": "RevisionNotFound"},
+                )
+            return self._send(
+                200,
+                {
+                    "id": repo_id,
+                    "sha": repo.head,
+                    "private": repo.private,
+                    "gated": repo_id in self.state.gated and "auto",
+                    "siblings": [{"rfilename": p} for p in sorted(repo.files)],
+                    "cardData": {},
+                },
+            )
         repo_id = f"{parts[1]}/{parts[2]}"
         repo = self._dataset(repo_id)
         if repo is None:
@@ -198,7 +242,9 @@ class Handler(BaseHTTPRequestHandler):
         if name not in repo.files:
             return self._send(404, {"error": "Entry not found"}, headers={"X-Error-Code": "EntryNotFound"})
         content = repo.files[name]
-        return self._send(200, body=content, headers={"X-Repo-Commit": repo.head, "ETag": f'"{git_hash(content)}"'})
+        return self._send(
+            200, body=content, headers={"X-Repo-Commit": repo.head, "ETag": f'"{git_hash(content)}"'}
+        )
 
     def do_GET(self):
         path = unquote(urlparse(self.path).path)
@@ -207,34 +253,59 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/whoami"):
             if not self._auth(write=False):
                 return
-            return self._send(200, {"name": "tester", "type": "user", "auth": {"accessToken": {"role": "write"}}})
-        if (len(parts) >= 4 and parts[:2] == ["api", "datasets"]) or (len(parts) >= 6 and parts[0] == "datasets"
-                                                                      and parts[3] == "resolve"):
+            return self._send(
+                200, {"name": "tester", "type": "user", "auth": {"accessToken": {"role": "write"}}}
+            )
+        if (len(parts) >= 4 and parts[:2] == ["api", "datasets"]) or (
+            len(parts) >= 6 and parts[0] == "datasets" and parts[3] == "resolve"
+        ):
             return self._dataset_get(parts)
         if len(parts) >= 4 and parts[0] == "api" and parts[1] == "models":
             repo = self.state.repos.get(f"{parts[2]}/{parts[3]}")
             if repo is None or (repo.private and not self._token()):
                 return self._send(404, {"error": "Repository not found"})
             if len(parts) >= 6 and parts[4] == "tree":
-                return self._send(200, [{"type": "file", "path": p, "size": len(c), "oid": git_hash(c)}
-                                        for p, c in sorted(repo.files.items())])
-            return self._send(200, {"id": f"{parts[2]}/{parts[3]}", "modelId": f"{parts[2]}/{parts[3]}", "sha": repo.head,
-                                    "private": repo.private, "siblings": [{"rfilename": p} for p in sorted(repo.files)]})
+                return self._send(
+                    200,
+                    [
+                        {"type": "file", "path": p, "size": len(c), "oid": git_hash(c)}
+                        for p, c in sorted(repo.files.items())
+                    ],
+                )
+            return self._send(
+                200,
+                {
+                    "id": f"{parts[2]}/{parts[3]}",
+                    "modelId": f"{parts[2]}/{parts[3]}",
+                    "sha": repo.head,
+                    "private": repo.private,
+                    "siblings": [{"rfilename": p} for p in sorted(repo.files)],
+                },
+            )
         if len(parts) >= 5 and parts[2] == "resolve":
             repo = self.state.repos.get(f"{parts[0]}/{parts[1]}")
             name = "/".join(parts[4:])
             if repo is None or name not in repo.files:
-                return self._send(404, {"error": "Entry not found"}, headers={"X-Error-Code": "EntryNotFound"})
+                return self._send(
+                    404, {"error": "Entry not found"}, headers={"X-Error-Code": "EntryNotFound"}
+                )
             content = repo.files[name]
-            return self._send(200, body=content, headers={"X-Repo-Commit": repo.head, "ETag": f'"{git_hash(content)}"'})
+            return self._send(
+                200, body=content, headers={"X-Repo-Commit": repo.head, "ETag": f'"{git_hash(content)}"'}
+            )
         self._send(404, {"error": f"not implemented: GET {path}"})
 
 
 def add_dataset(state: HubState, repo_id: str, files: dict[str, bytes], private: bool = False) -> Repo:
     """Serve a dataset repo (README.md, data files) as the Hub would."""
     repo = Repo(files=dict(files), private=private)
-    repo.commits.append({"oid": hashlib.sha1(repo_id.encode() + b"".join(files[k] for k in sorted(files))).hexdigest(),
-                         "summary": "initial", "files": sorted(files)})
+    repo.commits.append(
+        {
+            "oid": hashlib.sha1(repo_id.encode() + b"".join(files[k] for k in sorted(files))).hexdigest(),
+            "summary": "initial",
+            "files": sorted(files),
+        }
+    )
     state.datasets[repo_id] = repo
     return repo
 

@@ -1,4 +1,5 @@
 """The Gradio app in a real browser: headless Chromium types a text, clicks, and reads the label."""
+
 import os
 
 import pytest
@@ -8,8 +9,10 @@ from tests.browser import CHROMIUM, classify_in_browser, free_port, start_app
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                    reason="Chromium is not installed here (.ci/run installs it, so CI runs this test)")
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="Chromium is not installed here (.ci/run installs it, so CI runs this test)",
+)
 def test_app_answers_in_a_browser(tiny_model, tmp_path):
     run = train_run(write_binary_csv(tmp_path / "b.csv"), tiny_args(tiny_model, tmp_path / "outputs"))
     port = free_port()

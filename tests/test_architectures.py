@@ -4,13 +4,15 @@ Tiny random-weight models of each architecture are built at test time (tests/tin
 key property: what `make predict` gives for the validation split equals the probabilities Simple
 Transformers computed on it during training, so the saved head is the trained head.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from scripts import evaluate, model as model_lib, predict, push, runs
+from scripts import evaluate, predict, push, runs
+from scripts import model as model_lib
 from scripts.data import load_split
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.hub_server import start_hub
@@ -28,8 +30,10 @@ def hub_endpoint():
 def data_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("arch_data")
     # 2:1 imbalance, so `balance=auto` picks class weights (which Simple Transformers refuses for some types)
-    return {"binary": write_binary_csv(root / "b.csv", ham=160, spam=80),
-            "multilabel": write_multilabel_csv(root / "m.csv", 240)}
+    return {
+        "binary": write_binary_csv(root / "b.csv", ham=160, spam=80),
+        "multilabel": write_multilabel_csv(root / "m.csv", 240),
+    }
 
 
 def train_capturing(csv, args, monkeypatch) -> tuple:
@@ -49,8 +53,9 @@ def train_capturing(csv, args, monkeypatch) -> tuple:
 
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_architecture_trains_predicts_and_pushes(arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory,
-                                                 monkeypatch):
+def test_architecture_trains_predicts_and_pushes(
+    arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory, monkeypatch
+):
     base = build(arch, tmp_path_factory.mktemp("base") / arch)
     args = tiny_args(base, tmp_path / "outputs") + ["num_train_epochs=2", "threads=1"]
     run, training_probs = train_capturing(data_files[task], args, monkeypatch)
@@ -89,7 +94,9 @@ def test_a_folder_with_a_missing_head_is_refused_at_load(tmp_path):
     from scripts.inference import load_predictor
 
     folder = build("electra", tmp_path / "headless")
-    (folder / "quickfit.json").write_text(json.dumps({"task": "binary", "labels": ["a", "b"], "max_seq_length": 32}))
+    (folder / "quickfit.json").write_text(
+        json.dumps({"task": "binary", "labels": ["a", "b"], "max_seq_length": 32})
+    )
     with pytest.raises(UserError, match="weights missing or mismatched"):
         load_predictor(folder, threads=1)
 
@@ -109,15 +116,32 @@ def test_saved_model_that_drifts_from_training_is_an_error(data_files, tiny_mode
     monkeypatch.setattr(model_lib, "train", drifting)
     out = tmp_path / "outputs"
     with pytest.raises(UserError, match="does not reproduce its training-time validation"):
-        train.train_run(train.settings.resolve({"dataset": str(data_files["binary"]), "model_name": str(tiny_model),
-                                                "outputs_dir": str(out), "num_train_epochs": 1, "threads": 1}))
+        train.train_run(
+            train.settings.resolve(
+                {
+                    "dataset": str(data_files["binary"]),
+                    "model_name": str(tiny_model),
+                    "outputs_dir": str(out),
+                    "num_train_epochs": 1,
+                    "threads": 1,
+                }
+            )
+        )
     assert not (out / "latest").exists() and not any((out / ".incomplete").iterdir())
 
 
-@pytest.mark.parametrize("spelling,expected", [("deberta-v2", "deberta-v2"), ("debertav2", "deberta-v2"),
-                                               ("DeBERTa-v3", "deberta-v2"), ("xlmroberta", "xlm-roberta"),
-                                               ("xlm_roberta", "xlm-roberta"), ("ModernBERT", "modernbert"),
-                                               ("auto", "auto")])
+@pytest.mark.parametrize(
+    "spelling,expected",
+    [
+        ("deberta-v2", "deberta-v2"),
+        ("debertav2", "deberta-v2"),
+        ("DeBERTa-v3", "deberta-v2"),
+        ("xlmroberta", "xlm-roberta"),
+        ("xlm_roberta", "xlm-roberta"),
+        ("ModernBERT", "modernbert"),
+        ("auto", "auto"),
+    ],
+)
 def test_both_spellings_of_a_model_type(spelling, expected):
     from scripts import settings
 

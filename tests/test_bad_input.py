@@ -1,5 +1,6 @@
 """The bad-input corpus: each case exits 2 with one line naming the problem and the fix, no traceback,
 and leaves outputs/ exactly as it was. Files are generated here; no real data is copied."""
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from scripts import app, evaluate, fetch, predict, push, train
 from scripts.errors import run_cli
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv
+
 
 def write(path: Path, content: str | bytes) -> Path:
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -51,13 +53,22 @@ def case_wrong_separator(t, m):
 
 
 def case_wrong_encoding(t, m):
-    write(t / "l.csv", ("text,label\n" + "".join(f"caf\xe9 {i},{'a' if i % 2 else 'b'}\n" for i in range(20))).encode("latin-1"))
+    write(
+        t / "l.csv",
+        ("text,label\n" + "".join(f"caf\xe9 {i},{'a' if i % 2 else 'b'}\n" for i in range(20))).encode(
+            "latin-1"
+        ),
+    )
     return train.main, ["--data", str(t / "l.csv"), "--set", "encoding='utf-8'"], "cannot be read as utf-8"
 
 
 def case_unknown_encoding(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "encoding='klingon'"], "cannot be read as klingon"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "encoding='klingon'"],
+        "cannot be read as klingon",
+    )
 
 
 def case_all_texts_empty(t, m):
@@ -90,9 +101,15 @@ def case_multilabel_rows_without_labels(t, m):
 
 
 def case_onehot_not_binary(t, m):
-    frame = pd.DataFrame({"text": [f"t {i}" for i in range(20)], "toxic": [0, 1, 2, 0] * 5, "insult": [0, 1] * 10})
+    frame = pd.DataFrame(
+        {"text": [f"t {i}" for i in range(20)], "toxic": [0, 1, 2, 0] * 5, "insult": [0, 1] * 10}
+    )
     frame.to_csv(t / "o.csv", index=False)
-    return train.main, ["--data", str(t / "o.csv"), "--set", "label_column=['toxic','insult']"], "values other than 0/1"
+    return (
+        train.main,
+        ["--data", str(t / "o.csv"), "--set", "label_column=['toxic','insult']"],
+        "values other than 0/1",
+    )
 
 
 def case_only_conflicting_duplicates(t, m):
@@ -102,7 +119,11 @@ def case_only_conflicting_duplicates(t, m):
 
 
 def case_binary_file_as_csv(t, m):
-    return train.main, ["--data", str(write(t / "model.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)))], "binary file"
+    return (
+        train.main,
+        ["--data", str(write(t / "model.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)))],
+        "binary file",
+    )
 
 
 def case_invalid_json(t, m):
@@ -135,18 +156,30 @@ def case_split_sizes_too_large(t, m):
 
 def case_model_name_not_a_name(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "model_name='no such/model/at all'"], "neither a folder nor a Hub id"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "model_name='no such/model/at all'"],
+        "neither a folder nor a Hub id",
+    )
 
 
 def case_model_unreachable(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "model_name='quickfit-test/does-not-exist'"], "could not load model 'quickfit-test/does-not-exist'"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "model_name='quickfit-test/does-not-exist'"],
+        "could not load model 'quickfit-test/does-not-exist'",
+    )
 
 
 def case_model_folder_without_config(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
     (t / "empty_model").mkdir()
-    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{t / 'empty_model'}'"], "no config.json"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", f"model_name='{t / 'empty_model'}'"],
+        "no config.json",
+    )
 
 
 def case_pickle_only_weights(t, m):
@@ -160,13 +193,20 @@ def case_pickle_only_weights(t, m):
 
 def case_unknown_model_type(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "model_type='gpt-7'"], "model_type='gpt-7' is not supported"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "model_type='gpt-7'"],
+        "model_type='gpt-7' is not supported",
+    )
 
 
 def case_model_type_of_another_architecture(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "model_type='roberta'"], \
-        "is a 'bert' model"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "model_type='roberta'"],
+        "is a 'bert' model",
+    )
 
 
 def case_unsupported_architecture_in_config(t, m):
@@ -178,13 +218,20 @@ def case_unsupported_architecture_in_config(t, m):
     from safetensors.torch import save_file
 
     save_file({"wte.weight": torch.zeros(4, 2)}, str(folder / "model.safetensors"))
-    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{folder}'"], "quickfit does not train"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", f"model_name='{folder}'"],
+        "quickfit does not train",
+    )
 
 
 def case_half_precision_without_a_gpu(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "precision='bf16'"], \
-        "needs a CUDA GPU"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "precision='bf16'"],
+        "needs a CUDA GPU",
+    )
 
 
 def case_dataset_missing(t, m):
@@ -208,18 +255,30 @@ def case_single_label_task_on_multilabel_data(t, m):
 
 def case_same_text_and_label_column(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "text_column='label'", "label_column='label'"], "same column"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "text_column='label'", "label_column='label'"],
+        "same column",
+    )
 
 
 def case_positive_label_unknown(t, m):
     good_frame().to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", "positive_label='junk'"], "positive_label='junk' is not a label"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", "positive_label='junk'"],
+        "positive_label='junk' is not a label",
+    )
 
 
 def case_resampling_multilabel(t, m):
     frame = make_multilabel_frame(60)
     frame.assign(labels=frame["labels"].map(",".join)).to_csv(t / "d.csv", index=False)
-    return train.main, ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "balance='oversample'"], "no multi-label"
+    return (
+        train.main,
+        ["--data", str(t / "d.csv"), "--set", f"model_name='{m}'", "balance='oversample'"],
+        "no multi-label",
+    )
 
 
 def case_resume_without_interrupted_run(t, m):
@@ -231,7 +290,9 @@ def case_eval_run_missing(t, m):
 
 
 def case_eval_label_unseen(t, m):
-    pd.DataFrame({"text": ["free cash now", "see you", "odd"], "label": ["spam", "ham", "promo"]}).to_csv(t / "e.csv", index=False)
+    pd.DataFrame({"text": ["free cash now", "see you", "odd"], "label": ["spam", "ham", "promo"]}).to_csv(
+        t / "e.csv", index=False
+    )
     return evaluate.main, ["--run", "RUN", "--data", str(t / "e.csv")], "never saw in training: ['promo']"
 
 
@@ -253,13 +314,18 @@ def case_kaggle_no_credentials(t, m):
 
 # ---------------------------------------------------------------- round 2 (issue 14)
 
+
 def _data(t):
     good_frame().to_csv(t / "d.csv", index=False)
     return str(t / "d.csv")
 
 
 def case_fractional_epochs(t, m):
-    return train.main, ["--data", _data(t), "--set", "num_train_epochs=2.5"], "num_train_epochs=2.5: give a whole number"
+    return (
+        train.main,
+        ["--data", _data(t), "--set", "num_train_epochs=2.5"],
+        "num_train_epochs=2.5: give a whole number",
+    )
 
 
 def case_infinite_epochs(t, m):
@@ -279,7 +345,11 @@ def case_empty_separator(t, m):
 
 
 def case_empty_label_delimiter(t, m):
-    return train.main, ["--data", _data(t), "--set", "label_delimiter=''"], "label_delimiter='': must not be empty"
+    return (
+        train.main,
+        ["--data", _data(t), "--set", "label_delimiter=''"],
+        "label_delimiter='': must not be empty",
+    )
 
 
 def case_empty_text_column(t, m):
@@ -295,7 +365,11 @@ def case_run_name_with_a_slash(t, m):
 
 
 def case_max_train_rows_below_classes(t, m):
-    return train.main, ["--data", _data(t), "--set", f"model_name='{m}'", "max_train_rows=1"], "below the 2 classes"
+    return (
+        train.main,
+        ["--data", _data(t), "--set", f"model_name='{m}'", "max_train_rows=1"],
+        "below the 2 classes",
+    )
 
 
 def case_duplicate_column_names(t, m):
@@ -317,7 +391,11 @@ def case_row_with_too_many_fields(t, m):
 
 def case_too_few_column_names(t, m):
     write(t / "n.tsv", "".join(f"{'a' if i % 2 else 'b'}\twords {i}\n" for i in range(20)))
-    return train.main, ["--data", str(t / "n.tsv"), "--set", "column_names=['text']"], "column_names has 1 name(s)"
+    return (
+        train.main,
+        ["--data", str(t / "n.tsv"), "--set", "column_names=['text']"],
+        "column_names has 1 name(s)",
+    )
 
 
 def case_unlabelled_file_for_training(t, m):
@@ -331,7 +409,11 @@ def case_empty_safetensors_base(t, m):
     folder = t / "broken"
     shutil.copytree(m, folder)
     (folder / "model.safetensors").write_bytes(b"")
-    return train.main, ["--data", _data(t), "--set", f"model_name='{folder}'"], "not a readable safetensors file"
+    return (
+        train.main,
+        ["--data", _data(t), "--set", f"model_name='{folder}'"],
+        "not a readable safetensors file",
+    )
 
 
 def case_truncated_safetensors_base(t, m):
@@ -341,7 +423,11 @@ def case_truncated_safetensors_base(t, m):
     shutil.copytree(m, folder)
     weights = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
-    return train.main, ["--data", _data(t), "--set", f"model_name='{folder}'"], "not a readable safetensors file"
+    return (
+        train.main,
+        ["--data", _data(t), "--set", f"model_name='{folder}'"],
+        "not a readable safetensors file",
+    )
 
 
 def case_eval_run_without_model(t, m):
@@ -351,6 +437,7 @@ def case_eval_run_without_model(t, m):
         shutil.copytree(run, t / "gutted")
         shutil.rmtree(t / "gutted" / "model")
         return str(t / "gutted")
+
     return evaluate.main, ["--run", COPY_RUN], "is incomplete (no model/model.safetensors", copy
 
 
@@ -361,14 +448,18 @@ def case_predict_run_without_model(t, m):
         shutil.copytree(run, t / "gutted")
         shutil.rmtree(t / "gutted" / "model")
         return str(t / "gutted")
+
     good_frame().to_csv(t / "new.csv", index=False)
     return predict.main, ["--run", COPY_RUN, "--input", str(t / "new.csv")], "is incomplete", copy
 
 
 def case_predict_output_is_the_input(t, m):
     good_frame().to_csv(t / "new.csv", index=False)
-    return predict.main, ["--run", "RUN", "--input", str(t / "new.csv"), "--output", str(t / "." / "new.csv")], \
-        "would overwrite it"
+    return (
+        predict.main,
+        ["--run", "RUN", "--input", str(t / "new.csv"), "--output", str(t / "." / "new.csv")],
+        "would overwrite it",
+    )
 
 
 def case_predict_output_is_a_folder(t, m):
@@ -403,11 +494,18 @@ CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswi
 @pytest.fixture(scope="module")
 def finished_run(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("badrun")
-    return train_run(write_binary_csv(root / "b.csv", 60, 30), tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"])
+    return train_run(
+        write_binary_csv(root / "b.csv", 60, 30),
+        tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"],
+    )
 
 
 def snapshot(folder: Path) -> list[tuple[str, int]]:
-    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*")) if folder.exists() else []
+    return (
+        sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*"))
+        if folder.exists()
+        else []
+    )
 
 
 def test_corpus_has_at_least_30_cases():

@@ -23,7 +23,11 @@ def test_binary_csv_with_string_labels(tmp_path):
 
 def test_kaggle_sms_layout_latin1_with_empty_columns(tmp_path):
     # Kaggle's spam.csv: columns v1,v2 plus three empty unnamed ones, latin-1 encoded.
-    rows = ["v1,v2,,,"] + [f"ham,caf\xe9 number {i} ok,,," for i in range(20)] + [f"spam,win \xa3{i} now,,," for i in range(10)]
+    rows = (
+        ["v1,v2,,,"]
+        + [f"ham,caf\xe9 number {i} ok,,," for i in range(20)]
+        + [f"spam,win \xa3{i} now,,," for i in range(10)]
+    )
     path = tmp_path / "spam.csv"
     path.write_bytes("\n".join(rows).encode("latin-1"))
     ds = load(path)
@@ -34,7 +38,9 @@ def test_kaggle_sms_layout_latin1_with_empty_columns(tmp_path):
 
 
 def test_utf8_bom_semicolon_and_quoted_newlines(tmp_path):
-    body = "review;sentiment\n" + "".join(f'"line one {i}\nline two";{"pos" if i % 2 else "neg"}\n' for i in range(12))
+    body = "review;sentiment\n" + "".join(
+        f'"line one {i}\nline two";{"pos" if i % 2 else "neg"}\n' for i in range(12)
+    )
     path = tmp_path / "reviews.csv"
     path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
     ds = load(path)
@@ -44,8 +50,9 @@ def test_utf8_bom_semicolon_and_quoted_newlines(tmp_path):
 
 
 def test_duplicates_and_conflicts_are_dropped_and_counted(tmp_path):
-    frame = pd.DataFrame({"text": ["a b", "a b", "c d", "c d", "e f", "g h", ""],
-                          "label": ["x", "x", "x", "y", "y", "x", "y"]})
+    frame = pd.DataFrame(
+        {"text": ["a b", "a b", "c d", "c d", "e f", "g h", ""], "label": ["x", "x", "x", "y", "y", "x", "y"]}
+    )
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
     ds = load(path)
@@ -56,7 +63,9 @@ def test_duplicates_and_conflicts_are_dropped_and_counted(tmp_path):
 
 
 def test_numeric_labels_are_canonical(tmp_path):
-    pd.DataFrame({"text": [f"t {i}" for i in range(6)], "label": ["1", "0", "1.0", "2", "0", "2"]}).to_csv(tmp_path / "n.csv", index=False)
+    pd.DataFrame({"text": [f"t {i}" for i in range(6)], "label": ["1", "0", "1.0", "2", "0", "2"]}).to_csv(
+        tmp_path / "n.csv", index=False
+    )
     ds = load(tmp_path / "n.csv")
     assert ds.label_names == ["0", "1", "2"] and ds.task == "multiclass"
 

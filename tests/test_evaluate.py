@@ -69,12 +69,15 @@ def test_tuned_macro_f1_is_the_macro_f1_at_the_tuned_thresholds():
     expected = skm.f1_score(y, probs >= np.array(cuts), average=None, zero_division=0)
     expected[4] = 0.0  # no positive: counts 0, whatever is predicted
     assert thresholds.tuned_macro_f1(y, probs) == pytest.approx(expected.mean(), abs=1e-9)
-    assert thresholds.tuned_macro_f1(y, probs) > skm.f1_score(y, probs >= 0.5, average="macro", zero_division=0)
+    assert thresholds.tuned_macro_f1(y, probs) > skm.f1_score(
+        y, probs >= 0.5, average="macro", zero_division=0
+    )
 
 
 def test_collapse_flag_fires_on_a_constant_predictor():
     y = np.array([0] * 8 + [1] * 2)
-    constant = np.zeros((10, 2)); constant[:, 0] = 1
+    constant = np.zeros((10, 2))
+    constant[:, 0] = 1
     pred = evaluate.decide(constant, "binary", None, 1)
     model = evaluate.score("binary", y, pred, constant, ["ham", "spam"], 1)
     majority = evaluate.score("binary", y, pred, constant, ["ham", "spam"], 1)
@@ -85,7 +88,9 @@ def test_collapse_flag_fires_on_a_constant_predictor():
 
 def test_baseline_on_real_sms_data():
     path = shared_file("sms_spam", "SMSSpamCollection")
-    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates("text")
+    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates(
+        "text"
+    )
     frame = frame.sample(2000, random_state=0)
     train, test = frame.iloc[:1500], frame.iloc[1500:]
     y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
@@ -107,7 +112,14 @@ def test_eval_files_and_metrics_equal_sklearn_on_predictions(binary_run):
     code = evaluate.main(["--run", str(binary_run)])
     assert code == 0
     out = binary_run / "eval"
-    for name in ("metrics.json", "report.md", "predictions.csv", "confusion_matrix.png", "roc_pr.png", "per_class_f1.png"):
+    for name in (
+        "metrics.json",
+        "report.md",
+        "predictions.csv",
+        "confusion_matrix.png",
+        "roc_pr.png",
+        "per_class_f1.png",
+    ):
         assert (out / name).exists(), name
     report = json.loads((out / "metrics.json").read_text())
     preds = pd.read_csv(out / "predictions.csv", keep_default_na=False)
@@ -126,7 +138,9 @@ def test_eval_files_and_metrics_equal_sklearn_on_predictions(binary_run):
 
 def test_eval_on_another_csv_with_unseen_label_is_an_error(binary_run, tmp_path):
     path = tmp_path / "other.csv"
-    pd.DataFrame({"text": ["free cash now", "see you home", "odd one"], "label": ["spam", "ham", "promo"]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"text": ["free cash now", "see you home", "odd one"], "label": ["spam", "ham", "promo"]}
+    ).to_csv(path, index=False)
     with pytest.raises(UserError, match="promo"):
         evaluate.evaluate(binary_run, str(path), threads=1)
 
@@ -138,11 +152,19 @@ def test_eval_on_another_labelled_csv(binary_run, tmp_path):
 
 
 def test_binary_threshold_auto_tunes_on_validation_with_enough_positives(tiny_model, tmp_path):
-    few = train_run(write_binary_csv(tmp_path / "few.csv", ham=300, spam=100), tiny_args(tiny_model, tmp_path / "a"))
-    assert json.loads((few / "config.json").read_text())["flat"]["tune_binary_threshold"] is False  # 10 positives
+    few = train_run(
+        write_binary_csv(tmp_path / "few.csv", ham=300, spam=100), tiny_args(tiny_model, tmp_path / "a")
+    )
+    assert (
+        json.loads((few / "config.json").read_text())["flat"]["tune_binary_threshold"] is False
+    )  # 10 positives
     assert not load_predictor(few / "model", threads=1).thresholds
-    run = train_run(write_binary_csv(tmp_path / "many.csv", ham=600, spam=400), tiny_args(tiny_model, tmp_path / "b"))
-    assert json.loads((run / "config.json").read_text())["flat"]["tune_binary_threshold"] is True  # 40 positives
+    run = train_run(
+        write_binary_csv(tmp_path / "many.csv", ham=600, spam=400), tiny_args(tiny_model, tmp_path / "b")
+    )
+    assert (
+        json.loads((run / "config.json").read_text())["flat"]["tune_binary_threshold"] is True
+    )  # 40 positives
     predictor = load_predictor(run / "model", threads=1)
     val = load_split(run / "splits/validation.csv", "binary")
     y_val = (val["labels"] == "spam").to_numpy().astype(int)
@@ -153,7 +175,9 @@ def test_binary_threshold_auto_tunes_on_validation_with_enough_positives(tiny_mo
     assert report["thresholds"] == {"values": {"spam": again}, "tuned_on": "validation"}
     assert "transformer_at_0.5" in report["results"]
     preds = pd.read_csv(run / "eval" / "predictions.csv")
-    assert ((preds["prob_spam"] >= again) == (preds["predicted"] == "spam")).all()  # the tuned cut-off decides
+    assert (
+        (preds["prob_spam"] >= again) == (preds["predicted"] == "spam")
+    ).all()  # the tuned cut-off decides
 
 
 def test_multilabel_thresholds_come_from_validation(tiny_model, tmp_path):
@@ -174,4 +198,6 @@ def test_multilabel_thresholds_come_from_validation(tiny_model, tmp_path):
     preds = pd.read_csv(run / "eval" / "predictions.csv")
     y = preds[[f"true_{n}" for n in labels]].to_numpy()
     p = preds[[f"pred_{n}" for n in labels]].to_numpy()
-    assert report["results"]["transformer"]["f1_macro"] == pytest.approx(skm.f1_score(y, p, average="macro", zero_division=0), abs=1e-6)
+    assert report["results"]["transformer"]["f1_macro"] == pytest.approx(
+        skm.f1_score(y, p, average="macro", zero_division=0), abs=1e-6
+    )

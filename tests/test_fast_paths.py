@@ -1,5 +1,6 @@
 """The fast paths change the work, not the maths: trimmed batches give the padded logits, and the
 length-grouped sampler covers every row once per epoch, reproducibly."""
+
 import numpy as np
 import torch
 
@@ -40,7 +41,7 @@ def test_grouped_batches_need_far_fewer_token_positions_than_random():
     lengths = rng.integers(5, 120, size=800)
     grouped = sum(len(b) * lengths[b].max() for b in LengthGroupedBatches(lengths, 16, seed=0))
     order = rng.permutation(800)
-    random_batches = sum(len(order[i:i + 16]) * lengths[order[i:i + 16]].max() for i in range(0, 800, 16))
+    random_batches = sum(len(order[i : i + 16]) * lengths[order[i : i + 16]].max() for i in range(0, 800, 16))
     assert grouped < 0.8 * random_batches
 
 
@@ -49,10 +50,19 @@ def test_trim_never_cuts_the_labels_even_when_their_width_is_the_sequence_length
     mask = torch.zeros(4, 28, dtype=torch.long)
     mask[:, :10] = 1
     labels = torch.randint(0, 2, (4, 28))
-    inputs = {"input_ids": torch.ones(4, 28, dtype=torch.long), "attention_mask": mask,
-              "token_type_ids": torch.zeros(4, 28, dtype=torch.long), "labels": labels}
+    inputs = {
+        "input_ids": torch.ones(4, 28, dtype=torch.long),
+        "attention_mask": mask,
+        "token_type_ids": torch.zeros(4, 28, dtype=torch.long),
+        "labels": labels,
+    }
     trimmed = trim_batch(inputs)
-    assert trimmed["input_ids"].shape == trimmed["attention_mask"].shape == trimmed["token_type_ids"].shape == (4, 10)
+    assert (
+        trimmed["input_ids"].shape
+        == trimmed["attention_mask"].shape
+        == trimmed["token_type_ids"].shape
+        == (4, 10)
+    )
     assert trimmed["labels"] is labels and trimmed["labels"].shape == (4, 28)
 
 
@@ -68,8 +78,13 @@ def test_multilabel_training_with_as_many_labels_as_tokens(tiny_model, tmp_path)
     names = [f"l{i}" for i in range(8)]
     rng = random.Random(0)
     words = [w for ws in TOPICS.values() for w in ws]
-    rows = [{"text": " ".join(rng.choice(words) for _ in range(12)), "labels": ",".join(rng.sample(names, 2))}
-            for _ in range(200)]
+    rows = [
+        {"text": " ".join(rng.choice(words) for _ in range(12)), "labels": ",".join(rng.sample(names, 2))}
+        for _ in range(200)
+    ]
     pd.DataFrame(rows).drop_duplicates("text").to_csv(tmp_path / "m.csv", index=False)
-    run = train_run(tmp_path / "m.csv", tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1", "max_seq_length=8"])
+    run = train_run(
+        tmp_path / "m.csv",
+        tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1", "max_seq_length=8"],
+    )
     assert (run / "model" / "model.safetensors").exists()

@@ -1,5 +1,6 @@
 """Hostile inputs whose right answer is a correct result, not an error: missing-value labels, mixed encodings,
 an over-long max_seq_length, big or odd prediction inputs, a symlink in a model folder, local paths."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,20 @@ def load(path: Path, **overrides):
 
 def test_nan_like_label_cells_are_missing_labels_not_a_class(tmp_path):
     frame = make_frame({"ham": 40, "spam": 20})
-    frame.loc[:11, "label"] = ["NaN", "nan", "None", "null", "inf", "-inf", "N/A", "", "NA", "<NA>", " nan ", "Infinity"]
+    frame.loc[:11, "label"] = [
+        "NaN",
+        "nan",
+        "None",
+        "null",
+        "inf",
+        "-inf",
+        "N/A",
+        "",
+        "NA",
+        "<NA>",
+        " nan ",
+        "Infinity",
+    ]
     frame.to_csv(tmp_path / "d.csv", index=False)
     dataset = load(tmp_path / "d.csv")
     assert dataset.task == "binary" and dataset.label_names == ["ham", "spam"]
@@ -42,12 +56,15 @@ def test_numeric_labels_with_nan_stay_binary(tmp_path):
     frame.loc[:4, "label"] = "nan"
     frame.to_csv(tmp_path / "d.csv", index=False)
     dataset = load(tmp_path / "d.csv")
-    assert dataset.label_names == ["0", "1"] and dataset.report["cleaning"]["all"]["dropped_missing_label"] == 5
+    assert (
+        dataset.label_names == ["0", "1"] and dataset.report["cleaning"]["all"]["dropped_missing_label"] == 5
+    )
 
 
 def test_multilabel_cells_drop_missing_items(tmp_path):
-    pd.DataFrame({"text": [f"words {i}" for i in range(30)],
-                  "labels": ["a,b", "a,nan", "None", "b"] * 7 + ["a"] * 2}).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame(
+        {"text": [f"words {i}" for i in range(30)], "labels": ["a,b", "a,nan", "None", "b"] * 7 + ["a"] * 2}
+    ).to_csv(tmp_path / "m.csv", index=False)
     dataset = load(tmp_path / "m.csv")
     assert dataset.label_names == ["a", "b"]
     assert dataset.report["cleaning"]["all"]["dropped_missing_label"] == 7
@@ -55,26 +72,40 @@ def test_multilabel_cells_drop_missing_items(tmp_path):
 
 def test_half_utf8_half_cp1252_is_decoded_line_by_line(tmp_path):
     rows = [f"caf\u00e9 cr\u00e8me number {i},{'a' if i % 2 else 'b'}" for i in range(40)]
-    raw = ("text,label\n" + "\n".join(rows[:20]) + "\n").encode("utf-8") + ("\n".join(rows[20:]) + "\n").encode("cp1252")
+    raw = ("text,label\n" + "\n".join(rows[:20]) + "\n").encode("utf-8") + (
+        "\n".join(rows[20:]) + "\n"
+    ).encode("cp1252")
     (tmp_path / "mixed.csv").write_bytes(raw)
     dataset = load(tmp_path / "mixed.csv")
     texts = dataset.frames["all"]["text"].tolist()
-    assert all("caf\u00e9 cr\u00e8me" in t for t in texts) and not any("\u00c3" in t for t in texts)  # no mojibake
+    assert all("caf\u00e9 cr\u00e8me" in t for t in texts) and not any(
+        "\u00c3" in t for t in texts
+    )  # no mojibake
     assert dataset.report["detected"]["encoding"] == "utf-8 with 20 cp1252 lines"
 
 
 def test_max_seq_length_above_the_model_positions_is_capped(tiny_model, tmp_path, capsys):
-    run = train_run(write_binary_csv(tmp_path / "b.csv", 60, 30), tiny_args(tiny_model, tmp_path / "out"),
-                    "num_train_epochs=1", "max_seq_length=4096")
+    run = train_run(
+        write_binary_csv(tmp_path / "b.csv", 60, 30),
+        tiny_args(tiny_model, tmp_path / "out"),
+        "num_train_epochs=1",
+        "max_seq_length=4096",
+    )
     assert runs.read_record(run)["max_seq_length"] == 128  # the tiny BERT has 128 positions
     assert "above the model's 128 positions: 128 is used" in capsys.readouterr().out
 
 
 def test_unwritable_outputs_dir_is_one_line_before_anything_runs(tmp_path, capsys):
     (tmp_path / "a_file").write_text("not a folder")
-    code = run_cli(__import__("scripts.train", fromlist=["main"]).main,
-                   ["--data", str(write_binary_csv(tmp_path / "b.csv", 60, 30)), "--set",
-                    f"outputs_dir={tmp_path / 'a_file' / 'outputs'}"])
+    code = run_cli(
+        __import__("scripts.train", fromlist=["main"]).main,
+        [
+            "--data",
+            str(write_binary_csv(tmp_path / "b.csv", 60, 30)),
+            "--set",
+            f"outputs_dir={tmp_path / 'a_file' / 'outputs'}",
+        ],
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "cannot be written" in err
 
@@ -82,8 +113,10 @@ def test_unwritable_outputs_dir_is_one_line_before_anything_runs(tmp_path, capsy
 @pytest.fixture(scope="module")
 def finished(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile_run")
-    return train_run(write_binary_csv(root / "b.csv", 60, 30), tiny_args(tiny_model, root / "outputs") +
-                     ["num_train_epochs=1"])
+    return train_run(
+        write_binary_csv(root / "b.csv", 60, 30),
+        tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"],
+    )
 
 
 def test_predict_makes_a_missing_output_folder(finished, tmp_path):
@@ -93,7 +126,9 @@ def test_predict_makes_a_missing_output_folder(finished, tmp_path):
 
 
 def big_rows(n: int, start: int = 0) -> str:
-    return "".join(f"words number {i} free cash prize,{'spam' if i % 3 else 'ham'}\n" for i in range(start, start + n))
+    return "".join(
+        f"words number {i} free cash prize,{'spam' if i % 3 else 'ham'}\n" for i in range(start, start + n)
+    )
 
 
 def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk(finished, tmp_path):
@@ -109,7 +144,7 @@ def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk
 def test_predict_reads_big_json_lines_as_json(finished, tmp_path):
     with open(tmp_path / "big.jsonl", "w") as handle:
         for i in range(160_000):
-            handle.write(json.dumps({"text": f"words, number {i}, \"free\" cash", "id": i}) + "\n")
+            handle.write(json.dumps({"text": f'words, number {i}, "free" cash', "id": i}) + "\n")
     assert (tmp_path / "big.jsonl").stat().st_size > predict.SAMPLE_BYTES
     result = predict.predict_file(finished, tmp_path / "big.jsonl", tmp_path / "out.csv", threads=1)
     out = pd.read_csv(result["output"])
@@ -119,9 +154,23 @@ def test_predict_reads_big_json_lines_as_json(finished, tmp_path):
 def test_sigterm_during_predict_leaves_no_partial_file(finished, tmp_path):
     (tmp_path / "big.csv").write_text("text,label\n" + big_rows(400_000))
     out = tmp_path / "out.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.predict", "--run", str(finished), "--input",
-                             str(tmp_path / "big.csv"), "--output", str(out)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scripts.predict",
+            "--run",
+            str(finished),
+            "--input",
+            str(tmp_path / "big.csv"),
+            "--output",
+            str(out),
+        ],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     partial = tmp_path / f".{out.name}.partial"
     deadline = time.time() + 120
     while not partial.exists():

@@ -1,11 +1,11 @@
 """DATA=hf:owner/name through the real `datasets.load_dataset`, against the local Hub stand-in; and local
 Parquet files and save_to_disk folders, which train like a CSV."""
+
 from __future__ import annotations
 
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,16 @@ def parquet(frame, features) -> bytes:
 
 def readme(features: list[dict], splits: list[str]) -> bytes:
     """A dataset card whose metadata declares the features and the data files, as the Hub's do."""
-    meta = {"license": "mit", "dataset_info": {"features": features},
-            "configs": [{"config_name": "default",
-                         "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}]}
+    meta = {
+        "license": "mit",
+        "dataset_info": {"features": features},
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits],
+            }
+        ],
+    }
     return f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n# test dataset\n".encode()
 
 
@@ -44,11 +51,15 @@ def binary_repo() -> dict[str, bytes]:
     frame = make_frame({"ham": 240, "spam": 120}).rename(columns={"text": "sms"})
     frame["label"] = frame["label"].map({"ham": 0, "spam": 1})
     train, test = frame.iloc[:300], frame.iloc[300:]
-    declared = [{"name": "sms", "dtype": "string"},
-                {"name": "label", "dtype": {"class_label": {"names": {"0": "ham", "1": "spam"}}}}]
-    return {"README.md": readme(declared, ["train", "test"]),
-            "data/train-00000-of-00001.parquet": parquet(train, features),
-            "data/test-00000-of-00001.parquet": parquet(test, features)}
+    declared = [
+        {"name": "sms", "dtype": "string"},
+        {"name": "label", "dtype": {"class_label": {"names": {"0": "ham", "1": "spam"}}}},
+    ]
+    return {
+        "README.md": readme(declared, ["train", "test"]),
+        "data/train-00000-of-00001.parquet": parquet(train, features),
+        "data/test-00000-of-00001.parquet": parquet(test, features),
+    }
 
 
 def multiclass_repo() -> dict[str, bytes]:
@@ -59,8 +70,10 @@ def multiclass_repo() -> dict[str, bytes]:
     frame = make_frame({"sport": 150, "money": 120, "food": 90}).rename(columns={"label": "topic"})
     parts = {"train": frame.iloc[:260], "dev": frame.iloc[260:310], "test": frame.iloc[310:]}
     declared = [{"name": "text", "dtype": "string"}, {"name": "topic", "dtype": "string"}]
-    return {"README.md": readme(declared, list(parts)),
-            **{f"data/{s}-00000-of-00001.parquet": parquet(f, features) for s, f in parts.items()}}
+    return {
+        "README.md": readme(declared, list(parts)),
+        **{f"data/{s}-00000-of-00001.parquet": parquet(f, features) for s, f in parts.items()},
+    }
 
 
 def multilabel_repo() -> dict[str, bytes]:
@@ -71,10 +84,14 @@ def multilabel_repo() -> dict[str, bytes]:
     frame = make_multilabel_frame(360)
     frame["labels"] = frame["labels"].map(lambda names: [TOPICS.index(n) for n in names])
     parts = {"train": frame.iloc[:260], "validation": frame.iloc[260:310], "test": frame.iloc[310:]}
-    declared = [{"name": "text", "dtype": "string"},
-                {"name": "labels", "sequence": {"class_label": {"names": dict(enumerate(TOPICS))}}}]
-    return {"README.md": readme(declared, list(parts)),
-            **{f"data/{s}-00000-of-00001.parquet": parquet(f, features) for s, f in parts.items()}}
+    declared = [
+        {"name": "text", "dtype": "string"},
+        {"name": "labels", "sequence": {"class_label": {"names": dict(enumerate(TOPICS))}}},
+    ]
+    return {
+        "README.md": readme(declared, list(parts)),
+        **{f"data/{s}-00000-of-00001.parquet": parquet(f, features) for s, f in parts.items()},
+    }
 
 
 def unsupervised_repo() -> dict[str, bytes]:
@@ -83,8 +100,10 @@ def unsupervised_repo() -> dict[str, bytes]:
     frame = make_frame({"ham": 20, "spam": 20})
     features = Features({"text": Value("string"), "label": Value("string")})
     declared = [{"name": "text", "dtype": "string"}, {"name": "label", "dtype": "string"}]
-    return {"README.md": readme(declared, ["unsupervised"]),
-            "data/unsupervised-00000-of-00001.parquet": parquet(frame, features)}
+    return {
+        "README.md": readme(declared, ["unsupervised"]),
+        "data/unsupervised-00000-of-00001.parquet": parquet(frame, features),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +129,13 @@ def hub_env(hub, monkeypatch, tmp_path):
     state, endpoint = hub
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", endpoint)
-    monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL", endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}")
+    monkeypatch.setattr(
+        datasets.config, "HUB_DATASETS_URL", endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}"
+    )
     monkeypatch.setattr(hub_constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        hub_constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets_cache")
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub_cache"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
@@ -121,8 +144,10 @@ def hub_env(hub, monkeypatch, tmp_path):
     return state
 
 
-@pytest.mark.parametrize("repo,task,labels", [("tester/topics", "multiclass", ["food", "money", "sport"]),
-                                               ("tester/topics-ml", "multilabel", TOPICS)])
+@pytest.mark.parametrize(
+    "repo,task,labels",
+    [("tester/topics", "multiclass", ["food", "money", "sport"]), ("tester/topics-ml", "multilabel", TOPICS)],
+)
 def test_hub_dataset_trains_end_to_end(hub_env, tiny_model, tmp_path, repo, task, labels):
     run = train_run(f"hf:{repo}", tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=2"])
     record = runs.read_record(run)
@@ -142,12 +167,22 @@ def test_hub_dataset_trains_end_to_end(hub_env, tiny_model, tmp_path, repo, task
 def test_hub_dataset_with_classlabel_through_make_train(hub, tiny_model, tmp_path):
     """The real path a user takes: HF_ENDPOINT set before Python starts, `make train DATA=hf:...`."""
     state, endpoint = hub
-    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf_home"),
-           "HF_DATASETS_CACHE": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": endpoint,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_DATASETS_CACHE": str(tmp_path / "cache"),
+    }
     env.pop("HF_TOKEN", None)
     sets = " ".join(tiny_args(tiny_model, tmp_path / "out")) + " num_train_epochs=2"
-    done = subprocess.run(["make", "--no-print-directory", "train", "DATA=hf:tester/sms", f"SET={sets}"],
-                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "train", "DATA=hf:tester/sms", f"SET={sets}"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert f"Hugging Face dataset tester/sms at commit {state.datasets['tester/sms'].head}" in done.stdout
     record = runs.read_record((tmp_path / "out" / "latest").resolve())
@@ -164,7 +199,9 @@ def fetch_error(argv: list[str], capsys) -> str:
 
 
 def test_unknown_dataset_is_one_line(hub_env, capsys):
-    assert "dataset tester/nope was not found on the Hub (404)" in fetch_error(["--data", "hf:tester/nope"], capsys)
+    assert "dataset tester/nope was not found on the Hub (404)" in fetch_error(
+        ["--data", "hf:tester/nope"], capsys
+    )
 
 
 def test_private_dataset_without_a_token(hub_env, capsys):
@@ -184,10 +221,14 @@ def test_private_dataset_with_a_token_loads(hub_env, monkeypatch, capsys):
 
 def test_unknown_config_lists_the_available_ones(hub_env, monkeypatch, capsys):
     monkeypatch.setenv("QUICKFIT_UNUSED", "1")
-    code = run_cli(__import__("scripts.train", fromlist=["main"]).main,
-                   ["--data", "hf:tester/sms", "--set", "hf_config='nope'", "model_name=packaged-minilm"])
+    code = run_cli(
+        __import__("scripts.train", fromlist=["main"]).main,
+        ["--data", "hf:tester/sms", "--set", "hf_config='nope'", "model_name=packaged-minilm"],
+    )
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "hf_config='nope' is not a config of dataset tester/sms; available: default" in err, err
+    assert (
+        code == 2 and "hf_config='nope' is not a config of dataset tester/sms; available: default" in err
+    ), err
 
 
 def test_unknown_revision(hub_env, capsys):
@@ -205,8 +246,10 @@ def test_no_train_split_is_one_line(hub_env, capsys):
 
 
 def test_columns_not_found_lists_the_columns(hub_env, tiny_model, tmp_path, capsys):
-    code = run_cli(__import__("scripts.train", fromlist=["main"]).main,
-                   ["--data", "hf:tester/sms", "--set", *tiny_args(tiny_model, tmp_path / "o"), "text_column=body"])
+    code = run_cli(
+        __import__("scripts.train", fromlist=["main"]).main,
+        ["--data", "hf:tester/sms", "--set", *tiny_args(tiny_model, tmp_path / "o"), "text_column=body"],
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "text column 'body' not found" in err and "'sms'" in err and "'label'" in err, err
 
@@ -227,7 +270,9 @@ def test_no_network_says_whether_a_cached_copy_exists(hub_env, monkeypatch, caps
             patch.setattr(hub_constants, "ENDPOINT", closed)
             err = fetch_error(["--data", "hf:tester/sms"], capsys)
         assert "could not reach the Hub for dataset tester/sms" in err
-        assert ("a cached copy exists: run with HF_HUB_OFFLINE=1" if cached else "no cached copy exists") in err
+        assert (
+            "a cached copy exists: run with HF_HUB_OFFLINE=1" if cached else "no cached copy exists"
+        ) in err
 
 
 def test_offline_uses_the_cached_copy(hub_env, monkeypatch, capsys):
@@ -262,4 +307,6 @@ def test_parquet_file_and_save_to_disk_folder_train_like_a_csv(tiny_model, tmp_p
     run = train_run(tmp_path / "saved", tiny_args(tiny_model, tmp_path / "b") + ["num_train_epochs=1"])
     record = runs.read_record(run)
     assert record["task"] == "multilabel" and record["labels"] == TOPICS
-    assert record["dataset"]["split"]["given"] == ["train", "test"] or record["dataset"]["split"]["carved"] == ["validation"]
+    assert record["dataset"]["split"]["given"] == ["train", "test"] or record["dataset"]["split"][
+        "carved"
+    ] == ["validation"]

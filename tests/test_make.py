@@ -1,4 +1,5 @@
 """The Makefile targets as a user types them (the venv already exists, so no install runs)."""
+
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=PROJECT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=PROJECT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_make_train_eval_predict_with_onehot_labels(tiny_model, tmp_path):
@@ -20,8 +23,10 @@ def test_make_train_eval_predict_with_onehot_labels(tiny_model, tmp_path):
         onehot[name] = frame["labels"].map(lambda v, n=name: int(n in v))
     onehot.to_csv(tmp_path / "train.csv", index=False)
     out = tmp_path / "outputs"
-    sets = (f"model_name={tiny_model} outputs_dir={out} num_train_epochs=3 learning_rate=0.002 threads=1 "
-            "label_column=['food','money','sport']")
+    sets = (
+        f"model_name={tiny_model} outputs_dir={out} num_train_epochs=3 learning_rate=0.002 threads=1 "
+        "label_column=['food','money','sport']"
+    )
     result = make("train", f"DATA={tmp_path / 'train.csv'}", f"SET={sets}")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "task multilabel" in result.stdout and "recipe: learning_rate" not in result.stdout
@@ -44,8 +49,12 @@ def test_make_reports_user_errors_with_exit_2(tmp_path):
 
 def test_make_variables_arrive_as_data_never_as_shell(tmp_path):
     """`;`, `$(shell ...)`, backticks and `$(...)` in SET are text: nothing runs, one clean error line."""
-    for payload in (f"num_train_epochs=1;touch {tmp_path}/a", f"x=1 $(shell touch {tmp_path}/b)",
-                    f"`touch {tmp_path}/c`", f"x=$$(touch {tmp_path}/d)"):
+    for payload in (
+        f"num_train_epochs=1;touch {tmp_path}/a",
+        f"x=1 $(shell touch {tmp_path}/b)",
+        f"`touch {tmp_path}/c`",
+        f"x=$$(touch {tmp_path}/d)",
+    ):
         result = make("train", f"SET={payload}")
         assert result.returncode != 0
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -60,7 +69,7 @@ def test_make_takes_paths_with_spaces_quotes_and_parentheses(tiny_model, tmp_pat
     folder.mkdir()
     csv = write_binary_csv(folder / "spam & ham.csv", ham=60, spam=30)
     out = tmp_path / "out puts"
-    sets = f"model_name={tiny_model} \"outputs_dir={out}\" num_train_epochs=1 threads=1"
+    sets = f'model_name={tiny_model} "outputs_dir={out}" num_train_epochs=1 threads=1'
     result = make("train", f"DATA={csv}", f"SET={sets}")
     assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
     run = (out / "latest").resolve()

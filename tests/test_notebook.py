@@ -1,4 +1,5 @@
 """The walkthrough runs top to bottom (tiny model, small slice); any cell error fails the test."""
+
 import json
 
 from scripts import notebook
@@ -17,4 +18,8 @@ def test_walkthrough_executes(tiny_model, tmp_path, monkeypatch):
 
 def test_stored_notebook_has_no_outputs():
     stored = json.loads(notebook.NOTEBOOK.read_text())
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in stored["cells"] if c["cell_type"] == "code")
+    assert all(
+        not c.get("outputs") and not c.get("execution_count")
+        for c in stored["cells"]
+        if c["cell_type"] == "code"
+    )

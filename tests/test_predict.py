@@ -5,8 +5,8 @@ import pytest
 from scripts import predict
 from scripts.errors import run_cli
 from scripts.inference import load_predictor
-from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.conftest import make_frame
+from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +47,17 @@ def test_predict_equals_simpletransformers_predict(binary_run, tmp_path):
     frame.to_csv(tmp_path / "new.csv", index=False)
     predict.predict_file(binary_run, tmp_path / "new.csv", threads=1)
     ours = pd.read_csv(tmp_path / "new.predictions.csv")
-    model = ClassificationModel("bert", str(binary_run / "model"), use_cuda=False,
-                                args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
-                                      "silent": True, "max_seq_length": 64})
+    model = ClassificationModel(
+        "bert",
+        str(binary_run / "model"),
+        use_cuda=False,
+        args={
+            "use_multiprocessing": False,
+            "use_multiprocessing_for_evaluation": False,
+            "silent": True,
+            "max_seq_length": 64,
+        },
+    )
     ids, raw = model.predict(frame["text"].tolist())
     labels = [model.config.id2label[int(i)] for i in ids]
     assert list(ours["predicted"]) == labels

@@ -1,4 +1,6 @@
-"""make push against a local stand-in of the Hub (the real huggingface_hub client, HF_ENDPOINT on 127.0.0.1)."""
+"""make push against a local stand-in of the Hub (the real huggingface_hub client, HF_ENDPOINT on
+127.0.0.1)."""
+
 import json
 import os
 import re
@@ -13,9 +15,20 @@ from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilab
 from tests.hub_server import start_hub
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALLOWED = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "quickfit.json", "README.md",
-           "eval/metrics.json", "eval/confusion_matrix.png", "eval/roc_pr.png", "eval/per_class_f1.png",
-           "eval/training_curve.png", "eval/thresholds.png"}
+ALLOWED = {
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "quickfit.json",
+    "README.md",
+    "eval/metrics.json",
+    "eval/confusion_matrix.png",
+    "eval/roc_pr.png",
+    "eval/per_class_f1.png",
+    "eval/training_curve.png",
+    "eval/thresholds.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +60,9 @@ def test_push_sends_only_the_allow_list_and_verifies(runs_by_task, hub, task, ca
     assert code == 0
     repo = state.repos["tester/quick-model"]
     assert set(repo.files) <= ALLOWED
-    assert {"config.json", "model.safetensors", "README.md", "quickfit.json", "eval/metrics.json"} <= set(repo.files)
+    assert {"config.json", "model.safetensors", "README.md", "quickfit.json", "eval/metrics.json"} <= set(
+        repo.files
+    )
     for name, content in repo.files.items():
         assert state.write_token.encode() not in content, name
         assert b"training_args" not in name.encode() and not name.endswith((".bin", ".pt"))
@@ -71,10 +86,21 @@ def test_card_metadata_parses_and_pipeline_snippet_runs(runs_by_task, hub):
     card = ModelCard(card_text)
     assert card.data.pipeline_tag == "text-classification" and card.data.library_name == "transformers"
     assert card.data.eval_results and card.data.eval_results[0].dataset_split == "test"
-    assert "{" + "{" not in card_text and "TODO" not in card_text and "None" not in card.text.split("## Reproduce")[0]
+    assert (
+        "{" + "{" not in card_text
+        and "TODO" not in card_text
+        and "None" not in card.text.split("## Reproduce")[0]
+    )
     snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
-    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token, "HF_HUB_DISABLE_TELEMETRY": "1"}
-    result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": endpoint,
+        "HF_TOKEN": state.write_token,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'label': 'spam'" in result.stdout or "'label': 'ham'" in result.stdout
 
@@ -86,7 +112,9 @@ def test_multilabel_card_snippet_applies_thresholds(runs_by_task, hub):
     assert "threshold (tuned on validation)" in card_text
     snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token}
-    result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith("[")
 
@@ -104,7 +132,9 @@ def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_
     snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
     text = re.search(r'scores = classifier\(\["(.*?)"\]\)', snippet).group(1)
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token}
-    result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     # the snippet decides exactly as quickfit does, threshold included
     assert result.stdout.strip() == predictor.decide(predictor.predict_proba([text]))[0]
@@ -113,8 +143,14 @@ def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_
         meta = json.loads(files["quickfit.json"])
         files["quickfit.json"] = json.dumps({**meta, "thresholds": [cut]}).encode()
         fresh = {**env, "HF_HUB_CACHE": str(tmp_path / f"cache{cut}")}
-        result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=fresh, cwd=PROJECT,
-                                timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-c", snippet],
+            capture_output=True,
+            text=True,
+            env=fresh,
+            cwd=PROJECT,
+            timeout=300,
+        )
         assert result.returncode == 0 and result.stdout.strip() == expected, result.stderr[-2000:]
 
 
@@ -133,13 +169,16 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("case, needle", [
-    ("no_token", "no Hugging Face token"),
-    ("bad_token", "rejected the token (401)"),
-    ("read_only_token", "may not write to tester/x (403)"),
-    ("network_down", "could not reach the Hub"),
-    ("bad_repo_id", "is not a Hub repo id"),
-])
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("no_token", "no Hugging Face token"),
+        ("bad_token", "rejected the token (401)"),
+        ("read_only_token", "may not write to tester/x (403)"),
+        ("network_down", "could not reach the Hub"),
+        ("bad_repo_id", "is not a Hub repo id"),
+    ],
+)
 def test_push_errors_are_one_line(runs_by_task, hub, monkeypatch, capsys, case, needle):
     from scripts.errors import run_cli
 

@@ -1,4 +1,5 @@
 """A real SIGTERM during training keeps the last epoch checkpoint; RESUME continues to the same result."""
+
 import signal
 import subprocess
 import sys
@@ -21,8 +22,17 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tiny_model, tmp_path
     reference = train_run(csv, tiny_args(tiny_model, tmp_path / "ref") + epochs + ["run_name=run"])
 
     out = tmp_path / "int"
-    cmd = [sys.executable, "-m", "scripts.train", "--data", str(csv), "--set",
-           *tiny_args(tiny_model, out), *epochs, "run_name=run"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scripts.train",
+        "--data",
+        str(csv),
+        "--set",
+        *tiny_args(tiny_model, out),
+        *epochs,
+        "run_name=run",
+    ]
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     checkpoints = out / ".incomplete" / "run" / "checkpoints"
     deadline = time.time() + 300

@@ -1,5 +1,6 @@
 """RESUME=1 and interrupts, the hostile cases: changed data, changed overrides, a planted pickle, an interrupt
 before any checkpoint, a crash, and a stop signal while the finished run is being published."""
+
 from __future__ import annotations
 
 import os
@@ -50,7 +51,9 @@ def resume(out: Path, *extra: str, capsys=None) -> tuple[int, str]:
 def test_resume_refuses_a_data_file_that_changed(interrupted, capsys):
     csv, out, work = interrupted
     frame = pd.read_csv(csv)
-    frame.iloc[::-1].to_csv(csv, index=False)  # the same rows, reordered: a redrawn split would leak test rows
+    frame.iloc[::-1].to_csv(
+        csv, index=False
+    )  # the same rows, reordered: a redrawn split would leak test rows
     code, err = resume(out, capsys=capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "the data changed since run started" in err, err
     assert (work / "checkpoints").exists() and not (out / "latest").exists()
@@ -59,7 +62,11 @@ def test_resume_refuses_a_data_file_that_changed(interrupted, capsys):
 def test_resume_refuses_overrides_it_cannot_honour_and_accepts_safe_ones(interrupted, capsys):
     _, out, work = interrupted
     code, err = resume(out, "num_train_epochs=30", "learning_rate=0.1", capsys=capsys)
-    assert code == 2 and "these overrides differ: num_train_epochs=30 (the run has 3)" in err and "learning_rate" in err
+    assert (
+        code == 2
+        and "these overrides differ: num_train_epochs=30 (the run has 3)" in err
+        and "learning_rate" in err
+    )
     assert resume(out, "threads=1", "num_train_epochs=3")[0] == 0  # safe, and equal to the run's own
     assert (out / "latest").resolve().name == "run" and not work.exists()
 
@@ -104,7 +111,9 @@ def test_a_crash_leaves_no_work_folder(tiny_model, tmp_path, monkeypatch):
     assert not list((out / runs.INCOMPLETE).iterdir()) and not (out / "latest").exists()
 
 
-def test_a_stop_signal_while_publishing_waits_for_the_run_to_be_in_place(tiny_model, tmp_path, monkeypatch, capsys):
+def test_a_stop_signal_while_publishing_waits_for_the_run_to_be_in_place(
+    tiny_model, tmp_path, monkeypatch, capsys
+):
     csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
     out = tmp_path / "outputs"
     original = runs.publish

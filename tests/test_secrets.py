@@ -1,4 +1,5 @@
 """Planted secrets never reach logs, outputs, cards, saved configs or pushed files."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -18,22 +19,35 @@ KAGGLE_SECRET = "kaggle-planted-key-9f8e7d6c5b4a"
 def test_secrets_stay_out_of_every_file_and_log(tiny_model, tmp_path, monkeypatch):
     server, state, endpoint = start_hub()
     state.write_token = HF_SECRET
-    env = {"HF_TOKEN": HF_SECRET, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": KAGGLE_SECRET, "HF_ENDPOINT": endpoint,
-           "HF_HOME": str(tmp_path / "hf_home")}
+    env = {
+        "HF_TOKEN": HF_SECRET,
+        "KAGGLE_USERNAME": "someone",
+        "KAGGLE_KEY": KAGGLE_SECRET,
+        "HF_ENDPOINT": endpoint,
+        "HF_HOME": str(tmp_path / "hf_home"),
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     csv = write_binary_csv(tmp_path / "b.csv", 120, 60)
     out = tmp_path / "outputs"
     logs = []
-    steps = [["scripts.train", "--data", str(csv), "--set", *tiny_args(tiny_model, out), "num_train_epochs=1"],
-             ["scripts.evaluate", "--run", str(out / "latest")],
-             ["scripts.card", "--run", str(out / "latest")],
-             ["scripts.push", "--repo", "tester/secret-check", "--run", str(out / "latest")]]
+    steps = [
+        ["scripts.train", "--data", str(csv), "--set", *tiny_args(tiny_model, out), "num_train_epochs=1"],
+        ["scripts.evaluate", "--run", str(out / "latest")],
+        ["scripts.card", "--run", str(out / "latest")],
+        ["scripts.push", "--repo", "tester/secret-check", "--run", str(out / "latest")],
+    ]
     import os
 
     for step in steps:
-        result = subprocess.run([sys.executable, "-m", *step], cwd=PROJECT, capture_output=True, text=True,
-                                env={**os.environ, **env}, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", *step],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=600,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         logs.append(result.stdout + result.stderr)
     server.shutdown()

@@ -13,9 +13,19 @@ def test_defaults_resolve_and_keys_are_unique():
 
 
 def test_overrides_are_typed():
-    cfg = settings.resolve(settings.parse_overrides(
-        ["num_train_epochs=5", "learning_rate=3e-5", "text_column=v2", "max_seq_length=64",
-         "label_column=['a','b']", "use_early_stopping=False", "separator=\\t"]))
+    cfg = settings.resolve(
+        settings.parse_overrides(
+            [
+                "num_train_epochs=5",
+                "learning_rate=3e-5",
+                "text_column=v2",
+                "max_seq_length=64",
+                "label_column=['a','b']",
+                "use_early_stopping=False",
+                "separator=\\t",
+            ]
+        )
+    )
     assert cfg["num_train_epochs"] == 5 and cfg["learning_rate"] == 3e-5
     assert cfg["text_column"] == "v2" and cfg["max_seq_length"] == 64
     assert cfg["label_column"] == ["a", "b"] and cfg["use_early_stopping"] is False
@@ -26,17 +36,20 @@ def test_int_accepted_for_float_key():
     assert settings.resolve({"learning_rate": 1})["learning_rate"] == 1.0
 
 
-@pytest.mark.parametrize("item, needle", [
-    ("num_train_epoch=3", "did you mean 'num_train_epochs'"),
-    ("learning_rate=fast", "learning_rate='fast': give a number or auto"),
-    ("manual_seed=x", "manual_seed='x': expected int"),
-    ("num_train_epochs=-1", "must be greater than 0"),
-    ("task=regression", "choose one of auto, binary, multiclass, multilabel"),
-    ("balance=smote", "choose one of"),
-    ("test_size=1.5", "fraction"),
-    ("use_early_stopping=1", "expected bool"),
-    ("max_seq_length=long", "max_seq_length='long'"),
-])
+@pytest.mark.parametrize(
+    "item, needle",
+    [
+        ("num_train_epoch=3", "did you mean 'num_train_epochs'"),
+        ("learning_rate=fast", "learning_rate='fast': give a number or auto"),
+        ("manual_seed=x", "manual_seed='x': expected int"),
+        ("num_train_epochs=-1", "must be greater than 0"),
+        ("task=regression", "choose one of auto, binary, multiclass, multilabel"),
+        ("balance=smote", "choose one of"),
+        ("test_size=1.5", "fraction"),
+        ("use_early_stopping=1", "expected bool"),
+        ("max_seq_length=long", "max_seq_length='long'"),
+    ],
+)
 def test_bad_overrides_name_the_problem(item, needle):
     with pytest.raises(UserError) as err:
         settings.resolve(settings.parse_overrides([item]))
@@ -57,8 +70,13 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
     assert chosen["num_train_epochs"] == 5 and chosen["train_batch_size"] == 32
     assert all(": " in r for r in reasons) and len(reasons) == len(chosen)
     chosen, _ = recipes.choose(settings.resolve(), "binary", 3600, 2)
-    assert chosen == {"learning_rate": 5e-5, "num_train_epochs": 3, "train_batch_size": 16, "warmup_ratio": 0.06,
-                      "tune_binary_threshold": False}  # no validation positives counted
+    assert chosen == {
+        "learning_rate": 5e-5,
+        "num_train_epochs": 3,
+        "train_batch_size": 16,
+        "warmup_ratio": 0.06,
+        "tune_binary_threshold": False,
+    }  # no validation positives counted
     chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
     assert chosen["num_train_epochs"] == 8
 

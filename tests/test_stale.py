@@ -1,4 +1,5 @@
 """No stale results: a changed CSV trains and evaluates on its own rows, never on cached features."""
+
 import json
 
 import pandas as pd

@@ -1,4 +1,5 @@
 """End to end through the entry point a user runs (python -m scripts.train), on the tiny model."""
+
 import json
 
 import numpy as np
@@ -10,22 +11,33 @@ from scripts.inference import load_predictor
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import train_run
 
-
 run_train = train_run
 
 
 @pytest.fixture(scope="module")
 def binary_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("d") / "sms.csv"
-    make_frame({"ham": 300, "spam": 100}).rename(columns={"text": "message", "label": "category"}).to_csv(path, index=False)
+    make_frame({"ham": 300, "spam": 100}).rename(columns={"text": "message", "label": "category"}).to_csv(
+        path, index=False
+    )
     return path
 
 
 def test_binary_run_folder_is_complete(binary_csv, fast_args):
     run = run_train(binary_csv, fast_args)
-    for name in ("run.json", "config.json", "history.csv", "training_curve.png", "splits/train.csv",
-                 "splits/validation.csv", "splits/test.csv", "model/model.safetensors", "model/config.json",
-                 "model/quickfit.json", "model/tokenizer.json"):
+    for name in (
+        "run.json",
+        "config.json",
+        "history.csv",
+        "training_curve.png",
+        "splits/train.csv",
+        "splits/validation.csv",
+        "splits/test.csv",
+        "model/model.safetensors",
+        "model/config.json",
+        "model/quickfit.json",
+        "model/tokenizer.json",
+    ):
         assert (run / name).exists(), name
     assert not (run / "checkpoints").exists() and not list(run.glob("model/*.bin"))
     config = json.loads((run / "model/config.json").read_text())
@@ -33,7 +45,11 @@ def test_binary_run_folder_is_complete(binary_csv, fast_args):
     record = json.loads((run / "run.json").read_text())
     assert record["task"] == "binary" and record["positive_label"] == "spam"
     assert record["balance"]["method"] == "class_weight"
-    assert record["dataset"]["report"] if "report" in record["dataset"] else record["dataset"]["text_columns"] == ["message"]
+    assert (
+        record["dataset"]["report"]
+        if "report" in record["dataset"]
+        else record["dataset"]["text_columns"] == ["message"]
+    )
     resolved = json.loads((run / "config.json").read_text())["flat"]
     assert resolved["num_train_epochs"] == 3 and resolved["learning_rate"] == 0.002
     history = pd.read_csv(run / "history.csv")
@@ -44,7 +60,9 @@ def test_binary_run_folder_is_complete(binary_csv, fast_args):
 
 def test_multiclass_string_labels(fast_args, tmp_path):
     path = tmp_path / "topics.csv"
-    make_frame({"sport": 150, "money": 120, "food": 60}).rename(columns={"label": "topic"}).to_csv(path, index=False)
+    make_frame({"sport": 150, "money": 120, "food": 60}).rename(columns={"label": "topic"}).to_csv(
+        path, index=False
+    )
     run = run_train(path, fast_args)
     record = json.loads((run / "run.json").read_text())
     assert record["task"] == "multiclass" and record["labels"] == ["food", "money", "sport"]
@@ -102,9 +120,17 @@ def test_model_loads_in_simpletransformers(binary_csv, fast_args):
     from simpletransformers.classification import ClassificationModel
 
     run = run_train(binary_csv, fast_args + ["num_train_epochs=1"])
-    model = ClassificationModel("bert", str(run / "model"), use_cuda=False,
-                                args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False,
-                                      "silent": True, "max_seq_length": 32})
+    model = ClassificationModel(
+        "bert",
+        str(run / "model"),
+        use_cuda=False,
+        args={
+            "use_multiprocessing": False,
+            "use_multiprocessing_for_evaluation": False,
+            "silent": True,
+            "max_seq_length": 32,
+        },
+    )
     texts = load_split(run / "splits/test.csv", "binary")["text"].tolist()[:20]
     preds, raw = model.predict(texts)
     ours = load_predictor(run / "model", threads=1).predict_proba(texts)

@@ -5,6 +5,7 @@ byte-level BPE for RoBERTa/ModernBERT) or `sentencepiece` (Unigram for DeBERTa-v
 a few hundred synthetic lines, and the model is saved without a classification head, as a Hub
 base model is.
 """
+
 from __future__ import annotations
 
 import random
@@ -41,8 +42,11 @@ def _byte_level_bpe(folder: Path, tokenizer_class: str, specials: dict[str, str]
         from tokenizers.processors import TemplateProcessing
 
         cls, sep = specials["cls_token"], specials["sep_token"]
-        bpe.post_processor = TemplateProcessing(single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B {sep}",
-                                                special_tokens=[(cls, bpe.token_to_id(cls)), (sep, bpe.token_to_id(sep))])
+        bpe.post_processor = TemplateProcessing(
+            single=f"{cls} $A {sep}",
+            pair=f"{cls} $A {sep} $B {sep}",
+            special_tokens=[(cls, bpe.token_to_id(cls)), (sep, bpe.token_to_id(sep))],
+        )
         tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, **specials)
     else:
         tokenizer = getattr(transformers, tokenizer_class).from_pretrained(folder, **specials)
@@ -56,9 +60,19 @@ def _sentencepiece(folder: Path, tokenizer_class: str, model_file: str) -> None:
     import transformers
 
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus()), model_writer=model, vocab_size=80, hard_vocab_limit=False,
-                                   model_type="unigram", pad_id=0, unk_id=1, bos_id=2, eos_id=3,
-                                   user_defined_symbols=["[MASK]", "<mask>"], minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus()),
+        model_writer=model,
+        vocab_size=80,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        user_defined_symbols=["[MASK]", "<mask>"],
+        minloglevel=2,
+    )
     (folder / model_file).write_bytes(model.getvalue())
     getattr(transformers, tokenizer_class).from_pretrained(folder).save_pretrained(folder)
 
@@ -76,48 +90,95 @@ def build(arch: str, folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    roberta_specials = dict(bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
-                            unk_token="<unk>", pad_token="<pad>", mask_token="<mask>")
+    roberta_specials = dict(
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
     if arch == "bert":
         _wordpiece(folder, "BertTokenizerFast")
-        config = transformers.BertConfig(vocab_size=len(tiny_vocab()), num_hidden_layers=2,
-                                         max_position_embeddings=128, **HIDDEN)
+        config = transformers.BertConfig(
+            vocab_size=len(tiny_vocab()), num_hidden_layers=2, max_position_embeddings=128, **HIDDEN
+        )
         model = transformers.BertModel(config)
     elif arch == "distilbert":
         _wordpiece(folder, "DistilBertTokenizerFast")
-        config = transformers.DistilBertConfig(vocab_size=len(tiny_vocab()), n_layers=2, dim=32, n_heads=2,
-                                               hidden_dim=64, max_position_embeddings=128)
+        config = transformers.DistilBertConfig(
+            vocab_size=len(tiny_vocab()),
+            n_layers=2,
+            dim=32,
+            n_heads=2,
+            hidden_dim=64,
+            max_position_embeddings=128,
+        )
         model = transformers.DistilBertModel(config)
     elif arch == "electra":
         _wordpiece(folder, "ElectraTokenizerFast")
-        config = transformers.ElectraConfig(vocab_size=len(tiny_vocab()), embedding_size=32, num_hidden_layers=2,
-                                            max_position_embeddings=128, **HIDDEN)
+        config = transformers.ElectraConfig(
+            vocab_size=len(tiny_vocab()),
+            embedding_size=32,
+            num_hidden_layers=2,
+            max_position_embeddings=128,
+            **HIDDEN,
+        )
         model = transformers.ElectraModel(config)
     elif arch == "roberta":
         _byte_level_bpe(folder, "RobertaTokenizerFast", roberta_specials)
-        config = transformers.RobertaConfig(vocab_size=400, num_hidden_layers=2, max_position_embeddings=130,
-                                            pad_token_id=1, bos_token_id=0, eos_token_id=2, **HIDDEN)
+        config = transformers.RobertaConfig(
+            vocab_size=400,
+            num_hidden_layers=2,
+            max_position_embeddings=130,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            **HIDDEN,
+        )
         model = transformers.RobertaModel(config, add_pooling_layer=False)
     elif arch == "modernbert":
-        specials = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]",
-                        mask_token="[MASK]")
+        specials = dict(
+            cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]", mask_token="[MASK]"
+        )
         _byte_level_bpe(folder, "PreTrainedTokenizerFast", specials)
         tok = transformers.AutoTokenizer.from_pretrained(folder)
-        config = transformers.ModernBertConfig(vocab_size=400, num_hidden_layers=2, max_position_embeddings=128,
-                                               pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id,
-                                               sep_token_id=tok.sep_token_id, global_attn_every_n_layers=2,
-                                               local_attention=16, **HIDDEN)
+        config = transformers.ModernBertConfig(
+            vocab_size=400,
+            num_hidden_layers=2,
+            max_position_embeddings=128,
+            pad_token_id=tok.pad_token_id,
+            cls_token_id=tok.cls_token_id,
+            sep_token_id=tok.sep_token_id,
+            global_attn_every_n_layers=2,
+            local_attention=16,
+            **HIDDEN,
+        )
         model = transformers.ModernBertModel(config)
     elif arch == "xlm-roberta":
         _sentencepiece(folder, "XLMRobertaTokenizerFast", "sentencepiece.bpe.model")
-        config = transformers.XLMRobertaConfig(vocab_size=_size(folder), num_hidden_layers=2, max_position_embeddings=130,
-                                               pad_token_id=1, **HIDDEN)
+        config = transformers.XLMRobertaConfig(
+            vocab_size=_size(folder),
+            num_hidden_layers=2,
+            max_position_embeddings=130,
+            pad_token_id=1,
+            **HIDDEN,
+        )
         model = transformers.XLMRobertaModel(config, add_pooling_layer=False)
     elif arch == "deberta-v2":
         _sentencepiece(folder, "DebertaV2TokenizerFast", "spm.model")
-        config = transformers.DebertaV2Config(vocab_size=_size(folder), num_hidden_layers=2, max_position_embeddings=128,
-                                              relative_attention=True, position_buckets=16, max_relative_positions=128,
-                                              pos_att_type=["p2c", "c2p"], position_biased_input=False, **HIDDEN)
+        config = transformers.DebertaV2Config(
+            vocab_size=_size(folder),
+            num_hidden_layers=2,
+            max_position_embeddings=128,
+            relative_attention=True,
+            position_buckets=16,
+            max_relative_positions=128,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+            **HIDDEN,
+        )
         model = transformers.DebertaV2Model(config)
     else:
         raise ValueError(arch)
