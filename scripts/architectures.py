@@ -67,26 +67,9 @@ def read_model_config(resolved_name: str, offline: bool) -> dict:
 
 
 def hub_model_error(name: str, exc: Exception) -> UserError:
-    """One line for a Hub model that cannot be had: unknown, gated/private, offline without a cache,
-    network."""
-    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from scripts.hub_errors import hub_error
 
-    if isinstance(exc, GatedRepoError):
-        return UserError(
-            f"could not load model {name!r}: it is gated; accept its terms on the Hub and set HF_TOKEN"
-        )
-    if isinstance(exc, RepositoryNotFoundError):
-        return UserError(
-            f"could not load model {name!r}: not found on the Hub (or private without a token); "
-            "check model_name, or set HF_TOKEN"
-        )
-    if isinstance(exc, LocalEntryNotFoundError):
-        return UserError(
-            f"could not load model {name!r}: it is not in the local Hugging Face cache and the Hub "
-            "cannot be reached (HF_HUB_OFFLINE or no network); connect once, or give a local folder"
-        )
-    first = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
-    return UserError(f"could not load model {name!r} ({first}); check model_name and the network")
+    return hub_error(exc, f"model {name!r}", "check model_name")
 
 
 def resolve(requested: str, resolved_name: str, offline: bool = False) -> str:

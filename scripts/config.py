@@ -95,6 +95,9 @@ EVALUATION = {
 
 OUTPUT = {
     "outputs_dir": "outputs",
+    # Every run writes TensorBoard curves into its folder; also log to an experiment tracker:
+    # none | wandb (needs a W&B key or WANDB_MODE=offline) | mlflow (needs `pip install mlflow`).
+    "report_to": "none",
     # Run folder name; "auto": <dataset>_<date>_<time>.
     "run_name": "auto",
 }

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from scripts import hub_errors
 from scripts.errors import UserError
 
 PREFIX = "hf:"
@@ -123,73 +124,15 @@ def _cached(repo_id: str) -> bool:
     return (Path(datasets.config.HF_DATASETS_CACHE) / repo_id.replace("/", "___")).exists()
 
 
-def hub_error(exc: Exception, repo_id: str, config: str | None, revision: str | None) -> UserError:
-    """One line for every way a Hub dataset cannot be had."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
+def hub_error(exc: Exception, repo_id: str, revision: str | None) -> UserError:
+    return hub_errors.hub_error(
+        exc,
+        f"dataset {repo_id}",
+        "check the id (owner/name) and its files",
+        revision_key="hf_revision",
+        revision=revision,
+        cached=_cached(repo_id),
     )
-
-    token_hint = "" if _token() else " (no token: set HF_TOKEN or run `huggingface-cli login`)"
-    if isinstance(exc, GatedRepoError):
-        return UserError(
-            f"dataset {repo_id} is gated: accept its conditions on its Hub page, then use a token of that "
-            f"account{token_hint}"
-        )
-    if isinstance(exc, RevisionNotFoundError):
-        return UserError(
-            f"hf_revision={revision!r} is not a branch, tag or commit of dataset {repo_id}; fix hf_revision"
-        )
-    if isinstance(exc, RepositoryNotFoundError):
-        return UserError(
-            f"dataset {repo_id} was not found on the Hub (404), or it is private{token_hint}; "
-            "check the id (owner/name)"
-        )
-    if (
-        isinstance(exc, HfHubHTTPError)
-        and exc.response is not None
-        and exc.response.status_code in (401, 403)
-    ):
-        return UserError(
-            f"the Hub refused access to dataset {repo_id} ({exc.response.status_code}){token_hint}; "
-            "use a token that may read it"
-        )
-    if isinstance(exc, OfflineModeIsEnabled) or "offline" in str(exc).lower():
-        return UserError(
-            f"dataset {repo_id} is not in the local cache and HF_HUB_OFFLINE is set; connect once "
-            "without it to download the dataset"
-        )
-    if _is_network(exc):
-        cached = (
-            "a cached copy exists: run with HF_HUB_OFFLINE=1 to use it"
-            if _cached(repo_id)
-            else "no cached copy exists on this machine"
-        )
-        return UserError(
-            f"could not reach the Hub for dataset {repo_id} ({exc.__class__.__name__}); {cached}"
-        )
-    cause = exc.__cause__ or exc.__context__ or exc
-    return UserError(
-        f"dataset {repo_id} could not be loaded ({cause.__class__.__name__}: "
-        f"{str(cause).splitlines()[0][:160] if str(cause) else ''}); check its files and features"
-    )
-
-
-def _is_network(exc: BaseException) -> bool:
-    """A connection that failed, in any of the HTTP libraries the Hub clients use."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        module = type(exc).__module__.split(".")[0]
-        if module in ("httpx", "httpcore", "requests", "urllib3") or isinstance(
-            exc, (ConnectionError, TimeoutError)
-        ):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def load_hub(repo_id: str, config: str | None, revision: str | None, offline: bool) -> HubDataset:
@@ -206,7 +149,7 @@ def load_hub(repo_id: str, config: str | None, revision: str | None, offline: bo
             )
             sha = info.sha
         except Exception as exc:
-            raise hub_error(exc, repo_id, config, revision) from exc
+            raise hub_error(exc, repo_id, revision) from exc
     try:
         loaded = datasets.load_dataset(repo_id, config, revision=sha or revision, token=_token())
     except ValueError as exc:
@@ -217,7 +160,7 @@ def load_hub(repo_id: str, config: str | None, revision: str | None, offline: bo
             ) from exc
         raise UserError(f"dataset {repo_id} could not be loaded: {str(exc).splitlines()[0][:200]}") from exc
     except Exception as exc:  # network, cache and HTTP errors of several libraries
-        raise hub_error(exc, repo_id, config, revision) from exc
+        raise hub_error(exc, repo_id, revision) from exc
     if not isinstance(loaded, datasets.DatasetDict):
         loaded = datasets.DatasetDict({"train": loaded})
     frames, left_out = to_frames(dict(loaded))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scripts import architectures
+from scripts import architectures, tracking
 from scripts.errors import UserError
 from scripts.runtime import offline, quiet_environment, seed_everything
 from scripts.st_patches import GROUP_BATCHES, VALIDATION_OUTPUTS, model_classes
@@ -221,7 +221,7 @@ def simpletransformers_args(
         "save_model_every_epoch": True,
         "save_eval_checkpoints": False,
         "save_optimizer_and_scheduler": True,
-        "wandb_project": None,
+        **tracking.simpletransformers_args(cfg.get("report_to", "none"), work.name, work),
         "silent": False,
         "logging_steps": 1,  # TensorBoard: loss and learning rate at every step
         # bf16 is autocast by st_patches; Simple Transformers' own switch is fp16 (autocast + GradScaler)

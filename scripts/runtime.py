@@ -15,6 +15,7 @@ import numpy as np
 from scripts.errors import UserError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+QUIETED: set[str] = set()  # the variables quiet_environment set (the user had not)
 
 
 def quiet_environment() -> None:
@@ -28,7 +29,9 @@ def quiet_environment() -> None:
         "TRANSFORMERS_VERBOSITY": "error",
         "HF_HUB_DISABLE_TELEMETRY": "1",
     }.items():
-        os.environ.setdefault(key, value)
+        if key not in os.environ:
+            os.environ[key] = value
+            QUIETED.add(key)
 
 
 def physical_cores() -> int:

@@ -43,6 +43,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "task": ("auto", "binary", "multiclass", "multilabel"),
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
     "precision": PRECISIONS,
+    "report_to": ("none", "wandb", "mlflow"),
 }
 POSITIVE = {
     "num_train_epochs",

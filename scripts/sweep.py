@@ -251,10 +251,7 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
-    name = (
-        args.name
-        or runs.new_run_name(cfg["dataset"].replace("hf:", "").replace("/", "_"), "auto").rsplit("_", 2)[0]
-    )
+    name = args.name or Path(cfg["dataset"].removeprefix("hf:")).stem  # sms_spam, emotion, train ...
     if not settings.RUN_NAME.match(name):
         raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
     train._install_stop_handlers()

@@ -30,6 +30,7 @@ from scripts import (
     sources,
     split,
     thresholds,
+    tracking,
 )
 from scripts.console import say
 from scripts.errors import UserError, run_cli
@@ -129,6 +130,7 @@ def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
     if cfg["model_type"] == "auto":
         say(f"model_type=auto -> {architecture} (config.json of {cfg['model_name']})")
+    tracking.check(cfg.get("report_to", "none"))
     precision, why = runtime.resolve_precision(cfg["precision"])
     say(f"precision={cfg['precision']} -> {precision} ({why})")
     return base, {"model_type": architecture, "precision": precision}
@@ -393,6 +395,7 @@ def train_run(
             "hardware": environment.hardware(),
         }
         runs.write_json(work / runs.RECORD, record)
+        tracking.log_mlflow(cfg.get("report_to", "none"), record, result.history, cfg)
 
         # 6. publish, then drop the checkpoints; a stop signal waits for both
         PUBLISHING.set()

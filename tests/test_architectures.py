@@ -14,6 +14,7 @@ import pytest
 from scripts import evaluate, predict, push, runs
 from scripts import model as model_lib
 from scripts.data import load_split
+from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.hub_server import start_hub
 from tests.tiny_models import ARCHITECTURES, build
@@ -30,8 +31,10 @@ def hub_endpoint():
 def data_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("arch_data")
     # 2:1 imbalance, so `balance=auto` picks class weights (which Simple Transformers refuses for some types)
+    make_frame({"sport": 90, "money": 80, "food": 70}).to_csv(root / "c.csv", index=False)
     return {
         "binary": write_binary_csv(root / "b.csv", ham=160, spam=80),
+        "multiclass": root / "c.csv",
         "multilabel": write_multilabel_csv(root / "m.csv", 240),
     }
 
@@ -51,7 +54,7 @@ def train_capturing(csv, args, monkeypatch) -> tuple:
     return run, captured["probs"]
 
 
-@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_architecture_trains_predicts_and_pushes(
     arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory, monkeypatch

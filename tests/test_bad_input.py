@@ -168,7 +168,7 @@ def case_model_unreachable(t, m):
     return (
         train.main,
         ["--data", str(t / "d.csv"), "--set", "model_name='quickfit-test/does-not-exist'"],
-        "could not load model 'quickfit-test/does-not-exist'",
+        "model 'quickfit-test/does-not-exist' is not in the local Hugging Face cache",
     )
 
 
@@ -484,6 +484,18 @@ def case_app_on_a_busy_port(t, m):
     return app.main, ["--run", "RUN", "--port", str(busy.getsockname()[1])], "choose another port"
 
 
+def case_wandb_without_a_key_in_a_run_without_a_terminal(t, m):
+    import os
+
+    os.environ.pop("WANDB_API_KEY", None)
+    os.environ["NETRC"] = str(t / "no-netrc")
+    return train.main, ["--data", _data(t), "--set", "report_to='wandb'"], "report_to=wandb needs a W&B key"
+
+
+def case_mlflow_not_installed(t, m):
+    return train.main, ["--data", _data(t), "--set", "report_to='mlflow'"], "needs the mlflow package"
+
+
 _KEEP: list = []
 COPY_RUN = "COPY_RUN"
 
@@ -521,7 +533,8 @@ def test_bad_input_is_one_clear_line(name, tmp_path, tiny_model, finished_run, m
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
     monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
-    monkeypatch.setenv("HF_TOKEN", "")  # cases may set it; the clean-up restores the environment
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))  # cases may change these; the clean-up restores them
+    monkeypatch.setenv("HF_TOKEN", "")
     monkeypatch.delenv("HF_TOKEN")
     main, argv, needle, *prepare = CASES[name](tmp_path, tiny_model)
     argv = [str(finished_run) if a == "RUN" else a for a in argv]

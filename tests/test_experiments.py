@@ -153,3 +153,16 @@ def test_compare_with_no_runs_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "outputs_dir", lambda cfg: tmp_path)
     with pytest.raises(UserError, match="no finished runs"):
         compare.main([])
+
+
+def test_report_to_wandb_logs_offline_into_the_run(tiny_model, tmp_path, monkeypatch):
+    """W&B through Simple Transformers' own logging; offline here, so no key and no network are needed."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    run = train_run(
+        write_binary_csv(tmp_path / "b.csv", 60, 30),
+        tiny_args(tiny_model, tmp_path / "o"),
+        "num_train_epochs=1",
+        "report_to=wandb",
+    )
+    assert list((run / "wandb").glob("offline-run-*"))
