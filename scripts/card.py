@@ -18,7 +18,7 @@ from scripts import runs, settings
 from scripts.architectures import simpletransformers_type
 from scripts.console import say
 from scripts.errors import run_cli
-from scripts.evaluate import comparison_table, markdown_table
+from scripts.evaluate import comparison_table, markdown_table, paired_sentence, with_interval
 from scripts.model import hub_base_model
 
 if TYPE_CHECKING:
@@ -280,8 +280,9 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
         "hub_config": ds.get("hub_config"),
         "hub_revision": ds.get("hub_revision"),
         "test_rows": report["data"]["rows"],
+        "paired": paired_sentence(report),
         "headline": ", ".join(
-            f"{METRIC_NAMES.get(k, k)} {model[k]:.4f}"
+            f"{METRIC_NAMES.get(k, k)} {with_interval(model, k)}"
             for k in report["headline"][:5]
             if model.get(k) is not None
         ),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import baseline, data, metrics, plots, runs, sources
+from scripts import baseline, data, metrics, plots, runs, sources, uncertainty
 from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import decide
@@ -193,17 +193,25 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         base_thresholds = [best_threshold((y_val == positive).astype(int), base_val[:, positive])[0]]
     majority_probs = baseline.majority_proba(y_train, len(texts), task, len(labels))
 
+    base_pred = decide(base_test, task, base_thresholds, positive)
     results = {
         "transformer": score(task, y, pred, probs, labels, positive),
-        "tfidf_logreg": score(
-            task, y, decide(base_test, task, base_thresholds, positive), base_test, labels, positive
-        ),
+        "tfidf_logreg": score(task, y, base_pred, base_test, labels, positive),
         "majority_class": score(
             task, y, decide(majority_probs, task, None, positive), majority_probs, labels, positive
         ),
     }
     if tuned:
         results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
+    # How sure the scores are: bootstrap intervals, and the transformer against the baseline on the same rows
+    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
+    for name, (p, pr) in (("transformer", (pred, probs)), ("tfidf_logreg", (base_pred, base_test))):
+        results[name]["intervals"] = uncertainty.intervals(
+            resamples, task, y, p, pr, positive, HEADLINE[task]
+        )
+    paired = uncertainty.paired(
+        resamples, task, y, (pred, probs), (base_pred, base_test), positive, COLLAPSE_METRIC[task]
+    )
     collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], pred)
     key = COLLAPSE_METRIC[task]
     ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
@@ -233,6 +241,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "collapse_check": reason,
         "beats_baseline": ours > theirs,
         "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
+        "paired_bootstrap": paired,
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
@@ -316,8 +325,27 @@ def comparison_table(report: dict[str, Any]) -> list[list[str]]:
     ]
     rows = [["metric"] + columns]
     for key in report["headline"]:
-        rows.append([key] + [_fmt(report["results"][c].get(key)) for c in columns])
+        rows.append([key] + [with_interval(report["results"][c], key) for c in columns])
     return rows
+
+
+def with_interval(result: dict[str, Any], key: str) -> str:
+    """0.9800 [0.9500, 1.0000]: the score and its 95 % bootstrap interval, where there is one."""
+    low_high = (result.get("intervals") or {}).get(key)
+    return _fmt(result.get(key)) + (f" [{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else "")
+
+
+def paired_sentence(report: dict[str, Any]) -> str:
+    paired = report.get("paired_bootstrap")
+    if not paired:
+        return ""
+    low, high = paired["difference_interval"]
+    return (
+        f"Transformer minus TF-IDF + LR, {paired['metric']}, paired bootstrap over the same test rows "
+        f"({paired['resamples']} resamples): 95 % interval [{low:+.4f}, {high:+.4f}]; "
+        f"the transformer is ahead "
+        f"in {100 * paired['transformer_wins_share']:.1f} % of resamples."
+    )
 
 
 def markdown_table(rows: list[list[str]]) -> str:
@@ -341,6 +369,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
         flag,
         "",
         markdown_table(comparison_table(report)),
+        "",
+        "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
         "",
     ]
     if not report["beats_baseline"]:
