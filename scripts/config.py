@@ -82,6 +82,11 @@ BALANCE = {
 }
 
 SPLIT = {
+    # Duplicates: exact (identical texts dropped before splitting; the copies of a text whose copies
+    # disagree on the label all dropped), near (also: a validation or test text with a near-copy in
+    # training - character 5-gram Jaccard >= 0.8 after normalising case, digits and punctuation - is
+    # moved to training, or for a dataset's own split the training copy is dropped), none (keep all).
+    "dedupe": "exact",
     # Used when the dataset has no split of its own.
     "validation_size": 0.1,
     "test_size": 0.1,

@@ -125,13 +125,24 @@ def join_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 # ---------------------------------------------------------------- cleaning
 
 
-def _clean(frame: pd.DataFrame, report: dict[str, Any]) -> pd.DataFrame:
-    """Drop empty texts and missing labels, then exact duplicate texts (conflicting ones entirely)."""
+def _clean(frame: pd.DataFrame, report: dict[str, Any], dedupe: str = "exact") -> pd.DataFrame:
+    """Drop empty texts and missing labels, then exact duplicate texts (conflicting ones entirely);
+    dedupe=none keeps duplicates and conflicts (split.py still keeps a text's copies on one side)."""
     n_read = len(frame)
     frame = frame.assign(text=frame["text"].map(lambda t: "" if t is None or t != t else str(t).strip()))
     empty_text = frame["text"] == ""
     missing_label = frame["labels"].isna()
     frame = frame[~empty_text & ~missing_label]
+    if dedupe == "none":
+        report.update(
+            rows_read=n_read,
+            dropped_empty_text=int(empty_text.sum()),
+            dropped_missing_label=int((missing_label & ~empty_text).sum()),
+            dropped_duplicates=0,
+            dropped_conflicting=0,
+            conflicting_texts=0,
+        )
+        return frame.reset_index(drop=True)
     groups = frame.groupby("text", sort=False)["labels"].nunique()
     conflicting = set(groups[groups > 1].index)
     n_conflict_rows = int(frame["text"].isin(conflicting).sum())
@@ -193,7 +204,9 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
         }
     cleaned = {}
     for split, frame in frames.items():
-        cleaned[split] = _clean(frame, report.setdefault("cleaning", {}).setdefault(split, {}))
+        cleaned[split] = _clean(
+            frame, report.setdefault("cleaning", {}).setdefault(split, {}), config.get("dedupe", "exact")
+        )
     train_key = "all" if "all" in cleaned else "train"
     _check_usable(cleaned[train_key], report["cleaning"][train_key])
     task, names = _task_and_label_names(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import baseline, data, metrics, plots, runs, sources, uncertainty
+from scripts import baseline, data, leakage, metrics, plots, runs, sources, uncertainty
 from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import decide
@@ -203,6 +203,11 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     }
     if tuned:
         results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
+    # Rows with a near-copy in training are partly memorised: the score without them, beside the full one
+    leaked = leakage.leaked_rows(texts, train["text"].tolist())
+    if leaked.any() and (~leaked).any():
+        keep = ~leaked
+        results["transformer_unleaked"] = score(task, y[keep], pred[keep], probs[keep], labels, positive)
     # How sure the scores are: bootstrap intervals, and the transformer against the baseline on the same rows
     resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
     for name, (p, pr) in (("transformer", (pred, probs)), ("tfidf_logreg", (base_pred, base_test))):
@@ -242,6 +247,11 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "beats_baseline": ours > theirs,
         "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
         "paired_bootstrap": paired,
+        "leakage": {
+            "rows_with_near_copy_in_train": int(leaked.sum()),
+            "rows": len(texts),
+            "threshold": leakage.THRESHOLD,
+        },
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
@@ -320,7 +330,13 @@ def _fmt(value: Any) -> str:
 def comparison_table(report: dict[str, Any]) -> list[list[str]]:
     columns = [
         c
-        for c in ("transformer", "transformer_at_0.5", "tfidf_logreg", "majority_class")
+        for c in (
+            "transformer",
+            "transformer_at_0.5",
+            "transformer_unleaked",
+            "tfidf_logreg",
+            "majority_class",
+        )
         if c in report["results"]
     ]
     rows = [["metric"] + columns]
@@ -333,6 +349,19 @@ def with_interval(result: dict[str, Any], key: str) -> str:
     """0.9800 [0.9500, 1.0000]: the score and its 95 % bootstrap interval, where there is one."""
     low_high = (result.get("intervals") or {}).get(key)
     return _fmt(result.get(key)) + (f" [{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else "")
+
+
+def leakage_sentence(report: dict[str, Any]) -> str:
+    found = report.get("leakage")
+    if not found:
+        return ""
+    return (
+        f"Leakage check: {found['rows_with_near_copy_in_train']} of {found['rows']} evaluation rows have a "
+        f"near-copy in the training split (character 5-gram Jaccard >= {found['threshold']}); "
+        "`transformer_unleaked` is the score on the others."
+        if found["rows_with_near_copy_in_train"]
+        else "Leakage check: no evaluation row has a near-copy in the training split."
+    )
 
 
 def paired_sentence(report: dict[str, Any]) -> str:
@@ -371,6 +400,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
         markdown_table(comparison_table(report)),
         "",
         "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
+        "",
+        leakage_sentence(report),
         "",
     ]
     if not report["beats_baseline"]:

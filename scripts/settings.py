@@ -44,6 +44,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
     "precision": PRECISIONS,
     "report_to": ("none", "wandb", "mlflow"),
+    "dedupe": ("exact", "near", "none"),
 }
 POSITIVE = {
     "num_train_epochs",

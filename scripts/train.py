@@ -23,6 +23,7 @@ from scripts import (
     balance,
     data,
     environment,
+    leakage,
     recipes,
     runs,
     runtime,
@@ -67,6 +68,10 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
         )
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
     report["split"] = splits.report
+    if cfg["dedupe"] == "near":
+        splits, moved = leakage.separate(splits, splits.report["carved"])
+        report["split"].update(near_duplicates=moved, sizes={k: len(v) for k, v in splits.items()})
+        say(f"  dedupe=near: {moved}")
     if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
         raise UserError(
             f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
@@ -77,6 +82,8 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
     sizes = {k: len(v) for k, v in splits.items()}
     say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
+    report["leakage"] = leakage.report(splits)
+    say(f"  leakage check: {leakage.summary(report['leakage'])}")
     return dataset, splits, source
 
 
