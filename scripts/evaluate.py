@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import baseline, data, leakage, metrics, plots, runs, sources, uncertainty
+from scripts import baseline, data, label_audit, leakage, metrics, plots, runs, sources, uncertainty
 from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import decide
@@ -254,11 +254,69 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         },
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
+    report["label_audit"], audit_table = _label_audit(
+        out,
+        predictor,
+        train,
+        y_train,
+        val,
+        y_val,
+        texts,
+        y,
+        probs,
+        task,
+        labels,
+        tuned,
+        "test" if not data_path else "evaluated file",
+    )
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
     report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
     runs.write_json(out / "metrics.json", report)
-    (out / "report.md").write_text(render_report(report, record), encoding="utf-8")
+    (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
     return report
+
+
+def _label_audit(
+    out: Path, predictor, train, y_train, val, y_val, texts, y, probs, task, labels, tuned, name: str
+) -> tuple[dict[str, Any], str]:
+    """cleanlab on out-of-sample probabilities -> eval/label_issues.csv; metrics.json (which is pushed) keeps
+    only the counts and the top validation/test rows, never training texts."""
+    parts = [
+        (name, texts, y, probs, "fine-tuned model"),
+        (
+            "validation",
+            val["text"].tolist(),
+            y_val,
+            predictor.predict_proba(val["text"].tolist()),
+            "fine-tuned model",
+        ),
+    ]
+    skipped = None
+    if len(train) <= label_audit.MAX_TRAIN_ROWS:
+        oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
+        parts.append(("train", train["text"].tolist(), y_train, oof, "cross-validated TF-IDF + LR"))
+    else:
+        skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
+    issues = label_audit.audit(parts, labels, task, tuned)
+    issues.to_csv(out / "label_issues.csv", index=False)
+    found = label_audit.summary(issues, {part[0]: len(part[1]) for part in parts})
+    found["top"] = [row for row in found["top"] if row["split"] != "train"]
+    found["skipped"] = skipped
+    table = markdown_table(
+        [["split", "text", "given", "suggested", "confidence", "evidence"]]
+        + [
+            [
+                r["split"],
+                str(r["text"])[:120].replace("|", "/"),
+                str(r["given"]),
+                str(r["suggested"]),
+                f"{r['confidence']:.3f}",
+                r["evidence"],
+            ]
+            for r in issues.head(10).to_dict(orient="records")
+        ]
+    )
+    return found, table
 
 
 def _write_predictions(path: Path, texts, y, pred, probs, labels, task) -> None:
@@ -351,6 +409,20 @@ def with_interval(result: dict[str, Any], key: str) -> str:
     return _fmt(result.get(key)) + (f" [{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else "")
 
 
+def audit_section(report: dict[str, Any], table: str) -> str:
+    found = report.get("label_audit")
+    if not found:
+        return ""
+    counts = ", ".join(f"{found['flagged'][k]} of {found['rows'][k]} {k} rows" for k in found["rows"])
+    return (
+        f"## Label audit\n\ncleanlab flags {counts} as possibly mislabelled (out-of-sample probabilities; "
+        "nothing was dropped; all of them in `eval/label_issues.csv`)."
+        + (f" {found['skipped']}." if found.get("skipped") else "")
+        + "\n\n"
+        + table
+    )
+
+
 def leakage_sentence(report: dict[str, Any]) -> str:
     found = report.get("leakage")
     if not found:
@@ -383,7 +455,7 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
+def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:
     flag = (
         "**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**"
         if report["collapsed"]
@@ -402,6 +474,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any]) -> str:
         "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
         "",
         leakage_sentence(report),
+        "",
+        audit_section(report, audit_table),
         "",
     ]
     if not report["beats_baseline"]:

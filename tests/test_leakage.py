@@ -61,3 +61,28 @@ def test_training_reports_leakage_and_dedupe_near_keeps_copies_on_one_side(tiny_
         and sum(map(sum, unleaked["confusion_matrix"])) == report["data"]["rows"] - found["near"]
     )
     assert "transformer_unleaked" in (exact / "eval" / "report.md").read_text()
+
+
+def test_label_audit_finds_planted_label_flips(tiny_model, tmp_path):
+    """Twenty training-size rows get the wrong label; the audit (cross-validated TF-IDF + LR on the training
+    split, the fine-tuned model on validation and test) must flag most of them, and drop nothing."""
+    frame = make_frame({"ham": 600, "spam": 300}, seed=3)
+    flipped = frame.index[:20]
+    frame.loc[flipped, "label"] = frame.loc[flipped, "label"].map({"ham": "spam", "spam": "ham"})
+    frame.to_csv(tmp_path / "noisy.csv", index=False)
+    run = train_run(tmp_path / "noisy.csv", tiny_args(tiny_model, tmp_path / "out"), "num_train_epochs=1")
+    report = evaluate.evaluate(run, threads=1)
+    issues = pd.read_csv(run / "eval" / "label_issues.csv", keep_default_na=False)
+    planted = set(frame.loc[flipped, "text"])
+    in_train = planted & set(pd.read_csv(runs.split_path(run, "train"))["text"])
+    found = planted & set(issues["text"])
+    assert len(found & in_train) >= 0.9 * len(in_train)  # recall on the training split
+    train_flags = set(issues.loc[issues["split"] == "train", "text"])
+    assert len(train_flags & planted) >= 0.8 * len(train_flags)  # and few false alarms
+    flagged = issues[issues["text"].isin(found)]
+    assert (flagged["given"] != flagged["suggested"]).all()  # the suggestion is the other class
+    assert report["label_audit"]["flagged"]["train"] >= len(found & in_train)
+    assert all(row["split"] != "train" for row in report["label_audit"]["top"])  # no training text is pushed
+    assert (
+        len(pd.read_csv(runs.split_path(run, "train"))) + len(pd.read_csv(runs.split_path(run, "test"))) > 300
+    )
