@@ -18,7 +18,13 @@ from scripts import runs, settings
 from scripts.architectures import simpletransformers_type
 from scripts.console import say
 from scripts.errors import run_cli
-from scripts.evaluate import comparison_table, markdown_table, paired_sentence, with_interval
+from scripts.evaluate import (
+    calibration_sentence,
+    comparison_table,
+    markdown_table,
+    paired_sentence,
+    with_interval,
+)
 from scripts.model import hub_base_model
 
 if TYPE_CHECKING:
@@ -155,42 +161,53 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
         if "spam" in record["labels"]
         else "Your text here"
     )
+    where = (
+        f'hf_hub_download("{ref}", "quickfit.json")'
+        if "/" in ref and not ref.startswith(("/", "."))
+        else f'"{ref}/quickfit.json"'
+    )
     parts = [
-        "With transformers (the pushed files are a plain `transformers` model):",
+        "With transformers (the pushed files are a plain `transformers` model); quickfit.json holds the",
+        "temperature fitted on the validation split and the threshold(s) tuned after it:",
         "",
         "```python",
+        "import json",
+        "import math",
+        "",
+        "from huggingface_hub import hf_hub_download",
         "from transformers import pipeline",
         "",
+        f"meta = json.load(open({where}))",
+        f'classifier = pipeline("text-classification", model="{ref}", top_k=len(meta["labels"]), '
+        'function_to_apply="none")',
+        f'scores = classifier(["{example}"])[0]  # raw logits (function_to_apply="none")',
+        'logits = {s["label"]: s["score"] for s in scores}',
     ]
     tuned_binary = record["task"] == "binary" and bool(meta.get("thresholds"))
-    if record["task"] == "multilabel" or tuned_binary:
+    if record["task"] == "multilabel":
         parts += [
-            f'classifier = pipeline("text-classification", model="{ref}", top_k=None)',
-            f'scores = classifier(["{example}"])[0]',
-            "# quickfit.json holds the threshold(s) tuned on the validation split",
-            "import json",
-            "from huggingface_hub import hf_hub_download",
-            f'meta = json.load(open(hf_hub_download("{ref}", "quickfit.json")))'
-            if "/" in ref and not ref.startswith(("/", "."))
-            else f'meta = json.load(open("{ref}/quickfit.json"))',
+            't = dict(zip(meta["labels"], meta.get("temperature") or [1.0] * len(meta["labels"])))',
+            "probs = {k: 1 / (1 + math.exp(-v / t[k])) for k, v in logits.items()}",
+            'cut = dict(zip(meta["labels"], meta["thresholds"]))',
+            'print([k for k in meta["labels"] if probs[k] >= cut[k]])',
+        ]
+    else:
+        parts += [
+            't, top = meta.get("temperature") or 1.0, max(logits.values())',
+            "weights = {k: math.exp((v - top) / t) for k, v in logits.items()}",
+            "probs = {k: w / sum(weights.values()) for k, w in weights.items()}",
         ]
         if tuned_binary:
             parts += [
                 'positive, cut = meta["positive_label"], meta["thresholds"][0]',
                 'other = next(label for label in meta["labels"] if label != positive)',
-                'p = next(s["score"] for s in scores if s["label"] == positive)',
-                "print(positive if p >= cut else other)",
+                "print(positive if probs[positive] >= cut else other)",
             ]
         else:
             parts += [
-                'cut = dict(zip(meta["labels"], meta["thresholds"]))',
-                'print([s["label"] for s in scores if s["score"] >= cut[s["label"]]])',
+                'print(sorted(({"label": k, "score": round(p, 4)} for k, p in probs.items()), '
+                'key=lambda s: -s["score"]))'
             ]
-    else:
-        parts += [
-            f'classifier = pipeline("text-classification", model="{ref}")',
-            f'print(classifier(["{example}"]))',
-        ]
     parts += ["```"]
     if record["task"] != "multilabel":
         # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT,
@@ -326,6 +343,7 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
         else "",
         "hyperparameters_table": markdown_table(hyper),
         "search": record.get("hyperparameter_search"),
+        "calibration": calibration_sentence(report),
         "history_table": markdown_table(history),
         "versions": ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
         "comparison_table": markdown_table(comparison_table(report)),

@@ -93,6 +93,9 @@ SPLIT = {
 }
 
 EVALUATION = {
+    # Temperature scaling fitted on the validation split (one temperature, or one per label for
+    # multi-label); predict, the app and the card's snippet apply it; thresholds are tuned after it.
+    "calibrate": True,
     # Tune the binary decision threshold for F1 on the validation split (multi-label always tunes);
     # "auto": tune when validation holds at least 30 positives, so one or two texts cannot set it.
     "tune_binary_threshold": "auto",

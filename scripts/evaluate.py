@@ -18,7 +18,18 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import baseline, data, label_audit, leakage, metrics, plots, runs, sources, uncertainty
+from scripts import (
+    baseline,
+    calibration,
+    data,
+    label_audit,
+    leakage,
+    metrics,
+    plots,
+    runs,
+    sources,
+    uncertainty,
+)
 from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import decide
@@ -172,7 +183,10 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     texts = frame["text"].tolist()
 
     predictor = load_predictor(runs.model_dir(run_dir), threads)
-    probs = predictor.predict_proba(texts)
+    logits = predictor.predict_logits(texts)
+    temperature = predictor.meta.get("temperature")
+    probs = calibration.activate(logits, task, temperature).astype(np.float32)  # as predict gives them
+    uncalibrated = calibration.activate(logits, task)
     tuned = predictor.thresholds or None
     pred_default = decide(probs, task, None, positive)
     pred = decide(probs, task, tuned, positive)
@@ -247,6 +261,13 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "beats_baseline": ours > theirs,
         "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
         "paired_bootstrap": paired,
+        "calibration": {
+            "temperature": temperature,
+            "ece_before": calibration.ece(uncalibrated, y, task),
+            "ece_after": calibration.ece(probs, y, task),
+            "brier_before": calibration.brier(uncalibrated, y, task),
+            "brier_after": calibration.brier(probs, y, task),
+        },
         "leakage": {
             "rows_with_near_copy_in_train": int(leaked.sum()),
             "rows": len(texts),
@@ -271,6 +292,9 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     )
     _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
     report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
+    if temperature is not None:
+        calibration.reliability_diagram(uncalibrated, probs, y, task, out / "reliability.png")
+        report["plots"].append("reliability.png")
     runs.write_json(out / "metrics.json", report)
     (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
     return report
@@ -423,6 +447,25 @@ def audit_section(report: dict[str, Any], table: str) -> str:
     )
 
 
+def calibration_sentence(report: dict[str, Any]) -> str:
+    found = report.get("calibration")
+    if not found:
+        return ""
+    if found["temperature"] is None:
+        return (
+            f"Calibration (not scaled, calibrate=False): expected calibration error "
+            f"{found['ece_before']:.4f}, "
+            f"Brier score {found['brier_before']:.4f}."
+        )
+    t = found["temperature"]
+    shown = f"T = {t}" if isinstance(t, float) else f"one T per label, {min(t):.2f} to {max(t):.2f}"
+    return (
+        f"Calibration on this data: temperature scaling fitted on validation ({shown}); expected "
+        f"calibration error {found['ece_before']:.4f} -> {found['ece_after']:.4f}, Brier score "
+        f"{found['brier_before']:.4f} -> {found['brier_after']:.4f} (before -> after)."
+    )
+
+
 def leakage_sentence(report: dict[str, Any]) -> str:
     found = report.get("leakage")
     if not found:
@@ -474,6 +517,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
         "",
         leakage_sentence(report),
+        "",
+        calibration_sentence(report),
         "",
         audit_section(report, audit_table),
         "",

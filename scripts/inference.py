@@ -27,8 +27,8 @@ class Predictor:
     meta: dict[str, Any] = field(default_factory=dict)
     device: Any = "cpu"
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order."""
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """The model's raw scores, in input order (texts sorted by length and padded per batch)."""
         import torch
 
         texts = ["" if t is None else str(t) for t in texts]
@@ -45,10 +45,16 @@ class Predictor:
                 batch = self.tokenizer.pad(
                     {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
                 )
-                logits = self.model(**batch.to(self.device)).logits.float()
-                probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
-                out[rows] = probs.cpu().numpy()
+                out[rows] = self.model(**batch.to(self.device)).logits.float().cpu().numpy()
         return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order, at the
+        temperature fitted on validation (quickfit.json), so predict, the app and the card agree."""
+        from scripts.calibration import activate
+
+        logits = self.predict_logits(texts, batch_size)
+        return activate(logits, self.task, self.meta.get("temperature")).astype(np.float32)
 
     def decide(self, probs: np.ndarray) -> list:
         """Probabilities -> label names (single-label) or tuples of names (multi-label, stored thresholds)."""

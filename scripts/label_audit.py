@@ -40,18 +40,21 @@ def out_of_fold_baseline(
 
 
 def find_issues(y: np.ndarray, probs: np.ndarray, task: str) -> np.ndarray:
-    """Row indices cleanlab flags, the most likely mislabelled first."""
+    """Row indices cleanlab flags, the most likely mislabelled first. n_jobs=1: cleanlab's forked worker pool
+    deadlocks after torch has started its threads (as Simple Transformers' does)."""
     if task == "multilabel":
         from cleanlab.multilabel_classification.filter import find_label_issues
 
         given = [list(np.flatnonzero(row)) for row in y]
         return np.asarray(
-            find_label_issues(labels=given, pred_probs=probs, return_indices_ranked_by="self_confidence")
+            find_label_issues(
+                labels=given, pred_probs=probs, return_indices_ranked_by="self_confidence", n_jobs=1
+            )
         )
     from cleanlab.filter import find_label_issues
 
     return np.asarray(
-        find_label_issues(labels=y, pred_probs=probs, return_indices_ranked_by="self_confidence")
+        find_label_issues(labels=y, pred_probs=probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     )
 
 

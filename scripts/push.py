@@ -29,7 +29,14 @@ from scripts.model import MODEL_FILES, hub_base_model
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
-EVAL_FILES = ("metrics.json", "confusion_matrix.png", "roc_pr.png", "per_class_f1.png", "thresholds.png")
+EVAL_FILES = (
+    "metrics.json",
+    "confusion_matrix.png",
+    "roc_pr.png",
+    "per_class_f1.png",
+    "thresholds.png",
+    "reliability.png",
+)
 
 
 def check_repo_id(repo_id: str) -> str:

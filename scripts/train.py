@@ -338,7 +338,10 @@ def train_run(
             dataset.task,
             {"positive_label": dataset.positive_label, "max_seq_length": max_len},
         )
-        validation_probs = _check_saved_model(result, splits["validation"], cfg)
+        logits = _check_saved_model(result, splits["validation"], cfg)
+        temperature, calibration_info, validation_probs = _calibrate(
+            logits, dataset, splits["validation"], cfg
+        )
         tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
         model_lib.write_label_map(
             result.model_dir,
@@ -350,6 +353,7 @@ def train_run(
                 "thresholds": tuned,
                 "thresholds_tuned_on": "validation" if tuned else None,
                 "model_type": cfg["model_type"],
+                "temperature": temperature,
             },
         )
         training_curves(result.history, metric_name, work / "training_curve.png")
@@ -394,6 +398,7 @@ def train_run(
             "best_epoch": result.best_epoch,
             "validation_best": result.best_metric,
             "thresholds": threshold_info,
+            "calibration": calibration_info,
             "resumed": bool(interrupted),
             "hyperparameter_search": search,
             "train_seconds": round(train_seconds, 1),
@@ -427,10 +432,12 @@ def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) ->
     """Load the saved folder as every later stage will (plain transformers) and check it reproduces the
     validation probabilities of the chosen epoch as computed during training: a head that does not
     round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the Hub."""
+    from scripts.calibration import activate
     from scripts.inference import load_predictor
 
     predictor = load_predictor(result.model_dir, cfg["threads"])
-    probs = predictor.predict_proba(validation["text"].tolist(), cfg["eval_batch_size"])
+    logits = predictor.predict_logits(validation["text"].tolist(), cfg["eval_batch_size"])
+    probs = activate(logits, predictor.task)
     drift = float(np.abs(probs - result.validation_probs).max()) if len(probs) else 0.0
     if drift > SAVED_MODEL_TOLERANCE[cfg["precision"]]:
         raise UserError(
@@ -442,7 +449,37 @@ def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) ->
         f"saved model checked: reloaded with plain transformers it gives the training-time validation "
         f"probabilities (largest difference {drift:.1e})"
     )
-    return probs
+    return logits
+
+
+def _calibrate(
+    logits: np.ndarray, dataset: data.Dataset, validation: pd.DataFrame, cfg: dict[str, Any]
+) -> tuple[Any, dict[str, Any] | None, np.ndarray]:
+    """Temperature scaling fitted on validation (calibrate=True): the temperature, what it did there, and
+    the calibrated validation probabilities the thresholds are then tuned on."""
+    from scripts import calibration
+
+    before = calibration.activate(logits, dataset.task)
+    if not cfg["calibrate"]:
+        return None, None, before
+    y = np.array(data.encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    temperature = calibration.fit_temperature(logits, y, dataset.task)
+    after = calibration.activate(logits, dataset.task, temperature)
+    info = {
+        "temperature": temperature,
+        "fitted_on": "validation",
+        "rows": len(y),
+        "validation_ece_before": calibration.ece(before, y, dataset.task),
+        "validation_ece_after": calibration.ece(after, y, dataset.task),
+    }
+    shown = (
+        temperature if isinstance(temperature, float) else f"{min(temperature):.2f}-{max(temperature):.2f}"
+    )
+    say(
+        f"temperature scaling on validation: T={shown}, ECE {info['validation_ece_before']:.4f} -> "
+        f"{info['validation_ece_after']:.4f}"
+    )
+    return temperature, info, after
 
 
 def _tune_thresholds(

@@ -7,6 +7,8 @@ Transformers computed on it during training, so the saved head is the trained he
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,6 +39,17 @@ def data_files(tmp_path_factory):
         "multiclass": root / "c.csv",
         "multilabel": write_multilabel_csv(root / "m.csv", 240),
     }
+
+
+def at_temperature(probs: np.ndarray, task: str, temperature) -> np.ndarray:
+    """softmax(z / T) from softmax(z), or sigmoid(z / T) from sigmoid(z): the same logits, rescaled."""
+    from scripts.calibration import activate
+
+    if task == "multilabel":
+        logits = np.log(np.clip(probs, 1e-12, 1)) - np.log(np.clip(1 - probs, 1e-12, 1))
+    else:
+        logits = np.log(np.clip(probs, 1e-300, 1))
+    return activate(logits, task, temperature)
 
 
 def train_capturing(csv, args, monkeypatch) -> tuple:
@@ -76,7 +89,9 @@ def test_architecture_trains_predicts_and_pushes(
     out = pd.read_csv(result["output"], keep_default_na=False)
     predicted = out[[f"prob_{name}" for name in record["labels"]]].to_numpy()
     assert predicted.shape == training_probs.shape
-    np.testing.assert_allclose(predicted, training_probs, atol=1e-5)
+    # the training-time probabilities at the temperature fitted afterwards (stored in quickfit.json)
+    temperature = json.loads((run / "model" / "quickfit.json").read_text()).get("temperature")
+    np.testing.assert_allclose(predicted, at_temperature(training_probs, task, temperature), atol=1e-5)
 
     report = evaluate.evaluate(run, threads=1)
     assert report["results"]["transformer"]["f1_macro"] is not None

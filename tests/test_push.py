@@ -28,6 +28,7 @@ ALLOWED = {
     "eval/per_class_f1.png",
     "eval/training_curve.png",
     "eval/thresholds.png",
+    "eval/reliability.png",
 }
 
 
