@@ -67,8 +67,8 @@ sweep: $(STAMP)  ## Optuna search over config.SEARCH on validation: TRIALS=20 [D
 compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> outputs/compare.md [RUNS=a,b]
 	$(CLI) compare
 
-tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006
-	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port 6006
+tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006 (PORT=)
+	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port "$${QF_PORT:-6006}"
 
 gpu-check: $(STAMP)  ## on a CUDA machine: bf16 and fp16 runs, fp16 base, interrupt + resume, predict -> bench/GPU.md
 	$(CLI) gpu-check

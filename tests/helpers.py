@@ -43,3 +43,15 @@ def write_multilabel_csv(path: Path, n: int = 300) -> Path:
 
 def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False)
+
+
+def calibrated_softmax(raw, model_dir: Path):
+    """softmax(logits / T) with the temperature the run stored (quickfit.json): what quickfit predicts."""
+    import json
+
+    import numpy as np
+
+    t = json.loads((Path(model_dir) / "quickfit.json").read_text()).get("temperature") or 1.0
+    scaled = np.asarray(raw, dtype=np.float64) / t
+    scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    return scaled / scaled.sum(axis=1, keepdims=True)

@@ -166,3 +166,70 @@ def test_report_to_wandb_logs_offline_into_the_run(tiny_model, tmp_path, monkeyp
         "report_to=wandb",
     )
     assert list((run / "wandb").glob("offline-run-*"))
+
+
+def test_a_sweep_interrupted_in_a_trial_resumes_without_rerunning_finished_trials(
+    small_space, tiny_model, tmp_path, monkeypatch
+):
+    import optuna
+
+    from scripts.st_patches import STOP, LengthGroupedBatches
+
+    cfg = sweep_cfg(write_binary_csv(tmp_path / "b.csv", ham=150, spam=75), tiny_model, tmp_path / "outputs")
+    original = LengthGroupedBatches.__iter__
+    started = {"trials": 0}
+
+    def iterate(self):  # Ctrl-C in the second epoch of the second trial
+        if self.epoch == 0:
+            started["trials"] += 1
+        if started["trials"] == 2 and self.epoch == 1:
+            STOP.set()
+        yield from original(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LengthGroupedBatches, "__iter__", iterate)
+        with pytest.raises(KeyboardInterrupt):
+            sweep.run_sweep(cfg, trials=3, name="cut", retrain=False)
+    folder = tmp_path / "outputs" / "sweeps" / "cut"
+    storage = f"sqlite:///{folder / 'study.db'}"
+    first = optuna.load_study(study_name="cut", storage=storage).trials
+    assert [t.state.name for t in first][0] == "COMPLETE" and len(first) == 2
+    sweep.run_sweep(cfg, trials=3, name="cut", resume=True, retrain=False)
+    trials = optuna.load_study(study_name="cut", storage=storage).trials
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == 3 and trials[0].datetime_complete == first[0].datetime_complete  # not rerun
+    assert trials[1].state.name == "FAIL"  # the interrupted trial is marked failed and a new one run
+
+
+def test_make_tensorboard_serves_the_runs(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    project = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "tensorboard", f"PORT={port}"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline, answer = time.time() + 90, None
+        while time.time() < deadline and answer is None:
+            try:
+                answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/data/environment", timeout=2).status
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        assert answer == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
