@@ -94,6 +94,7 @@ def choose(
             f"only {validation_positives} validation positives (< "
             f"{MIN_POSITIVES_TO_TUNE}): a tuned threshold would follow one or two texts; 0.5 kept",
         )
+    _check_resolved(cfg, chosen, AUTO_KEYS)
     return chosen, reasons
 
 
@@ -122,4 +123,12 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
     if cfg["threads"] == "auto":
         chosen["threads"] = physical_cores()
         reasons.append(f"threads={chosen['threads']}: torch CPU threads = the physical cores")
+    _check_resolved(cfg, chosen, RUNTIME_AUTO_KEYS)
     return chosen, reasons
+
+
+def _check_resolved(cfg: dict[str, Any], chosen: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Every key this home resolves leaves it resolved: no "auto" reaches training."""
+    left = [k for k in keys if cfg.get(k) == "auto" and k not in chosen]
+    if left:
+        raise AssertionError(f"recipes left {left} unresolved")

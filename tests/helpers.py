@@ -55,3 +55,21 @@ def calibrated_softmax(raw, model_dir: Path):
     scaled = np.asarray(raw, dtype=np.float64) / t
     scaled = np.exp(scaled - scaled.max(axis=1, keepdims=True))
     return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def simpletransformers_predict(model_dir: Path, texts: list[str], max_seq_length: int):
+    """The saved folder loaded and run by Simple Transformers itself: (predicted ids, raw logits)."""
+    from simpletransformers.classification import ClassificationModel
+
+    model = ClassificationModel(
+        "bert",
+        str(model_dir),
+        use_cuda=False,
+        args={
+            "use_multiprocessing": False,
+            "use_multiprocessing_for_evaluation": False,
+            "silent": True,
+            "max_seq_length": max_seq_length,
+        },
+    )
+    return model.predict(texts), model.config.id2label

@@ -6,7 +6,14 @@ from scripts import predict
 from scripts.errors import run_cli
 from scripts.inference import load_predictor
 from tests.conftest import make_frame
-from tests.helpers import calibrated_softmax, tiny_args, train_run, write_binary_csv, write_multilabel_csv
+from tests.helpers import (
+    calibrated_softmax,
+    simpletransformers_predict,
+    tiny_args,
+    train_run,
+    write_binary_csv,
+    write_multilabel_csv,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +48,12 @@ def test_predict_keeps_rows_columns_and_order(binary_run, tmp_path, monkeypatch,
 
 
 def test_predict_equals_simpletransformers_predict(binary_run, tmp_path):
-    from simpletransformers.classification import ClassificationModel
-
     frame = new_rows().drop([3, 17]).reset_index(drop=True)
     frame.to_csv(tmp_path / "new.csv", index=False)
     predict.predict_file(binary_run, tmp_path / "new.csv", threads=1)
     ours = pd.read_csv(tmp_path / "new.predictions.csv")
-    model = ClassificationModel(
-        "bert",
-        str(binary_run / "model"),
-        use_cuda=False,
-        args={
-            "use_multiprocessing": False,
-            "use_multiprocessing_for_evaluation": False,
-            "silent": True,
-            "max_seq_length": 64,
-        },
-    )
-    ids, raw = model.predict(frame["text"].tolist())
-    labels = [model.config.id2label[int(i)] for i in ids]
+    (ids, raw), id2label = simpletransformers_predict(binary_run / "model", frame["text"].tolist(), 64)
+    labels = [id2label[int(i)] for i in ids]
     assert list(ours["predicted"]) == labels
     # Simple Transformers' logits at the temperature the run stored
     softmax = calibrated_softmax(raw, binary_run / "model")

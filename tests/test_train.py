@@ -9,7 +9,7 @@ import pytest
 from scripts.data import load_split
 from scripts.inference import load_predictor
 from tests.conftest import make_frame, make_multilabel_frame
-from tests.helpers import calibrated_softmax, train_run
+from tests.helpers import calibrated_softmax, simpletransformers_predict, train_run
 
 run_train = train_run
 
@@ -117,23 +117,11 @@ def test_same_seed_gives_identical_predictions(binary_csv, fast_args, tmp_path):
 
 
 def test_model_loads_in_simpletransformers(binary_csv, fast_args):
-    from simpletransformers.classification import ClassificationModel
-
     run = run_train(binary_csv, fast_args + ["num_train_epochs=1"])
-    model = ClassificationModel(
-        "bert",
-        str(run / "model"),
-        use_cuda=False,
-        args={
-            "use_multiprocessing": False,
-            "use_multiprocessing_for_evaluation": False,
-            "silent": True,
-            "max_seq_length": 32,
-        },
-    )
     texts = load_split(run / "splits/test.csv", "binary")["text"].tolist()[:20]
-    preds, raw = model.predict(texts)
+    (preds, raw), _ = simpletransformers_predict(run / "model", texts, 32)
     ours = load_predictor(run / "model", threads=1).predict_proba(texts)
     assert np.array_equal(preds, ours.argmax(1))
-    softmax = calibrated_softmax(raw, run / "model")  # Simple Transformers' logits at the stored temperature
+    # Simple Transformers' logits at the temperature the run stored
+    softmax = calibrated_softmax(raw, run / "model")
     assert np.allclose(softmax, ours, atol=1e-5)
