@@ -1,5 +1,5 @@
-"""Entry point: a Gradio demo for a trained run: type a text, see the label probabilities; upload a CSV,
-get its predictions file.
+"""Entry point: a Gradio demo for a trained run: type a text, see the label probabilities and which tokens
+drove the decision (token attributions); upload a CSV, get its predictions file.
 
     python -m scripts.app [--run RUN] [--host 127.0.0.1] [--port 7860]
 """
@@ -36,6 +36,7 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
     """The Blocks app; the model is loaded once, here."""
     import gradio as gr
 
+    from scripts.explain import explain
     from scripts.inference import load_predictor
     from scripts.predict import format_labels, predict_file
 
@@ -43,14 +44,17 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
     predictor = load_predictor(runs.model_dir(run_dir), threads)
     multi = predictor.task == "multilabel"
 
-    def classify(text: str) -> tuple[dict[str, float], str]:
+    def classify(text: str) -> tuple[dict[str, float], str, list[tuple[str, float | None]]]:
         if not text or not text.strip():
-            return {}, "(type a text first)"
+            return {}, "(type a text first)", []
         probs = predictor.predict_proba([text])[0]
         decided = predictor.decide(probs[None, :])[0]
+        # explain the decision: the decided class, or for multi-label the most probable label
+        target = int(probs.argmax())
         return (
             {name: float(p) for name, p in zip(predictor.labels, probs)},
             format_labels(decided, ", ") or "(no label above its threshold)",
+            explain(predictor, text, target).as_highlights(),
         )
 
     def classify_file(upload) -> str:
@@ -83,9 +87,16 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
             scores = gr.Label(
                 label="Probabilities", num_top_classes=min(10, len(predictor.labels)), elem_id="scores"
             )
+            why = gr.HighlightedText(
+                label=f"Why: token attributions towards the {'most probable label' if multi else 'decision'} "
+                "(integrated gradients; red for, blue against)",
+                combine_adjacent=False,
+                show_legend=False,
+                elem_id="attributions",
+            )
             gr.Examples(example_texts(run_dir, predictor.task), inputs=text)
-            button.click(classify, inputs=text, outputs=[scores, decision])
-            text.submit(classify, inputs=text, outputs=[scores, decision])
+            button.click(classify, inputs=text, outputs=[scores, decision, why])
+            text.submit(classify, inputs=text, outputs=[scores, decision, why])
         with gr.Tab("CSV file"):
             upload = gr.File(label="CSV with a text column", file_types=[".csv", ".tsv", ".txt"])
             run_file = gr.Button("Predict the file", elem_id="predict-file")

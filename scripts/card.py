@@ -18,14 +18,17 @@ from scripts import runs, settings
 from scripts.architectures import simpletransformers_type
 from scripts.console import say
 from scripts.errors import run_cli
-from scripts.evaluate import (
+from scripts.model import hub_base_model
+from scripts.report import (
+    audit_sentence,
     calibration_sentence,
     comparison_table,
+    explained_error_items,
+    leakage_sentence,
     markdown_table,
     paired_sentence,
     with_interval,
 )
-from scripts.model import hub_base_model
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData
@@ -344,6 +347,9 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
         "hyperparameters_table": markdown_table(hyper),
         "search": record.get("hyperparameter_search"),
         "calibration": calibration_sentence(report),
+        "leakage": leakage_sentence(report),
+        "audit": audit_sentence(report),
+        "explained_errors": "\n".join(explained_error_items(report)),
         "history_table": markdown_table(history),
         "versions": ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
         "comparison_table": markdown_table(comparison_table(report)),

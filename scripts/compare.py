@@ -64,7 +64,7 @@ def leaderboard(run_dirs: list[Path]) -> dict[tuple[str, str], list[dict[str, An
 
 
 def render(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
-    from scripts.evaluate import markdown_table
+    from scripts.report import markdown_table
 
     parts = [
         "# Runs compared",

@@ -22,6 +22,7 @@ from scripts import (
     baseline,
     calibration,
     data,
+    explain,
     label_audit,
     leakage,
     metrics,
@@ -34,6 +35,7 @@ from scripts.console import say
 from scripts.errors import UserError, run_cli
 from scripts.inference import decide
 from scripts.model import hub_base_model
+from scripts.report import markdown_table, print_table, render_report
 
 HEADLINE = {
     "binary": [
@@ -275,6 +277,9 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         },
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }
+    report["explanations"] = explain.explain_errors(
+        predictor, report["errors"]["confident_wrong"], labels, task
+    )
     report["label_audit"], audit_table = _label_audit(
         out,
         predictor,
@@ -403,182 +408,6 @@ def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, pos
         )
         made.append("thresholds.png")
     return made
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def comparison_table(report: dict[str, Any]) -> list[list[str]]:
-    columns = [
-        c
-        for c in (
-            "transformer",
-            "transformer_at_0.5",
-            "transformer_unleaked",
-            "tfidf_logreg",
-            "majority_class",
-        )
-        if c in report["results"]
-    ]
-    rows = [["metric"] + columns]
-    for key in report["headline"]:
-        rows.append([key] + [with_interval(report["results"][c], key) for c in columns])
-    return rows
-
-
-def with_interval(result: dict[str, Any], key: str) -> str:
-    """0.9800 [0.9500, 1.0000]: the score and its 95 % bootstrap interval, where there is one."""
-    low_high = (result.get("intervals") or {}).get(key)
-    return _fmt(result.get(key)) + (f" [{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else "")
-
-
-def audit_section(report: dict[str, Any], table: str) -> str:
-    found = report.get("label_audit")
-    if not found:
-        return ""
-    counts = ", ".join(f"{found['flagged'][k]} of {found['rows'][k]} {k} rows" for k in found["rows"])
-    return (
-        f"## Label audit\n\ncleanlab flags {counts} as possibly mislabelled (out-of-sample probabilities; "
-        "nothing was dropped; all of them in `eval/label_issues.csv`)."
-        + (f" {found['skipped']}." if found.get("skipped") else "")
-        + "\n\n"
-        + table
-    )
-
-
-def calibration_sentence(report: dict[str, Any]) -> str:
-    found = report.get("calibration")
-    if not found:
-        return ""
-    if found["temperature"] is None:
-        return (
-            f"Calibration (not scaled, calibrate=False): expected calibration error "
-            f"{found['ece_before']:.4f}, "
-            f"Brier score {found['brier_before']:.4f}."
-        )
-    t = found["temperature"]
-    shown = f"T = {t}" if isinstance(t, float) else f"one T per label, {min(t):.2f} to {max(t):.2f}"
-    return (
-        f"Calibration on this data: temperature scaling fitted on validation ({shown}); expected "
-        f"calibration error {found['ece_before']:.4f} -> {found['ece_after']:.4f}, Brier score "
-        f"{found['brier_before']:.4f} -> {found['brier_after']:.4f} (before -> after)."
-    )
-
-
-def leakage_sentence(report: dict[str, Any]) -> str:
-    found = report.get("leakage")
-    if not found:
-        return ""
-    return (
-        f"Leakage check: {found['rows_with_near_copy_in_train']} of {found['rows']} evaluation rows have a "
-        f"near-copy in the training split (character 5-gram Jaccard >= {found['threshold']}); "
-        "`transformer_unleaked` is the score on the others."
-        if found["rows_with_near_copy_in_train"]
-        else "Leakage check: no evaluation row has a near-copy in the training split."
-    )
-
-
-def paired_sentence(report: dict[str, Any]) -> str:
-    paired = report.get("paired_bootstrap")
-    if not paired:
-        return ""
-    low, high = paired["difference_interval"]
-    return (
-        f"Transformer minus TF-IDF + LR, {paired['metric']}, paired bootstrap over the same test rows "
-        f"({paired['resamples']} resamples): 95 % interval [{low:+.4f}, {high:+.4f}]; "
-        f"the transformer is ahead "
-        f"in {100 * paired['transformer_wins_share']:.1f} % of resamples."
-    )
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(lines)
-
-
-def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:
-    flag = (
-        "**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**"
-        if report["collapsed"]
-        else "Not collapsed: " + report["collapse_check"] + "."
-    )
-    parts = [
-        f"# Evaluation of {report['run']}",
-        "",
-        f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
-        f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.",
-        "",
-        flag,
-        "",
-        markdown_table(comparison_table(report)),
-        "",
-        "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
-        "",
-        leakage_sentence(report),
-        "",
-        calibration_sentence(report),
-        "",
-        audit_section(report, audit_table),
-        "",
-    ]
-    if not report["beats_baseline"]:
-        parts += [
-            f"**Below the TF-IDF + logistic regression baseline** ({report['baseline_check']}): more data or "
-            "epochs may help, or the baseline may be the better model here.",
-            "",
-        ]
-    if report["thresholds"]:
-        parts += [
-            "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
-            "0.5 cut-off.",
-            "",
-            "| label | threshold |",
-            "|---|---|",
-        ]
-        parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
-    per_class = report["results"]["transformer"].get("per_class")
-    if per_class:
-        parts += [
-            "## Per class",
-            "",
-            "| label | precision | recall | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        parts += [
-            f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
-            for n, c in per_class.items()
-        ] + [""]
-    parts += (
-        ["## Plots", ""]
-        + [f"![{p}]({p})" for p in report["plots"]]
-        + ["", "![training curve](../training_curve.png)", ""]
-    )
-    errors = report["errors"]
-    parts += [f"## Error analysis ({errors['n_wrong']} wrong)", "", "Most confident wrong predictions:", ""]
-    for w in errors["confident_wrong"]:
-        text = w["text"].replace("\n", " ").replace("|", "/")[:160]
-        what = (
-            f"{w['kind']} `{w['label']}`"
-            if "kind" in w
-            else f"true `{w['true']}`, predicted `{w['predicted']}`"
-        )
-        parts.append(f"- {what} (p={w['probability']:.3f}): {text}")
-    parts += ["", "Most confused pairs (true -> predicted):", ""]
-    parts += [f"- {p['true']} -> {p['predicted']}: {p['count']}" for p in errors["confused_pairs"]] + [""]
-    return "\n".join(parts)
-
-
-def print_table(report: dict[str, Any]) -> None:
-    rows = comparison_table(report)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
-    if report["collapsed"]:
-        print(f"\n!!! COLLAPSED MODEL: {report['collapse_check']}. Do not use it. !!!")
-    elif not report["beats_baseline"]:
-        print(f"\nNote: below the TF-IDF + logistic regression baseline ({report['baseline_check']}).")
 
 
 def main(argv: Sequence[str]) -> int:

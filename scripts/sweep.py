@@ -199,7 +199,7 @@ def write_results(study: Any, folder: Path, metric: str) -> None:
     import matplotlib.pyplot as plt
     import optuna
 
-    from scripts.evaluate import markdown_table
+    from scripts.report import markdown_table
 
     rows = [
         {

@@ -57,8 +57,9 @@ def start_app(run: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("the app did not start in 120 s")
 
 
-def classify_in_browser(port: int, text: str, screenshot: Path) -> str:
-    """Type `text`, click Classify, return the decision the page shows; save a screenshot."""
+def classify_in_browser(port: int, text: str, screenshot: Path) -> tuple[str, list[str]]:
+    """Type `text`, click Classify; return the decision the page shows and the tokens it highlights as
+    attributions (those with a colour); save a screenshot."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -71,9 +72,12 @@ def classify_in_browser(port: int, text: str, screenshot: Path) -> str:
         page.wait_for_function("el => el.value.length > 0", arg=decision.element_handle(), timeout=60_000)
         page.wait_for_timeout(500)  # let the probability bars finish drawing
         shown = decision.input_value()
+        highlighted = page.locator("#attributions .token.highlighted")
+        highlighted.first.wait_for(timeout=60_000)
+        tokens = highlighted.all_inner_texts()
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    return shown
+    return shown, [t.strip() for t in tokens]
 
 
 def main() -> None:
@@ -85,7 +89,7 @@ def main() -> None:
     port = free_port()
     proc = start_app(Path(args.run), port)
     try:
-        print(classify_in_browser(port, args.text, Path(args.out)))
+        print(*classify_in_browser(port, args.text, Path(args.out)))
     finally:
         proc.terminate()
         proc.wait(30)

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from scripts.explain import explain
 from scripts.inference import load_predictor
 from tests.browser import CHROMIUM, classify_in_browser, free_port, start_app
 from tests.helpers import tiny_args, train_run, write_binary_csv
@@ -19,10 +20,14 @@ def test_app_answers_in_a_browser(tiny_model, tmp_path):
     proc = start_app(run, port)
     text = "free cash prize claim now urgent"
     try:
-        shown = classify_in_browser(port, text, tmp_path / "app.png")
+        shown, highlighted = classify_in_browser(port, text, tmp_path / "app.png")
     finally:
         proc.terminate()
         proc.wait(30)
     predictor = load_predictor(run / "model", threads=1)
     assert shown == predictor.decide(predictor.predict_proba([text]))[0]
+    # the token attributions appear: the words of the typed text (or their word pieces), coloured
+    assert highlighted and all(token and token in text for token in highlighted)
+    attributed = explain(predictor, text, int(predictor.predict_proba([text])[0].argmax()))
+    assert len(highlighted) == sum(1 for _, score in attributed.as_highlights() if score is not None)
     assert (tmp_path / "app.png").stat().st_size > 10_000
