@@ -1,5 +1,6 @@
-"""Token attributions (scripts/explain.py): integrated gradients on a trained tiny model are complete (they sum
-to the explained score's difference from the baseline), cover the text exactly, and reach report.md and the card."""
+"""Token attributions (scripts/explain.py): integrated gradients on a trained tiny model are complete (they
+sum to the explained score's difference from the baseline), cover the text exactly, and reach report.md
+and the card."""
 
 import json
 
@@ -16,7 +17,7 @@ TEXTS = ["free cash prize claim now urgent winner", "see you at lunch tomorrow o
 
 
 def baseline_logits(predictor, text: str) -> np.ndarray:
-    """The model's logits on the baseline, computed here: every non-special token replaced by the pad token."""
+    """The model's logits on the baseline, computed here: each non-special token replaced by the pad token."""
     enc = predictor.tokenizer(text, return_special_tokens_mask=True, return_tensors="pt")
     special = enc.pop("special_tokens_mask").bool()
     enc["input_ids"] = torch.where(special, enc["input_ids"], predictor.tokenizer.pad_token_id)
@@ -89,7 +90,9 @@ def test_eval_explains_the_most_confident_errors(binary_run):
     assert errors and len(explained) == min(5, len(errors))
     for wrong, why in zip(errors, explained):
         assert (why["true"], why["predicted"]) == (wrong["true"], wrong["predicted"])
-        assert why["markdown"].replace("<mark>", "").replace("</mark>", "") == wrong["text"].replace("\n", " ")
+        assert why["markdown"].replace("<mark>", "").replace("</mark>", "") == wrong["text"].replace(
+            "\n", " "
+        )
     saved = json.loads((binary_run / "eval" / "metrics.json").read_text())
     assert saved["explanations"] == explained
     text = (binary_run / "eval" / "report.md").read_text()
