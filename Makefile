@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # Every variable reaches Python through the environment, unexpanded ($(value ...)), as data: never
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
-        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS
+        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
@@ -34,7 +34,7 @@ install: $(STAMP)  ## create .venv with the pinned requirements (torch CPU build
 data: $(STAMP)  ## fetch the dataset: default preset, DATA=<preset>, or KAGGLE=owner/dataset
 	$(CLI) data
 
-train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESUME=1)
+train: $(STAMP)  ## fine-tune on the configured data (DATA=, SET="k=v ...", RESUME=1, NPROC=N [TORCHRUN_ARGS=])
 	$(CLI) train
 
 eval: $(STAMP)  ## evaluate outputs/latest (or RUN=) on its test split, or DATA=labelled.csv

@@ -18,12 +18,18 @@ from collections.abc import Mapping, Sequence
 from scripts.errors import UserError, run_cli
 
 # target -> (module, [(variable, option, kind)]); kind: "value" (one argument), "flag" (set or not),
-# "words" (shell-like split into several arguments)
+# "words" (shell-like split into several arguments), "joined" (--option=VALUE)
 TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "data": ("scripts.fetch", [("KAGGLE", "--kaggle", "value"), ("DATA", "--data", "value")]),
     "train": (
         "scripts.train",
-        [("DATA", "--data", "value"), ("SET", "--set", "words"), ("RESUME", "--resume", "flag")],
+        [
+            ("DATA", "--data", "value"),
+            ("SET", "--set", "words"),
+            ("RESUME", "--resume", "flag"),
+            ("NPROC", "--nproc", "value"),
+            ("TORCHRUN_ARGS", "--torchrun-args", "joined"),
+        ],
     ),
     "eval": ("scripts.evaluate", [("RUN", "--run", "value"), ("DATA", "--data", "value")]),
     "card": ("scripts.card", [("RUN", "--run", "value"), ("REPO", "--repo", "value")]),
@@ -82,6 +88,8 @@ def arguments(target: str, env: Mapping[str, str]) -> list[str]:
                     f"{variable}={value!r}: {exc} (an unclosed quote?); quote each value once, "
                     f"e.g. {variable}=\"key='a b'\""
                 ) from exc
+        elif kind == "joined":  # one argument, --option=VALUE: the value may itself start with "--"
+            argv += [f"{option}={value}"] if value.strip() else []
         elif value or kind == "required":
             argv += [option, value]
     return argv + (["--debug"] if env.get("QF_DEBUG", "").strip() else [])

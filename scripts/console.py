@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 
 def say(message: str) -> None:
-    print(f"[quickfit] {message}", flush=True)
+    """One line of progress; only rank 0 of a multi-process run (make train NPROC=N) prints."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"[quickfit] {message}", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -24,7 +25,8 @@ def run_cli(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | N
     except UserError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # the other ranks of NPROC=N meet the same error
+            print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted: nothing was published; the last good run is unchanged.", file=sys.stderr)

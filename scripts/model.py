@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scripts import architectures, tracking
+from scripts import architectures, distributed, tracking
 from scripts.errors import UserError
 from scripts.runtime import offline, quiet_environment, seed_everything
 from scripts.st_patches import GROUP_BATCHES, VALIDATION_OUTPUTS, model_classes
@@ -272,8 +272,9 @@ def train(
     start_epoch: int = 0,
     precision: str = "fp32",
     on_epoch: Callable[[int, float], None] | None = None,
-) -> TrainResult:
-    """Fine-tune with Simple Transformers; returns the best model (on validation) copied to work/model.
+) -> TrainResult | None:
+    """Fine-tune with Simple Transformers; returns the best model (on validation) copied to work/model
+    (None on ranks other than 0 of a multi-process run, which keep nothing).
     on_epoch(epoch, validation metric) is called after each epoch's evaluation (a sweep prunes there)."""
     import warnings
 
@@ -286,7 +287,9 @@ def train(
 
     seed_everything(cfg["manual_seed"])
     classes = model_classes()
+    world = distributed.current()
     args = simpletransformers_args(cfg, work, max_seq_length, metric_name, precision)
+    args["silent"] = not world.main  # one progress bar, rank 0's
     # Simple Transformers' single-label classes pass do_lower_case to the tokenizer (default False): with an
     # uncased vocabulary every capitalised word would become [UNK]. Follow what the base tokenizer does.
     args["do_lower_case"] = folds_case(load_tokenizer(model_name))
@@ -316,6 +319,7 @@ def train(
     # Master weights in fp32 whatever the checkpoint's dtype: transformers 5 keeps a checkpoint's fp16/bf16,
     # which is many times slower on a CPU and breaks fp16 loss scaling on a GPU.
     model.model.float()
+    model.world = world
     model.precision = precision
     model.start_epoch = start_epoch
     model.resume_dir = resume_from
@@ -328,6 +332,8 @@ def train(
         global_step, details = model.train_model(train_frame, eval_df=eval_frame, **metrics)
     else:
         global_step, details = model.train_model(train_frame, eval_data=eval_frame, **metrics)
+    if not world.main:
+        return None  # rank 0 keeps the checkpoints and picks the best epoch
     history = pd.DataFrame(details)
     earlier = work / "history_before_resume.csv"
     if resume_from and earlier.exists():

@@ -72,12 +72,25 @@ def config(interrupted: Interrupted, overrides: Mapping[str, Any]) -> dict[str, 
             f"RESUME=1 continues {interrupted.work.name} with the settings it started with; these "
             f"overrides differ: {listed}. Drop them, or start a new run without RESUME=1"
         )
+    started_with, now = int(saved.get("world_size", 1)), current_world_size()
+    if started_with != now:
+        raise UserError(
+            f"{interrupted.work.name} was trained with {started_with} process(es) and this resume has {now}: "
+            f"continue it with `make train RESUME=1 NPROC={started_with}`"
+            + ("" if started_with > 1 else " (or without NPROC)")
+        )
     # precision is re-resolved for this machine: a run started on a GPU can resume on a CPU
     return {
         **saved["flat"],
         **{k: v for k, v in overrides.items() if k in SAFE_ON_RESUME},
         "precision": overrides.get("precision", saved["requested"].get("precision", "auto")),
     }
+
+
+def current_world_size() -> int:
+    from scripts.distributed import current
+
+    return current().size
 
 
 def fingerprint(source: Source) -> dict[str, dict[str, str]]:

@@ -96,6 +96,14 @@ def workspace(
         raise
 
 
+@contextmanager
+def rank_scratch() -> Iterator[Path]:
+    """The work folder of a training rank other than 0: Simple Transformers' paths point here, rank 0
+    writes everything that is kept, and this folder is removed when the rank finishes or fails."""
+    with tempfile.TemporaryDirectory(prefix="quickfit-rank-") as scratch:
+        yield Path(scratch)
+
+
 def publish(work: Path, outputs_dir: Path) -> Path:
     """Rename the finished work folder into outputs/ and point `latest` at it, atomically."""
     final = outputs_dir / work.name

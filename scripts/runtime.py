@@ -46,7 +46,9 @@ def physical_cores() -> int:
 def set_threads(threads: Any) -> int:
     import torch
 
-    n = physical_cores() if threads == "auto" else int(threads)
+    # auto: the machine's cores shared by the training processes on it (torchrun sets LOCAL_WORLD_SIZE)
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    n = max(1, physical_cores() // local_ranks) if threads == "auto" else int(threads)
     torch.set_num_threads(n)
     return n
 

@@ -9,7 +9,8 @@ quickfit trains inside Simple Transformers' own loop (a subclass, no loop of its
     (its multi-label classes lack DeBERTa and ModernBERT, and its ELECTRA head is not transformers');
   * class weights for every architecture (it refuses them for some), bf16 autocast (it has fp16 only);
   * each epoch's validation outputs kept beside the checkpoint, so the saved model can be checked
-    against them.
+    against them;
+  * DistributedDataParallel over torchrun's ranks (it has only nn.DataParallel): see distributed.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.distributed import World, broadcast, shard, wrap
 from scripts.errors import UserError
 from scripts.runtime import bf16_autocast
 
@@ -43,13 +45,22 @@ class LengthGroupedBatches:
     """
 
     def __init__(
-        self, lengths: np.ndarray, batch_size: int, seed: int, start_epoch: int = 0, group_batches: int = 8
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        seed: int,
+        start_epoch: int = 0,
+        group_batches: int = 8,
+        world: World | None = None,
     ):
         self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
         self.epoch, self.group = start_epoch, batch_size * group_batches
+        self.world = world or World()
+        self.share = 1.0  # this rank's rows x ranks / the global batch's rows, for the batch just given
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.lengths) / self.batch_size))
+        full, last = divmod(len(self.lengths), self.batch_size)
+        return full + (1 if last >= self.world.size else 0)
 
     def __iter__(self):
         import torch
@@ -68,7 +79,13 @@ class LengthGroupedBatches:
                 chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)
             ]
         for i in rng.permutation(len(batches)):
-            yield batches[i]
+            # With several ranks (scripts/distributed.py) each takes its shard of the same global batch;
+            # a last batch with fewer rows than ranks is left out on all of them.
+            if len(batches[i]) < self.world.size:
+                continue
+            mine = shard(batches[i], self.world)
+            self.share = len(mine) * self.world.size / len(batches[i])
+            yield mine
 
 
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -203,9 +220,19 @@ def model_classes() -> dict[str, type]:
             inputs = super()._get_inputs_dict(batch, *args, **kwargs)
             return trim_batch(inputs) if self.tokenizer.padding_side == "right" else inputs
 
+        world = World()
+        ddp = None  # the DistributedDataParallel wrapper, for training forward passes with several ranks
+        batches: LengthGroupedBatches | None = None
+
         def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
-            with bf16_autocast(self.precision):
-                return _float_outputs(self._forward_loss(model, inputs, loss_fct, num_labels, args))
+            step = self.ddp is not None and model is self.model and self.model.training
+            with bf16_autocast(self.precision):  # a training step goes through DDP, evaluation does not
+                loss, *rest = _float_outputs(
+                    self._forward_loss(self.ddp if step else model, inputs, loss_fct, num_labels, args)
+                )
+            if step and self.batches is not None:
+                loss = loss * self.batches.share  # DDP averages the ranks' losses: weigh uneven shards
+            return (loss, *rest)
 
         def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
             return super()._calculate_loss(model, inputs, loss_fct, num_labels, args)
@@ -222,14 +249,19 @@ def model_classes() -> dict[str, type]:
             masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
             if masks is not None:
                 lengths = masks.reshape(len(dataset), -1).sum(dim=1).numpy()
-                batches = LengthGroupedBatches(
+                self.batches = LengthGroupedBatches(
                     lengths,
                     self.args.train_batch_size,
                     self.args.manual_seed,
                     start_epoch=self.start_epoch,
                     group_batches=self.group_batches,
+                    world=self.world,
                 )
-                train_dataloader = DataLoader(dataset, batch_sampler=batches, num_workers=0)
+                train_dataloader = DataLoader(dataset, batch_sampler=self.batches, num_workers=0)
+            elif self.world.distributed:
+                raise RuntimeError("several ranks need the length-grouped batch sampler (no attention masks)")
+            if self.world.distributed:
+                self.ddp = wrap(self.model, self.world)
             resuming = restored_optimizer(self.resume_dir) if self.resume_dir else nullcontext()
             with fused_adamw(), resuming, tracked_grad_scaler(self, self.resume_dir), self.curves():
                 return super().train(train_dataloader, output_dir, *args, **kwargs)
@@ -258,7 +290,16 @@ def model_classes() -> dict[str, type]:
                 self.writer.close()
                 self.writer = None
 
+        def _evaluate_during_training(self, *args, **kwargs):
+            """Rank 0 evaluates; every rank gets its scores, so all take the same early-stopping decision."""
+            if not self.world.distributed:
+                return super()._evaluate_during_training(*args, **kwargs)
+            results = super()._evaluate_during_training(*args, **kwargs) if self.world.main else None
+            return broadcast(results)
+
         def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
+            if not self.world.main:
+                return  # rank 0 writes every checkpoint
             super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
             if model is not None and output_dir:
                 self.checkpoint_dir = Path(output_dir)

@@ -22,6 +22,7 @@ from scripts import (
     architectures,
     balance,
     data,
+    distributed,
     environment,
     leakage,
     recipes,
@@ -121,6 +122,8 @@ def _install_stop_handlers() -> None:
     def handler(signum, frame):
         from scripts.st_patches import STOP
 
+        if STOP.is_set():  # already stopping (torchrun forwards the signal it got too): let clean-up finish
+            return
         STOP.set()
         if not PUBLISHING.is_set():
             raise KeyboardInterrupt
@@ -240,8 +243,9 @@ def train_run(
     resume: bool = False,
     overrides: dict[str, Any] | None = None,
     search: dict[str, Any] | None = None,
-) -> Path:
-    """The whole training job, top to bottom; returns the published run folder. `search`: the sweep that
+) -> Path | None:
+    """The whole training job, top to bottom; returns the published run folder (None on the ranks other
+    than 0 of a multi-process run). `search`: the sweep that
     chose these hyperparameters (make sweep's best.json), recorded with the run and on its card."""
     from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
     from scripts import resume as resuming
@@ -273,9 +277,9 @@ def train_run(
 
     # 3. the recipe: balancing, sequence length, "auto" hyperparameters (every resolved value is saved)
     plan = make_plan(cfg, dataset, splits, base)
-    cfg, balanced, train_df, val_df = plan.cfg, plan.balanced, plan.train_df, plan.val_df
+    cfg, balanced, train_df = plan.cfg, plan.balanced, plan.train_df
     max_len, stats, threads, grouped = plan.max_len, plan.stats, plan.threads, plan.cfg["length_grouping"]
-    metric_name, metric_fn = plan.metric_name, plan.metric_fn
+    metric_name = plan.metric_name
 
     # 4. train in outputs/.incomplete/<run>; published only when complete
     name = interrupted.work.name if interrupted else runs.new_run_name(source.name, cfg["run_name"])
@@ -285,6 +289,11 @@ def train_run(
     def has_checkpoint(work: Path) -> bool:
         return bool(model_lib.last_checkpoint(work / "checkpoints"))
 
+    world = distributed.current()
+    if not world.main:  # another rank of `make train NPROC=N`: train in step with rank 0, keep nothing
+        with runs.rank_scratch() as scratch:
+            _train(plan, dataset, base, scratch, interrupted)
+        return None
     with runs.workspace(
         out, name, existing=interrupted.work if interrupted else None, resumable=has_checkpoint
     ) as work:
@@ -298,6 +307,7 @@ def train_run(
                     "requested": requested,
                     "sections": settings.by_section(cfg),
                     "data": resuming.fingerprint(source),
+                    "world_size": world.size,
                 },
             )
             (work / "splits").mkdir()
@@ -310,25 +320,20 @@ def train_run(
             + ("grouped by length" if grouped else "in random order")
             + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text"
         )
+        if world.distributed:
+            say(
+                f"{world.size} processes ({world.backend}): each global batch of {cfg['train_batch_size']} "
+                f"rows (train_batch_size) is shared between them, about "
+                f"{cfg['train_batch_size'] // world.size} rows each; rank 0 evaluates and writes"
+            )
         train_started = time.time()
-        result = model_lib.train(
-            dataset.task,
-            cfg["model_type"],
-            base,
-            dataset.label_names,
-            train_df,
-            val_df,
-            cfg,
-            work,
-            max_len,
-            metric_name,
-            metric_fn,
-            balanced.class_weight,
-            balanced.pos_weight,
-            resume_from=interrupted.checkpoint if interrupted else None,
-            start_epoch=interrupted.epoch if interrupted else 0,
-            precision=cfg["precision"],
-        )
+        try:
+            result = _train(plan, dataset, base, work, interrupted)
+        except RuntimeError as exc:
+            if not world.distributed:
+                raise
+            # another rank died under a collective: keep the last epoch checkpoint, as an interrupt does
+            raise KeyboardInterrupt(f"lost a training process: {str(exc).splitlines()[0][:160]}") from exc
         train_seconds = time.time() - train_started
 
         # 5. check the saved model, tune thresholds on validation, write the record
@@ -389,6 +394,7 @@ def train_run(
             "length_grouping": bool(grouped),
             "precision": cfg["precision"],
             "threads": threads,
+            "distributed": {"world_size": world.size, "backend": world.backend or "none"},
             "model": {
                 "model_type": cfg["model_type"],
                 "model_name": cfg["model_name"],
@@ -421,6 +427,30 @@ def train_run(
     say(f"best epoch {result.best_epoch}: validation {metric_name} = {result.best_metric:.4f}")
     say(f"run saved to {final} ({train_seconds:.0f} s training); outputs/latest points at it")
     return final
+
+
+def _train(plan: Plan, dataset: data.Dataset, base: str, work: Path, interrupted: Any):
+    from scripts import model as model_lib
+
+    cfg = plan.cfg
+    return model_lib.train(
+        dataset.task,
+        cfg["model_type"],
+        base,
+        dataset.label_names,
+        plan.train_df,
+        plan.val_df,
+        cfg,
+        work,
+        plan.max_len,
+        plan.metric_name,
+        plan.metric_fn,
+        plan.balanced.class_weight,
+        plan.balanced.pos_weight,
+        resume_from=interrupted.checkpoint if interrupted else None,
+        start_epoch=interrupted.epoch if interrupted else 0,
+        precision=cfg["precision"],
+    )
 
 
 # How far the saved model's validation probabilities may drift from the training-time ones: float
@@ -510,6 +540,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--data", help="a CSV/TSV/JSON path or preset name (sets `dataset`)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted run")
+    parser.add_argument("--nproc", help="training processes on this machine, through torchrun (NPROC=)")
+    parser.add_argument(
+        "--torchrun-args", default="", help="torchrun options for several machines (TORCHRUN_ARGS=)"
+    )
     return parser.parse_args(argv)
 
 
@@ -519,14 +553,25 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
+    if (args.nproc or args.torchrun_args) and not distributed.current().distributed:
+        from scripts import launch
+
+        return launch.torchrun(args.nproc or "1", args.torchrun_args, launch.worker_argv(argv))
+    world = distributed.start()
     _install_stop_handlers()
     try:
         train_run(cfg, resume=args.resume, overrides=overrides)
+    except Exception:
+        from scripts.st_patches import STOP
+
+        if world.distributed and not world.main and STOP.is_set():
+            return 130  # stopped with the others (rank 0 says so); its broken collective is no news
+        raise
     except KeyboardInterrupt as exc:
         if getattr(exc, "resumable", False):
             print(
                 "interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "
-                "`make train RESUME=1`"
+                "`make train RESUME=1" + (f" NPROC={world.size}`" if world.distributed else "`")
             )
         else:
             print(
@@ -535,6 +580,8 @@ def main(argv: Sequence[str]) -> int:
                 "unchanged; run `make train` again"
             )
         return 130
+    finally:
+        distributed.stop()
     return 0
 
 

@@ -37,11 +37,15 @@ def tiny_vocab() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A random-weight BERT (hidden 32, 2 layers), saved as a base model without a head."""
+    return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny_bert")
+
+
+def build_tiny_bert(folder: Path, **config_changes) -> Path:
+    """The tiny BERT of `tiny_model` in `folder`, with any BertConfig values changed."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("models") / "tiny_bert"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     vocab = tiny_vocab()
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     # BertTokenizerFast(vocab_file=...) ignores the file in transformers 5: load from the folder.
@@ -55,6 +59,7 @@ def tiny_model(tmp_path_factory) -> Path:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
+        **config_changes,
     )
     BertModel(config).save_pretrained(folder)
     return folder
