@@ -4,8 +4,9 @@
 
 On a CUDA machine it trains the default run in bf16 (where the card has it) and in fp16, the fp16
 run from a base model saved in fp16 (master weights must still be fp32), interrupts an fp16 run with
-SIGTERM after its first epoch checkpoint and resumes it (GradScaler state restored), predicts the test
-split on the GPU, and writes the card's name with every figure. Without a GPU it prints one line and
+SIGTERM after its first epoch checkpoint and resumes it (GradScaler state restored), trains once under
+torchrun with one rank (`make train NPROC=1`: DistributedDataParallel over nccl), predicts the test split
+on the GPU, and writes the card's name with every figure. Without a GPU it prints one line and
 exits 0; `--cpu` runs the same sequence in fp32 on the CPU (the test suite does, with a tiny model).
 Needs the data and base model on disk (a GPU box may have no network): carry `data/` with it.
 """
@@ -39,7 +40,13 @@ def half_precision_copy(model_name: str, target: Path) -> Path:
 
 
 def train_command(
-    data: str, model: str, out: Path, name: str, precision: str, extra: Sequence[str]
+    data: str,
+    model: str,
+    out: Path,
+    name: str,
+    precision: str,
+    extra: Sequence[str],
+    launch: Sequence[str] = (),
 ) -> list[str]:
     return [
         sys.executable,
@@ -47,6 +54,7 @@ def train_command(
         "scripts.train",
         "--data",
         data,
+        *launch,
         "--set",
         f"model_name={model}",
         f"outputs_dir={out}",
@@ -168,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     from scripts import predict as predict_lib
+    from scripts import runs as runs_lib
     from scripts.runtime import gpu_name
 
     work = Path(args.work)
@@ -193,6 +202,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "wall_seconds": round(seconds, 1),
             }
         )
+    # the one-GPU path under torchrun: DistributedDataParallel over nccl (gloo on the CPU) with one rank
+    launched = precisions[0]
+    seconds = run_train(
+        train_command(args.data, args.model, work / "runs", "torchrun", launched, args.set, ["--nproc", "1"])
+    )
+    run = work / "runs" / "torchrun"
+    results.append(
+        {
+            **describe(run),
+            "base": f"{args.model}, `make train NPROC=1` (torchrun, DDP over "
+            f"{runs_lib.read_record(run)['distributed']['backend']})",
+            "saved_dtype": weights_dtype(run),
+            "wall_seconds": round(seconds, 1),
+        }
+    )
     last = precisions[-1]
     resume_cmd = train_command(
         args.data,

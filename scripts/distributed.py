@@ -25,6 +25,7 @@ class World:
     size: int = 1
     local_size: int = 1
     backend: str | None = None
+    launched: bool = False  # started by torchrun (NPROC=1 too: the same DDP path as on several GPUs)
 
     @property
     def main(self) -> bool:
@@ -32,15 +33,16 @@ class World:
 
     @property
     def distributed(self) -> bool:
-        return self.size > 1
+        return self.launched
 
 
 def current() -> World:
     """This process's place, from the variables torchrun sets (a plain run is rank 0 of 1)."""
     env = os.environ
     size = int(env.get("WORLD_SIZE", "1"))
+    launched = "WORLD_SIZE" in env and "RANK" in env
     backend = None
-    if size > 1:
+    if launched:
         import torch.distributed as dist
 
         backend = dist.get_backend() if dist.is_available() and dist.is_initialized() else None
@@ -50,6 +52,7 @@ def current() -> World:
         size=size,
         local_size=int(env.get("LOCAL_WORLD_SIZE", "1")),
         backend=backend,
+        launched=launched,
     )
 
 
@@ -108,12 +111,17 @@ def barrier() -> None:
 
 def wrap(model: Any, world: World) -> Any:
     """The module in DistributedDataParallel for the training forward passes (same parameters)."""
+    import inspect
+
     import torch
     from torch.nn.parallel import DistributedDataParallel
 
     devices = [world.local_rank] if torch.cuda.is_available() else None
-    # buffers (position ids) are equal on every rank: no broadcast before each forward
-    return DistributedDataParallel(model, device_ids=devices, forward_sync_buffers=False)
+    # buffers (position ids) are equal on every rank: no broadcast before each forward (the option was
+    # renamed in torch 2.13; Colab's and Kaggle's torch may be older)
+    renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    no_sync = {"forward_sync_buffers": False} if renamed else {"broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=devices, **no_sync)
 
 
 def shard(batch: list[int], world: World) -> list[int]:

@@ -372,8 +372,14 @@ def epoch_checkpoint(checkpoints: Path, epoch: int) -> Path:
 
 def scored_epochs(checkpoints: Path) -> int:
     """How many epochs have their validation scores written (the checkpoint is saved before the scores)."""
-    scores = checkpoints / "training_progress_scores.csv"
-    return max(0, len(scores.read_text().strip().splitlines()) - 1) if scores.exists() else 0
+
+    def rows(path: Path) -> int:
+        return max(0, len(path.read_text().strip().splitlines()) - 1) if path.exists() else 0
+
+    # a resumed run's scores file holds its own epochs only; the ones before are kept beside it
+    return rows(checkpoints / "training_progress_scores.csv") + rows(
+        checkpoints.parent / "history_before_resume.csv"
+    )
 
 
 def last_checkpoint(checkpoints: Path) -> tuple[Path, int] | None:

@@ -190,6 +190,21 @@ def tracked_grad_scaler(owner: Any, resume_dir: Path | None) -> Iterator[None]:
         amp.GradScaler = original
 
 
+def renumbered_checkpoint(output_dir: str | None, start_epoch: int) -> str | None:
+    """Simple Transformers numbers a resumed run's epochs from 1 again (checkpoint-<step>-epoch-1 for the
+    run's epoch start_epoch + 1), which would make the best-epoch lookup take the wrong checkpoint: write
+    each epoch checkpoint under its real epoch number (the empty folder it made first is removed)."""
+    import re
+
+    found = re.fullmatch(r"(.*checkpoint-\d+-epoch-)(\d+)", str(output_dir or ""))
+    if not found or not start_epoch:
+        return output_dir
+    stated = Path(str(output_dir))
+    if stated.is_dir() and not any(stated.iterdir()):
+        stated.rmdir()
+    return f"{found.group(1)}{int(found.group(2)) + start_epoch}"
+
+
 def _float_outputs(outputs: tuple) -> tuple:
     """bf16 logits cannot become numpy arrays: hand Simple Transformers fp32 ones."""
     loss, *rest = outputs
@@ -300,6 +315,7 @@ def model_classes() -> dict[str, type]:
         def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
             if not self.world.main:
                 return  # rank 0 writes every checkpoint
+            output_dir = renumbered_checkpoint(output_dir, self.start_epoch)
             super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
             if model is not None and output_dir:
                 self.checkpoint_dir = Path(output_dir)

@@ -60,3 +60,47 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tiny_model, tmp_path
     h_ref, h_res = pd.read_csv(reference / "history.csv"), pd.read_csv(resumed / "history.csv")
     assert list(h_ref["epoch"]) == list(h_res["epoch"]) == list(range(1, 11))
     np.testing.assert_allclose(h_ref["eval_loss"], h_res["eval_loss"], atol=1e-6)
+
+
+def test_a_resumed_run_numbers_its_checkpoints_by_the_real_epoch(tiny_model, tmp_path, monkeypatch):
+    """Simple Transformers numbers a resumed run's epochs from 1 again; the best-epoch lookup would then take
+    another epoch's checkpoint (or none). Each resumed epoch must be saved under its own number, and the
+    published model must be the best epoch's checkpoint."""
+    from scripts import runs
+    from scripts.model import last_checkpoint
+
+    csv = write_binary_csv(tmp_path / "b.csv")
+    out = tmp_path / "int"
+    cmd = [sys.executable, "-m", "scripts.train", "--data", str(csv), "--set", *tiny_args(tiny_model, out)]
+    proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / ".incomplete").exists() or not any(
+        last_checkpoint(w / "checkpoints")
+        for w in (out / ".incomplete").glob("*")
+        if (w / "checkpoints").exists()
+    ):
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == 130
+
+    seen = {}
+    publish = runs.publish
+
+    def spy(work, outputs):
+        for checkpoint in (work / "checkpoints").glob("checkpoint-*-epoch-*"):
+            seen[checkpoint.name] = (checkpoint / "model.safetensors").read_bytes()
+        return publish(work, outputs)
+
+    monkeypatch.setattr(runs, "publish", spy)
+    assert train.main(["--resume", "--set", f"outputs_dir={out}"]) == 0
+    steps = {int(name.split("-")[3]): int(name.split("-")[1]) for name in seen}
+    assert sorted(steps) == [1, 2, 3]  # one checkpoint per epoch, numbered 1..3
+    assert steps[1] < steps[2] < steps[3] and steps[2] == 2 * steps[1] and steps[3] == 3 * steps[1]
+    run = (out / "latest").resolve()
+    best = runs.read_record(run)["best_epoch"]
+    (chosen,) = [data for name, data in seen.items() if name.endswith(f"-epoch-{best}")]
+    from safetensors.numpy import load, load_file
+
+    published, expected = load_file(str(run / "model" / "model.safetensors")), load(chosen)
+    assert all(np.array_equal(published[k], expected[k]) for k in expected)
