@@ -284,6 +284,7 @@ def train(
 
     hf_logging.set_verbosity_error()
     warnings.filterwarnings("ignore", category=UserWarning, module="simpletransformers")
+    _no_torchvision_formatting()
 
     seed_everything(cfg["manual_seed"])
     classes = model_classes()
@@ -352,6 +353,15 @@ def train(
         best_epoch=int(best_row["epoch"]),
         validation_probs=validation_probabilities(checkpoint, task),
     )
+
+
+def _no_torchvision_formatting() -> None:
+    """Simple Transformers' batches pass through datasets' torch formatter, which (datasets 3.6) imports
+    torchvision.io.VideoReader whenever torchvision is installed; recent torchvision (Colab, Kaggle, the
+    GPU check's image) has none, and training stopped at its first batch. quickfit has no images."""
+    import datasets.config
+
+    datasets.config.TORCHVISION_AVAILABLE = False
 
 
 def validation_probabilities(checkpoint: Path, task: str) -> np.ndarray:

@@ -1,6 +1,7 @@
 """End to end through the entry point a user runs (python -m scripts.train), on the tiny model."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,13 @@ import pytest
 from scripts.data import load_split
 from scripts.inference import load_predictor
 from tests.conftest import make_frame, make_multilabel_frame
-from tests.helpers import calibrated_softmax, simpletransformers_predict, train_run
+from tests.helpers import (
+    calibrated_softmax,
+    simpletransformers_predict,
+    tiny_args,
+    train_run,
+    write_binary_csv,
+)
 
 run_train = train_run
 
@@ -125,3 +132,32 @@ def test_model_loads_in_simpletransformers(binary_csv, fast_args):
     # Simple Transformers' logits at the temperature the run stored
     softmax = calibrated_softmax(raw, run / "model")
     assert np.allclose(softmax, ours, atol=1e-5)
+
+
+def test_training_works_beside_a_torchvision_without_video_reader(tiny_model, tmp_path):
+    """datasets 3.6 formats Simple Transformers' batches through torchvision.io.VideoReader whenever
+    torchvision is installed; recent torchvision (Colab, Kaggle, the GPU image) has none. Here torchvision
+    is not installed, so datasets is told it is and handed one without VideoReader, as there."""
+    import subprocess
+    import sys
+
+    csv = write_binary_csv(tmp_path / "b.csv")
+    args = tiny_args(tiny_model, tmp_path / "o")
+    code = (
+        "import sys, types, datasets.config, simpletransformers.classification\n"
+        "datasets.config.TORCHVISION_AVAILABLE = True\n"
+        "vision = types.ModuleType('torchvision')\n"
+        "vision.io = types.ModuleType('torchvision.io')\n"
+        "sys.modules.update({'torchvision': vision, 'torchvision.io': vision.io})\n"
+        "from scripts import train\n"
+        f"sys.exit(train.main(['--data', {str(csv)!r}, '--set', *{args!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "o" / "latest" / "model" / "model.safetensors").exists()
