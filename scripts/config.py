@@ -86,7 +86,9 @@ SPLIT = {
     # disagree on the label all dropped), near (also: a validation or test text with a near-copy in
     # training - character 5-gram Jaccard >= 0.8 after normalising case, digits and punctuation - is
     # moved to training, or for a dataset's own split the training copy is dropped), none (keep all).
-    "dedupe": "exact",
+    # near is the default: on the default SMS run, exact left 21 of 454 test rows with a near-copy in
+    # training and scored 1.0000 [1.0000, 1.0000]; see README "How sure the evaluation is".
+    "dedupe": "near",
     # Used when the dataset has no split of its own.
     "validation_size": 0.1,
     "test_size": 0.1,

@@ -274,6 +274,8 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
             "rows_with_near_copy_in_train": int(leaked.sum()),
             "rows": len(texts),
             "threshold": leakage.THRESHOLD,
+            "dedupe": runs.saved_config(run_dir).get("dedupe", "exact"),
+            "moved_at_split": record["dataset"].get("split", {}).get("near_duplicates"),
         },
         "errors": error_analysis(texts, y, pred, probs, labels, task),
     }

@@ -49,7 +49,7 @@ class Attribution:
         """The text with its n strongest tokens towards the target in <mark> (GitHub and the Hub show it)."""
         marked = set(self.strongest(n))
         return "".join(
-            f"<mark>{html.escape(t)}</mark>" if i in marked else html.escape(t)
+            f"<mark>{html.escape(t, quote=False)}</mark>" if i in marked else html.escape(t, quote=False)
             for i, (t, _) in enumerate(self.fragments)
         ).replace("\n", " ")
 

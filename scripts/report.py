@@ -77,13 +77,24 @@ def leakage_sentence(report: dict[str, Any]) -> str:
     found = report.get("leakage")
     if not found:
         return ""
-    return (
+    sentence = (
         f"Leakage check: {found['rows_with_near_copy_in_train']} of {found['rows']} evaluation rows have a "
         f"near-copy in the training split (character 5-gram Jaccard >= {found['threshold']}); "
         "`transformer_unleaked` is the score on the others."
         if found["rows_with_near_copy_in_train"]
-        else "Leakage check: no evaluation row has a near-copy in the training split."
+        else "Leakage check: no evaluation row has a near-copy in the training split "
+        f"(character 5-gram Jaccard >= {found['threshold']})."
     )
+    moved = found.get("moved_at_split")
+    if moved:  # dedupe=near at training: say what it did to validation, test and training
+        said = [
+            f"{n} {key.split('_')[0]} rows with a near-copy in training moved to training"
+            if key.endswith("moved_to_train")
+            else f"{n} training rows dropped as near-copies of {key.rsplit('_', 1)[1]} rows"
+            for key, n in moved.items()
+        ]
+        sentence += f" At the split, dedupe=near: {'; '.join(said)}."
+    return sentence
 
 
 def paired_sentence(report: dict[str, Any]) -> str:

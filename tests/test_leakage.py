@@ -42,7 +42,7 @@ def test_training_reports_leakage_and_dedupe_near_keeps_copies_on_one_side(tiny_
     path = tmp_path / "d.csv"
     frame_with_planted_copies().to_csv(path, index=False)
     args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]
-    exact = train_run(path, args, "run_name=exact")
+    exact = train_run(path, args, "run_name=exact", "dedupe=exact")
     found = runs.read_record(exact)["dataset"]["leakage"]["pairs"]["train-test"]
     assert found["near"] >= 3 and found["near_by_class"].get("spam", 0) == found["near"]
     assert "leakage check: train-validation:" in capsys.readouterr().out
@@ -61,6 +61,13 @@ def test_training_reports_leakage_and_dedupe_near_keeps_copies_on_one_side(tiny_
         and sum(map(sum, unleaked["confusion_matrix"])) == report["data"]["rows"] - found["near"]
     )
     assert "transformer_unleaked" in (exact / "eval" / "report.md").read_text()
+    # the near run's report says what dedupe=near moved at the split
+    moved = record["dataset"]["split"]["near_duplicates"]["test_rows_moved_to_train"]
+    evaluate.evaluate(near, threads=1)
+    assert (
+        f"{moved} test rows with a near-copy in training moved to training"
+        in (near / "eval" / "report.md").read_text()
+    )
 
 
 def test_label_audit_finds_planted_label_flips(tiny_model, tmp_path):

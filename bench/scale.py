@@ -1,0 +1,347 @@
+"""make bench-scale: what quickfit's pipeline costs at 10k, 100k and 1M rows -> bench/SCALE.md.
+
+    python -m bench.scale [--rows 10000,100000,1000000] [--out bench/SCALE.md] [--stage-timeout 1200]
+
+Synthetic rows are built from the shared SMS spam and Reuters R8 texts (each row two texts joined with
+a serial number, so no two rows are duplicates; the label is the first text's). Every stage runs in a
+fresh process so its peak RSS is its own:
+
+  prepare   read + clean (data.load_dataset), split, the leakage check and dedupe=near (as make train)
+  tokenise  the training texts as Simple Transformers stores them (int64, padded to max_seq_length,
+            three tensors) beside a compact store (int32 ids, unpadded): bytes of each
+  train50   50 training steps of the tiny bench model inside quickfit's patched Simple Transformers
+            loop on the whole training split (its tokenisation included, then the step time alone)
+  predict   make predict on the whole file with that model
+
+The model is a tiny random BERT (hidden 64, 2 layers) so that the figures are the pipeline's cost, not
+the encoder's; a stage that runs past --stage-timeout is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT.parent / "shared" / "datasets"
+STAGES = ("prepare", "tokenise", "train50", "predict")
+MAX_LEN = 64
+
+
+def source_texts() -> list[tuple[str, str]]:
+    """(text, label) pairs from the shared SMS spam and Reuters R8 files."""
+    pairs = []
+    for line in (SHARED / "sms_spam" / "SMSSpamCollection").read_text(encoding="utf-8").splitlines():
+        label, _, text = line.partition("\t")
+        if text:
+            pairs.append((text, label))
+    for line in (SHARED / "reuters_r8" / "reuters-r8-train.tab").read_text(encoding="utf-8").splitlines()[3:]:
+        label, _, text = line.partition("\t")
+        if text:
+            pairs.append((" ".join(text.split()[:40]), label))
+    return pairs
+
+
+def write_rows(path: Path, rows: int, seed: int = 0) -> None:
+    """A CSV of `rows` unique texts: two source texts and a serial number; the label is the first text's."""
+    import csv
+
+    rng = random.Random(seed)
+    pairs = source_texts()
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(rows):
+            (a, label), (b, _) = rng.choice(pairs), rng.choice(pairs)
+            writer.writerow([f"{a} {b[:80]} #{i}", label])
+
+
+def tiny_model(folder: Path) -> Path:
+    """A random BERT (hidden 64, 2 layers) with the packaged MiniLM's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from scripts.model import resolve_model_name
+
+    if (folder / "config.json").exists():
+        return folder
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name("packaged-minilm"))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def settings_for(csv: Path, work: Path, model: Path) -> dict[str, Any]:
+    from scripts import settings
+
+    return settings.resolve(
+        {
+            "dataset": str(csv),
+            "model_name": str(model),
+            "outputs_dir": str(work / "outputs"),
+            "max_seq_length": MAX_LEN,
+            "threads": 2,
+            "use_early_stopping": False,
+            "num_train_epochs": 1,
+        }
+    )
+
+
+def stage_prepare(csv: Path, work: Path, model: Path) -> dict[str, Any]:
+    from scripts import data, leakage, sources, split
+
+    cfg = settings_for(csv, work, model)
+    times = {}
+    start = time.perf_counter()
+    dataset = data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+    times["read_clean_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
+    times["split_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    parts, _ = leakage.separate(splits, splits.report["carved"])
+    leakage.report(parts)
+    times["leakage_s"] = time.perf_counter() - start
+    parts["train"][["text", "labels"]].to_parquet(work / "train.parquet")
+    return {**times, "train_rows": len(parts["train"])}
+
+
+def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    texts = pd.read_parquet(work / "train.parquet")["text"].tolist()
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    start = time.perf_counter()
+    padded = tokenizer(texts, max_length=MAX_LEN, truncation=True, padding="max_length", return_tensors="pt")
+    padded_s = time.perf_counter() - start
+    padded_bytes = sum(t.element_size() * t.nelement() for t in padded.values())
+    del padded
+    start = time.perf_counter()
+    ids = tokenizer(texts, max_length=MAX_LEN, truncation=True)["input_ids"]
+    compact = [np.asarray(row, dtype=np.int32) for row in ids]
+    compact_s = time.perf_counter() - start
+    return {
+        "padded_int64_s": padded_s,
+        "padded_int64_mb": padded_bytes / 2**20,
+        "compact_int32_s": compact_s,
+        "compact_int32_mb": sum(a.nbytes for a in compact) / 2**20,
+    }
+
+
+def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
+    import pandas as pd
+    import torch
+
+    from scripts import model as model_lib
+    from scripts.metrics import selection_metric
+
+    train = pd.read_parquet(work / "train.parquet")
+    labels = sorted(train["labels"].unique())
+    frame = train.assign(encoded=train["labels"].map(labels.index))
+    cfg = {
+        **settings_for(csv, work, model),
+        "length_grouping": True,
+        "model_type": "bert",
+        "precision": "fp32",
+    }
+    steps: list[float] = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def counting(*args, **kwargs):  # Simple Transformers clips once per optimizer step
+        steps.append(time.perf_counter())
+        if len(steps) > 50:
+            raise KeyboardInterrupt
+        return clip(*args, **kwargs)
+
+    torch.nn.utils.clip_grad_norm_ = counting
+    name, metric = selection_metric("multiclass", None)
+    start = time.perf_counter()
+    with contextlib.suppress(KeyboardInterrupt):  # raised by `counting` after 50 steps
+        model_lib.train(
+            "multiclass",
+            "bert",
+            str(model),
+            labels,
+            frame,
+            frame.head(64),
+            cfg,
+            work / "run",
+            MAX_LEN,
+            name,
+            metric,
+        )
+    return {
+        "until_first_step_s": steps[0] - start,
+        "steps_1_to_50_s": steps[50] - steps[0],
+    }
+
+
+def stage_predict(csv: Path, work: Path, model: Path) -> dict[str, Any]:
+    from scripts.predict import predict_file
+
+    run = work / "predict-run"
+    start = time.perf_counter()
+    done = predict_file(run, csv, work / "predictions.csv", threads=2)
+    return {"predict_s": time.perf_counter() - start, "rows": done["rows"]}
+
+
+STAGE_FUNCTIONS = {
+    "prepare": stage_prepare,
+    "tokenise": stage_tokenise,
+    "train50": stage_train50,
+    "predict": stage_predict,
+}
+
+
+def run_stage(stage: str, csv: Path, work: Path, model: Path, timeout: int) -> dict[str, Any]:
+    """One stage in a fresh process: its figures, wall seconds and peak RSS (or the timeout)."""
+    cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--csv", str(csv), "--work", str(work)]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            cmd + ["--model", str(model)], cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {"timed_out": timeout}
+    wall = time.perf_counter() - start
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not last.startswith("{"):
+        return {"failed": (done.stderr or done.stdout).strip().splitlines()[-1][:200]}
+    return {**json.loads(last), "wall_s": wall}
+
+
+def predict_run(work: Path, model: Path) -> Path:
+    """A run of the tiny model, trained once on 10k rows through make train's entry point, for predict."""
+    run = work / "predict-outputs" / "predict-run"
+    if not (run / "run.json").exists():
+        csv = work / "predict-train.csv"
+        write_rows(csv, 10_000, seed=1)
+        cmd = [sys.executable, "-m", "scripts.train", "--data", str(csv), "--set", f"model_name={model}"]
+        cmd += [f"outputs_dir={work / 'predict-outputs'}", "run_name=predict-run", "num_train_epochs=1"]
+        cmd += [f"max_seq_length={MAX_LEN}", "threads=2", "dedupe=exact"]
+        subprocess.run(cmd, cwd=PROJECT, check=True, capture_output=True)
+    return run
+
+
+def per_row_us(result: dict[str, Any], keys: tuple[str, ...], rows: int) -> float | None:
+    if any(k not in result for k in keys):
+        return None
+    return 1e6 * sum(result[k] for k in keys) / rows
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def write_report(path: Path, results: dict[int, dict[str, dict[str, Any]]], command: str) -> None:
+    def cell(r: dict[str, Any], key: str, digits: int = 1) -> str:
+        if "timed_out" in r:
+            return f"over {r['timed_out']} s"
+        if "failed" in r:
+            return "failed"
+        return fmt(r.get(key), digits)
+
+    sizes = sorted(results)
+    lines = [
+        "# Scale: the pipeline at 10k, 100k and 1M rows",
+        "",
+        f"Command: `{command}` (this machine: 2 CPU cores, no GPU).",
+        "Synthetic rows from the shared SMS spam and Reuters R8 texts; the tiny bench model (a random",
+        "BERT, hidden 64), so the figures are the pipeline's cost. Each stage ran in its own process;",
+        "RSS is that process's peak.",
+        "",
+        "| rows | read + clean s | split s | leakage s | prepare peak RSS MB "
+        "| tokenise: padded int64 s / MB | compact int32 s / MB | tokenise peak RSS MB "
+        "| until 1st step s | 50 steps s | train peak RSS MB | predict s | predict peak RSS MB |",
+        "|" + "---|" * 13,
+    ]
+    for n in sizes:
+        r = results[n]
+        p, t, s, q = r["prepare"], r["tokenise"], r["train50"], r["predict"]
+        lines.append(
+            f"| {n:,} | {cell(p, 'read_clean_s')} | {cell(p, 'split_s')} | {cell(p, 'leakage_s')} | "
+            f"{cell(p, 'peak_rss_mb', 0)} | {cell(t, 'padded_int64_s')} / {cell(t, 'padded_int64_mb', 0)} | "
+            f"{cell(t, 'compact_int32_s')} / {cell(t, 'compact_int32_mb', 0)} | "
+            f"{cell(t, 'peak_rss_mb', 0)} | "
+            f"{cell(s, 'until_first_step_s')} | {cell(s, 'steps_1_to_50_s', 2)} | "
+            f"{cell(s, 'peak_rss_mb', 0)} | "
+            f"{cell(q, 'predict_s')} | {cell(q, 'peak_rss_mb', 0)} |"
+        )
+    lines += ["", "Cost per row (microseconds) of reading + cleaning + splitting + the leakage check:", ""]
+    for n in sizes:
+        us = per_row_us(results[n]["prepare"], ("read_clean_s", "split_s", "leakage_s"), n)
+        lines.append(f"- {n:,} rows: {fmt(us)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="10000,100000,1000000")
+    parser.add_argument("--out", default=str(PROJECT / "bench" / "SCALE.md"))
+    parser.add_argument("--work", default=str(PROJECT / "outputs" / "bench-scale"))
+    parser.add_argument("--stage-timeout", type=int, default=1200)
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    if args.stage:  # a child: one stage, one JSON line
+        from scripts.runtime import quiet_environment
+
+        quiet_environment()
+        figures = STAGE_FUNCTIONS[args.stage](Path(args.csv), work, Path(args.model))
+        print(json.dumps({**figures, "peak_rss_mb": peak_rss_mb()}))
+        return 0
+    work.mkdir(parents=True, exist_ok=True)
+    model = tiny_model(work / "tiny-bert")
+    run = predict_run(work, model)
+    (work / "predict-run").unlink(missing_ok=True)
+    (work / "predict-run").symlink_to(run)
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    for n in (int(x) for x in args.rows.split(",")):
+        size_dir = work / f"rows-{n}"
+        size_dir.mkdir(exist_ok=True)
+        (size_dir / "predict-run").unlink(missing_ok=True)
+        (size_dir / "predict-run").symlink_to(run)
+        csv = size_dir / "rows.csv"
+        if not csv.exists():
+            write_rows(csv, n)
+        results[n] = {}
+        for stage in STAGES:
+            results[n][stage] = run_stage(stage, csv, size_dir, model, args.stage_timeout)
+            print(f"{n:,} rows, {stage}: {results[n][stage]}", flush=True)
+            if stage == "prepare" and "train_rows" not in results[n][stage]:
+                results[n].update({s: {"failed": "no split"} for s in STAGES[1:3]})
+                results[n]["predict"] = run_stage("predict", csv, size_dir, model, args.stage_timeout)
+                break
+    command = "python -m bench.scale " + " ".join(sys.argv[1:] if argv is None else argv)
+    write_report(Path(args.out), results, command.strip())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
