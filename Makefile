@@ -16,7 +16,7 @@ unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict app notebook bench experiments sweep compare tensorboard gpu-check lint format test clean
+.PHONY: help install data train eval card push predict app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> out
 
 tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006 (PORT=)
 	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port "$${QF_PORT:-6006}"
+
+bench-scale: $(STAMP)  ## the pipeline at 10k, 100k and 1M rows (ROWS=10000,100000,1000000) -> bench/SCALE.md
+	$(CLI) bench-scale
 
 gpu-check: $(STAMP)  ## on a CUDA machine: bf16 and fp16 runs, fp16 base, interrupt + resume, predict -> bench/GPU.md
 	$(CLI) gpu-check

@@ -59,6 +59,7 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "bench": ("bench.bench", [("ROWS", "--rows", "value"), ("ROUNDS", "--rounds", "value")]),
     "experiments": ("bench.experiments", [("SEEDS", "--seeds", "value"), ("ROWS", "--rows", "value")]),
     "gpu-check": ("bench.gpu_check", []),
+    "bench-scale": ("bench.scale", [("ROWS", "--rows", "value")]),
     "sweep": (
         "scripts.sweep",
         [
