@@ -8,7 +8,8 @@ fresh process so its peak RSS is its own:
 
   prepare   read + clean (data.load_dataset), split, the leakage check and dedupe=near (as make train)
   tokenise  the training rows (the file's first 80 %) as Simple Transformers stores them (int64,
-            padded to max_seq_length, three tensors) beside a compact store (int32 ids, unpadded)
+            padded to max_seq_length, three tensors) beside quickfit's compact store (scripts/compact.py,
+            int32 ids, unpadded), which training uses
   train50   50 training steps of the tiny bench model inside quickfit's patched Simple Transformers
             loop on those training rows (the time until the first step, then the 50 steps alone)
   predict   make predict on the whole file with that model
@@ -138,8 +139,9 @@ def training_rows(csv: Path) -> pd.DataFrame:
 
 
 def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
-    import numpy as np
     from transformers import AutoTokenizer
+
+    from scripts.compact import CompactTokens
 
     texts = training_rows(csv)["text"].tolist()
     tokenizer = AutoTokenizer.from_pretrained(model)
@@ -149,14 +151,13 @@ def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     padded_bytes = sum(t.element_size() * t.nelement() for t in padded.values())
     del padded
     start = time.perf_counter()
-    ids = tokenizer(texts, max_length=MAX_LEN, truncation=True)["input_ids"]
-    compact = [np.asarray(row, dtype=np.int32) for row in ids]
+    compact = CompactTokens(texts, [0] * len(texts), tokenizer, MAX_LEN)
     compact_s = time.perf_counter() - start
     return {
         "padded_int64_s": padded_s,
         "padded_int64_mb": padded_bytes / 2**20,
         "compact_int32_s": compact_s,
-        "compact_int32_mb": sum(a.nbytes for a in compact) / 2**20,
+        "compact_int32_mb": compact.nbytes / 2**20,
     }
 
 
@@ -259,7 +260,7 @@ def per_row_us(result: dict[str, Any], keys: tuple[str, ...], rows: int) -> floa
     return 1e6 * sum(result[k] for k in keys) / rows
 
 
-PREPARE_KEYS = ("read_clean_s", "split_s", "leakage_s", "padded_int64_s")
+PREPARE_KEYS = ("read_clean_s", "split_s", "leakage_s", "compact_int32_s")  # training tokenises compactly
 
 
 def targets(results: dict[int, dict[str, dict[str, Any]]]) -> list[str]:

@@ -1,8 +1,9 @@
 """Simple Transformers, patched: the code to delete if Simple Transformers ever fixes these things.
 
 quickfit trains inside Simple Transformers' own loop (a subclass, no loop of its own), with:
-  * batches grouped by length (shuffled groups, reseeded per epoch) and trimmed to their longest
-    real sequence (Simple Transformers pads every row to max_seq_length);
+  * training token ids stored compactly and padded per batch (compact.py; Simple Transformers pads
+    every row to max_seq_length in int64), batches grouped by length (shuffled groups, reseeded per
+    epoch); evaluation batches trimmed to their longest real sequence;
   * fused AdamW, and on resume the optimizer, LR schedule and gradient scaler restored (it restarts them);
   * checkpoint states read without unpickling (weights_only=True), onto whatever device is here;
   * one multi-label path on transformers' own sequence-classification head for every architecture
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.compact import CompactTokens
 from scripts.distributed import World, broadcast, shard, wrap
 from scripts.errors import UserError
 from scripts.runtime import bf16_autocast
@@ -259,11 +261,25 @@ def model_classes() -> dict[str, type]:
                     weight=torch.tensor(weight, dtype=torch.float32, device=self.device)
                 )
 
+        multi_label = False
+
+        def load_and_cache_examples(self, examples, evaluate=False, *args, **kwargs):
+            """Training rows as compact token ids, padded per batch (scripts/compact.py); evaluation keeps
+            Simple Transformers' own dataset."""
+            if evaluate or not isinstance(examples, tuple) or len(examples) != 2:
+                return super().load_and_cache_examples(examples, evaluate, *args, **kwargs)
+            texts, labels = examples
+            return CompactTokens(texts, labels, self.tokenizer, self.args.max_seq_length, self.multi_label)
+
         def train(self, train_dataloader, output_dir, *args, **kwargs):
             dataset = train_dataloader.dataset
-            masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
-            if masks is not None:
-                lengths = masks.reshape(len(dataset), -1).sum(dim=1).numpy()
+            if isinstance(dataset, CompactTokens):
+                lengths, collate = dataset.lengths, dataset.collate
+            else:
+                masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
+                lengths = None if masks is None else masks.reshape(len(dataset), -1).sum(dim=1).numpy()
+                collate = None
+            if lengths is not None:
                 self.batches = LengthGroupedBatches(
                     lengths,
                     self.args.train_batch_size,
@@ -272,7 +288,9 @@ def model_classes() -> dict[str, type]:
                     group_batches=self.group_batches,
                     world=self.world,
                 )
-                train_dataloader = DataLoader(dataset, batch_sampler=self.batches, num_workers=0)
+                train_dataloader = DataLoader(
+                    dataset, batch_sampler=self.batches, num_workers=0, collate_fn=collate
+                )
             elif self.world.distributed:
                 raise RuntimeError("several ranks need the length-grouped batch sampler (no attention masks)")
             if self.world.distributed:
@@ -351,6 +369,8 @@ def model_classes() -> dict[str, type]:
         """Simple Transformers' multi-label loop over transformers' AutoModelForSequenceClassification
         (problem_type multi_label_classification), with the pos_weight'ed BCE loss computed here. What
         is trained is exactly what a plain transformers load gives back, for every architecture."""
+
+        multi_label = True
 
         def __init__(self, model_type, model_name, num_labels, pos_weight=None, args=None, use_cuda=False):
             from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer

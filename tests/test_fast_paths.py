@@ -88,3 +88,31 @@ def test_multilabel_training_with_as_many_labels_as_tokens(tiny_model, tmp_path)
         tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1", "max_seq_length=8"],
     )
     assert (run / "model" / "model.safetensors").exists()
+
+
+def test_compact_tokens_hold_the_padded_ids_without_the_padding(tiny_model):
+    """Training rows as one int32 array: each row is Simple Transformers' padded row with its padding
+    removed, a batch is padded to its own longest row, and the store is a fraction of the padded one."""
+    from transformers import AutoTokenizer
+
+    from scripts.compact import CHUNK_ROWS, CompactTokens
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    rng = np.random.default_rng(0)
+    words = ["free", "cash", "prize", "see", "you", "later", "the", "a"]
+    texts = [" ".join(rng.choice(words, rng.integers(1, 40))) for _ in range(CHUNK_ROWS + 7)]  # two chunks
+    labels = rng.integers(0, 2, len(texts))
+    store = CompactTokens(texts, labels, tokenizer, max_seq_length=24)
+    padded = tokenizer(texts, truncation=True, max_length=24, padding="max_length", return_tensors="np")
+    for i in (0, 1, CHUNK_ROWS - 1, CHUNK_ROWS, len(texts) - 1):
+        real = padded["input_ids"][i][padded["attention_mask"][i] == 1]
+        assert store.row(i).tolist() == real.tolist()
+    features, batch_labels = store.collate([3, 10, CHUNK_ROWS + 2])
+    longest = int(store.lengths[[3, 10, CHUNK_ROWS + 2]].max())
+    assert features["input_ids"].shape == (3, longest) and features["input_ids"].dtype == torch.int64
+    assert features["attention_mask"].sum(dim=1).tolist() == store.lengths[[3, 10, CHUNK_ROWS + 2]].tolist()
+    assert (features["token_type_ids"] == 0).all() and batch_labels.tolist() == labels[
+        [3, 10, CHUNK_ROWS + 2]
+    ].tolist()
+    assert store.ids.dtype == np.int32
+    assert store.nbytes < sum(v.nbytes for v in padded.values()) / 3

@@ -1,0 +1,72 @@
+"""Training token ids stored compactly and padded per batch.
+
+Simple Transformers tokenises every training row into three int64 tensors padded to max_seq_length
+(24 bytes a position); a million rows at 128 positions is 3 GB before training starts. Here the ids of
+all rows are one flat int32 array with row offsets (4 bytes a real token), tokenised in chunks so the
+tokenizer's Python lists never hold the whole file, and each batch is padded to its own longest row
+when it is made. Single texts only: every row's token type ids are 0, so none are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+CHUNK_ROWS = 20_000
+
+
+class CompactTokens:
+    """A training set for a DataLoader with `batch_sampler` and `collate_fn=self.collate`."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        tokenizer: Any,
+        max_seq_length: int,
+        multi_label: bool = False,
+    ):
+        pieces, lengths = [], []
+        for start in range(0, len(texts), CHUNK_ROWS):
+            chunk = [str(t) for t in texts[start : start + CHUNK_ROWS]]
+            ids = tokenizer(chunk, truncation=True, max_length=max_seq_length)["input_ids"]
+            lengths.extend(len(row) for row in ids)
+            pieces.append(np.fromiter((i for row in ids for i in row), dtype=np.int32))
+        self.ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+        self.lengths = np.asarray(lengths, dtype=np.int32)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)])
+        self.labels = np.asarray(labels, dtype=np.float32 if multi_label else np.int64)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.token_types = "token_type_ids" in tokenizer.model_input_names
+        self.left_padding = tokenizer.padding_side == "left"
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: int) -> int:
+        return index  # rows are gathered by collate
+
+    def row(self, index: int) -> np.ndarray:
+        return self.ids[self.offsets[index] : self.offsets[index + 1]]
+
+    def collate(self, indices: list[int]) -> tuple[dict[str, Any], Any]:
+        """(features, labels) as Simple Transformers' _get_inputs_dict takes them, padded to the longest."""
+        import torch
+
+        longest = int(self.lengths[indices].max())
+        ids = np.full((len(indices), longest), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(indices), longest), dtype=np.int64)
+        for k, i in enumerate(indices):
+            row = self.row(i)
+            where = slice(longest - len(row), longest) if self.left_padding else slice(0, len(row))
+            ids[k, where], mask[k, where] = row, 1
+        features = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        if self.token_types:
+            features["token_type_ids"] = torch.zeros_like(features["input_ids"])
+        return features, torch.from_numpy(self.labels[indices])
+
+    @property
+    def nbytes(self) -> int:
+        return self.ids.nbytes + self.offsets.nbytes + self.lengths.nbytes + self.labels.nbytes
