@@ -101,7 +101,6 @@ def run_sweep(
     """The whole sweep; returns its folder (outputs/sweeps/<name>)."""
     import optuna
 
-    from scripts import model as model_lib
     from scripts.config import SEARCH
     from scripts.resume import fingerprint
     from scripts.st_patches import STOP
@@ -136,23 +135,7 @@ def run_sweep(
                 raise optuna.TrialPruned(f"validation {plan.metric_name} {value:.4f} at epoch {epoch}")
 
         try:
-            result = model_lib.train(
-                dataset.task,
-                plan.cfg["model_type"],
-                base,
-                dataset.label_names,
-                plan.train_df,
-                plan.val_df,
-                plan.cfg,
-                work,
-                plan.max_len,
-                plan.metric_name,
-                plan.metric_fn,
-                plan.balanced.class_weight,
-                plan.balanced.pos_weight,
-                precision=plan.cfg["precision"],
-                on_epoch=report,
-            )
+            result = train.train_with_plan(plan, dataset, base, work, on_epoch=report)
             trial.set_user_attr("epochs", len(result.history))
             return float(result.best_metric)
         finally:

@@ -292,7 +292,7 @@ def train_run(
     world = distributed.current()
     if not world.main:  # another rank of `make train NPROC=N`: train in step with rank 0, keep nothing
         with runs.rank_scratch() as scratch:
-            _train(plan, dataset, base, scratch, interrupted)
+            train_with_plan(plan, dataset, base, scratch, interrupted)
         return None
     with runs.workspace(
         out, name, existing=interrupted.work if interrupted else None, resumable=has_checkpoint
@@ -328,7 +328,7 @@ def train_run(
             )
         train_started = time.time()
         try:
-            result = _train(plan, dataset, base, work, interrupted)
+            result = train_with_plan(plan, dataset, base, work, interrupted)
         except RuntimeError as exc:
             if not world.distributed:
                 raise
@@ -429,7 +429,15 @@ def train_run(
     return final
 
 
-def _train(plan: Plan, dataset: data.Dataset, base: str, work: Path, interrupted: Any):
+def train_with_plan(
+    plan: Plan,
+    dataset: data.Dataset,
+    base: str,
+    work: Path,
+    interrupted: Any = None,
+    on_epoch: Any = None,
+):
+    """model.train with everything the plan resolved (make train, and each sweep trial)."""
     from scripts import model as model_lib
 
     cfg = plan.cfg
@@ -450,6 +458,7 @@ def _train(plan: Plan, dataset: data.Dataset, base: str, work: Path, interrupted
         resume_from=interrupted.checkpoint if interrupted else None,
         start_epoch=interrupted.epoch if interrupted else 0,
         precision=cfg["precision"],
+        on_epoch=on_epoch,
     )
 
 

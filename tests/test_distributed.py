@@ -138,16 +138,22 @@ def wait_for_first_epoch(proc: subprocess.Popen, outputs: Path) -> None:
     raise AssertionError("no epoch checkpoint in 300 s")
 
 
-def test_interrupted_two_process_run_resumes(still_model, data, two_processes, tmp_path):
-    out = tmp_path / "outputs"
+def two_processes_after_first_epoch(data: Path, model: Path, out: Path, stderr: int) -> subprocess.Popen:
+    """A 2-process run, returned once its first epoch checkpoint is complete."""
     proc = subprocess.Popen(
-        command(data, still_model, out, "--nproc", "2"),
+        command(data, model, out, "--nproc", "2"),
         cwd=PROJECT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=stderr,
         text=True,
     )
     wait_for_first_epoch(proc, out)
+    return proc
+
+
+def test_interrupted_two_process_run_resumes(still_model, data, two_processes, tmp_path):
+    out = tmp_path / "outputs"
+    proc = two_processes_after_first_epoch(data, still_model, out, stderr=subprocess.STDOUT)
     proc.send_signal(signal.SIGTERM)  # to torchrun, which stops every rank
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode == 130, output[-3000:]
@@ -184,14 +190,7 @@ def rank_pid(launcher: int, rank: int) -> int | None:
 
 def test_a_rank_that_dies_is_one_line_and_publishes_nothing(still_model, data, tmp_path):
     out = tmp_path / "outputs"
-    proc = subprocess.Popen(
-        command(data, still_model, out, "--nproc", "2"),
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for_first_epoch(proc, out)
+    proc = two_processes_after_first_epoch(data, still_model, out, stderr=subprocess.PIPE)
     victim = rank_pid(proc.pid, 1)
     assert victim is not None
     os.kill(victim, signal.SIGKILL)
