@@ -124,8 +124,9 @@ def stage_prepare(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
     times["split_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    parts, _ = leakage.separate(splits, splits.report["carved"])
-    leakage.report(parts)
+    sketches = leakage.Sketches()
+    parts, _ = leakage.separate(splits, splits.report["carved"], sketches)
+    leakage.report(parts, sketches=sketches)
     times["leakage_s"] = time.perf_counter() - start
     return {**times, "train_rows": len(parts["train"])}
 

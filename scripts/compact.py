@@ -9,7 +9,9 @@ when it is made. Single texts only: every row's token type ids are 0, so none ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,11 +31,11 @@ class CompactTokens:
         multi_label: bool = False,
     ):
         pieces, lengths = [], []
+        encode = _encoder(tokenizer, max_seq_length)
         for start in range(0, len(texts), CHUNK_ROWS):
-            chunk = [str(t) for t in texts[start : start + CHUNK_ROWS]]
-            ids = tokenizer(chunk, truncation=True, max_length=max_seq_length)["input_ids"]
-            lengths.extend(len(row) for row in ids)
-            pieces.append(np.fromiter((i for row in ids for i in row), dtype=np.int32))
+            ids = encode([str(t) for t in texts[start : start + CHUNK_ROWS]])
+            lengths.extend(map(len, ids))
+            pieces.append(np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32))
         self.ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
         self.lengths = np.asarray(lengths, dtype=np.int32)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)])
@@ -70,3 +72,31 @@ class CompactTokens:
     @property
     def nbytes(self) -> int:
         return self.ids.nbytes + self.offsets.nbytes + self.lengths.nbytes + self.labels.nbytes
+
+
+def _encoder(tokenizer: Any, max_seq_length: int) -> Callable[[list[str]], list[list[int]]]:
+    """Texts -> truncated ids, as `tokenizer(texts, truncation=True, max_length=...)` gives them. A fast
+    tokenizer's Rust backend is called directly (a copy, truncating the same way) on every core: the
+    Python wrapper's per-row conversions cost more than the tokenising itself."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None:
+        return lambda chunk: tokenizer(chunk, truncation=True, max_length=max_seq_length)["input_ids"]
+    from tokenizers import Tokenizer
+
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_padding()
+    copy.enable_truncation(max_seq_length, direction=getattr(tokenizer, "truncation_side", "right"))
+
+    def encode(chunk: list[str]) -> list[list[int]]:
+        # quickfit turns the tokenizers' thread pool off for the training loop's sake; here it is safe
+        before = os.environ.get("TOKENIZERS_PARALLELISM")
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        try:
+            return [encoding.ids for encoding in copy.encode_batch_fast(chunk)]
+        finally:
+            if before is None:
+                del os.environ["TOKENIZERS_PARALLELISM"]
+            else:
+                os.environ["TOKENIZERS_PARALLELISM"] = before
+
+    return encode

@@ -69,8 +69,9 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
         )
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
     report["split"] = splits.report
+    sketches = leakage.Sketches()  # each text's near-duplicate signature, computed once for both steps
     if cfg["dedupe"] == "near":
-        splits, moved = leakage.separate(splits, splits.report["carved"])
+        splits, moved = leakage.separate(splits, splits.report["carved"], sketches)
         report["split"].update(near_duplicates=moved, sizes={k: len(v) for k, v in splits.items()})
         say(f"  dedupe=near: {moved}")
     if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
@@ -83,7 +84,7 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
     sizes = {k: len(v) for k, v in splits.items()}
     say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
-    report["leakage"] = leakage.report(splits)
+    report["leakage"] = leakage.report(splits, sketches=sketches)
     say(f"  leakage check: {leakage.summary(report['leakage'])}")
     return dataset, splits, source
 

@@ -164,3 +164,21 @@ def test_both_spellings_of_a_model_type(spelling, expected):
     from scripts import settings
 
     assert settings.resolve({"model_type": spelling})["model_type"] == expected
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_compact_store_tokenises_as_the_tokenizer_does(arch, tmp_path):
+    """The compact store calls each fast tokenizer's Rust backend directly: its ids must be the ids the
+    tokenizer itself gives, for long, empty and non-ASCII texts, truncating at either side."""
+    from transformers import AutoTokenizer
+
+    from scripts.compact import CompactTokens
+    from tests.tiny_models import corpus
+
+    tokenizer = AutoTokenizer.from_pretrained(build(arch, tmp_path / arch))
+    texts = corpus(200) + ["", " ", "Ünïcödé ☃ 😀 text " * 30, "x\ty\nz", "A" * 500]
+    for side in ("right", "left"):
+        tokenizer.truncation_side = side
+        expected = tokenizer(texts, truncation=True, max_length=16)["input_ids"]
+        store = CompactTokens(texts, [0] * len(texts), tokenizer, max_seq_length=16)
+        assert [store.row(i).tolist() for i in range(len(texts))] == expected

@@ -3,10 +3,14 @@ the rows without a near-copy in training beside the full score."""
 
 from __future__ import annotations
 
+import random
+import re
+
 import pandas as pd
 
 from scripts import evaluate, leakage, runs
-from tests.conftest import make_frame
+from scripts.near_duplicates import Sketches, jaccard, shingles
+from tests.conftest import make_frame, shared_file
 from tests.helpers import tiny_args, train_run
 
 PROMO = "WINNER!! You have won a {}.00 cash prize, call 0906{}123 now to claim before {}pm"
@@ -18,6 +22,93 @@ def test_normalising_maps_case_digits_punctuation_and_spaces():
         == leakage.normalise("call 1234 567   now")
         == "call 0000 000 now"
     )
+
+
+def test_fast_normalising_equals_its_definition():
+    """ASCII texts take a byte-translation path: it must give what the regular expressions define."""
+
+    def by_definition(text: str) -> str:
+        text = re.sub(r"\d", "0", text.lower())
+        return " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
+
+    rng = random.Random(0)
+    alphabet = "aZq09 _-!?.,'\"#\t\n\r\x0b\x0c\x1c\x1f\x00\x7féÄ€😀٣\u00a0"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert leakage.normalise(text) == by_definition(text), repr(text)
+
+
+def _texts_with_near_copies(pairs: int, seed: int) -> tuple[list[str], list[str]]:
+    """Random-word texts and copies with a few words changed: Jaccard spread around the 0.8 threshold."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 8))) for _ in range(3000)]
+    originals, copies = [], []
+    for _ in range(pairs):
+        text = [rng.choice(words) for _ in range(rng.randint(6, 60))]
+        copy = list(text)
+        for _ in range(rng.randint(0, max(1, len(text) // 8))):
+            copy[rng.randrange(len(copy))] = rng.choice(words)
+        originals.append(" ".join(text))
+        copies.append(" ".join(copy))
+    return originals, copies
+
+
+def test_every_pair_at_or_above_the_threshold_is_found():
+    """Recall at the threshold: each copy whose exact 5-gram Jaccard with its original is >= 0.8 is found,
+    and nothing below 0.8 is reported (datasketch's default banding found 40 % of pairs at 0.8)."""
+    originals, copies = _texts_with_near_copies(600, seed=1)
+    hits = leakage.near_copies(copies, originals)
+    truth = [
+        [j for j in (i,) if jaccard(shingles(leakage.normalise(c)), shingles(leakage.normalise(o))) >= 0.8]
+        for i, (c, o) in enumerate(zip(copies, originals))
+    ]
+    near_threshold = sum(
+        0.8 <= jaccard(shingles(leakage.normalise(c)), shingles(leakage.normalise(o))) < 0.85
+        for c, o in zip(copies, originals)
+    )
+    assert near_threshold >= 30  # the test exercises the hard cases
+    assert hits == truth
+
+
+def test_near_copies_match_a_brute_force_search_on_real_messages():
+    lines = shared_file("sms_spam", "SMSSpamCollection").read_text(encoding="utf-8").splitlines()
+    texts = [line.partition("\t")[2] for line in lines]
+    random.Random(0).shuffle(texts)
+    queries, corpus = texts[:150], texts[150:2650]
+    corpus_grams = [shingles(leakage.normalise(t)) for t in corpus]
+    expected = []
+    for query in queries:
+        grams = shingles(leakage.normalise(query))
+        expected.append([j for j, other in enumerate(corpus_grams) if jaccard(grams, other) >= 0.8])
+    assert sum(map(bool, expected)) >= 10
+    sketches = Sketches()
+    assert leakage.near_copies(queries, corpus, sketches=sketches) == expected
+    firsts = leakage.near_copies(queries, corpus, sketches=sketches, first_only=True)
+    assert [bool(f) and f[0] in e for f, e in zip(firsts, expected)] == [bool(e) for e in expected]
+
+
+def test_dedupe_near_moves_chains_of_copies_until_none_is_left():
+    """A test row near a training row moves to training; a validation row near that test row (but not
+    near the training row) must then move too, or training holds a near-copy of a validation text."""
+    base = "the quarterly report shows revenue rising across all regions and a strong order book for next"
+    step1 = base.replace("rising", "growing")
+    step2 = step1.replace("regions", "markets")
+    grams = [shingles(leakage.normalise(t)) for t in (base, step1, step2)]
+    assert jaccard(grams[0], grams[1]) >= 0.8 and jaccard(grams[1], grams[2]) >= 0.8
+    assert jaccard(grams[0], grams[2]) < 0.8
+    filler = [f"unrelated message number {w} about {w * 7} things" for w in ("one", "two", "three")]
+    frame = lambda texts: pd.DataFrame({"text": texts, "labels": ["a"] * len(texts)})  # noqa: E731
+    splits = {
+        "train": frame([base, filler[0]]),
+        "validation": frame([step2, filler[1]]),
+        "test": frame([step1, filler[2]]),
+    }
+    parts, moved = leakage.separate(splits, ["validation", "test"])
+    assert moved == {"validation_rows_moved_to_train": 1, "test_rows_moved_to_train": 1}
+    assert parts["validation"]["text"].tolist() == [filler[1]] and step2 in parts["train"]["text"].tolist()
+    report = leakage.report(parts)
+    assert report["pairs"]["train-validation"]["near"] == report["pairs"]["train-test"]["near"] == 0
 
 
 def test_planted_near_duplicates_are_found_and_unrelated_texts_are_not():
