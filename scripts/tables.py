@@ -146,6 +146,56 @@ def _parse_error(exc: Exception, path: Path, sep: str) -> UserError:
     )
 
 
+BLOCK = 1 << 24  # bytes read at a time when a file is checked without holding it whole
+
+
+def _streamable_encoding(path: Path, encoding: str) -> str | None:
+    """The encoding the whole file decodes with, checked block by block without holding the file: the
+    given one, or UTF-8 (with or without a byte-order mark) for `auto`. None when `auto` finds bytes that
+    are not UTF-8: such files are decoded in memory (line by line when lines mix encodings)."""
+    name = "utf-8-sig" if encoding == "auto" else encoding
+    try:
+        decoder = codecs.getincrementaldecoder(name)()
+    except LookupError as exc:
+        raise UserError(
+            f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
+            "set encoding=auto or the file's real encoding"
+        ) from exc
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(BLOCK):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        if encoding == "auto":
+            return None
+        raise UserError(
+            f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
+            "set encoding=auto or the file's real encoding"
+        ) from exc
+    return name
+
+
+def _head(path: Path, encoding: str, chars: int = 100_000) -> str:
+    with path.open(encoding=encoding, newline="") as handle:
+        return handle.read(chars)
+
+
+def _plain_tsv_file(path: Path, sep: str, quoting: int) -> int:
+    """_plain_tsv_quoting for a file read line by line (binary: a tab is one byte in every encoding
+    streamed here)."""
+    if sep != "\t" or quoting != csv.QUOTE_MINIMAL:
+        return quoting
+    counts: set[int] = set()
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                counts.add(line.count(b"\t"))
+                if len(counts) > 1:
+                    return quoting
+    return csv.QUOTE_NONE if len(counts) == 1 and counts.pop() >= 1 else quoting
+
+
 def read_table(
     path: Path,
     separator: str = "auto",
@@ -155,14 +205,24 @@ def read_table(
     skip_rows: list[int] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a CSV/TSV/JSON(L) file as strings; empty cells become NaN. Returns the frame and what was
-    detected."""
-    raw = path.read_bytes()
-    if not raw.strip():
+    detected. A CSV/TSV file that decodes with one encoding is parsed straight from disk (never held
+    whole in memory); JSON and files mixing encodings are decoded in memory first."""
+    with path.open("rb") as handle:
+        start = handle.read(BLOCK)
+    if not start.strip() and path.stat().st_size <= BLOCK:
         raise UserError(f"{path.name} is empty; give a file with a header row and data rows")
-    if b"\x00" in raw[:8192]:
+    if b"\x00" in start[:8192]:
         raise UserError(f"{path.name} is a binary file, not a text table; export it as CSV (UTF-8) first")
-    text, used_encoding = decode(raw, encoding, path)
     suffix = path.suffix.lower()
+    streamed = None if suffix in (".json", ".jsonl") else _streamable_encoding(path, encoding)
+    if streamed is not None:
+        head = _head(path, streamed)
+        sep = _sniff_separator(head, path) if separator == "auto" else separator
+        quoting = _plain_tsv_file(path, sep, quoting)
+        frame = _parse_delimited(path, path, sep, quoting, column_names, skip_rows, streamed)
+        detected = {"encoding": streamed, "separator": sep, "quoting": quoting}
+        return _tidy(frame, path), detected
+    text, used_encoding = decode(path.read_bytes(), encoding, path)
     if suffix in (".json", ".jsonl"):
         try:
             frame = pd.read_json(
@@ -180,28 +240,51 @@ def read_table(
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
         quoting = _plain_tsv_quoting(text, sep, quoting)
-        options = dict(
-            sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c"
-        )
-        try:
-            first = pd.read_csv(io.StringIO(text), header=None, nrows=1, keep_default_na=False, **options)
-            _check_header(first.iloc[0].tolist(), column_names, path)
-            frame = pd.read_csv(
-                io.StringIO(text),
-                keep_default_na=False,
-                na_values=[""],
-                header=None if column_names else "infer",
-                names=column_names or None,
-                index_col=False,
-                **options,
-            )
-        except (pd.errors.ParserError, csv.Error) as exc:
-            raise _parse_error(exc, path, sep) from exc
+        frame = _parse_delimited(io.StringIO(text), path, sep, quoting, column_names, skip_rows, None)
         detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}
+    return _tidy(frame, path), detected
+
+
+def _parse_delimited(
+    source: Any,
+    path: Path,
+    sep: str,
+    quoting: int,
+    column_names: list[str] | None,
+    skip_rows: list[int] | None,
+    encoding: str | None,
+) -> pd.DataFrame:
+    """pandas' parser over a file (streamed by pandas in blocks) or an in-memory text."""
+    options: dict[str, Any] = dict(
+        sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c"
+    )
+    if encoding is not None:
+        options["encoding"] = encoding
+    try:
+        first = pd.read_csv(source, header=None, nrows=1, keep_default_na=False, **options)
+        _check_header(first.iloc[0].tolist(), column_names, path)
+        if hasattr(source, "seek"):
+            source.seek(0)
+        return pd.read_csv(
+            source,
+            keep_default_na=False,
+            na_values=[""],
+            header=None if column_names else "infer",
+            names=column_names or None,
+            index_col=False,
+            **options,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise UserError(f"{path.name} is empty; give a file with a header row and data rows") from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise _parse_error(exc, path, sep) from exc
+
+
+def _tidy(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     # Kaggle exports often carry trailing empty columns (`v1,v2,,,`): drop columns with no values.
     empty = [c for c in frame.columns if str(c).startswith("Unnamed") and frame[c].isna().all()]
     frame = frame.drop(columns=empty)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise UserError(f"{path.name} has a header but no data rows; add rows of text and label")
-    return frame, detected
+    return frame

@@ -143,3 +143,34 @@ def test_missing_column_suggests_the_closest(tmp_path):
     make_frame({"ham": 5, "spam": 5}).to_csv(tmp_path / "d.csv", index=False)
     with pytest.raises(UserError, match="did you mean 'label'"):
         load(tmp_path / "d.csv", label_column="lable")
+
+
+def test_a_utf8_csv_is_parsed_from_disk_without_reading_it_whole(tmp_path, monkeypatch):
+    """Million-row files: a CSV/TSV in one encoding is checked block by block and parsed by pandas from
+    the file, never read into memory as one string; the frame is the one the in-memory path gives."""
+    from pathlib import Path
+
+    from scripts import tables
+
+    frame = make_frame({"ham": 40, "spam": 20})
+    frame.loc[3, "text"] = 'Ünïcödé "quoted", with a comma'
+    csv_path, tsv_path = tmp_path / "d.csv", tmp_path / "d.tsv"
+    frame.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    frame.to_csv(tsv_path, index=False, sep="\t")
+    # what the file holds, read by pandas alone (the TSV: every line has one tab, so quotes are text)
+    expected = {
+        csv_path: frame.astype(str),
+        tsv_path: pd.read_csv(tsv_path, sep="\t", dtype=str, quoting=3, keep_default_na=False),
+    }
+
+    def refuse(self):
+        raise AssertionError(f"{self.name} was read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(tables, "BLOCK", 64)  # many blocks, with characters cut across them
+    for path in (csv_path, tsv_path):
+        streamed, detected = tables.read_table(path)
+        assert detected["encoding"] == "utf-8-sig"
+        assert streamed.equals(expected[path]), path.name
+    with pytest.raises(UserError, match="cannot be read as ascii"):
+        tables.read_table(csv_path, encoding="ascii")
