@@ -39,10 +39,40 @@ def test_sampler_covers_every_row_once_and_is_reproducible():
 def test_grouped_batches_need_far_fewer_token_positions_than_random():
     rng = np.random.default_rng(1)
     lengths = rng.integers(5, 120, size=800)
-    grouped = sum(len(b) * lengths[b].max() for b in LengthGroupedBatches(lengths, 16, seed=0))
+    classes = rng.integers(0, 3, size=800)  # classes whose lengths do not differ: the mix costs nothing
     order = rng.permutation(800)
     random_batches = sum(len(order[i : i + 16]) * lengths[order[i : i + 16]].max() for i in range(0, 800, 16))
-    assert grouped < 0.8 * random_batches
+    for mix in (None, classes):
+        sampler = LengthGroupedBatches(lengths, 16, seed=0, classes=mix)
+        assert sum(len(b) * lengths[b].max() for b in sampler) < 0.8 * random_batches
+
+
+def test_grouped_batches_keep_the_class_mix_when_length_follows_the_class():
+    """Minority rows much longer than majority rows (spam against ham): sorting a group by length alone
+    gives batches of one class; keeping each class's length quantiles together gives every full batch the
+    group's class mix (within one row), still with fewer token positions than random batches."""
+    rng = np.random.default_rng(2)
+    classes = (rng.random(1600) < 0.2).astype(np.int64)
+    lengths = np.where(classes == 1, rng.integers(60, 120, 1600), rng.integers(5, 70, 1600))
+
+    def minority_counts(sampler):
+        return [int(classes[b].sum()) for b in sampler if len(b) == 16]
+
+    by_length = minority_counts(LengthGroupedBatches(lengths, 16, seed=0))
+    assert min(by_length) == 0 and max(by_length) >= 12  # all-ham and nearly all-spam batches
+    # the sampler's groups: its epoch-0 permutation cut into 8 batches of rows
+    group_of = np.empty(1600, np.int64)
+    group_of[np.random.default_rng([0, 0]).permutation(1600)] = np.arange(1600) // 128
+    group_share = np.bincount(group_of, weights=classes) / np.bincount(group_of)
+    mixed = list(LengthGroupedBatches(lengths, 16, seed=0, classes=classes))
+    for batch in mixed:
+        assert len(set(group_of[batch])) == 1
+        assert abs(classes[batch].sum() - len(batch) * group_share[group_of[batch[0]]]) <= 1
+    assert min(minority_counts(mixed)) >= 1 and max(minority_counts(mixed)) <= 6
+    positions = sum(len(b) * lengths[b].max() for b in mixed)
+    order = rng.permutation(1600)
+    random_positions = sum(16 * lengths[order[i : i + 16]].max() for i in range(0, 1600, 16))
+    assert positions < 0.95 * random_positions  # the minority's long rows set every batch's length here
 
 
 def test_trim_never_cuts_the_labels_even_when_their_width_is_the_sequence_length():
@@ -116,3 +146,12 @@ def test_compact_tokens_hold_the_padded_ids_without_the_padding(tiny_model):
     ].tolist()
     assert store.ids.dtype == np.int32
     assert store.nbytes < sum(v.nbytes for v in padded.values()) / 3
+
+
+def test_a_multi_label_row_counts_as_its_rarest_label_when_batches_keep_the_mix():
+    from scripts.st_patches import batch_classes
+
+    assert batch_classes(np.array([2, 0, 1])).tolist() == [2, 0, 1]
+    multi_hot = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0]], dtype=np.float32)
+    # label counts 4, 2, 1: rows with label 2 count as 2, then label 1, then 0; no label: -1
+    assert batch_classes(multi_hot).tolist() == [1, 0, 2, -1, 1]
