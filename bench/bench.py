@@ -33,7 +33,7 @@ VARIANTS = {
     "B2": "transformers Trainer, dynamic padding + group_by_length",
     "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below "
     "250 steps)",
-    "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)",
+    "C2": "quickfit with length_grouping=True (groups of 8 batches by length, each batch with the class mix)",
 }
 
 
