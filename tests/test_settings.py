@@ -111,3 +111,15 @@ def test_length_grouping_is_auto_true_or_false():
     assert use_length_grouping("auto", rows=3626, batch_size=16, epochs=3)  # 681 steps
     assert use_length_grouping("auto", rows=40000, batch_size=32, epochs=5)
     assert use_length_grouping(True, rows=10, batch_size=16, epochs=1)
+
+
+def test_the_readme_documents_every_config_key_with_its_default():
+    """README's config table has a row per key of scripts/config.py, showing the shipped default."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", readme, flags=re.M))
+    for key, default in settings.flat_defaults().items():
+        assert key in rows, f"README's config table lacks {key}"
+        assert rows[key] == str(default), (key, rows[key], default)
