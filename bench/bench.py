@@ -33,7 +33,8 @@ VARIANTS = {
     "B2": "transformers Trainer, dynamic padding + group_by_length",
     "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below "
     "250 steps)",
-    "C2": "quickfit with length_grouping=True (groups of 8 batches by length, each batch with the class mix)",
+    "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)",
+    "C3": "quickfit with length_grouping=True and grouping_class_mix=True (each batch keeps the class mix)",
 }
 
 
@@ -136,9 +137,10 @@ def run_variant(variant: str, spec: dict) -> dict:
                 args={**common, "max_seq_length": max_len},
             )
             grouped = recipes.use_length_grouping(
-                True if variant == "C2" else "auto", len(texts), spec["batch"], spec["epochs"]
+                True if variant in ("C2", "C3") else "auto", len(texts), spec["batch"], spec["epochs"]
             )
             model.group_batches = st_patches.GROUP_BATCHES if grouped else 1
+            model.keep_class_mix = variant == "C3"
             result["length_grouping"] = bool(grouped)
             result["max_seq_length"] = max_len
             trimmed = {"tokens": 0}
@@ -154,7 +156,7 @@ def run_variant(variant: str, spec: dict) -> dict:
         start = time.perf_counter()
         model.train_model(frame)
         result["train_seconds"] = time.perf_counter() - start
-        if variant in ("C", "C2"):
+        if variant in ("C", "C2", "C3"):
             result["processed_tokens"] = trimmed["tokens"]
             st_patches.trim_batch = original
         saved = work / "model"
@@ -333,7 +335,7 @@ def write_results(
             f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} | {per_seed} |"
         )
     lines.append("")
-    for mine in ("C", "C2"):
+    for mine in ("C", "C2", "C3"):
         if mine not in med:
             continue
         for other in ("A", "B", "B2"):
@@ -374,7 +376,7 @@ def write_results(
             "utilisation |",
             "|---|---|---|---|---|---|",
         ]
-        for mine in ("C", "C2"):
+        for mine in ("C", "C2", "C3"):
             if mine in results:
                 rs = results[mine]
                 params, real = rs[0]["non_embedding_params"], median(rs, "real_tokens")

@@ -63,6 +63,10 @@ ARGS = {
     # Batch rows of similar length together (less padding, faster); "auto": on runs of 250+ steps,
     # where it does not cost quality (on very short runs it did, see bench/QUALITY.md, RESULTS.md).
     "length_grouping": "auto",
+    # With length grouping: each batch keeps its group's class mix (rows placed by their length quantile
+    # within their class). Restores minority F1 on short runs, but where one class is longer (spam) most
+    # of the padding saving goes: bench/GROUPING.md.
+    "grouping_class_mix": False,
     # Mixed precision on a GPU: auto (bf16 where the card supports it, else fp16; fp32 on the CPU),
     # fp32, fp16 or bf16. Master weights always stay fp32.
     "precision": "auto",

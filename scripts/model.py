@@ -326,6 +326,7 @@ def train(
     model.resume_dir = resume_from
     model.epoch_callback = (lambda epoch, result: on_epoch(epoch, result[metric_name])) if on_epoch else None
     model.group_batches = GROUP_BATCHES if cfg["length_grouping"] is True else 1  # resolved by recipes.choose
+    model.keep_class_mix = bool(cfg.get("grouping_class_mix", False))
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
     metrics = {metric_name: metric_fn}

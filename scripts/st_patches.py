@@ -267,6 +267,7 @@ def model_classes() -> dict[str, type]:
         world = World()
         ddp = None  # the DistributedDataParallel wrapper, for training forward passes with several ranks
         batches: LengthGroupedBatches | None = None
+        keep_class_mix = False  # grouping_class_mix: grouped batches keep their group's class mix
 
         def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
             step = self.ddp is not None and model is self.model and self.model.training
@@ -300,7 +301,8 @@ def model_classes() -> dict[str, type]:
 
         def train(self, train_dataloader, output_dir, *args, **kwargs):
             dataset = train_dataloader.dataset
-            if isinstance(dataset, CompactTokens):
+            lengths_known = isinstance(dataset, CompactTokens)
+            if lengths_known:
                 lengths, collate = dataset.lengths, dataset.collate
             else:
                 masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
@@ -314,7 +316,7 @@ def model_classes() -> dict[str, type]:
                     start_epoch=self.start_epoch,
                     group_batches=self.group_batches,
                     world=self.world,
-                    classes=batch_classes(dataset.labels) if isinstance(dataset, CompactTokens) else None,
+                    classes=batch_classes(dataset.labels) if self.keep_class_mix and lengths_known else None,
                 )
                 train_dataloader = DataLoader(
                     dataset, batch_sampler=self.batches, num_workers=0, collate_fn=collate

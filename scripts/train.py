@@ -393,6 +393,7 @@ def train_run(
             "max_seq_length": max_len,
             "token_lengths": stats,
             "length_grouping": bool(grouped),
+            "grouping_class_mix": bool(cfg["grouping_class_mix"]),
             "precision": cfg["precision"],
             "threads": threads,
             "distributed": {"world_size": world.size, "backend": world.backend or "none"},

@@ -155,3 +155,24 @@ def test_a_multi_label_row_counts_as_its_rarest_label_when_batches_keep_the_mix(
     multi_hot = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0]], dtype=np.float32)
     # label counts 4, 2, 1: rows with label 2 count as 2, then label 1, then 0; no label: -1
     assert batch_classes(multi_hot).tolist() == [1, 0, 2, -1, 1]
+
+
+def test_grouping_class_mix_reaches_the_sampler_and_the_record(tiny_model, tmp_path, monkeypatch):
+    """grouping_class_mix=True: the training sampler gets each row's class; off (the default), one class."""
+    from scripts import runs
+    from tests.helpers import tiny_args, train_run, write_binary_csv
+
+    seen = []
+    original = LengthGroupedBatches.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.append((self.group, np.unique(self.classes).tolist()))
+
+    monkeypatch.setattr(LengthGroupedBatches, "__init__", spy)
+    path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
+    args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1", "length_grouping=True"]
+    for mix in (True, False):
+        run = train_run(path, args, f"grouping_class_mix={mix}", f"run_name=mix-{mix}")
+        assert runs.read_record(run)["grouping_class_mix"] is mix
+    assert seen == [(16 * 8, [0, 1]), (16 * 8, [0])]
