@@ -283,7 +283,7 @@ def _gram_matrix(texts: list[str]) -> Any:
     from scipy import sparse
 
     hashes, owners = _shingle_hashes([normalise(t) for t in texts])
-    columns = (hashes >> np.uint64(33)).astype(np.int32)
+    columns = ((hashes >> np.uint64(33)) % np.uint64(2**31 - 1)).astype(np.int32)  # int32 column ids
     matrix = sparse.csr_matrix(
         (np.ones(len(columns), np.int32), (owners, columns)), shape=(len(texts), 2**31 - 1)
     )
