@@ -17,6 +17,7 @@ the evaluation share the work.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -65,15 +66,21 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _fold(columns: Iterable[np.ndarray]) -> np.ndarray:
+    """A 5-gram's characters, one array per position, folded into one 64-bit value per window."""
+    value = np.uint64(0x243F6A8885A308D3)
+    for column in columns:
+        value = (value ^ column) * _MUL
+    return value
+
+
 def _shingle_hashes(normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every text's 5-grams (a text of <= 5 characters is one 5-gram) and their owners."""
     lengths = np.fromiter(map(len, normalised), dtype=np.int64, count=len(normalised))
     codes = np.frombuffer("".join(normalised).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     codes = np.concatenate([codes, np.zeros(SHINGLE, np.uint64)])  # zero = past the end (never a character)
     total = int(lengths.sum())
-    hashes = np.full(total, np.uint64(0x243F6A8885A308D3))
-    for j in range(SHINGLE):
-        hashes = (hashes ^ codes[j : j + total]) * _MUL
+    hashes = _fold(codes[j : j + total] for j in range(SHINGLE))
     starts = np.cumsum(lengths) - lengths
     owners = np.repeat(np.arange(len(lengths)), lengths)
     valid = np.ones(total, bool)
@@ -86,9 +93,7 @@ def _shingle_hashes(normalised: list[str]) -> tuple[np.ndarray, np.ndarray]:
         window = starts[short][:, None] + np.arange(SHINGLE)[None, :]
         inside = np.arange(SHINGLE)[None, :] < lengths[short][:, None]
         padded = np.where(inside, codes[np.minimum(window, codes.size - 1)], np.uint64(0))
-        extra = np.full(short.size, np.uint64(0x243F6A8885A308D3))
-        for j in range(SHINGLE):
-            extra = (extra ^ padded[:, j]) * _MUL
+        extra = _fold(padded[:, j] for j in range(SHINGLE))
         return _mix(np.concatenate([hashes[valid], extra])), np.concatenate([owners[valid], short])
     return _mix(hashes[valid]), owners[valid]
 

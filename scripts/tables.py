@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,19 @@ import pandas as pd
 from scripts.errors import UserError
 
 
+def _unreadable(path: Path, encoding: str, exc: Exception) -> UserError:
+    return UserError(
+        f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
+        "set encoding=auto or the file's real encoding"
+    )
+
+
 def decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
     if encoding != "auto":
         try:
             return raw.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise UserError(
-                f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
-                "set encoding=auto or the file's real encoding"
-            ) from exc
+            raise _unreadable(path, encoding, exc) from exc
     try:
         return raw.decode("utf-8-sig"), "utf-8-sig"
     except UnicodeDecodeError:
@@ -95,12 +100,17 @@ def _sniff_separator(text: str, path: Path) -> str:
     return best
 
 
-def _plain_tsv_quoting(text: str, sep: str, quoting: int) -> int:
+def _plain_tsv_quoting(lines: Iterable[str], sep: str, quoting: int) -> int:
     """A TSV whose every line has the same number of tabs has no quoted fields: read quotes as text
     (the SMS and GoEmotions files have messages that start with a quote character)."""
     if sep != "\t" or quoting != csv.QUOTE_MINIMAL:
         return quoting
-    counts = {line.count("\t") for line in text.splitlines() if line.strip()}
+    counts: set[int] = set()
+    for line in lines:
+        if line.strip():
+            counts.add(line.count("\t"))
+            if len(counts) > 1:
+                return quoting
     return csv.QUOTE_NONE if len(counts) == 1 and counts.pop() >= 1 else quoting
 
 
@@ -157,10 +167,7 @@ def _streamable_encoding(path: Path, encoding: str) -> str | None:
     try:
         decoder = codecs.getincrementaldecoder(name)()
     except LookupError as exc:
-        raise UserError(
-            f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
-            "set encoding=auto or the file's real encoding"
-        ) from exc
+        raise _unreadable(path, encoding, exc) from exc
     try:
         with path.open("rb") as handle:
             while block := handle.read(BLOCK):
@@ -169,31 +176,13 @@ def _streamable_encoding(path: Path, encoding: str) -> str | None:
     except UnicodeDecodeError as exc:
         if encoding == "auto":
             return None
-        raise UserError(
-            f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
-            "set encoding=auto or the file's real encoding"
-        ) from exc
+        raise _unreadable(path, encoding, exc) from exc
     return name
 
 
 def _head(path: Path, encoding: str, chars: int = 100_000) -> str:
     with path.open(encoding=encoding, newline="") as handle:
         return handle.read(chars)
-
-
-def _plain_tsv_file(path: Path, sep: str, quoting: int) -> int:
-    """_plain_tsv_quoting for a file read line by line (binary: a tab is one byte in every encoding
-    streamed here)."""
-    if sep != "\t" or quoting != csv.QUOTE_MINIMAL:
-        return quoting
-    counts: set[int] = set()
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                counts.add(line.count(b"\t"))
-                if len(counts) > 1:
-                    return quoting
-    return csv.QUOTE_NONE if len(counts) == 1 and counts.pop() >= 1 else quoting
 
 
 def read_table(
@@ -218,7 +207,8 @@ def read_table(
     if streamed is not None:
         head = _head(path, streamed)
         sep = _sniff_separator(head, path) if separator == "auto" else separator
-        quoting = _plain_tsv_file(path, sep, quoting)
+        with path.open(encoding=streamed, newline="") as lines:
+            quoting = _plain_tsv_quoting(lines, sep, quoting)
         frame = _parse_delimited(path, path, sep, quoting, column_names, skip_rows, streamed)
         detected = {"encoding": streamed, "separator": sep, "quoting": quoting}
         return _tidy(frame, path), detected
@@ -239,7 +229,7 @@ def read_table(
         detected = {"encoding": used_encoding, "separator": "json"}
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
-        quoting = _plain_tsv_quoting(text, sep, quoting)
+        quoting = _plain_tsv_quoting(text.splitlines(), sep, quoting)
         frame = _parse_delimited(io.StringIO(text), path, sep, quoting, column_names, skip_rows, None)
         detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}
     return _tidy(frame, path), detected
