@@ -38,22 +38,25 @@ VARIANTS = {
 }
 
 
-def bench_data(rows: int, seed: int) -> dict:
-    """The UCI SMS file from ../shared, de-duplicated; a stratified training subset and a test set."""
+def bench_data(rows: int, seed: int, dataset: str = "sms_spam_uci") -> dict:
+    """The UCI SMS file from ../shared (or the default download, `sms_spam`), de-duplicated; a stratified
+    training subset, a test set, and the rows neither uses."""
     from sklearn.model_selection import train_test_split
 
     from scripts import data, settings, sources
 
-    cfg = settings.resolve({"dataset": "sms_spam_uci"})
-    frame = data.load_dataset(sources.get_source("sms_spam_uci"), cfg).frames["all"]
+    cfg = settings.resolve({"dataset": dataset})
+    frame = data.load_dataset(sources.get_source(dataset), cfg).frames["all"]
     rest, test = train_test_split(frame, test_size=0.1, random_state=seed, stratify=frame["labels"])
-    train, _ = train_test_split(rest, train_size=rows, random_state=seed, stratify=rest["labels"])
+    train, unused = train_test_split(rest, train_size=rows, random_state=seed, stratify=rest["labels"])
     encode = lambda s: [1 if v == "spam" else 0 for v in s]  # noqa: E731
     return {
         "train_texts": train["text"].tolist(),
         "train_labels": encode(train["labels"]),
         "test_texts": test["text"].tolist(),
         "test_labels": encode(test["labels"]),
+        "unused_texts": unused["text"].tolist() + test["text"].tolist(),
+        "unused_labels": encode(unused["labels"]) + encode(test["labels"]),
     }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts import runs, settings
+from scripts import runs, settings, truncation
 from scripts.architectures import simpletransformers_type
 from scripts.console import say
 from scripts.errors import run_cli
@@ -158,6 +158,20 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     return markdown_table(rows)
 
 
+def truncation_note(record: dict[str, Any]) -> str:
+    """What max_seq_length cut, and how (records before the truncation key kept the head)."""
+    stats = record.get("token_lengths") or {}
+    if not stats:
+        return ""
+    auto = stats.get("auto", "truncation" not in record)
+    how = {"head": "the start kept", "tail": "the end kept", "head+tail": "the start and the end kept"}
+    return (
+        f" ({'auto: 99th percentile of training token lengths, ' if auto else ''}"
+        f"{stats.get('truncated_share_pct')}% of training texts longer, "
+        f"truncation `{record.get('truncation', 'head')}`: {how[record.get('truncation', 'head')]})"
+    )
+
+
 def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
     example = (
         "Free entry! Text WIN to 80086 to claim your prize"
@@ -169,9 +183,13 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
         if "/" in ref and not ref.startswith(("/", "."))
         else f'"{ref}/quickfit.json"'
     )
+    mode = meta.get("truncation", "head")
+    fit_text = truncation.card_snippet(mode, int(meta.get("max_seq_length", 512)))
+    text = f'fit_text("{example}", classifier.tokenizer)' if fit_text else f'"{example}"'
     parts = [
         "With transformers (the pushed files are a plain `transformers` model); quickfit.json holds the",
-        "temperature fitted on the validation split and the threshold(s) tuned after it:",
+        "temperature fitted on the validation split and the threshold(s) tuned after it"
+        + (f"; `fit_text` cuts a long text as in training (truncation `{mode}`):" if fit_text else ":"),
         "",
         "```python",
         "import json",
@@ -180,10 +198,11 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
         "from huggingface_hub import hf_hub_download",
         "from transformers import pipeline",
         "",
+        *([*fit_text.splitlines(), ""] if fit_text else []),
         f"meta = json.load(open({where}))",
         f'classifier = pipeline("text-classification", model="{ref}", top_k=len(meta["labels"]), '
         'function_to_apply="none")',
-        f'scores = classifier(["{example}"])[0]  # raw logits (function_to_apply="none")',
+        f'scores = classifier([{text}])[0]  # raw logits (function_to_apply="none")',
         'logits = {s["label"]: s["score"] for s in scores}',
     ]
     tuned_binary = record["task"] == "binary" and bool(meta.get("thresholds"))
@@ -225,8 +244,10 @@ def _usage(record: dict[str, Any], meta: dict[str, Any], ref: str) -> str:
             "from simpletransformers.classification import ClassificationModel",
             "",
             f'model = ClassificationModel("{st_type}", "{ref}", use_cuda=False,',
-            '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False})',
-            f'predictions, raw_outputs = model.predict(["{example}"])',
+            '    args={"use_multiprocessing": False, "use_multiprocessing_for_evaluation": False, '
+            f'"max_seq_length": {int(meta.get("max_seq_length", 128))}}})',
+            *([*fit_text.splitlines(), ""] if fit_text else []),
+            f"predictions, raw_outputs = model.predict([{text.replace('classifier.', 'model.')}])",
             "print([model.config.id2label[int(p)] for p in predictions])"
             + ("  # argmax; apply the quickfit.json threshold for the tuned cut-off" if tuned_binary else ""),
             "```",
@@ -338,12 +359,8 @@ def context(run_dir: Path, repo_id: str | None, license_: str) -> dict[str, Any]
         "torch_threads": hw.get("torch_threads", "?"),
         "precision": record.get("precision"),
         "max_seq_length": record["max_seq_length"],
-        "truncation_note": (
-            f" (auto: 99th percentile of training token lengths, "
-            f"{record['token_lengths'].get('truncated_share_pct')}% of texts truncated)"
-        )
-        if record.get("token_lengths")
-        else "",
+        "truncation_note": truncation_note(record),
+        "truncation": record.get("truncation", "head"),
         "hyperparameters_table": markdown_table(hyper),
         "search": record.get("hyperparameter_search"),
         "calibration": calibration_sentence(report),

@@ -52,6 +52,10 @@ ARGS = {
     # "auto": the 99th percentile of the training texts' token lengths, rounded up to 8.
     "max_seq_length": "auto",
     "max_seq_length_cap": 256,
+    # Texts longer than max_seq_length: "head" keeps the start, "tail" the end, "head+tail" a quarter of
+    # the room for the start and the rest for the end; "auto": head+tail when over 5% of training texts
+    # are cut, else head. make eval, predict, the app and the card's snippet cut the same way.
+    "truncation": "auto",
     "warmup_ratio": "auto",
     "weight_decay": 0.01,
     "gradient_accumulation_steps": 1,

@@ -62,6 +62,7 @@ def explain(
     from captum.attr import LayerIntegratedGradients
 
     model, tokenizer = predictor.model, predictor.tokenizer
+    text = predictor.fit_texts([text])[0]  # a long text is explained as the model saw it
     encoded = tokenizer(
         text,
         truncation=True,

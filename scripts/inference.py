@@ -27,11 +27,17 @@ class Predictor:
     meta: dict[str, Any] = field(default_factory=dict)
     device: Any = "cpu"
 
+    def fit_texts(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the model was trained on them: long ones cut by the run's truncation rule."""
+        from scripts.truncation import fit
+
+        return fit(texts, self.tokenizer, self.max_seq_length, self.meta.get("truncation", "head"))
+
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """The model's raw scores, in input order (texts sorted by length and padded per batch)."""
         import torch
 
-        texts = ["" if t is None else str(t) for t in texts]
+        texts = self.fit_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)

@@ -142,22 +142,31 @@ def hub_base_model(model_name: str) -> str | None:
     return model_name
 
 
-def auto_max_seq_length(
-    tokenizer, texts: list[str], cap: int, percentile: float = 99.0
-) -> tuple[int, dict[str, int]]:
-    """The percentile of token lengths (with special tokens), rounded up to 8, capped."""
-    lengths = np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
-    model_max = getattr(tokenizer, "model_max_length", 512) or 512
-    value = int(np.ceil(np.percentile(lengths, percentile) / 8) * 8)
-    chosen = int(max(8, min(value, cap, model_max if model_max < 100000 else 512)))
-    stats = {
+def token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
+    """Each text's token count with the special tokens, untruncated."""
+    return np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
+
+
+def length_stats(lengths: np.ndarray, max_seq_length: int) -> dict[str, Any]:
+    """Percentiles of the token lengths and the share of texts longer than max_seq_length."""
+    return {
         "p50": int(np.percentile(lengths, 50)),
         "p95": int(np.percentile(lengths, 95)),
         "p99": int(np.percentile(lengths, 99)),
         "max": int(lengths.max()),
-        "truncated_share_pct": round(float((lengths > chosen).mean() * 100), 2),
+        "truncated_share_pct": round(float((lengths > max_seq_length).mean() * 100), 2),
     }
-    return chosen, stats
+
+
+def auto_max_seq_length(
+    tokenizer, texts: list[str], cap: int, percentile: float = 99.0
+) -> tuple[int, dict[str, Any]]:
+    """The percentile of token lengths (with special tokens), rounded up to 8, capped."""
+    lengths = token_lengths(tokenizer, texts)
+    model_max = getattr(tokenizer, "model_max_length", 512) or 512
+    value = int(np.ceil(np.percentile(lengths, percentile) / 8) * 8)
+    chosen = int(max(8, min(value, cap, model_max if model_max < 100000 else 512)))
+    return chosen, length_stats(lengths, chosen)
 
 
 # ---------------------------------------------------------------- training

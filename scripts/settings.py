@@ -17,6 +17,7 @@ from typing import Any
 from scripts.architectures import canonical as canonical_model_type
 from scripts.errors import UserError
 from scripts.runtime import PRECISIONS
+from scripts.truncation import SETTINGS as TRUNCATION_SETTINGS
 
 RUN_NAME = re.compile(r"^(?!latest$)[\w\-+()][\w .\-+()]{0,99}$")
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
@@ -45,6 +46,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "precision": PRECISIONS,
     "report_to": ("none", "wandb", "mlflow"),
     "dedupe": ("exact", "near", "none"),
+    "truncation": TRUNCATION_SETTINGS,
 }
 POSITIVE = {
     "num_train_epochs",

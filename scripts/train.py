@@ -33,6 +33,7 @@ from scripts import (
     split,
     thresholds,
     tracking,
+    truncation,
 )
 from scripts.console import say
 from scripts.errors import UserError, run_cli
@@ -164,11 +165,31 @@ def choose_max_seq_length(
             "rounded up "
             f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)"
         )
-        return max_len, stats
-    if cfg["max_seq_length"] > limit:
-        say(f"max_seq_length={cfg['max_seq_length']} is above the model's {limit} positions: {limit} is used")
-        return limit, {}
-    return int(cfg["max_seq_length"]), {}
+        return max_len, {**stats, "auto": True}
+    max_len = int(cfg["max_seq_length"])
+    if max_len > limit:
+        say(f"max_seq_length={max_len} is above the model's {limit} positions: {limit} is used")
+        max_len = limit
+    stats = model_lib.length_stats(model_lib.token_lengths(tokenizer, train_texts), max_len)
+    say(f"max_seq_length={max_len}: {stats['truncated_share_pct']}% of training texts are longer")
+    return max_len, stats
+
+
+def choose_truncation(cfg: dict[str, Any], base: str, stats: dict[str, Any]) -> str:
+    """truncation: head | tail | head+tail, or auto (head+tail when many training texts are cut), said
+    with its reason. The cut needs a fast tokenizer's character offsets."""
+    from scripts import model as model_lib
+
+    mode, why = truncation.choose(cfg["truncation"], stats.get("truncated_share_pct", 0.0))
+    if mode != "head" and not getattr(model_lib.load_tokenizer(base), "is_fast", False):
+        if cfg["truncation"] != "auto":
+            raise UserError(
+                f"truncation={mode!r} needs a fast tokenizer (character offsets) and {cfg['model_name']!r} "
+                "has none; use truncation=head"
+            )
+        mode, why = "head", "the tokenizer has no character offsets (not a fast tokenizer)"
+    say(f"truncation={cfg['truncation']} -> {mode} ({why})")
+    return mode
 
 
 @dataclass
@@ -190,6 +211,7 @@ class Plan:
 def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
     """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
     train and validation splits only (a sweep's trials never pass a test split)."""
+    from scripts import model as model_lib
     from scripts.metrics import selection_metric
 
     balanced = balance.rebalance(
@@ -206,6 +228,7 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
         f"{balanced.counts_after}"
     )
     max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
+    cut = choose_truncation(cfg, base, stats)
     positives = (
         int((splits["validation"]["labels"] == dataset.positive_label).sum())
         if dataset.task == "binary"
@@ -222,6 +245,7 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
         **cfg,
         **runtime_chosen,
         "max_seq_length": max_len,
+        "truncation": cut,
         "balance": balanced.method,
         "task": dataset.task,
         "positive_label": dataset.positive_label or cfg["positive_label"],
@@ -229,11 +253,17 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
     threads = runtime.set_threads(cfg["threads"])
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    train_df = balanced.train.assign(
-        encoded=data.encode_labels(balanced.train["labels"], dataset.label_names, dataset.task)
-    )
-    val_df = splits["validation"].assign(
-        encoded=data.encode_labels(splits["validation"]["labels"], dataset.label_names, dataset.task)
+    # The model sees long texts cut by the truncation rule, in training and in its validation pass alike
+    # (make eval, predict and the app apply the same rule from quickfit.json).
+    tokenizer = model_lib.load_tokenizer(base) if cut != "head" else None
+    train_df, val_df = (
+        frame.assign(
+            encoded=data.encode_labels(frame["labels"], dataset.label_names, dataset.task),
+            text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut)
+            if tokenizer
+            else frame["text"],
+        )
+        for frame in (balanced.train, splits["validation"])
     )
 
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
@@ -280,6 +310,7 @@ def train_run(
     plan = make_plan(cfg, dataset, splits, base)
     cfg, balanced, train_df = plan.cfg, plan.balanced, plan.train_df
     max_len, stats, threads, grouped = plan.max_len, plan.stats, plan.threads, plan.cfg["length_grouping"]
+    cut = plan.cfg["truncation"]
     metric_name = plan.metric_name
 
     # 4. train in outputs/.incomplete/<run>; published only when complete
@@ -342,7 +373,7 @@ def train_run(
             result.model_dir,
             dataset.label_names,
             dataset.task,
-            {"positive_label": dataset.positive_label, "max_seq_length": max_len},
+            {"positive_label": dataset.positive_label, "max_seq_length": max_len, "truncation": cut},
         )
         logits = _check_saved_model(result, splits["validation"], cfg)
         temperature, calibration_info, validation_probs = _calibrate(
@@ -356,6 +387,7 @@ def train_run(
             {
                 "positive_label": dataset.positive_label,
                 "max_seq_length": max_len,
+                "truncation": cut,
                 "thresholds": tuned,
                 "thresholds_tuned_on": "validation" if tuned else None,
                 "model_type": cfg["model_type"],
@@ -391,6 +423,7 @@ def train_run(
                 "pos_weight": balanced.pos_weight,
             },
             "max_seq_length": max_len,
+            "truncation": cut,
             "token_lengths": stats,
             "length_grouping": bool(grouped),
             "grouping_class_mix": bool(cfg["grouping_class_mix"]),
