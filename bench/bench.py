@@ -31,9 +31,10 @@ VARIANTS = {
     "A": "Simple Transformers defaults (max_seq_length 128, padded)",
     "B": "transformers Trainer, dynamic padding",
     "B2": "transformers Trainer, dynamic padding + group_by_length",
-    "C": "quickfit defaults (auto max_seq_length, batches trimmed; length grouping auto: off below "
-    "250 steps)",
-    "C2": "quickfit with length_grouping=True (groups of 8 batches sorted by length)",
+    "C": "quickfit defaults (auto max_seq_length, batches trimmed, grouped by length; under 250 steps "
+    "each batch keeps its group's class mix)",
+    "C2": "quickfit with length grouping alone (grouping_class_mix=False: groups of 8 batches sorted by "
+    "length)",
     "C3": "quickfit with length_grouping=True and grouping_class_mix=True (each batch keeps the class mix)",
 }
 
@@ -139,12 +140,12 @@ def run_variant(variant: str, spec: dict) -> dict:
                 use_cuda=torch.cuda.is_available(),
                 args={**common, "max_seq_length": max_len},
             )
-            grouped = recipes.use_length_grouping(
-                True if variant in ("C2", "C3") else "auto", len(texts), spec["batch"], spec["epochs"]
-            )
+            settings = {"C": ("auto", "auto"), "C2": (True, False), "C3": (True, True)}[variant]
+            grouped, mix = recipes.grouping(*settings, len(texts), spec["batch"], spec["epochs"])
             model.group_batches = st_patches.GROUP_BATCHES if grouped else 1
-            model.keep_class_mix = variant == "C3"
+            model.keep_class_mix = mix
             result["length_grouping"] = bool(grouped)
+            result["grouping_class_mix"] = bool(mix)
             result["max_seq_length"] = max_len
             trimmed = {"tokens": 0}
             original = st_patches.trim_batch

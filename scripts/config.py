@@ -64,13 +64,12 @@ ARGS = {
     # Stop when the validation metric (minority F1 / macro-F1) has not improved for this many epochs.
     "use_early_stopping": True,
     "early_stopping_patience": 2,
-    # Batch rows of similar length together (less padding, faster); "auto": on runs of 250+ steps,
-    # where it does not cost quality (on very short runs it did, see bench/QUALITY.md, RESULTS.md).
+    # Batch rows of similar length together (less padding, faster); "auto": on every run.
     "length_grouping": "auto",
-    # With length grouping: each batch keeps its group's class mix (rows placed by their length quantile
-    # within their class). Restores minority F1 on short runs, but where one class is longer (spam) most
-    # of the padding saving goes: bench/GROUPING.md.
-    "grouping_class_mix": False,
+    # With length grouping, each batch keeps its group's class mix (rows placed by their length quantile
+    # within their class). "auto": on runs under 250 steps, where batches of one class cost minority F1;
+    # from 250 steps grouping by length alone costs no quality and saves more padding (bench/GROUPING.md).
+    "grouping_class_mix": "auto",
     # Mixed precision on a GPU: auto (bf16 where the card supports it, else fp16; fp32 on the CPU),
     # fp32, fp16 or bf16. Master weights always stay fp32.
     "precision": "auto",

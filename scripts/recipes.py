@@ -14,7 +14,7 @@ import numpy as np
 # What choose() resolves when the config says "auto" (max_seq_length, balance, model_type and precision
 # are resolved where their evidence is: the tokenizer, the labels, the model's config and the machine).
 AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio", "tune_binary_threshold")
-RUNTIME_AUTO_KEYS = ("length_grouping", "threads")  # resolved by choose_runtime()
+RUNTIME_AUTO_KEYS = ("length_grouping", "grouping_class_mix", "threads")  # resolved by choose_runtime()
 # Fewer validation positives than this and the F1-best threshold is set by one or two texts.
 MIN_POSITIVES_TO_TUNE = 30
 # Length grouping is used from 250 steps on: `make bench` measured that on a 50-step fine-tune it cost
@@ -24,11 +24,16 @@ MIN_POSITIVES_TO_TUNE = 30
 GROUPING_MIN_STEPS = 250
 
 
-def use_length_grouping(setting: Any, rows: int, batch_size: int, epochs: float) -> bool:
-    """length_grouping: True/False, or "auto" = only when the run has at least GROUPING_MIN_STEPS steps."""
-    if setting != "auto":
-        return bool(setting)
-    return bool(np.ceil(rows / batch_size) * epochs >= GROUPING_MIN_STEPS)
+def grouping(
+    length_setting: Any, mix_setting: Any, rows: int, batch_size: int, epochs: float
+) -> tuple[bool, bool]:
+    """(length_grouping, grouping_class_mix), resolved. "auto" groups batches by length on every run and,
+    on runs under GROUPING_MIN_STEPS steps, keeps each batch's class mix: grouping by length alone made
+    one-class batches that cost minority F1 there (bench/GROUPING.md, 5 seeds at 50 steps)."""
+    grouped = True if length_setting == "auto" else bool(length_setting)
+    short = np.ceil(rows / batch_size) * epochs < GROUPING_MIN_STEPS
+    mix = bool(grouped and short) if mix_setting == "auto" else bool(mix_setting)
+    return grouped, mix
 
 
 def choose(
@@ -104,20 +109,30 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
 
     chosen: dict[str, Any] = {}
     reasons: list[str] = []
-    if cfg["length_grouping"] == "auto":
+    if "auto" in (cfg["length_grouping"], cfg["grouping_class_mix"]):
         steps = int(np.ceil(rows_per_epoch / cfg["train_batch_size"]) * cfg["num_train_epochs"])
-        grouped = use_length_grouping(
-            "auto", rows_per_epoch, cfg["train_batch_size"], cfg["num_train_epochs"]
+        grouped, mix = grouping(
+            cfg["length_grouping"],
+            cfg["grouping_class_mix"],
+            rows_per_epoch,
+            cfg["train_batch_size"],
+            cfg["num_train_epochs"],
         )
-        chosen["length_grouping"] = grouped
+        chosen.update(
+            {k: v for k, v in (("length_grouping", grouped), ("grouping_class_mix", mix)) if cfg[k] == "auto"}
+        )
         reasons.append(
-            f"length_grouping={grouped}: {steps} training steps: "
+            f"length_grouping={grouped}, grouping_class_mix={mix}: {steps} training steps: "
             + (
-                f"batches of similar length (from {GROUPING_MIN_STEPS} steps on it costs no quality and "
-                "halves the "
-                "padding)"
+                "batches of similar length"
+                + (
+                    f", each with its group's class mix (under {GROUPING_MIN_STEPS} steps, batches of one "
+                    "class cost minority-class F1)"
+                    if mix
+                    else ""
+                )
                 if grouped
-                else f"random batches (under {GROUPING_MIN_STEPS} steps grouping cost minority-class F1)"
+                else "random batches"
             )
         )
     if cfg["threads"] == "auto":

@@ -1,4 +1,5 @@
-"""Every supported architecture, binary and multi-label: train, evaluate, predict, push and verify.
+"""Every supported architecture, binary and multi-label: train, evaluate, predict, push and verify
+(with long texts cut by truncation=head+tail).
 
 Tiny random-weight models of each architecture are built at test time (tests/tiny_models.py). The
 key property: what `make predict` gives for the validation split equals the probabilities Simple
@@ -73,11 +74,15 @@ def test_architecture_trains_predicts_and_pushes(
     arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory, monkeypatch
 ):
     base = build(arch, tmp_path_factory.mktemp("base") / arch)
-    args = tiny_args(base, tmp_path / "outputs") + ["num_train_epochs=2", "threads=1"]
+    # max_seq_length 10 cuts a quarter to a half of these texts: truncation=auto keeps their head and tail, so
+    # everything below also checks that training, validation, predict and push cut them the same way
+    args = tiny_args(base, tmp_path / "outputs") + ["num_train_epochs=2", "threads=1", "max_seq_length=10"]
     run, training_probs = train_capturing(data_files[task], args, monkeypatch)
 
     record = runs.read_record(run)
     assert record["model"]["model_type"] == arch and record["task"] == task
+    assert record["truncation"] == "head+tail" and record["token_lengths"]["truncated_share_pct"] > 5
+    assert json.loads((run / "model" / "quickfit.json").read_text())["truncation"] == "head+tail"
     assert record["precision"] == "fp32"
     if task == "binary":
         assert record["balance"]["method"] == "class_weight"

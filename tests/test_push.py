@@ -37,7 +37,13 @@ def runs_by_task(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("push")
     binary = train_run(write_binary_csv(root / "sms.csv"), tiny_args(tiny_model, root / "out_b"))
     multi = train_run(write_multilabel_csv(root / "ml.csv"), tiny_args(tiny_model, root / "out_m"))
-    tuned = train_run(root / "sms.csv", tiny_args(tiny_model, root / "out_t"), "tune_binary_threshold=True")
+    # max_seq_length 10 cuts most texts: truncation=auto keeps head and tail, and the card's snippet must too
+    tuned = train_run(
+        root / "sms.csv",
+        tiny_args(tiny_model, root / "out_t"),
+        "tune_binary_threshold=True",
+        "max_seq_length=10",
+    )
     for run in (binary, multi, tuned):
         evaluate.evaluate(run, threads=1)
     return {"binary": binary, "multilabel": multi, "binary_tuned": tuned}
@@ -131,7 +137,11 @@ def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_
     card_text = state.repos["tester/tuned"].files["README.md"].decode()
     assert f"| spam | {predictor.thresholds[0]:.2f} |" in card_text
     snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
-    text = re.search(r'scores = classifier\(\["(.*?)"\]\)', snippet).group(1)
+    assert predictor.meta["truncation"] == "head+tail" and "def fit_text(" in snippet
+    text = re.search(r'scores = classifier\(\[fit_text\("(.*?)", classifier.tokenizer\)\]\)', snippet).group(
+        1
+    )
+    assert predictor.fit_texts([text]) != [text]  # the example is cut: the snippet's cut decides too
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token}
     result = subprocess.run(
         [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300

@@ -99,18 +99,23 @@ def test_list_survives_the_shell_eating_its_quotes():
     assert settings.parse_value("['toxic', 'insult']") == ["toxic", "insult"]
 
 
-def test_length_grouping_is_auto_true_or_false():
-    from scripts.recipes import use_length_grouping
+def test_length_grouping_and_class_mix_are_auto_true_or_false():
+    from scripts.recipes import grouping
 
     assert settings.resolve({"length_grouping": True})["length_grouping"] is True
+    assert settings.resolve({"grouping_class_mix": False})["grouping_class_mix"] is False
     with pytest.raises(UserError, match="True, False or auto"):
         settings.resolve({"length_grouping": "yes"})
-    assert not use_length_grouping("auto", rows=800, batch_size=16, epochs=1)  # 50 steps
-    assert not use_length_grouping("auto", rows=1984, batch_size=16, epochs=2)  # 248 steps
-    assert use_length_grouping("auto", rows=2000, batch_size=16, epochs=2)  # 250 steps
-    assert use_length_grouping("auto", rows=3626, batch_size=16, epochs=3)  # 681 steps
-    assert use_length_grouping("auto", rows=40000, batch_size=32, epochs=5)
-    assert use_length_grouping(True, rows=10, batch_size=16, epochs=1)
+    with pytest.raises(UserError, match="True, False or auto"):
+        settings.resolve({"grouping_class_mix": "sometimes"})
+    # auto: grouped on every run, keeping the class mix under 250 steps
+    assert grouping("auto", "auto", rows=800, batch_size=16, epochs=1) == (True, True)  # 50 steps
+    assert grouping("auto", "auto", rows=1984, batch_size=16, epochs=2) == (True, True)  # 248 steps
+    assert grouping("auto", "auto", rows=2000, batch_size=16, epochs=2) == (True, False)  # 250 steps
+    assert grouping("auto", "auto", rows=40000, batch_size=32, epochs=5) == (True, False)
+    assert grouping(False, "auto", rows=800, batch_size=16, epochs=1) == (False, False)  # nothing to mix
+    assert grouping(True, True, rows=40000, batch_size=32, epochs=5) == (True, True)
+    assert grouping("auto", False, rows=800, batch_size=16, epochs=1) == (True, False)
 
 
 def test_the_readme_documents_every_config_key_with_its_default():
