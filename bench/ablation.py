@@ -150,9 +150,10 @@ def train_trainer(
         AutoTokenizer,
         DataCollatorWithPadding,
         Trainer,
-        TrainingArguments,
         set_seed,
     )
+
+    from bench.trainer_baseline import training_arguments
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(source)
@@ -164,21 +165,7 @@ def train_trainer(
         {**{k: encoded[k][i] for k in encoded}, "labels": label}
         for i, label in enumerate(data["train_labels"])
     ]
-    args = TrainingArguments(
-        output_dir=str(work),
-        per_device_train_batch_size=batch,
-        learning_rate=lr,
-        num_train_epochs=epochs,
-        seed=seed,
-        report_to=[],
-        save_strategy="no",
-        logging_strategy="no",
-        dataloader_num_workers=0,
-        warmup_steps=0.06,
-        weight_decay=0.01,
-        disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    args = training_arguments(work, batch, lr, epochs, seed)
 
     class OrderedTrainer(Trainer):
         def _get_train_sampler(self, *args, **kwargs):
@@ -211,6 +198,7 @@ def train_quickfit(
     import pandas as pd
     import torch
 
+    from bench.bench import st_args
     from scripts import model as model_lib
     from scripts import runtime, st_patches
 
@@ -219,26 +207,9 @@ def train_quickfit(
     if max_length is None:
         max_length, _ = model_lib.auto_max_seq_length(tokenizer, data["train_texts"], 256)
     args = {
-        "num_train_epochs": epochs,
-        "train_batch_size": batch,
-        "learning_rate": lr,
-        "manual_seed": seed,
+        **st_args(epochs, batch, lr, seed, work),
         "max_seq_length": max_length,
         "do_lower_case": model_lib.folds_case(tokenizer),
-        "use_multiprocessing": False,
-        "use_multiprocessing_for_evaluation": False,
-        "output_dir": str(work / "st"),
-        "cache_dir": str(work / "cache"),
-        "tensorboard_dir": str(work / "tb"),
-        "overwrite_output_dir": True,
-        "no_cache": True,
-        "reprocess_input_data": True,
-        "silent": True,
-        "save_model_every_epoch": False,
-        "save_steps": -1,
-        "wandb_project": None,
-        "warmup_ratio": 0.06,
-        "weight_decay": 0.01,
         "fp16": False,
         "config": config or {},
     }

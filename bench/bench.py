@@ -67,6 +67,30 @@ def spam_f1(y: list[int], pred) -> float:
     return float(f1_score(y, np.asarray(pred), pos_label=1))
 
 
+def st_args(epochs: int, batch: int, lr: float, seed: int, work: Path) -> dict:
+    """Simple Transformers' args in every benchmark: no caches, no saving, the Trainer's warm-up and decay."""
+    return {
+        "num_train_epochs": epochs,
+        "train_batch_size": batch,
+        "learning_rate": lr,
+        "manual_seed": seed,
+        "use_multiprocessing": False,
+        "use_multiprocessing_for_evaluation": False,
+        "output_dir": str(work / "st"),
+        "cache_dir": str(work / "cache"),
+        "tensorboard_dir": str(work / "tb"),
+        "overwrite_output_dir": True,
+        "no_cache": True,
+        "reprocess_input_data": True,
+        "silent": True,
+        "save_model_every_epoch": False,
+        "save_steps": -1,
+        "wandb_project": None,
+        "warmup_ratio": 0.06,
+        "weight_decay": 0.01,
+    }
+
+
 def run_variant(variant: str, spec: dict) -> dict:
     """One training run (in this process); returns timings, token counts and the test metric."""
     import torch
@@ -105,26 +129,7 @@ def run_variant(variant: str, spec: dict) -> dict:
 
         runtime.seed_everything(spec["seed"])
         frame = pd.DataFrame({"text": texts, "labels": labels})
-        common = {
-            "num_train_epochs": spec["epochs"],
-            "train_batch_size": spec["batch"],
-            "learning_rate": spec["lr"],
-            "manual_seed": spec["seed"],
-            "use_multiprocessing": False,
-            "use_multiprocessing_for_evaluation": False,
-            "output_dir": str(work / "st"),
-            "cache_dir": str(work / "cache"),
-            "tensorboard_dir": str(work / "tb"),
-            "overwrite_output_dir": True,
-            "no_cache": True,
-            "reprocess_input_data": True,
-            "silent": True,
-            "save_model_every_epoch": False,
-            "save_steps": -1,
-            "wandb_project": None,
-            "warmup_ratio": 0.06,
-            "weight_decay": 0.01,
-        }
+        common = st_args(spec["epochs"], spec["batch"], spec["lr"], spec["seed"], work)
         if variant == "A":
             from simpletransformers.classification import ClassificationModel
 
