@@ -43,6 +43,7 @@ def runs_by_task(tiny_model, tmp_path_factory):
         tiny_args(tiny_model, root / "out_t"),
         "tune_binary_threshold=True",
         "max_seq_length=10",
+        "truncation=auto",
     )
     for run in (binary, multi, tuned):
         evaluate.evaluate(run, threads=1)
