@@ -152,12 +152,11 @@ LENGTH_SAMPLE = 20_000  # training texts measured when max_seq_length is given: 
 
 
 def choose_max_seq_length(
-    cfg: dict[str, Any], base: str, train_texts: list[str]
+    cfg: dict[str, Any], base: str, tokenizer: Any, train_texts: list[str]
 ) -> tuple[int, dict[str, Any]]:
     """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
     from scripts import model as model_lib
 
-    tokenizer = model_lib.load_tokenizer(base)
     limit = model_lib.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
         max_len, stats = model_lib.auto_max_seq_length(
@@ -184,13 +183,11 @@ def choose_max_seq_length(
     return max_len, stats
 
 
-def choose_truncation(cfg: dict[str, Any], base: str, stats: dict[str, Any]) -> str:
+def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]) -> str:
     """truncation: head | tail | head+tail, or auto (head+tail when many training texts are cut), said
     with its reason. The cut needs a fast tokenizer's character offsets."""
-    from scripts import model as model_lib
-
     mode, why = truncation.choose(cfg["truncation"], stats.get("truncated_share_pct", 0.0))
-    if mode != "head" and not getattr(model_lib.load_tokenizer(base), "is_fast", False):
+    if mode != "head" and not getattr(tokenizer, "is_fast", False):
         if cfg["truncation"] != "auto":
             raise UserError(
                 f"truncation={mode!r} needs a fast tokenizer (character offsets) and {cfg['model_name']!r} "
@@ -236,8 +233,9 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
         f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> "
         f"{balanced.counts_after}"
     )
-    max_len, stats = choose_max_seq_length(cfg, base, splits["train"]["text"].tolist())
-    cut = choose_truncation(cfg, base, stats)
+    tokenizer = model_lib.load_tokenizer(base)  # one load for the length, the truncation and the cut
+    max_len, stats = choose_max_seq_length(cfg, base, tokenizer, splits["train"]["text"].tolist())
+    cut = choose_truncation(cfg, tokenizer, stats)
     positives = (
         int((splits["validation"]["labels"] == dataset.positive_label).sum())
         if dataset.task == "binary"
@@ -264,13 +262,10 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
     # The model sees long texts cut by the truncation rule, in training and in its validation pass alike
     # (make eval, predict and the app apply the same rule from quickfit.json).
-    tokenizer = model_lib.load_tokenizer(base) if cut != "head" else None
     train_df, val_df = (
         frame.assign(
             encoded=data.encode_labels(frame["labels"], dataset.label_names, dataset.task),
-            text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut)
-            if tokenizer
-            else frame["text"],
+            text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut),
         )
         for frame in (balanced.train, splits["validation"])
     )
