@@ -14,7 +14,8 @@ seeds: each loop as it really runs (its own data order, dropout and head initial
 scored on every SMS row not used for training (about 3,000 rows, 400 spam, where the bench's 516-row test
 split has 69), so the paired per-seed difference separates a real gap from seed noise. T: the Trainer
 (bench variant B); Q: quickfit's loop with its automatic max_seq_length, random batches (bench variant C
-with grouping off); Q128: Q with max_seq_length 128, the Trainer's.
+with grouping off); Q128: Q with max_seq_length 128, the Trainer's; QD: quickfit's defaults (bench
+variant C: batches grouped by length, with each batch's class mix on short runs).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SEED_VARIANTS = {
     "T": "transformers Trainer (dynamic padding, max_length 128)",
     "Q": "quickfit's loop, automatic max_seq_length, random batches",
     "Q128": "quickfit's loop, max_seq_length 128, random batches",
+    "QD": "quickfit's defaults: automatic max_seq_length, batches grouped as recipes.grouping decides",
 }
 
 
@@ -192,15 +194,17 @@ def train_quickfit(
     orders: list[np.ndarray] | None = None,
     config: dict | None = None,
     max_length: int | None = None,
+    grouped: bool = False,
 ) -> tuple[Any, dict]:
     """quickfit's loop (its Simple Transformers subclass, as bench variant C builds it), random batches;
-    with `orders`, on those batches. max_length None: quickfit's automatic max_seq_length."""
+    with `orders`, on those batches; `grouped`: batches as quickfit's defaults group them.
+    max_length None: quickfit's automatic max_seq_length."""
     import pandas as pd
     import torch
 
     from bench.bench import st_args
     from scripts import model as model_lib
-    from scripts import runtime, st_patches
+    from scripts import recipes, runtime, st_patches
 
     runtime.seed_everything(seed)
     tokenizer = model_lib.load_tokenizer(source)
@@ -217,7 +221,9 @@ def train_quickfit(
         "bert", source, num_labels=2, use_cuda=torch.cuda.is_available(), args=args
     )
     model.model.float()
-    model.group_batches = 1
+    length_grouped, class_mix = recipes.grouping("auto", "auto", len(data["train_texts"]), batch, epochs)
+    model.group_batches = st_patches.GROUP_BATCHES if grouped and length_grouped else 1
+    model.keep_class_mix = grouped and class_mix
     original = st_patches.LengthGroupedBatches
     if orders is not None:
         st_patches.LengthGroupedBatches = lambda *a, **k: FixedBatches(orders, batch)
@@ -333,7 +339,9 @@ def seeds(args: argparse.Namespace) -> dict:
                 if variant == "T":
                     model, log = train_trainer(*common)
                 else:
-                    model, log = train_quickfit(*common, max_length=128 if variant == "Q128" else None)
+                    model, log = train_quickfit(
+                        *common, max_length=128 if variant == "Q128" else None, grouped=variant == "QD"
+                    )
                 f1 = spam_f1(
                     data["eval_labels"], predict(model, tokenizer, data["eval_texts"], log["max_length"])
                 )
