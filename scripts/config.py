@@ -71,6 +71,10 @@ ARGS = {
     # within their class). "auto": on runs under 250 steps, where batches of one class cost minority F1;
     # from 250 steps grouping by length alone costs no quality and saves more padding (bench/GROUPING.md).
     "grouping_class_mix": "auto",
+    # Run each training batch as sub-batches of similar length (one optimizer step, the same loss), so
+    # short rows are not padded to the batch's longest. "auto": on when training on the CPU, where a pass
+    # costs little against its tokens; off on a GPU (kernel launches per pass; not measured there).
+    "sub_batches": "auto",
     # Mixed precision on a GPU: auto (bf16 where the card supports it, else fp16; fp32 on the CPU),
     # fp32, fp16 or bf16. Master weights always stay fp32.
     "precision": "auto",

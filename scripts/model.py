@@ -18,7 +18,7 @@ import numpy as np
 from scripts import architectures, distributed, tracking
 from scripts.errors import UserError
 from scripts.runtime import offline, quiet_environment, seed_everything
-from scripts.st_patches import GROUP_BATCHES, VALIDATION_OUTPUTS, model_classes
+from scripts.st_patches import GROUP_BATCHES, PASS_COST_POSITIONS, VALIDATION_OUTPUTS, model_classes
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -336,6 +336,7 @@ def train(
     model.epoch_callback = (lambda epoch, result: on_epoch(epoch, result[metric_name])) if on_epoch else None
     model.group_batches = GROUP_BATCHES if cfg["length_grouping"] is True else 1  # resolved by recipes.choose
     model.keep_class_mix = bool(cfg.get("grouping_class_mix", False))
+    model.pass_cost = PASS_COST_POSITIONS if cfg.get("sub_batches") is True else None  # resolved by recipes
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
     metrics = {metric_name: metric_fn}

@@ -11,10 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from scripts.errors import UserError
+
 # What choose() resolves when the config says "auto" (max_seq_length, balance, model_type and precision
 # are resolved where their evidence is: the tokenizer, the labels, the model's config and the machine).
 AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio", "tune_binary_threshold")
-RUNTIME_AUTO_KEYS = ("length_grouping", "grouping_class_mix", "threads")  # resolved by choose_runtime()
+# resolved by choose_runtime()
+RUNTIME_AUTO_KEYS = ("length_grouping", "grouping_class_mix", "sub_batches", "threads")
 # Fewer validation positives than this and the F1-best threshold is set by one or two texts.
 MIN_POSITIVES_TO_TUNE = 30
 # Length grouping is used from 250 steps on: `make bench` measured that on a 50-step fine-tune it cost
@@ -103,6 +106,25 @@ def choose(
     return chosen, reasons
 
 
+def sub_batches(setting: Any) -> bool:
+    """sub_batches resolved: "auto" is on when training on the CPU in one process, where one more pass
+    costs about 80 token positions (st_patches.PASS_COST_POSITIONS); off on a GPU, where each pass costs
+    kernel launches that were not measured, and with several processes."""
+    from scripts import distributed
+
+    several_ranks = distributed.current().distributed
+    if setting is True and several_ranks:
+        raise UserError(
+            "sub_batches=true cannot run with several processes (DistributedDataParallel takes one forward "
+            "pass a step): set sub_batches to auto or false"
+        )
+    if setting != "auto":
+        return bool(setting)
+    import torch
+
+    return not torch.cuda.is_available() and not several_ranks
+
+
 def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, Any], list[str]]:
     """length_grouping and threads when "auto", from the run's length (after choose()) and the machine."""
     from scripts.runtime import physical_cores
@@ -135,6 +157,19 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
                 else "random batches"
             )
         )
+    if cfg["sub_batches"] == "auto":
+        chosen["sub_batches"] = sub_batches("auto")
+        reasons.append(
+            f"sub_batches={chosen['sub_batches']}: "
+            + (
+                "training on the CPU: a batch of mixed lengths runs as sub-batches of similar length, "
+                "one optimizer step"
+                if chosen["sub_batches"]
+                else "a GPU or several processes: each batch in one pass"
+            )
+        )
+    else:
+        sub_batches(cfg["sub_batches"])  # refuses what cannot run here
     if cfg["threads"] == "auto":
         chosen["threads"] = physical_cores()
         reasons.append(f"threads={chosen['threads']}: torch CPU threads = the physical cores")

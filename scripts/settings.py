@@ -38,6 +38,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     "positive_label": (int,),
     "length_grouping": (bool,),
     "grouping_class_mix": (bool,),
+    "sub_batches": (bool,),
     "tune_binary_threshold": (bool,),
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}

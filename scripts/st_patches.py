@@ -3,7 +3,8 @@
 quickfit trains inside Simple Transformers' own loop (a subclass, no loop of its own), with:
   * training token ids stored compactly and padded per batch (compact.py; Simple Transformers pads
     every row to max_seq_length in int64), batches grouped by length (shuffled groups, reseeded per
-    epoch); evaluation batches trimmed to their longest real sequence;
+    epoch); evaluation batches trimmed to their longest real sequence; a training batch of mixed
+    lengths run as sub-batches of similar length under one optimizer step (sub_batches);
   * fused AdamW, and on resume the optimizer, LR schedule and gradient scaler restored (it restarts them);
   * checkpoint states read without unpickling (weights_only=True), onto whatever device is here;
   * one multi-label path on transformers' own sequence-classification head for every architecture
@@ -131,6 +132,33 @@ def trim_batch(inputs: dict[str, Any]) -> dict[str, Any]:
         k: (v[:, :longest] if k in SEQUENCE_KEYS and v is not None and v.dim() == 2 else v)
         for k, v in inputs.items()
     }
+
+
+# What one more forward and backward pass costs, in token positions: all-MiniLM-L6-v2 on a 2-core CPU
+# took 40 ms for a pass over 1 x 8 tokens and 0.5 ms a token position on full batches (bench/RESULTS.md).
+PASS_COST_POSITIONS = 80
+
+
+def sub_batches(lengths: np.ndarray, pass_cost: float = PASS_COST_POSITIONS) -> list[np.ndarray]:
+    """A batch's rows (by their real lengths) cut into runs of similar length, longest first, each to be
+    padded only to its own longest row: the cut with the fewest token positions plus `pass_cost` a pass
+    (exact: dynamic programming over the rows sorted by length). A batch that keeps its class mix pads
+    its short rows to its long ones' length; cut this way it costs about what a one-class batch costs."""
+    lengths = np.asarray(lengths)
+    order = np.argsort(-lengths, kind="stable")
+    longest = lengths[order].astype(np.float64)
+    best = np.zeros(len(order) + 1)
+    start = np.zeros(len(order) + 1, dtype=np.int64)
+    for end in range(1, len(order) + 1):
+        # the last run is rows first..end-1, padded to row first's length (the longest of the run)
+        cost = best[:end] + pass_cost + (end - np.arange(end)) * longest[:end]
+        start[end] = int(cost.argmin())
+        best[end] = cost[start[end]]
+    runs, end = [], len(order)
+    while end > 0:
+        runs.append(order[start[end] : end])
+        end = int(start[end])
+    return runs[::-1]
 
 
 # Batches per length-sorted group (see LengthGroupedBatches); when grouping is used is a recipe decision.
@@ -269,11 +297,18 @@ def model_classes() -> dict[str, type]:
         batches: LengthGroupedBatches | None = None
         keep_class_mix = False  # grouping_class_mix: grouped batches keep their group's class mix
 
+        # sub_batches: a training batch runs as runs of similar length (sub_batches()), this the cost of
+        # one more pass in token positions; None: off
+        pass_cost: float | None = None
+
         def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
-            step = self.ddp is not None and model is self.model and self.model.training
+            training = model is self.model and self.model.training  # not an nn.DataParallel copy
+            step = self.ddp is not None and training
+            split = self.pass_cost is not None and training and not step
+            forward = self._sub_batched_loss if split else self._forward_loss
             with bf16_autocast(self.precision):  # a training step goes through DDP, evaluation does not
                 loss, *rest = _float_outputs(
-                    self._forward_loss(self.ddp if step else model, inputs, loss_fct, num_labels, args)
+                    forward(self.ddp if step else model, inputs, loss_fct, num_labels, args)
                 )
             if step and self.batches is not None:
                 loss = loss * self.batches.share  # DDP averages the ranks' losses: weigh uneven shards
@@ -281,6 +316,31 @@ def model_classes() -> dict[str, type]:
 
         def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
             return super()._calculate_loss(model, inputs, loss_fct, num_labels, args)
+
+        def _loss(self, logits, labels, loss_fct, num_labels):
+            """The batch's loss from its logits, as Simple Transformers computes it: its class-weighted loss,
+            or the model's own cross-entropy (the mean over the batch's rows)."""
+            return (loss_fct or torch.nn.CrossEntropyLoss())(logits.view(-1, num_labels), labels.view(-1))
+
+        def _sub_batched_loss(self, model, inputs, loss_fct, num_labels, args):
+            """One training batch as runs of similar length, each padded to its own longest row, with the
+            loss computed once over all their logits in the batch's order: the same loss and gradient as
+            the whole batch's (up to float rounding), one optimizer step, less padding."""
+            mask = inputs.get("attention_mask")
+            if mask is None or mask.dim() != 2 or num_labels < 2 or self.tokenizer.padding_side != "right":
+                return self._forward_loss(model, inputs, loss_fct, num_labels, args)
+            runs = sub_batches(mask.sum(dim=1).cpu().numpy(), self.pass_cost)
+            if len(runs) == 1:
+                return self._forward_loss(model, inputs, loss_fct, num_labels, args)
+            features = {k: v for k, v in inputs.items() if k != "labels" and v is not None}
+            pieces = []
+            for rows in runs:
+                index = torch.from_numpy(rows).to(mask.device)
+                outputs = model(**trim_batch({k: v[index] for k, v in features.items()}))
+                pieces.append(outputs.logits if hasattr(outputs, "logits") else outputs[0])
+            back = torch.from_numpy(np.argsort(np.concatenate(runs))).to(mask.device)
+            logits = torch.cat(pieces)[back]
+            return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
 
         def set_class_weight(self, weight: list[float] | None) -> None:
             """Weighted cross-entropy for every architecture (Simple Transformers refuses some)."""
@@ -429,6 +489,9 @@ def model_classes() -> dict[str, type]:
         def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
             features = {k: v for k, v in inputs.items() if k != "labels" and v is not None}
             logits = model(**features).logits
-            return self.loss_fct(logits.float(), inputs["labels"].float()), logits
+            return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
+
+        def _loss(self, logits, labels, loss_fct, num_labels):
+            return self.loss_fct(logits.float(), labels.float())
 
     return {"single": QuickClassificationModel, "multi": QuickMultiLabelModel}

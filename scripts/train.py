@@ -431,6 +431,7 @@ def train_run(
             "token_lengths": stats,
             "length_grouping": bool(grouped),
             "grouping_class_mix": bool(cfg["grouping_class_mix"]),
+            "sub_batches": bool(cfg["sub_batches"]),
             "precision": cfg["precision"],
             "threads": threads,
             "distributed": {"world_size": world.size, "backend": world.backend or "none"},

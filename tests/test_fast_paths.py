@@ -176,3 +176,108 @@ def test_grouping_class_mix_reaches_the_sampler_and_the_record(tiny_model, tmp_p
         run = train_run(path, args, f"grouping_class_mix={mix}", f"run_name=mix-{mix}")
         assert runs.read_record(run)["grouping_class_mix"] is mix
     assert seen == [(16 * 8, [0, 1]), (16 * 8, [0])]
+
+
+def _cost(lengths: np.ndarray, runs: list[np.ndarray], pass_cost: float) -> float:
+    return sum(pass_cost + len(r) * lengths[r].max() for r in runs)
+
+
+def test_sub_batches_cover_the_batch_once_at_the_least_cost():
+    """Every row once; the cost equals the best of every cut of the length-sorted rows (brute force)."""
+    import itertools
+
+    from scripts.st_patches import sub_batches
+
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        lengths = rng.integers(3, 90, size=int(rng.integers(1, 10)))
+        pass_cost = float(rng.choice([0.0, 20.0, 80.0]))
+        runs = sub_batches(lengths, pass_cost)
+        assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
+        order = np.argsort(-lengths, kind="stable")
+        best = min(
+            _cost(lengths, np.split(order, list(cuts)), pass_cost)
+            for k in range(len(lengths))
+            for cuts in itertools.combinations(range(1, len(lengths)), k)
+        )
+        assert _cost(lengths, runs, pass_cost) == best
+    assert len(sub_batches(np.array([70, 68, 12, 10, 9]), 1e9)) == 1  # a pass dearer than any padding
+    assert [sorted(r.tolist()) for r in sub_batches(np.array([70, 12, 70, 12]), 0.0)] == [[0, 2], [1, 3]]
+
+
+def _bare_model(kind: str, tokenizer, **attributes):
+    """quickfit's Simple Transformers subclass without its loading: only what the loss methods read."""
+    from types import SimpleNamespace
+
+    from scripts.st_patches import model_classes
+
+    cls = model_classes()[kind]
+    bare = cls.__new__(cls)
+    bare.tokenizer, bare.args, bare.pass_cost = tokenizer, SimpleNamespace(as_reranker=False), 0.0
+    for key, value in attributes.items():
+        setattr(bare, key, value)
+    return bare
+
+
+def test_sub_batched_loss_gives_the_whole_batch_loss_and_gradient(tiny_model):
+    """A batch of mixed lengths run as sub-batches: the same logits, loss and gradients as in one pass,
+    for single-label cross-entropy (plain and class-weighted) and multi-label BCE with pos_weight."""
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    texts = ["free cash now", "see you later at home tonight my friend, call me back", "ok", "win", "a b c d"]
+    inputs = trim_batch(dict(tokenizer(texts, padding="max_length", max_length=32, return_tensors="pt")))
+    labels_single = torch.tensor([1, 0, 2, 1, 0])
+    labels_multi = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
+    weighted = torch.nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 1.0]))
+    cases = [
+        ("single", labels_single, None, {}),
+        ("single", labels_single, weighted, {}),
+        (
+            "multi",
+            labels_multi,
+            None,
+            {"loss_fct": torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0, 1.0, 3.0]))},
+        ),
+    ]
+    for kind, labels, loss_fct, attributes in cases:
+        torch.manual_seed(0)
+        model = BertForSequenceClassification.from_pretrained(tiny_model, num_labels=3).eval()  # no dropout
+        bare = _bare_model(kind, tokenizer, num_labels=3, **attributes)
+        results = []
+        for method in (bare._forward_loss, bare._sub_batched_loss):
+            model.zero_grad()
+            loss, logits = method(model, {**inputs, "labels": labels}, loss_fct, 3, bare.args)[:2]
+            loss.backward()
+            results.append((loss.detach(), logits.detach(), [p.grad.clone() for p in model.parameters()]))
+        (loss_a, logits_a, grads_a), (loss_b, logits_b, grads_b) = results
+        torch.testing.assert_close(logits_b, logits_a, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(loss_b, loss_a, atol=1e-6, rtol=1e-5)
+        for a, b in zip(grads_a, grads_b, strict=True):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+
+
+def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeypatch):
+    """sub_batches=True: training batches are cut into runs of similar length (a pass made free here so
+    the tiny texts are cut) and the run completes its own checks; False: never cut. Both are recorded."""
+    from scripts import model as model_lib
+    from scripts import runs, st_patches
+    from tests.helpers import tiny_args, train_run, write_binary_csv
+
+    calls = []
+    original = st_patches.sub_batches
+
+    def spy(lengths, pass_cost):
+        runs_ = original(lengths, pass_cost)
+        calls.append(len(runs_))
+        return runs_
+
+    monkeypatch.setattr(st_patches, "sub_batches", spy)
+    monkeypatch.setattr(model_lib, "PASS_COST_POSITIONS", 0.0)
+    path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
+    args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]
+    for enabled in (True, False):
+        calls.clear()
+        run = train_run(path, args, f"sub_batches={enabled}", f"run_name=sub-{enabled}")
+        assert runs.read_record(run)["sub_batches"] is enabled
+        assert (max(calls) > 1) if enabled else not calls

@@ -128,3 +128,26 @@ def test_the_readme_documents_every_config_key_with_its_default():
     for key, default in settings.flat_defaults().items():
         assert key in rows, f"README's config table lacks {key}"
         assert rows[key] == str(default), (key, rows[key], default)
+
+
+def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeypatch):
+    import torch
+
+    from scripts.recipes import choose_runtime, sub_batches
+
+    with pytest.raises(UserError, match="True, False or auto"):
+        settings.resolve({"sub_batches": "maybe"})
+    run = {"train_batch_size": 16, "num_train_epochs": 1}
+    chosen, reasons = choose_runtime(settings.resolve(run), rows_per_epoch=800)
+    assert chosen["sub_batches"] is True and any(
+        r.startswith("sub_batches=True: training on the CPU") for r in reasons
+    )
+    assert sub_batches(False) is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert sub_batches("auto") is False and sub_batches(True) is True  # a GPU: off unless asked for
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert sub_batches("auto") is False  # DistributedDataParallel takes one forward pass a step
+    with pytest.raises(UserError, match="sub_batches=true cannot run with several processes"):
+        choose_runtime(settings.resolve({**run, "sub_batches": True}), rows_per_epoch=800)
