@@ -355,6 +355,11 @@ def train_run(
             f"{metric_name}; batches "
             + ("grouped by length" if grouped else "in random order")
             + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text"
+            + (
+                ", cut into sub-batches of similar length where that saves padding"
+                if cfg["sub_batches"]
+                else ""
+            )
         )
         if world.distributed:
             say(
