@@ -158,7 +158,7 @@ def run_variant(variant: str, spec: dict) -> dict:
             result["length_grouping"] = bool(grouped)
             result["grouping_class_mix"] = bool(mix)
             result["max_seq_length"] = max_len
-            split = recipes.sub_batches("auto" if variant != "C1" else False)
+            split = recipes.use_sub_batches("auto" if variant != "C1" else False)
             model.pass_cost = st_patches.PASS_COST_POSITIONS if split else None
             result["sub_batches"] = model.pass_cost is not None
             trimmed = {"tokens": 0}

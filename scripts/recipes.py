@@ -106,10 +106,11 @@ def choose(
     return chosen, reasons
 
 
-def sub_batches(setting: Any) -> bool:
-    """sub_batches resolved: "auto" is on when training on the CPU in one process, where one more pass
-    costs about 80 token positions (st_patches.PASS_COST_POSITIONS); off on a GPU, where each pass costs
-    kernel launches that were not measured, and with several processes."""
+def use_sub_batches(setting: Any) -> bool:
+    """Whether training batches run as sub-batches (the sub_batches setting resolved). "auto": on when
+    training on the CPU in one process, where one more pass costs about 80 token positions
+    (st_patches.PASS_COST_POSITIONS); off on a GPU, where each pass costs kernel launches that were not
+    measured, and with several processes."""
     from scripts import distributed
 
     several_ranks = distributed.current().distributed
@@ -158,7 +159,7 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
             )
         )
     if cfg["sub_batches"] == "auto":
-        chosen["sub_batches"] = sub_batches("auto")
+        chosen["sub_batches"] = use_sub_batches("auto")
         reasons.append(
             f"sub_batches={chosen['sub_batches']}: "
             + (
@@ -169,7 +170,7 @@ def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, 
             )
         )
     else:
-        sub_batches(cfg["sub_batches"])  # refuses what cannot run here
+        use_sub_batches(cfg["sub_batches"])  # refuses what cannot run here
     if cfg["threads"] == "auto":
         chosen["threads"] = physical_cores()
         reasons.append(f"threads={chosen['threads']}: torch CPU threads = the physical cores")

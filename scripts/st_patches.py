@@ -134,6 +134,11 @@ def trim_batch(inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def model_features(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A batch's model inputs without its labels (the loss is computed from the logits here)."""
+    return {k: v for k, v in inputs.items() if k != "labels" and v is not None}
+
+
 # What one more forward and backward pass costs, in token positions: all-MiniLM-L6-v2 on a 2-core CPU
 # took 40 ms for a pass over 1 x 8 tokens and 0.5 ms a token position on full batches (bench/RESULTS.md).
 PASS_COST_POSITIONS = 80
@@ -332,7 +337,7 @@ def model_classes() -> dict[str, type]:
             runs = sub_batches(mask.sum(dim=1).cpu().numpy(), self.pass_cost)
             if len(runs) == 1:
                 return self._forward_loss(model, inputs, loss_fct, num_labels, args)
-            features = {k: v for k, v in inputs.items() if k != "labels" and v is not None}
+            features = model_features(inputs)
             pieces = []
             for rows in runs:
                 index = torch.from_numpy(rows).to(mask.device)
@@ -487,8 +492,7 @@ def model_classes() -> dict[str, type]:
             self.args.model_name, self.args.model_type = model_name, model_type
 
         def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
-            features = {k: v for k, v in inputs.items() if k != "labels" and v is not None}
-            logits = model(**features).logits
+            logits = model(**model_features(inputs)).logits
             return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
 
         def _loss(self, logits, labels, loss_fct, num_labels):

@@ -133,7 +133,7 @@ def test_the_readme_documents_every_config_key_with_its_default():
 def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeypatch):
     import torch
 
-    from scripts.recipes import choose_runtime, sub_batches
+    from scripts.recipes import choose_runtime, use_sub_batches
 
     with pytest.raises(UserError, match="True, False or auto"):
         settings.resolve({"sub_batches": "maybe"})
@@ -142,12 +142,12 @@ def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeyp
     assert chosen["sub_batches"] is True and any(
         r.startswith("sub_batches=True: training on the CPU") for r in reasons
     )
-    assert sub_batches(False) is False
+    assert use_sub_batches(False) is False
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert sub_batches("auto") is False and sub_batches(True) is True  # a GPU: off unless asked for
+    assert use_sub_batches("auto") is False and use_sub_batches(True) is True  # a GPU: off unless asked for
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    assert sub_batches("auto") is False  # DistributedDataParallel takes one forward pass a step
+    assert use_sub_batches("auto") is False  # DistributedDataParallel takes one forward pass a step
     with pytest.raises(UserError, match="sub_batches=true cannot run with several processes"):
         choose_runtime(settings.resolve({**run, "sub_batches": True}), rows_per_epoch=800)
