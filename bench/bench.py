@@ -174,6 +174,8 @@ def run_variant(variant: str, spec: dict) -> dict:
         result["train_seconds"] = time.perf_counter() - start
         if variant in ("C", "C1", "C2", "C3"):
             result["processed_tokens"] = trimmed["tokens"]
+            timer = model.pass_timer
+            result["pass_cost"] = round(timer.positions, 1) if timer and timer.fitted else None
             counter.remove()
         saved = work / "model"
         model.model.save_pretrained(saved)

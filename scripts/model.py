@@ -180,6 +180,7 @@ class TrainResult:
     global_step: int
     best_epoch: int
     validation_probs: np.ndarray  # as computed during training, for checking the saved model
+    pass_cost: float | None = None  # sub-batches: a pass's cost in token positions, as the steps measured it
 
 
 def simpletransformers_args(
@@ -363,6 +364,9 @@ def train(
         global_step=int(global_step),
         best_epoch=int(best_row["epoch"]),
         validation_probs=validation_probabilities(checkpoint, task),
+        pass_cost=round(model.pass_timer.positions, 1)
+        if model.pass_timer and model.pass_timer.fitted
+        else None,
     )
 
 

@@ -108,9 +108,9 @@ def choose(
 
 def use_sub_batches(setting: Any) -> bool:
     """Whether training batches run as sub-batches (the sub_batches setting resolved). "auto": on when
-    training on the CPU in one process, where one more pass costs about 80 token positions
-    (st_patches.PASS_COST_POSITIONS); off on a GPU, where each pass costs kernel launches that were not
-    measured, and with several processes."""
+    training on the CPU in one process, where one more pass costs tens of token positions (measured by
+    the training steps, pass_cost.py); off on a GPU, where sub-batches were not measured end to end, and
+    with several processes."""
     from scripts import distributed
 
     several_ranks = distributed.current().distributed

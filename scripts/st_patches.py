@@ -30,6 +30,7 @@ import numpy as np
 from scripts.compact import CompactTokens
 from scripts.distributed import World, broadcast, shard, wrap
 from scripts.errors import UserError
+from scripts.pass_cost import PassCost
 from scripts.runtime import bf16_autocast
 
 VALIDATION_OUTPUTS = "validation_outputs.npy"
@@ -139,8 +140,9 @@ def model_features(inputs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in inputs.items() if k != "labels" and v is not None}
 
 
-# What one more forward and backward pass costs, in token positions: all-MiniLM-L6-v2 on a 2-core CPU
-# took 40 ms for a pass over 1 x 8 tokens and 0.5 ms a token position on full batches (bench/RESULTS.md).
+# What one more forward and backward pass costs, in token positions, until the training steps have
+# measured it (pass_cost.py): all-MiniLM-L6-v2 on a 2-core CPU took 40 ms for a pass over 1 x 8 tokens
+# and 0.5 ms a token position on full batches (bench/RESULTS.md).
 PASS_COST_POSITIONS = 80
 
 
@@ -303,8 +305,10 @@ def model_classes() -> dict[str, type]:
         keep_class_mix = False  # grouping_class_mix: grouped batches keep their group's class mix
 
         # sub_batches: a training batch runs as runs of similar length (sub_batches()), this the cost of
-        # one more pass in token positions; None: off
+        # one more pass in token positions to start from; None: off. While training, pass_timer refits it
+        # from the steps' times (pass_cost.py).
         pass_cost: float | None = None
+        pass_timer: PassCost | None = None
 
         def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
             training = model is self.model and self.model.training  # not an nn.DataParallel copy
@@ -334,7 +338,11 @@ def model_classes() -> dict[str, type]:
             mask = inputs.get("attention_mask")
             if mask is None or mask.dim() != 2 or num_labels < 2 or self.tokenizer.padding_side != "right":
                 return self._forward_loss(model, inputs, loss_fct, num_labels, args)
-            runs = sub_batches(mask.sum(dim=1).cpu().numpy(), self.pass_cost)
+            lengths = mask.sum(dim=1).cpu().numpy()
+            timer = self.pass_timer
+            runs = sub_batches(lengths, timer.positions if timer else self.pass_cost)
+            if timer:
+                timer.begin(len(runs), sum(len(rows) * int(lengths[rows].max()) for rows in runs))
             if len(runs) == 1:
                 return self._forward_loss(model, inputs, loss_fct, num_labels, args)
             features = model_features(inputs)
@@ -391,8 +399,26 @@ def model_classes() -> dict[str, type]:
             if self.world.distributed:
                 self.ddp = wrap(self.model, self.world)
             resuming = restored_optimizer(self.resume_dir) if self.resume_dir else nullcontext()
-            with fused_adamw(), resuming, tracked_grad_scaler(self, self.resume_dir), self.curves():
+            scaler = tracked_grad_scaler(self, self.resume_dir)
+            with fused_adamw(), resuming, scaler, self.curves(), self.timed_passes():
                 return super().train(train_dataloader, output_dir, *args, **kwargs)
+
+        @contextmanager
+        def timed_passes(self) -> Iterator[None]:
+            """With sub-batches on, time each training step's forward and backward passes (pass_cost.py):
+            a step ends when its gradient reaches the input embeddings, the last one backward computes."""
+            embeddings = self.model.get_input_embeddings()
+            weight = getattr(embeddings, "weight", None)
+            if self.pass_cost is None or weight is None or not weight.requires_grad:
+                yield
+                return
+            on_gpu = weight.is_cuda
+            self.pass_timer = PassCost(self.pass_cost, torch.cuda.synchronize if on_gpu else None)
+            hook = weight.register_post_accumulate_grad_hook(lambda _: self.pass_timer.end())
+            try:
+                yield
+            finally:
+                hook.remove()
 
         @contextmanager
         def curves(self) -> Iterator[None]:

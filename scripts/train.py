@@ -437,6 +437,7 @@ def train_run(
             "length_grouping": bool(grouped),
             "grouping_class_mix": bool(cfg["grouping_class_mix"]),
             "sub_batches": bool(cfg["sub_batches"]),
+            "sub_batch_pass_cost": result.pass_cost,
             "precision": cfg["precision"],
             "threads": threads,
             "distributed": {"world_size": world.size, "backend": world.backend or "none"},

@@ -180,12 +180,14 @@ def test_grouping_class_mix_reaches_the_sampler_and_the_record(tiny_model, tmp_p
 
 def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeypatch):
     """sub_batches=True: training batches are cut into runs of similar length (a pass made free here so
-    the tiny texts are cut) and the run completes its own checks; False: never cut. Both are recorded."""
+    the tiny texts are cut), every training step is timed for the pass-cost fit (its forward begun, its
+    backward ended at the input embeddings) and the run completes its own checks; False: never cut, never
+    timed. Both are recorded."""
     from scripts import model as model_lib
     from scripts import runs, st_patches
     from tests.helpers import tiny_args, train_run, write_binary_csv
 
-    calls = []
+    calls, timers = [], []
     original = st_patches.sub_batches
 
     def spy(lengths, pass_cost):
@@ -193,12 +195,23 @@ def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeyp
         calls.append(len(runs_))
         return runs_
 
+    class SpiedPassCost(st_patches.PassCost):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            timers.append(self)
+
     monkeypatch.setattr(st_patches, "sub_batches", spy)
+    monkeypatch.setattr(st_patches, "PassCost", SpiedPassCost)
     monkeypatch.setattr(model_lib, "PASS_COST_POSITIONS", 0.0)
     path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]
     for enabled in (True, False):
         calls.clear()
+        timers.clear()
         run = train_run(path, args, f"sub_batches={enabled}", f"run_name=sub-{enabled}")
-        assert runs.read_record(run)["sub_batches"] is enabled
+        record = runs.read_record(run)
+        assert record["sub_batches"] is enabled
         assert (max(calls) > 1) if enabled else not calls
+        assert [(t.begun, t.ended) for t in timers] == ([(len(calls), len(calls))] if enabled else [])
+        fitted = enabled and timers[0].fitted
+        assert record["sub_batch_pass_cost"] == (round(timers[0].positions, 1) if fitted else None)
