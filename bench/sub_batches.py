@@ -1,7 +1,7 @@
 """Sub-batches on and off, side by side: `make train`'s training time on a dataset preset.
 
     python -m bench.sub_batches --dataset goemotions --rows 6000 --epochs 1 --rounds 2
-                                [--out bench/sub_batches/goemotions.json]
+                                [--set train_batch_size=32 ...] [--out bench/sub_batches/goemotions.json]
 
 Each round trains twice, sub_batches=true then false (alternating the order each round, so a machine
 that slows down does not favour one), with the same seed, rows, epochs and every other default, and
@@ -20,11 +20,14 @@ import tempfile
 from pathlib import Path
 
 
-def train_once(dataset: str, rows: int, epochs: int, enabled: bool, outputs: Path) -> dict:
+def train_once(
+    dataset: str, rows: int, epochs: int, enabled: bool, outputs: Path, extra: dict | None = None
+) -> dict:
     from scripts import runs, settings, train
 
     cfg = settings.resolve(
         {
+            **(extra or {}),
             "dataset": dataset,
             "max_train_rows": rows,
             "num_train_epochs": epochs,
@@ -39,7 +42,6 @@ def train_once(dataset: str, rows: int, epochs: int, enabled: bool, outputs: Pat
         "sub_batches": enabled,
         "train_seconds": record["train_seconds"],
         "pass_cost": record.get("sub_batch_pass_cost"),
-        "train_rows": record["dataset"]["split"]["sizes"]["train"],
         "best_epoch": record["best_epoch"],
     }
 
@@ -50,13 +52,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--set", nargs="*", default=[], help="other config values, key=value")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
+    from scripts import settings
+
+    extra = settings.parse_overrides(args.set)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for enabled in (True, False) if round_ % 2 == 0 else (False, True):
-                run = train_once(args.dataset, args.rows, args.epochs, enabled, Path(tmp) / f"r{round_}")
+                run = train_once(
+                    args.dataset, args.rows, args.epochs, enabled, Path(tmp) / f"r{round_}", extra
+                )
                 results.append({"round": round_ + 1, **run})
                 print(f"[sub_batches] round {round_ + 1}: {json.dumps(results[-1])}", flush=True)
     ratios = []

@@ -309,6 +309,7 @@ def model_classes() -> dict[str, type]:
         # from the steps' times (pass_cost.py).
         pass_cost: float | None = None
         pass_timer: PassCost | None = None
+        fit_pass_cost = True  # False: keep pass_cost as it is (bench variant C0)
 
         def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
             training = model is self.model and self.model.training  # not an nn.DataParallel copy
@@ -409,7 +410,7 @@ def model_classes() -> dict[str, type]:
             a step ends when its gradient reaches the input embeddings, the last one backward computes."""
             embeddings = self.model.get_input_embeddings()
             weight = getattr(embeddings, "weight", None)
-            if self.pass_cost is None or weight is None or not weight.requires_grad:
+            if self.pass_cost is None or not self.fit_pass_cost or weight is None or not weight.requires_grad:
                 yield
                 return
             on_gpu = weight.is_cuda
