@@ -81,9 +81,11 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
             "a stratified sample needs a row of each; raise it or set 0 for all rows"
         )
     if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
+        report["split"]["train_rows_before_cap"] = len(splits["train"])
         splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
     sizes = {k: len(v) for k, v in splits.items()}
+    report["split"]["sizes"] = sizes  # the rows trained and evaluated on (run.json, the card): after the cap
     say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
     report["leakage"] = leakage.report(splits, sketches=sketches)
     say(f"  leakage check: {leakage.summary(report['leakage'])}")

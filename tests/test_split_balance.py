@@ -93,3 +93,20 @@ def test_resampling_refused_for_multilabel():
     multi = pd.DataFrame({"text": ["a"], "labels": [("x",)]})
     with pytest.raises(UserError, match="multi-label"):
         balance.rebalance(multi, "multilabel", ["x"], "oversample", 0.5, 30, seed=0)
+
+
+def test_capped_training_rows_are_the_recorded_split_size(tmp_path):
+    """max_train_rows: the split sizes that run.json, the card and the experiments report are the rows
+    trained on, with the count before the cap beside them (they were the uncapped count)."""
+    from scripts import settings, train
+    from tests.helpers import write_binary_csv
+
+    cfg = settings.resolve({"dataset": str(write_binary_csv(tmp_path / "b.csv")), "max_train_rows": 50})
+    dataset, splits, _ = train.prepare(cfg)
+    recorded = dataset.report["split"]
+    assert len(splits["train"]) == 50
+    assert recorded["sizes"] == {part: len(frame) for part, frame in splits.items()}
+    assert recorded["train_rows_before_cap"] > 50
+    uncapped, _, _ = train.prepare({**cfg, "max_train_rows": 0})
+    assert "train_rows_before_cap" not in uncapped.report["split"]
+    assert uncapped.report["split"]["sizes"]["train"] == recorded["train_rows_before_cap"]
