@@ -177,8 +177,7 @@ def run_variant(variant: str, spec: dict) -> dict:
         result["train_seconds"] = time.perf_counter() - start
         if variant in ("C", "C0", "C1", "C2", "C3"):
             result["processed_tokens"] = trimmed["tokens"]
-            timer = model.pass_timer
-            result["pass_cost"] = round(timer.positions, 1) if timer and timer.fitted else None
+            result["pass_cost"] = model.pass_timer.measured if model.pass_timer else None
             counter.remove()
         saved = work / "model"
         model.model.save_pretrained(saved)

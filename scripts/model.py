@@ -364,9 +364,7 @@ def train(
         global_step=int(global_step),
         best_epoch=int(best_row["epoch"]),
         validation_probs=validation_probabilities(checkpoint, task),
-        pass_cost=round(model.pass_timer.positions, 1)
-        if model.pass_timer and model.pass_timer.fitted
-        else None,
+        pass_cost=model.pass_timer.measured if model.pass_timer else None,
     )
 
 

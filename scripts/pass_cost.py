@@ -39,6 +39,11 @@ class PassCost:
         self.begun = self.ended = 0  # steps begun and ended (timed or warming up)
         self._steps: deque[tuple[int, int, float]] = deque(maxlen=WINDOW)
 
+    @property
+    def measured(self) -> float | None:
+        """The fitted figure, rounded for the record; None while it is still the starting one."""
+        return round(self.positions, 1) if self.fitted else None
+
     def begin(self, passes: int, positions: int) -> None:
         self._synchronize()
         self.begun += 1

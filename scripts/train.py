@@ -73,7 +73,7 @@ def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame],
     sketches = leakage.Sketches()  # each text's near-duplicate signature, computed once for both steps
     if cfg["dedupe"] == "near":
         splits, moved = leakage.separate(splits, splits.report["carved"], sketches)
-        report["split"].update(near_duplicates=moved, sizes={k: len(v) for k, v in splits.items()})
+        report["split"]["near_duplicates"] = moved
         say(f"  dedupe=near: {moved}")
     if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
         raise UserError(
