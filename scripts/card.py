@@ -71,14 +71,15 @@ def parameter_count(model_dir: Path) -> int:
 
 
 def ensure_eval(run_dir: Path, threads: Any = "auto") -> dict[str, Any]:
-    """The card reports the test evaluation; run it first if it is missing."""
-    path = run_dir / "eval" / "metrics.json"
-    if not path.exists():
+    """The card reports the evaluation of the run's own test split; run it first if it is missing (or if
+    eval/ scores other rows)."""
+    report = runs.test_metrics(run_dir)
+    if report is None:
         from scripts.evaluate import evaluate
 
-        say("no evaluation yet: running it on the test split first")
-        evaluate(run_dir, threads=threads)
-    return json.loads(path.read_text())
+        say("no evaluation of this run's test split yet: running it first")
+        report = evaluate(run_dir, threads=threads)
+    return report
 
 
 def card_data(

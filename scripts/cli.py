@@ -74,13 +74,30 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
 }
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def flag(variable: str, value: str) -> bool:
+    """One reading of every on/off make variable: `INCLUDE_DATA=0` is off, not "set, so on"."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UserError(
+        f"{variable}={value!r} is neither on nor off; use {variable}=1 (or true/yes/on) "
+        f"or {variable}=0 (or false/no/off, or leave it out)"
+    )
+
+
 def arguments(target: str, env: Mapping[str, str]) -> list[str]:
     """The entry point's argv for a make target, from the QF_* variables."""
     argv: list[str] = []
     for variable, option, kind in TARGETS[target][1]:
         value = env.get(f"QF_{variable}", "")
         if kind == "flag":
-            argv += [option] if value.strip() else []
+            argv += [option] if flag(variable, value) else []
         elif kind == "words" and value.strip():
             try:
                 argv += [option, *shlex.split(value)]
@@ -93,7 +110,7 @@ def arguments(target: str, env: Mapping[str, str]) -> list[str]:
             argv += [f"{option}={value}"] if value.strip() else []
         elif value or kind == "required":
             argv += [option, value]
-    return argv + (["--debug"] if env.get("QF_DEBUG", "").strip() else [])
+    return argv + (["--debug"] if flag("DEBUG", env.get("QF_DEBUG", "")) else [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

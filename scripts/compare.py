@@ -11,7 +11,6 @@ outputs/compare.md, with one plot (outputs/compare.png).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ def describe(run_dir: Path) -> dict[str, Any]:
     """One leaderboard row: what was trained, how, and how it scored (test metrics from eval/metrics.json)."""
     record = runs.read_record(run_dir)
     cfg = runs.saved_config(run_dir)
-    metrics_file = run_dir / "eval" / "metrics.json"
-    results = json.loads(metrics_file.read_text())["results"]["transformer"] if metrics_file.exists() else {}
+    report = runs.test_metrics(run_dir)  # only scores of the run's own test split are ranked
+    results = report["results"]["transformer"] if report else {}
     headline = HEADLINE[record["task"]]
     interval = (results.get("intervals") or {}).get(headline)
     return {

@@ -9,7 +9,7 @@ compact table of the transformer against TF-IDF + logistic regression and the ma
 from __future__ import annotations
 
 import argparse
-import hashlib
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -236,8 +236,6 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], pred)
     key = COLLAPSE_METRIC[task]
     ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
-    out = run_dir / "eval"
-    out.mkdir(exist_ok=True)
     report = {
         "run": record["run"],
         "model": "model/",
@@ -248,7 +246,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "data": {
             "name": data_name,
             "rows": len(texts),
-            "sha256": hashlib.sha256("\n".join(texts).encode()).hexdigest(),
+            "sha256": runs.texts_digest(texts),
         },
         "thresholds": {
             "values": dict(zip(labels if task == "multilabel" else [record.get("positive_label")], tuned)),
@@ -282,6 +280,48 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     report["explanations"] = explain.explain_errors(
         predictor, report["errors"]["confident_wrong"], labels, task
     )
+    with runs.built_aside(runs.eval_dir(run_dir, data_path)) as out:
+        _write_outputs(
+            out,
+            report,
+            record,
+            predictor,
+            train,
+            y_train,
+            val,
+            y_val,
+            texts,
+            y,
+            pred,
+            probs,
+            uncalibrated,
+            tuned,
+            data_path,
+        )
+    return report
+
+
+def _write_outputs(
+    out: Path,
+    report,
+    record,
+    predictor,
+    train,
+    y_train,
+    val,
+    y_val,
+    texts,
+    y,
+    pred,
+    probs,
+    uncalibrated,
+    tuned,
+    data_path,
+) -> None:
+    """metrics.json, report.md, predictions.csv, the label audit and the plots, all into `out`."""
+    task, labels, temperature = report["task"], report["labels"], report["calibration"]["temperature"]
+    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
+    run_dir = out.parent
     report["label_audit"], audit_table = _label_audit(
         out,
         predictor,
@@ -304,7 +344,6 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         report["plots"].append("reliability.png")
     runs.write_json(out / "metrics.json", report)
     (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
-    return report
 
 
 def _label_audit(
@@ -419,11 +458,15 @@ def main(argv: Sequence[str]) -> int:
         "--data", help="a labelled CSV with the training file's columns (default: the run's test split)"
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop leaves the last evaluation whole
     run_dir, cfg = runs.find_from_cli(args.run)
     report = evaluate(run_dir, args.data, cfg["threads"])
     say(f"{report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
     print_table(report)
-    say(f"wrote {run_dir / 'eval'}/ (metrics.json, report.md, predictions.csv, plots)")
+    where = runs.eval_dir(run_dir, args.data)
+    say(f"wrote {where}/ (metrics.json, report.md, predictions.csv, plots)")
+    if args.data:
+        say("the card, push and compare keep reporting the run's own test split (eval/)")
     return 0
 
 

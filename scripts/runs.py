@@ -6,8 +6,11 @@ run never replaces the last good one. run.json is the record every later stage r
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -19,6 +22,7 @@ from typing import Any
 from scripts.errors import UserError
 
 INCOMPLETE = ".incomplete"
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 LATEST = "latest"
 RECORD = "run.json"
 # What every later stage reads from a finished run.
@@ -94,6 +98,31 @@ def workspace(
         if existing is None:
             shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+@contextmanager
+def built_aside(final: Path) -> Iterator[Path]:
+    """A folder built beside `final` and swapped in only when complete: an interrupt, a full disk or an
+    error leaves the previous `final` as it was, never a mix of old and new files."""
+    work = final.with_name(f".{final.name}.incomplete-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        work.mkdir(parents=True)
+        yield work
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(work, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            raise
+        raise UserError(
+            f"could not write {final} ({exc.strerror or exc}); free space or fix permissions and run "
+            "again (the previous one is unchanged)"
+        ) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
@@ -173,4 +202,43 @@ def read_record(run_dir: Path) -> dict[str, Any]:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A run folder's JSON file; a missing or damaged one is one line naming it, never a traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(f"{path} is missing; restore it or train again") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is damaged (not valid JSON: {exc}); restore it or train again") from exc
+
+
+TEST_EVAL = "eval"  # the run's own test split: what the card, push and compare read
+
+
+def eval_dir(run_dir: Path, data_path: str | None = None) -> Path:
+    """Where `make eval` writes: eval/ for the run's test split, eval-<file>-<hash>/ for any other labelled
+    file, so another file's scores can never stand in the card as the held-out test score."""
+    if not data_path:
+        return run_dir / TEST_EVAL
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(data_path)).stem).strip("-.")[:40] or "data"
+    return run_dir / f"eval-{stem}-{hashlib.sha256(str(data_path).encode()).hexdigest()[:8]}"
+
+
+def texts_digest(texts: list[str]) -> str:
+    """The fingerprint metrics.json keeps of the rows it scored."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()
+
+
+def test_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """eval/metrics.json if it scores exactly this run's test split; None if there is none (or it scores
+    other rows, e.g. written by an older version): never another file's scores as the test score."""
+    path = run_dir / TEST_EVAL / "metrics.json"
+    if not path.exists():
+        return None
+    report = read_json(path)
+    import pandas as pd  # the later stages that call this read tables anyway
+
+    texts = pd.read_csv(split_path(run_dir, "test"), dtype=str, keep_default_na=False)["text"].tolist()
+    scored = report.get("data") if isinstance(report, dict) else None
+    if not isinstance(scored, dict) or scored.get("sha256") != texts_digest(texts):
+        return None
+    return report

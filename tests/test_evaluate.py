@@ -145,10 +145,39 @@ def test_eval_on_another_csv_with_unseen_label_is_an_error(binary_run, tmp_path)
         evaluate.evaluate(binary_run, str(path), threads=1)
 
 
-def test_eval_on_another_labelled_csv(binary_run, tmp_path):
+def test_eval_on_another_labelled_csv_never_feeds_the_card_or_compare(binary_run, tmp_path):
+    """`make eval DATA=` writes its own folder; eval/ (card, push, compare) keeps the test split's scores."""
+    from scripts import card, compare, runs
+
+    evaluate.evaluate(binary_run, threads=1)
+    own = json.loads((binary_run / "eval" / "metrics.json").read_text())
     path = write_binary_csv(tmp_path / "fresh.csv", ham=30, spam=10)
     report = evaluate.evaluate(binary_run, str(path), threads=1)
     assert report["data"]["rows"] == 40
+    other = runs.eval_dir(binary_run, str(path))
+    assert other.name.startswith("eval-fresh-") and (other / "metrics.json").exists()
+    assert json.loads((binary_run / "eval" / "metrics.json").read_text()) == own
+    assert card.ensure_eval(binary_run)["data"]["rows"] == own["data"]["rows"]
+    assert not [p for p in binary_run.iterdir() if ".incomplete" in p.name or ".old-" in p.name]
+    # an eval/ that scores other rows (an older version, a hand copy) is never shown as the test score
+    (binary_run / "eval" / "metrics.json").write_text((other / "metrics.json").read_text())
+    assert runs.test_metrics(binary_run) is None
+    assert compare.describe(binary_run)["test"] is None
+    assert card.ensure_eval(binary_run)["data"]["sha256"] == own["data"]["sha256"]  # evaluated again
+
+
+def test_an_interrupted_eval_leaves_the_previous_one_whole(binary_run, monkeypatch):
+    evaluate.evaluate(binary_run, threads=1)
+    before = {p.name: p.read_bytes() for p in (binary_run / "eval").iterdir()}
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "_plots", stop)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.evaluate(binary_run, threads=1)
+    assert {p.name: p.read_bytes() for p in (binary_run / "eval").iterdir()} == before
+    assert not [p for p in binary_run.iterdir() if ".incomplete" in p.name]
 
 
 def test_binary_threshold_auto_tunes_on_validation_with_enough_positives(tiny_model, tmp_path):
