@@ -203,8 +203,10 @@ def train_quickfit(
     import torch
 
     from bench.bench import st_args
-    from scripts import model as model_lib
-    from scripts import recipes, runtime, st_patches
+    from scripts.common import runtime
+    from scripts.training import fit as model_lib
+    from scripts.training import recipes
+    from scripts.training.st import trainer
 
     runtime.seed_everything(seed)
     tokenizer = model_lib.load_tokenizer(source)
@@ -222,18 +224,18 @@ def train_quickfit(
     )
     model.model.float()
     length_grouped, class_mix = recipes.grouping("auto", "auto", len(data["train_texts"]), batch, epochs)
-    model.group_batches = st_patches.GROUP_BATCHES if grouped and length_grouped else 1
+    model.group_batches = trainer.GROUP_BATCHES if grouped and length_grouped else 1
     model.keep_class_mix = grouped and class_mix
-    original = st_patches.LengthGroupedBatches
+    original = trainer.LengthGroupedBatches
     if orders is not None:
-        st_patches.LengthGroupedBatches = lambda *a, **k: FixedBatches(orders, batch)
+        trainer.LengthGroupedBatches = lambda *a, **k: FixedBatches(orders, batch)
     try:
         with recording(model.model) as log:
             start = time.perf_counter()
             model.train_model(pd.DataFrame({"text": data["train_texts"], "labels": data["train_labels"]}))
             log["seconds"] = time.perf_counter() - start
     finally:
-        st_patches.LengthGroupedBatches = original
+        trainer.LengthGroupedBatches = original
     return model.model.eval(), {**log, "max_length": max_length}
 
 
@@ -267,7 +269,7 @@ def lockstep(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
-    from scripts import model as model_lib
+    from scripts.training import fit as model_lib
 
     data = ablation_data(args.dataset, args.rows, args.seed)
     base = model_lib.resolve_model_name(args.model)
@@ -323,7 +325,7 @@ def seeds(args: argparse.Namespace) -> dict:
     """Each variant over seeds seed..seed+n-1, each scored on every row it did not train on."""
     from transformers import AutoTokenizer
 
-    from scripts import model as model_lib
+    from scripts.training import fit as model_lib
 
     data = ablation_data(args.dataset, args.rows, args.seed)
     base = model_lib.resolve_model_name(args.model)

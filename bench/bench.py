@@ -46,10 +46,12 @@ def bench_data(rows: int, seed: int, dataset: str = "sms_spam_uci") -> dict:
     training subset, a test set, and the rows neither uses."""
     from sklearn.model_selection import train_test_split
 
-    from scripts import data, settings, sources
+    from scripts.common import settings
+    from scripts.data import sources
+    from scripts.data.dataset import load_dataset
 
     cfg = settings.resolve({"dataset": dataset})
-    frame = data.load_dataset(sources.get_source(dataset), cfg).frames["all"]
+    frame = load_dataset(sources.get_source(dataset), cfg).frames["all"]
     rest, test = train_test_split(frame, test_size=0.1, random_state=seed, stratify=frame["labels"])
     train, unused = train_test_split(rest, train_size=rows, random_state=seed, stratify=rest["labels"])
     encode = lambda s: [1 if v == "spam" else 0 for v in s]  # noqa: E731
@@ -97,8 +99,10 @@ def run_variant(variant: str, spec: dict) -> dict:
     """One training run (in this process); returns timings, token counts and the test metric."""
     import torch
 
-    from scripts import model as model_lib
-    from scripts import recipes, runtime, st_patches
+    from scripts.common import runtime
+    from scripts.training import fit as model_lib
+    from scripts.training import recipes
+    from scripts.training.st import trainer
 
     torch.set_num_threads(spec["threads"])
     base = model_lib.resolve_model_name("packaged-minilm")
@@ -155,13 +159,13 @@ def run_variant(variant: str, spec: dict) -> dict:
                 "C3": (True, True),
             }[variant]
             grouped, mix = recipes.grouping(*settings, len(texts), spec["batch"], spec["epochs"])
-            model.group_batches = st_patches.GROUP_BATCHES if grouped else 1
+            model.group_batches = trainer.GROUP_BATCHES if grouped else 1
             model.keep_class_mix = mix
             result["length_grouping"] = bool(grouped)
             result["grouping_class_mix"] = bool(mix)
             result["max_seq_length"] = max_len
             split = recipes.use_sub_batches("auto" if variant != "C1" else False)
-            model.pass_cost = st_patches.PASS_COST_POSITIONS if split else None
+            model.pass_cost = trainer.PASS_COST_POSITIONS if split else None
             model.fit_pass_cost = variant != "C0"
             result["sub_batches"] = model.pass_cost is not None
             trimmed = {"tokens": 0}
@@ -204,7 +208,7 @@ def prediction_benchmark(model_dir: Path, texts: list[str], threads: int) -> dic
     model."""
     from simpletransformers.classification import ClassificationModel
 
-    from scripts.inference import load_predictor
+    from scripts.model.inference import load_predictor
 
     st = ClassificationModel(
         "bert",
@@ -272,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         return child(args.child)
     sys.path.insert(0, str(PROJECT))
-    from scripts.runtime import physical_cores
+    from scripts.common.runtime import physical_cores
 
     threads = args.threads or physical_cores()
     data = bench_data(args.rows, args.seed)

@@ -38,7 +38,8 @@ PUBLISHED = {
 
 
 def run_one(dataset: str, seed: int, rows: int) -> dict:
-    from scripts import evaluate, runs, settings, train
+    from scripts import evaluate, train
+    from scripts.common import runs, settings
 
     cfg = settings.resolve({"dataset": dataset, "manual_seed": seed, "max_train_rows": rows})
     started = time.time()

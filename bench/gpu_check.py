@@ -31,7 +31,7 @@ def half_precision_copy(model_name: str, target: Path) -> Path:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from scripts.model import resolve_model_name
+    from scripts.training.fit import resolve_model_name
 
     source = resolve_model_name(model_name)
     AutoModel.from_pretrained(source, dtype=torch.float16).save_pretrained(target)
@@ -76,7 +76,7 @@ def run_train(cmd: list[str]) -> float:
 
 def interrupt_after_first_epoch(cmd: list[str], work: Path) -> dict[str, Any]:
     """SIGTERM once the first epoch is checkpointed and scored; report what the checkpoint holds."""
-    from scripts.model import last_checkpoint
+    from scripts.training.fit import last_checkpoint
 
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 300
@@ -97,7 +97,8 @@ def interrupt_after_first_epoch(cmd: list[str], work: Path) -> dict[str, Any]:
 
 
 def describe(run: Path) -> dict[str, Any]:
-    from scripts import evaluate, runs
+    from scripts import evaluate
+    from scripts.common import runs
 
     record = runs.read_record(run)
     report = evaluate.evaluate(run)
@@ -176,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     from scripts import predict as predict_lib
-    from scripts import runs as runs_lib
-    from scripts.runtime import gpu_name
+    from scripts.common import runs as runs_lib
+    from scripts.common.runtime import gpu_name
 
     work = Path(args.work)
     if work.exists():
@@ -247,6 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from scripts.errors import run_cli
+    from scripts.common.errors import run_cli
 
     raise SystemExit(run_cli(main))

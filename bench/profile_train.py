@@ -20,8 +20,9 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     from bench.bench import bench_data
-    from scripts import model as model_lib
-    from scripts import runtime, st_patches
+    from scripts.common import runtime
+    from scripts.training import fit as model_lib
+    from scripts.training.st import trainer
 
     torch.set_num_threads(runtime.physical_cores())
     data = bench_data(args.rows, 42)
@@ -52,7 +53,7 @@ def main() -> None:
             "wandb_project": None,
         },
     )
-    model.group_batches = st_patches.GROUP_BATCHES if args.grouping == "True" else 1
+    model.group_batches = trainer.GROUP_BATCHES if args.grouping == "True" else 1
     frame = pd.DataFrame({"text": data["train_texts"], "labels": data["train_labels"]})
     start = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -6,9 +6,9 @@ Synthetic rows are built from the shared SMS spam and Reuters R8 texts (each row
 a serial number, so no two rows are duplicates; the label is the first text's). Every stage runs in a
 fresh process so its peak RSS is its own:
 
-  prepare   read + clean (data.load_dataset), split, the leakage check and dedupe=near (as make train)
+  prepare   read + clean (load_dataset), split, the leakage check and dedupe=near (as make train)
   tokenise  the training rows (the file's first 80 %) as Simple Transformers stores them (int64,
-            padded to max_seq_length, three tensors) beside quickfit's compact store (scripts/compact.py,
+            padded to max_seq_length, three tensors) beside quickfit's compact store (compact_tokens.py,
             int32 ids, unpadded), which training uses
   train50   150 training steps of the tiny bench model inside quickfit's patched Simple Transformers
             loop on those training rows (the time until the first step, then the median of the three
@@ -76,7 +76,7 @@ def tiny_model(folder: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from scripts.model import resolve_model_name
+    from scripts.training.fit import resolve_model_name
 
     if (folder / "config.json").exists():
         return folder
@@ -100,7 +100,7 @@ def peak_rss_mb() -> float:
 
 
 def settings_for(csv: Path, work: Path, model: Path) -> dict[str, Any]:
-    from scripts import settings
+    from scripts.common import settings
 
     return settings.resolve(
         {
@@ -116,12 +116,13 @@ def settings_for(csv: Path, work: Path, model: Path) -> dict[str, Any]:
 
 
 def stage_prepare(csv: Path, work: Path, model: Path) -> dict[str, Any]:
-    from scripts import data, leakage, sources, split
+    from scripts.data import leakage, sources, split
+    from scripts.data.dataset import load_dataset
 
     cfg = settings_for(csv, work, model)
     times = {}
     start = time.perf_counter()
-    dataset = data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+    dataset = load_dataset(sources.get_source(cfg["dataset"]), cfg)
     times["read_clean_s"] = time.perf_counter() - start
     start = time.perf_counter()
     splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
@@ -145,7 +146,7 @@ def training_rows(csv: Path) -> pd.DataFrame:
 def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
-    from scripts.compact import CompactTokens
+    from scripts.training.st.compact_tokens import CompactTokens
 
     texts = training_rows(csv)["text"].tolist()
     tokenizer = AutoTokenizer.from_pretrained(model)
@@ -169,8 +170,8 @@ def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
 def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     import torch
 
-    from scripts import model as model_lib
-    from scripts.metrics import selection_metric
+    from scripts.evaluation.metrics import selection_metric
+    from scripts.training import fit as model_lib
 
     train = training_rows(csv)
     labels = sorted(train["labels"].unique())
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.work)
     if args.stage:  # a child: one stage, one JSON line
-        from scripts.runtime import quiet_environment
+        from scripts.common.runtime import quiet_environment
 
         quiet_environment()
         figures = STAGE_FUNCTIONS[args.stage](Path(args.csv), work, Path(args.model))

@@ -23,7 +23,8 @@ from pathlib import Path
 def train_once(
     dataset: str, rows: int, epochs: int, enabled: bool, outputs: Path, extra: dict | None = None
 ) -> dict:
-    from scripts import runs, settings, train
+    from scripts import train
+    from scripts.common import runs, settings
 
     cfg = settings.resolve(
         {
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], help="other config values, key=value")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
-    from scripts import settings
+    from scripts.common import settings
 
     extra = settings.parse_overrides(args.set)
     results = []

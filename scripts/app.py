@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts import data, runs
-from scripts.console import say
-from scripts.errors import UserError, run_cli
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data.dataset import load_split
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -25,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls
 
 def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
     """A few test-split texts, taken across the labels so every class shows up."""
-    test = data.load_split(runs.split_path(run_dir, "test"), task)
+    test = load_split(runs.split_path(run_dir, "test"), task)
     test = test[test["text"].str.len() < 300]
     if task == "multilabel":
         return test["text"].head(per_label * 4).tolist()
@@ -36,8 +37,8 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
     """The Blocks app; the model is loaded once, here."""
     import gradio as gr
 
-    from scripts.explain import explain
-    from scripts.inference import load_predictor
+    from scripts.evaluation.explain import explain
+    from scripts.model.inference import load_predictor
     from scripts.predict import format_labels, predict_file
 
     record = runs.read_record(run_dir)

@@ -14,12 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scripts import runs, settings, truncation
-from scripts.architectures import simpletransformers_type
-from scripts.console import say
-from scripts.errors import run_cli
-from scripts.model import hub_base_model
-from scripts.report import (
+from scripts.common import runs, settings
+from scripts.common.console import say
+from scripts.common.errors import run_cli
+from scripts.evaluation.report import (
     audit_sentence,
     calibration_sentence,
     comparison_table,
@@ -29,6 +27,9 @@ from scripts.report import (
     paired_sentence,
     with_interval,
 )
+from scripts.model import truncation
+from scripts.model.architectures import simpletransformers_type
+from scripts.training.fit import hub_base_model
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData

@@ -15,7 +15,7 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from scripts.errors import UserError, run_cli
+from scripts.common.errors import UserError, run_cli
 
 # target -> (module, [(variable, option, kind)]); kind: "value" (one argument), "flag" (set or not),
 # "words" (shell-like split into several arguments), "joined" (--option=VALUE)

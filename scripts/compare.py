@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts import runs, settings
-from scripts.console import say
-from scripts.errors import UserError, run_cli
-from scripts.sources import sha256_of
+from scripts.common import runs, settings
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data.sources import sha256_of
 
 HEADLINE = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
 
@@ -63,7 +63,7 @@ def leaderboard(run_dirs: list[Path]) -> dict[tuple[str, str], list[dict[str, An
 
 
 def render(groups: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
-    from scripts.report import markdown_table
+    from scripts.evaluation.report import markdown_table
 
     parts = [
         "# Runs compared",

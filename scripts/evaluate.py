@@ -18,24 +18,15 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts import (
-    baseline,
-    calibration,
-    data,
-    explain,
-    label_audit,
-    leakage,
-    metrics,
-    plots,
-    runs,
-    sources,
-    uncertainty,
-)
-from scripts.console import say
-from scripts.errors import UserError, run_cli
-from scripts.inference import decide
-from scripts.model import hub_base_model
-from scripts.report import markdown_table, print_table, render_report
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data import leakage, sources
+from scripts.data.dataset import encode_labels, load_dataset, load_split
+from scripts.evaluation import baselines, calibration, explain, label_audit, metrics, plots, uncertainty
+from scripts.evaluation.report import markdown_table, print_table, render_report
+from scripts.model.inference import decide
+from scripts.training.fit import hub_base_model
 
 HEADLINE = {
     "binary": [
@@ -156,12 +147,12 @@ def error_analysis(
 def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None) -> tuple[pd.DataFrame, str]:
     """The run's saved test split, or a labelled file read with the run's own column settings."""
     if not data_path:
-        return data.load_split(runs.split_path(run_dir, "test"), record["task"]), "splits/test.csv"
+        return load_split(runs.split_path(run_dir, "test"), record["task"]), "splits/test.csv"
     cfg = dict(runs.saved_config(run_dir))
     cfg.update(dataset=data_path, task="multilabel" if record["task"] == "multilabel" else "auto")
     source = sources.get_source(data_path)
     source.columns = {}
-    frame = pd.concat(data.load_dataset(source, cfg).frames.values(), ignore_index=True)
+    frame = pd.concat(load_dataset(source, cfg).frames.values(), ignore_index=True)
     known = set(record["labels"])
     seen = {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))}
     if seen - known:
@@ -173,15 +164,15 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
 
 
 def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
-    from scripts.inference import load_predictor  # transformers only when evaluating
+    from scripts.model.inference import load_predictor  # transformers only when evaluating
 
     record = runs.read_record(run_dir)
     task, labels = record["task"], record["labels"]
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
     frame, data_name = load_eval_data(run_dir, record, data_path)
-    train = data.load_split(runs.split_path(run_dir, "train"), task)
-    y = np.array(data.encode_labels(frame["labels"], labels, task))
-    y_train = np.array(data.encode_labels(train["labels"], labels, task))
+    train = load_split(runs.split_path(run_dir, "train"), task)
+    y = np.array(encode_labels(frame["labels"], labels, task))
+    y_train = np.array(encode_labels(train["labels"], labels, task))
     texts = frame["text"].tolist()
 
     predictor = load_predictor(runs.model_dir(run_dir), threads)
@@ -193,21 +184,21 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     pred_default = decide(probs, task, None, positive)
     pred = decide(probs, task, tuned, positive)
 
-    val = data.load_split(runs.split_path(run_dir, "validation"), task)
-    base_test, base_val = baseline.tfidf_logreg_proba(
+    val = load_split(runs.split_path(run_dir, "validation"), task)
+    base_test, base_val = baselines.tfidf_logreg_proba(
         train, y_train, [texts, val["text"].tolist()], task, len(labels)
     )
     base_thresholds = None
-    y_val = np.array(data.encode_labels(val["labels"], labels, task))
+    y_val = np.array(encode_labels(val["labels"], labels, task))
     if task == "multilabel":  # the baseline gets the same validation-tuned thresholds treatment
-        from scripts.thresholds import tune_per_label
+        from scripts.evaluation.thresholds import tune_per_label
 
         base_thresholds = tune_per_label(y_val, base_val)[0]
     elif task == "binary" and tuned:
-        from scripts.thresholds import best_threshold
+        from scripts.evaluation.thresholds import best_threshold
 
         base_thresholds = [best_threshold((y_val == positive).astype(int), base_val[:, positive])[0]]
-    majority_probs = baseline.majority_proba(y_train, len(texts), task, len(labels))
+    majority_probs = baselines.majority_proba(y_train, len(texts), task, len(labels))
 
     base_pred = decide(base_test, task, base_thresholds, positive)
     results = {

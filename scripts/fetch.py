@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from scripts import settings, sources
-from scripts.console import say
-from scripts.errors import run_cli
+from scripts.common import settings
+from scripts.common.console import say
+from scripts.common.errors import run_cli
+from scripts.data import sources
 
 
 def main(argv: Sequence[str]) -> int:

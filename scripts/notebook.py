@@ -9,9 +9,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.console import say
-from scripts.errors import UserError, run_cli
-from scripts.sources import PROJECT_ROOT
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data.sources import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "walkthrough.ipynb"
 

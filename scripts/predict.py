@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts import data, runs, tables
-from scripts.console import say
-from scripts.errors import UserError, run_cli
-from scripts.inference import Predictor, load_predictor
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data import readers
+from scripts.data.dataset import join_text, load_split
+from scripts.model.inference import Predictor, load_predictor
 
 CHUNK_ROWS = 2000
 SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
@@ -42,7 +44,7 @@ def predict_frame(
     batch_size: int = 64,
 ) -> tuple[pd.DataFrame, int]:
     """Add `predicted` and `prob_<label>` columns; returns the frame and how many rows had no text."""
-    texts = data.join_text(frame, text_columns)
+    texts = join_text(frame, text_columns)
     has_text = texts.str.len() > 0
     probs = np.full((len(frame), len(predictor.labels)), np.nan)
     predicted = pd.Series([""] * len(frame), index=frame.index, dtype=object)
@@ -67,27 +69,27 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
             chunksize=CHUNK_ROWS,
             dtype=False,
             encoding="utf-8",
-            encoding_errors=tables.LEGACY_FALLBACK,
+            encoding_errors=readers.LEGACY_FALLBACK,
         )
         return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), {
             "encoding": "utf-8",
             "separator": "json",
         }
     if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
-        frame, detected = tables.read_table(path, column_names=column_names)
+        frame, detected = readers.read_table(path, column_names=column_names)
         return iter([frame[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
     with tempfile.TemporaryDirectory() as tmp:  # never beside the user's file
         sample_path = Path(tmp) / f"sample{path.suffix}"
         sample_path.write_bytes(sample)
-        _, detected = tables.read_table(sample_path, column_names=column_names)
+        _, detected = readers.read_table(sample_path, column_names=column_names)
     encoding = "utf-8-sig" if detected["encoding"].startswith("utf-8") else detected["encoding"]
     reader = pd.read_csv(
         path,
         sep=detected["separator"],
         encoding=encoding,
-        encoding_errors=tables.LEGACY_FALLBACK,
+        encoding_errors=readers.LEGACY_FALLBACK,
         dtype=str,
         keep_default_na=False,
         na_values=[""],
@@ -125,9 +127,9 @@ def faithful_quantized(
     run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99
 ) -> tuple[Predictor, float]:
     """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows, else the fp32 model."""
-    test = data.load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])[
-        "text"
-    ].tolist()[:rows]
+    test = load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])["text"].tolist()[
+        :rows
+    ]
     exact = load_predictor(runs.model_dir(run_dir), threads)
     quantized = load_predictor(runs.model_dir(run_dir), threads, quantize=True)
     same = [

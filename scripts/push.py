@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from scripts import runs
-from scripts.console import say
-from scripts.errors import UserError, run_cli
-from scripts.model import MODEL_FILES, hub_base_model
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.training.fit import MODEL_FILES, hub_base_model
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")
@@ -149,8 +149,8 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
     """Download the pushed files, load them, compare labels and probabilities with the local model."""
     from huggingface_hub import snapshot_download
 
-    from scripts.data import load_split
-    from scripts.inference import load_predictor
+    from scripts.data.dataset import load_split
+    from scripts.model.inference import load_predictor
 
     record = runs.read_record(run_dir)
     texts = load_split(runs.split_path(run_dir, "test"), record["task"])["text"].tolist()[:n_rows]

@@ -21,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from scripts import runs, settings, train
-from scripts.console import say
-from scripts.errors import UserError, run_cli
+from scripts import train
+from scripts.common import runs, settings
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
 
 MULTILABEL_BALANCE = ("pos_weight", "none")  # what a multi-label sweep may try for `balance`
 
@@ -101,9 +102,9 @@ def run_sweep(
     """The whole sweep; returns its folder (outputs/sweeps/<name>)."""
     import optuna
 
+    from scripts.common.resume import fingerprint
     from scripts.config import SEARCH
-    from scripts.resume import fingerprint
-    from scripts.st_patches import STOP
+    from scripts.training.st.trainer import STOP
 
     STOP.clear()
     check_space(SEARCH, cfg)
@@ -168,7 +169,7 @@ def run_sweep(
 
 
 def plan_metric(dataset: Any) -> str:
-    from scripts.metrics import selection_metric
+    from scripts.evaluation.metrics import selection_metric
 
     positive = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     return selection_metric(dataset.task, positive)[0]
@@ -182,7 +183,7 @@ def write_results(study: Any, folder: Path, metric: str) -> None:
     import matplotlib.pyplot as plt
     import optuna
 
-    from scripts.report import markdown_table
+    from scripts.evaluation.report import markdown_table
 
     rows = [
         {

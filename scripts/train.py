@@ -18,31 +18,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts import (
-    architectures,
-    balance,
-    data,
-    distributed,
-    environment,
-    leakage,
-    recipes,
-    runs,
-    runtime,
-    settings,
-    sources,
-    split,
-    thresholds,
-    tracking,
-    truncation,
-)
-from scripts.console import say
-from scripts.errors import UserError, run_cli
+from scripts.common import provenance, runs, runtime, settings
+from scripts.common.console import say
+from scripts.common.errors import UserError, run_cli
+from scripts.data import balance, leakage, sources, split
+from scripts.data.dataset import Dataset, encode_labels, label_counts, load_dataset, save_split
+from scripts.evaluation import thresholds
+from scripts.model import architectures, truncation
+from scripts.training import distributed, recipes, tracking
 
 
-def prepare(cfg: dict[str, Any]) -> tuple[data.Dataset, dict[str, pd.DataFrame], sources.Source]:
+def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sources.Source]:
     """Load, clean and split the data (everything before the model); fails early on bad input."""
     source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])
-    dataset = data.load_dataset(source, cfg)
+    dataset = load_dataset(source, cfg)
     report = dataset.report
     say(
         f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
@@ -124,7 +113,7 @@ def _install_stop_handlers() -> None:
     the stop stick even where a library catches the KeyboardInterrupt."""
 
     def handler(signum, frame):
-        from scripts.st_patches import STOP
+        from scripts.training.st.trainer import STOP
 
         if STOP.is_set():  # already stopping (torchrun forwards the signal it got too): let clean-up finish
             return
@@ -138,7 +127,7 @@ def _install_stop_handlers() -> None:
 
 def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The base model, its architecture and the precision, before any data is read."""
-    from scripts import model as model_lib
+    from scripts.training import fit as model_lib
 
     base = model_lib.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
     architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
@@ -157,7 +146,7 @@ def choose_max_seq_length(
     cfg: dict[str, Any], base: str, tokenizer: Any, train_texts: list[str]
 ) -> tuple[int, dict[str, Any]]:
     """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
-    from scripts import model as model_lib
+    from scripts.training import fit as model_lib
 
     limit = model_lib.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
@@ -216,11 +205,11 @@ class Plan:
     metric_fn: Any
 
 
-def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
+def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
     """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
     train and validation splits only (a sweep's trials never pass a test split)."""
-    from scripts import model as model_lib
-    from scripts.metrics import selection_metric
+    from scripts.evaluation.metrics import selection_metric
+    from scripts.training import fit as model_lib
 
     balanced = balance.rebalance(
         splits["train"],
@@ -266,7 +255,7 @@ def make_plan(cfg: dict[str, Any], dataset: data.Dataset, splits: dict[str, pd.D
     # (make eval, predict and the app apply the same rule from quickfit.json).
     train_df, val_df = (
         frame.assign(
-            encoded=data.encode_labels(frame["labels"], dataset.label_names, dataset.task),
+            encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task),
             text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut),
         )
         for frame in (balanced.train, splits["validation"])
@@ -284,10 +273,12 @@ def train_run(
     """The whole training job, top to bottom; returns the published run folder (None on the ranks other
     than 0 of a multi-process run). `search`: the sweep that
     chose these hyperparameters (make sweep's best.json), recorded with the run and on its card."""
-    from scripts import model as model_lib  # heavy imports (torch, simpletransformers) only from here on
-    from scripts import resume as resuming
-    from scripts.plots import training_curves
-    from scripts.st_patches import STOP
+    from scripts.common import resume as resuming
+    from scripts.evaluation.plots import training_curves
+    from scripts.training import (
+        fit as model_lib,  # heavy imports (torch, simpletransformers) only from here on
+    )
+    from scripts.training.st.trainer import STOP
 
     STOP.clear()
     started = time.time()
@@ -350,7 +341,7 @@ def train_run(
             )
             (work / "splits").mkdir()
             for part, frame in splits.items():
-                data.save_split(frame, work / "splits" / f"{part}.csv")
+                save_split(frame, work / "splits" / f"{part}.csv")
         say(
             f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
             f"{len(train_df)} rows ({threads} threads, {cfg['precision']}); best epoch chosen on validation "
@@ -409,7 +400,7 @@ def train_run(
         record = {
             "run": work.name,
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "command": environment.command_line(),
+            "command": provenance.command_line(),
             "task": dataset.task,
             "labels": dataset.label_names,
             "positive_label": dataset.positive_label,
@@ -424,7 +415,7 @@ def train_run(
                 "hub_revision": source.hub_revision,
                 **dataset.report,
             },
-            "counts": {part: data.label_counts(frame, dataset.task) for part, frame in splits.items()},
+            "counts": {part: label_counts(frame, dataset.task) for part, frame in splits.items()},
             "balance": {
                 "method": balanced.method,
                 "reason": balanced.reason,
@@ -457,8 +448,8 @@ def train_run(
             "hyperparameter_search": search,
             "train_seconds": round(train_seconds, 1),
             "total_seconds": round(time.time() - started, 1),
-            "versions": environment.versions(),
-            "hardware": environment.hardware(),
+            "versions": provenance.versions(),
+            "hardware": provenance.hardware(),
         }
         runs.write_json(work / runs.RECORD, record)
         tracking.log_mlflow(cfg.get("report_to", "none"), record, result.history, cfg)
@@ -479,14 +470,14 @@ def train_run(
 
 def train_with_plan(
     plan: Plan,
-    dataset: data.Dataset,
+    dataset: Dataset,
     base: str,
     work: Path,
     interrupted: Any = None,
     on_epoch: Any = None,
 ):
     """model.train with everything the plan resolved (make train, and each sweep trial)."""
-    from scripts import model as model_lib
+    from scripts.training import fit as model_lib
 
     cfg = plan.cfg
     return model_lib.train(
@@ -519,8 +510,8 @@ def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) ->
     """Load the saved folder as every later stage will (plain transformers) and check it reproduces the
     validation probabilities of the chosen epoch as computed during training: a head that does not
     round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the Hub."""
-    from scripts.calibration import activate
-    from scripts.inference import load_predictor
+    from scripts.evaluation.calibration import activate
+    from scripts.model.inference import load_predictor
 
     predictor = load_predictor(result.model_dir, cfg["threads"])
     logits = predictor.predict_logits(validation["text"].tolist(), cfg["eval_batch_size"])
@@ -540,16 +531,16 @@ def _check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) ->
 
 
 def _calibrate(
-    logits: np.ndarray, dataset: data.Dataset, validation: pd.DataFrame, cfg: dict[str, Any]
+    logits: np.ndarray, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]
 ) -> tuple[Any, dict[str, Any] | None, np.ndarray]:
     """Temperature scaling fitted on validation (calibrate=True): the temperature, what it did there, and
     the calibrated validation probabilities the thresholds are then tuned on."""
-    from scripts import calibration
+    from scripts.evaluation import calibration
 
     before = calibration.activate(logits, dataset.task)
     if not cfg["calibrate"]:
         return None, None, before
-    y = np.array(data.encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
     temperature = calibration.fit_temperature(logits, y, dataset.task)
     after = calibration.activate(logits, dataset.task, temperature)
     info = {
@@ -570,12 +561,12 @@ def _calibrate(
 
 
 def _tune_thresholds(
-    dataset: data.Dataset, cfg: dict[str, Any], validation: pd.DataFrame, probs: np.ndarray
+    dataset: Dataset, cfg: dict[str, Any], validation: pd.DataFrame, probs: np.ndarray
 ) -> tuple[list[float], dict[str, Any] | None]:
     """Multi-label always, binary when asked: thresholds from the validation split only."""
     if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
         return [], None
-    y = np.array(data.encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
     if dataset.task == "binary":
         pos = dataset.label_names.index(dataset.positive_label)
         t, f1 = thresholds.best_threshold((y == pos).astype(int), probs[:, pos])
@@ -611,7 +602,7 @@ def main(argv: Sequence[str]) -> int:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
     if (args.nproc or args.torchrun_args) and not distributed.current().distributed:
-        from scripts import launch
+        from scripts.training import launch
 
         return launch.torchrun(args.nproc or "1", args.torchrun_args, launch.worker_argv(argv))
     world = distributed.start()
@@ -619,7 +610,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         train_run(cfg, resume=args.resume, overrides=overrides)
     except Exception:
-        from scripts.st_patches import STOP
+        from scripts.training.st.trainer import STOP
 
         if world.distributed and not world.main and STOP.is_set():
             return 130  # stopped with the others (rank 0 says so); its broken collective is no news

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from scripts.explain import explain
-from scripts.inference import load_predictor
+from scripts.evaluation.explain import explain
+from scripts.model.inference import load_predictor
 from tests.browser import CHROMIUM, classify_in_browser, free_port, start_app
 from tests.helpers import tiny_args, train_run, write_binary_csv
 

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts import evaluate, predict, push, runs
-from scripts import model as model_lib
-from scripts.data import load_split
+from scripts import evaluate, predict, push
+from scripts.common import runs
+from scripts.data.dataset import load_split
+from scripts.training import fit as model_lib
 from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.hub_server import start_hub
@@ -44,7 +45,7 @@ def data_files(tmp_path_factory):
 
 def at_temperature(probs: np.ndarray, task: str, temperature) -> np.ndarray:
     """softmax(z / T) from softmax(z), or sigmoid(z / T) from sigmoid(z): the same logits, rescaled."""
-    from scripts.calibration import activate
+    from scripts.evaluation.calibration import activate
 
     if task == "multilabel":
         logits = np.log(np.clip(probs, 1e-12, 1)) - np.log(np.clip(1 - probs, 1e-12, 1))
@@ -114,8 +115,8 @@ def test_a_folder_with_a_missing_head_is_refused_at_load(tmp_path):
     """A base model without the trained head would load with a fresh random head at every call."""
     import json
 
-    from scripts.errors import UserError
-    from scripts.inference import load_predictor
+    from scripts.common.errors import UserError
+    from scripts.model.inference import load_predictor
 
     folder = build("electra", tmp_path / "headless")
     (folder / "quickfit.json").write_text(
@@ -128,7 +129,7 @@ def test_a_folder_with_a_missing_head_is_refused_at_load(tmp_path):
 def test_saved_model_that_drifts_from_training_is_an_error(data_files, tiny_model, tmp_path, monkeypatch):
     """The check at the end of training compares the reloaded model with the training-time probabilities."""
     from scripts import train
-    from scripts.errors import UserError
+    from scripts.common.errors import UserError
 
     original = model_lib.train
 
@@ -167,7 +168,7 @@ def test_saved_model_that_drifts_from_training_is_an_error(data_files, tiny_mode
     ],
 )
 def test_both_spellings_of_a_model_type(spelling, expected):
-    from scripts import settings
+    from scripts.common import settings
 
     assert settings.resolve({"model_type": spelling})["model_type"] == expected
 
@@ -178,7 +179,7 @@ def test_compact_store_tokenises_as_the_tokenizer_does(arch, tmp_path):
     tokenizer itself gives, for long, empty and non-ASCII texts, truncating at either side."""
     from transformers import AutoTokenizer
 
-    from scripts.compact import CompactTokens
+    from scripts.training.st.compact_tokens import CompactTokens
     from tests.tiny_models import corpus
 
     tokenizer = AutoTokenizer.from_pretrained(build(arch, tmp_path / arch))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from scripts import app, evaluate, fetch, predict, push, train
-from scripts.errors import run_cli
+from scripts.common.errors import run_cli
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
@@ -568,12 +568,14 @@ def test_debug_flag_shows_the_traceback(capsys):
 
 def test_messy_but_valid_files_load(tmp_path):
     """Kaggle's latin-1 `v1,v2,,,` layout, a BOM, quoted newlines and a 1 MB text are read, not refused."""
-    from scripts import data, settings, sources
+    from scripts.common import settings
+    from scripts.data import sources
+    from scripts.data.dataset import load_dataset
 
     big = "word " * 210_000  # ~1 MB single text: kept, truncated later by max_seq_length
     frame = good_frame()
     frame.loc[0, "text"] = big
     frame.to_csv(tmp_path / "big.csv", index=False)
     cfg = settings.resolve({"dataset": str(tmp_path / "big.csv")})
-    ds = data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+    ds = load_dataset(sources.get_source(cfg["dataset"]), cfg)
     assert ds.frames["all"]["text"].str.len().max() > 1_000_000 - 10

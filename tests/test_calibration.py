@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from scripts import calibration, runs
-from scripts.inference import load_predictor
+from scripts.common import runs
+from scripts.evaluation import calibration
+from scripts.model.inference import load_predictor
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 
@@ -61,9 +62,10 @@ def test_predict_and_thresholds_use_the_calibrated_probabilities(tiny_model, tmp
     )
     assert predictor.predict_proba(texts) == pytest.approx(expected, abs=1e-6)
     # the stored threshold was tuned on calibrated validation probabilities
-    from scripts import data, thresholds
+    from scripts.data.dataset import load_split
+    from scripts.evaluation import thresholds
 
-    validation = data.load_split(runs.split_path(run, "validation"), "binary")
+    validation = load_split(runs.split_path(run, "validation"), "binary")
     probs = predictor.predict_proba(validation["text"].tolist())
     y = (validation["labels"] == "spam").to_numpy().astype(int)
     assert thresholds.best_threshold(y, probs[:, 1])[0] == pytest.approx(meta["thresholds"][0])

@@ -3,7 +3,7 @@
 import pytest
 
 from scripts import cli
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 FLAGS = sorted(
     {

@@ -3,14 +3,16 @@ import json
 import pandas as pd
 import pytest
 
-from scripts import data, settings, sources
-from scripts.errors import UserError
+from scripts.common import settings
+from scripts.common.errors import UserError
+from scripts.data import sources
+from scripts.data.dataset import encode_labels, load_dataset, load_split, save_split
 from tests.conftest import make_frame, make_multilabel_frame, shared_file
 
 
 def load(path, **overrides):
     cfg = settings.resolve({"dataset": str(path), **overrides})
-    return data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+    return load_dataset(sources.get_source(cfg["dataset"]), cfg)
 
 
 def test_binary_csv_with_string_labels(tmp_path):
@@ -100,21 +102,21 @@ def test_json_records(tmp_path):
 
 def test_encode_labels_roundtrip():
     labels = pd.Series([("a",), ("a", "c"), ()])
-    assert data.encode_labels(labels, ["a", "b", "c"], "multilabel") == [[1, 0, 0], [1, 0, 1], [0, 0, 0]]
-    assert data.encode_labels(pd.Series(["b", "a"]), ["a", "b"], "binary") == [1, 0]
+    assert encode_labels(labels, ["a", "b", "c"], "multilabel") == [[1, 0, 0], [1, 0, 1], [0, 0, 0]]
+    assert encode_labels(pd.Series(["b", "a"]), ["a", "b"], "binary") == [1, 0]
 
 
 def test_save_and_load_split_keep_labels(tmp_path):
     frame = pd.DataFrame({"text": ["x", "y"], "labels": [("a", "b"), ("c",)]})
-    data.save_split(frame, tmp_path / "s.csv")
-    back = data.load_split(tmp_path / "s.csv", "multilabel")
+    save_split(frame, tmp_path / "s.csv")
+    back = load_split(tmp_path / "s.csv", "multilabel")
     assert list(back["labels"]) == [("a", "b"), ("c",)]
 
 
 def test_preset_reuters_reads_given_split():
     shared_file("reuters_r8", "reuters-r8-train.tab")
     cfg = settings.resolve({"dataset": "reuters_r8"})
-    ds = data.load_dataset(sources.get_source("reuters_r8"), cfg)
+    ds = load_dataset(sources.get_source("reuters_r8"), cfg)
     assert ds.task == "multiclass" and len(ds.label_names) == 8
     assert set(ds.frames) == {"train", "test"}
     assert ds.report["cleaning"]["train"]["rows_read"] == 5485
@@ -124,7 +126,7 @@ def test_preset_reuters_reads_given_split():
 def test_preset_goemotions_maps_ids_to_names():
     shared_file("goemotions", "train.tsv")
     cfg = settings.resolve({"dataset": "goemotions"})
-    ds = data.load_dataset(sources.get_source("goemotions"), cfg)
+    ds = load_dataset(sources.get_source("goemotions"), cfg)
     assert ds.task == "multilabel" and len(ds.label_names) == 28 and ds.label_names[27] == "neutral"
     assert set(ds.frames) == {"train", "validation", "test"}
     multi = ds.frames["train"]["labels"].map(len).gt(1).mean()
@@ -134,7 +136,7 @@ def test_preset_goemotions_maps_ids_to_names():
 def test_preset_sms_uci_reads_all_rows():
     shared_file("sms_spam", "SMSSpamCollection")
     cfg = settings.resolve({"dataset": "sms_spam_uci"})
-    ds = data.load_dataset(sources.get_source("sms_spam_uci"), cfg)
+    ds = load_dataset(sources.get_source("sms_spam_uci"), cfg)
     assert ds.report["cleaning"]["all"]["rows_read"] == 5574
     assert ds.positive_label == "spam"
 
@@ -150,7 +152,7 @@ def test_a_utf8_csv_is_parsed_from_disk_without_reading_it_whole(tmp_path, monke
     the file, never read into memory as one string; the frame is the one the in-memory path gives."""
     from pathlib import Path
 
-    from scripts import tables
+    from scripts.data import readers
 
     frame = make_frame({"ham": 40, "spam": 20})
     frame.loc[3, "text"] = 'Ünïcödé "quoted", with a comma'
@@ -167,10 +169,10 @@ def test_a_utf8_csv_is_parsed_from_disk_without_reading_it_whole(tmp_path, monke
         raise AssertionError(f"{self.name} was read whole")
 
     monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(tables, "BLOCK", 64)  # many blocks, with characters cut across them
+    monkeypatch.setattr(readers, "BLOCK", 64)  # many blocks, with characters cut across them
     for path in (csv_path, tsv_path):
-        streamed, detected = tables.read_table(path)
+        streamed, detected = readers.read_table(path)
         assert detected["encoding"] == "utf-8-sig"
         assert streamed.equals(expected[path]), path.name
     with pytest.raises(UserError, match="cannot be read as ascii"):
-        tables.read_table(csv_path, encoding="ascii")
+        readers.read_table(csv_path, encoding="ascii")

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from scripts.inference import load_predictor
-from scripts.model import last_checkpoint
+from scripts.model.inference import load_predictor
+from scripts.training.fit import last_checkpoint
 from tests.conftest import PROJECT, build_tiny_bert
 from tests.helpers import train_run, write_binary_csv
 

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from scripts import baseline, evaluate, metrics, thresholds
-from scripts.data import encode_labels, load_split
-from scripts.errors import UserError
-from scripts.inference import load_predictor
+from scripts import evaluate
+from scripts.common.errors import UserError
+from scripts.data.dataset import encode_labels, load_split
+from scripts.evaluation import baselines, metrics, thresholds
+from scripts.model.inference import load_predictor
 from tests.conftest import shared_file
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 
@@ -95,10 +96,10 @@ def test_baseline_on_real_sms_data():
     train, test = frame.iloc[:1500], frame.iloc[1500:]
     y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
     y_test = np.array(encode_labels(test["labels"], ["ham", "spam"], "binary"))
-    (probs,) = baseline.tfidf_logreg_proba(train, y_train, [test["text"].tolist()], "binary", 2)
+    (probs,) = baselines.tfidf_logreg_proba(train, y_train, [test["text"].tolist()], "binary", 2)
     f1 = skm.f1_score(y_test, probs.argmax(1))
     assert f1 > 0.8  # TF-IDF + LR is a strong spam baseline
-    majority = baseline.majority_proba(y_train, len(test), "binary", 2)
+    majority = baselines.majority_proba(y_train, len(test), "binary", 2)
     assert (majority.argmax(1) == 0).all()
 
 
@@ -147,7 +148,8 @@ def test_eval_on_another_csv_with_unseen_label_is_an_error(binary_run, tmp_path)
 
 def test_eval_on_another_labelled_csv_never_feeds_the_card_or_compare(binary_run, tmp_path):
     """`make eval DATA=` writes its own folder; eval/ (card, push, compare) keeps the test split's scores."""
-    from scripts import card, compare, runs
+    from scripts import card, compare
+    from scripts.common import runs
 
     evaluate.evaluate(binary_run, threads=1)
     own = json.loads((binary_run / "eval" / "metrics.json").read_text())

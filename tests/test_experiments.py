@@ -8,9 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from scripts import compare, runs, settings, sweep, train
-from scripts import model as model_lib
-from scripts.errors import UserError, run_cli
+from scripts import compare, sweep, train
+from scripts.common import runs, settings
+from scripts.common.errors import UserError, run_cli
+from scripts.training import fit as model_lib
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 SMALL_SPACE = {
@@ -173,7 +174,7 @@ def test_a_sweep_interrupted_in_a_trial_resumes_without_rerunning_finished_trial
 ):
     import optuna
 
-    from scripts.st_patches import STOP, LengthGroupedBatches
+    from scripts.training.st.trainer import STOP, LengthGroupedBatches
 
     cfg = sweep_cfg(write_binary_csv(tmp_path / "b.csv", ham=150, spam=75), tiny_model, tmp_path / "outputs")
     original = LengthGroupedBatches.__iter__

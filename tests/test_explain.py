@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from scripts import evaluate
-from scripts.explain import explain
-from scripts.inference import load_predictor
+from scripts.evaluation.explain import explain
+from scripts.model.inference import load_predictor
 from tests.helpers import read_csv, tiny_args, train_run, write_binary_csv, write_multilabel_csv
 
 TEXTS = ["free cash prize claim now urgent winner", "see you at lunch tomorrow ok", "x"]

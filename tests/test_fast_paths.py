@@ -4,7 +4,7 @@ length-grouped sampler covers every row once per epoch, reproducibly."""
 import numpy as np
 import torch
 
-from scripts.st_patches import LengthGroupedBatches, trim_batch
+from scripts.training.st.trainer import LengthGroupedBatches, trim_batch
 
 
 def test_trimmed_batch_gives_the_padded_logits(tiny_model):
@@ -125,7 +125,7 @@ def test_compact_tokens_hold_the_padded_ids_without_the_padding(tiny_model):
     removed, a batch is padded to its own longest row, and the store is a fraction of the padded one."""
     from transformers import AutoTokenizer
 
-    from scripts.compact import CHUNK_ROWS, CompactTokens
+    from scripts.training.st.compact_tokens import CHUNK_ROWS, CompactTokens
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     rng = np.random.default_rng(0)
@@ -149,7 +149,7 @@ def test_compact_tokens_hold_the_padded_ids_without_the_padding(tiny_model):
 
 
 def test_a_multi_label_row_counts_as_its_rarest_label_when_batches_keep_the_mix():
-    from scripts.st_patches import batch_classes
+    from scripts.training.st.trainer import batch_classes
 
     assert batch_classes(np.array([2, 0, 1])).tolist() == [2, 0, 1]
     multi_hot = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0]], dtype=np.float32)
@@ -159,7 +159,7 @@ def test_a_multi_label_row_counts_as_its_rarest_label_when_batches_keep_the_mix(
 
 def test_grouping_class_mix_reaches_the_sampler_and_the_record(tiny_model, tmp_path, monkeypatch):
     """grouping_class_mix=True: the training sampler gets each row's class; off (the default), one class."""
-    from scripts import runs
+    from scripts.common import runs
     from tests.helpers import tiny_args, train_run, write_binary_csv
 
     seen = []
@@ -183,25 +183,26 @@ def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeyp
     the tiny texts are cut), every training step is timed for the pass-cost fit (its forward begun, its
     backward ended at the input embeddings) and the run completes its own checks; False: never cut, never
     timed. Both are recorded."""
-    from scripts import model as model_lib
-    from scripts import runs, st_patches
+    from scripts.common import runs
+    from scripts.training import fit as model_lib
+    from scripts.training.st import trainer
     from tests.helpers import tiny_args, train_run, write_binary_csv
 
     calls, timers = [], []
-    original = st_patches.sub_batches
+    original = trainer.sub_batches
 
     def spy(lengths, pass_cost):
         runs_ = original(lengths, pass_cost)
         calls.append(len(runs_))
         return runs_
 
-    class SpiedPassCost(st_patches.PassCost):
+    class SpiedPassCost(trainer.PassCost):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             timers.append(self)
 
-    monkeypatch.setattr(st_patches, "sub_batches", spy)
-    monkeypatch.setattr(st_patches, "PassCost", SpiedPassCost)
+    monkeypatch.setattr(trainer, "sub_batches", spy)
+    monkeypatch.setattr(trainer, "PassCost", SpiedPassCost)
     monkeypatch.setattr(model_lib, "PASS_COST_POSITIONS", 0.0)
     path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]

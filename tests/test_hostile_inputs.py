@@ -14,8 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts import data, predict, push, runs, settings, sources
-from scripts.errors import UserError, run_cli
+from scripts import predict, push
+from scripts.common import runs, settings
+from scripts.common.errors import UserError, run_cli
+from scripts.data import sources
+from scripts.data.dataset import load_dataset
 from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv
 from tests.hub_server import start_hub
@@ -25,7 +28,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 def load(path: Path, **overrides):
     cfg = settings.resolve({"dataset": str(path), **overrides})
-    return data.load_dataset(sources.get_source(cfg["dataset"]), cfg)
+    return load_dataset(sources.get_source(cfg["dataset"]), cfg)
 
 
 def test_nan_like_label_cells_are_missing_labels_not_a_class(tmp_path):

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts import card, evaluate, fetch, runs
-from scripts.errors import run_cli
+from scripts import card, evaluate, fetch
+from scripts.common import runs
+from scripts.common.errors import run_cli
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import tiny_args, train_run
 from tests.hub_server import add_dataset, start_hub
@@ -232,8 +233,9 @@ def test_unknown_config_lists_the_available_ones(hub_env, monkeypatch, capsys):
 
 
 def test_unknown_revision(hub_env, capsys):
-    from scripts import settings, sources
-    from scripts.errors import UserError
+    from scripts.common import settings
+    from scripts.common.errors import UserError
+    from scripts.data import sources
 
     cfg = settings.resolve({"dataset": "hf:tester/sms", "hf_revision": "v9"})
     with pytest.raises(UserError, match="hf_revision='v9' is not a branch, tag or commit"):

@@ -8,8 +8,10 @@ import re
 
 import pandas as pd
 
-from scripts import evaluate, leakage, runs
-from scripts.near_duplicates import Sketches, jaccard, shingles
+from scripts import evaluate
+from scripts.common import runs
+from scripts.data import leakage
+from scripts.data.near_duplicates import Sketches, jaccard, shingles
 from tests.conftest import make_frame, shared_file
 from tests.helpers import tiny_args, train_run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scripts import pass_cost
-from scripts.pass_cost import MIN_STEPS, WARM_UP_STEPS, PassCost
+from scripts.training.st import pass_cost
+from scripts.training.st.pass_cost import MIN_STEPS, WARM_UP_STEPS, PassCost
 
 
 class Clock:

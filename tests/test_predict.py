@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from scripts import predict
-from scripts.errors import run_cli
-from scripts.inference import load_predictor
+from scripts.common.errors import run_cli
+from scripts.model.inference import load_predictor
 from tests.conftest import make_frame
 from tests.helpers import (
     calibrated_softmax,

@@ -128,7 +128,7 @@ def test_multilabel_card_snippet_applies_thresholds(runs_by_task, hub):
 
 
 def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_path):
-    from scripts.inference import load_predictor
+    from scripts.model.inference import load_predictor
 
     state, endpoint = hub
     run = runs_by_task["binary_tuned"]
@@ -192,7 +192,7 @@ def _closed_port() -> int:
     ],
 )
 def test_push_errors_are_one_line(runs_by_task, hub, monkeypatch, capsys, case, needle):
-    from scripts.errors import run_cli
+    from scripts.common.errors import run_cli
 
     state, _ = hub
     repo = "tester/x"

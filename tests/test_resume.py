@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from scripts import train
-from scripts.data import load_split
-from scripts.inference import load_predictor
+from scripts.data.dataset import load_split
+from scripts.model.inference import load_predictor
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -66,8 +66,8 @@ def test_a_resumed_run_numbers_its_checkpoints_by_the_real_epoch(tiny_model, tmp
     """Simple Transformers numbers a resumed run's epochs from 1 again; the best-epoch lookup would then take
     another epoch's checkpoint (or none). Each resumed epoch must be saved under its own number, and the
     published model must be the best epoch's checkpoint."""
-    from scripts import runs
-    from scripts.model import last_checkpoint
+    from scripts.common import runs
+    from scripts.training.fit import last_checkpoint
 
     csv = write_binary_csv(tmp_path / "b.csv")
     out = tmp_path / "int"

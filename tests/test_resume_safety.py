@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts import model as model_lib
-from scripts import runs, train
-from scripts.errors import run_cli
-from scripts.st_patches import STOP, LengthGroupedBatches
+from scripts import train
+from scripts.common import runs
+from scripts.common.errors import run_cli
+from scripts.training import fit as model_lib
+from scripts.training.st.trainer import STOP, LengthGroupedBatches
 from tests.helpers import tiny_args, write_binary_csv
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scripts import push, train
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 from tests.helpers import tiny_args, write_binary_csv
 from tests.hub_server import start_hub
 

@@ -1,7 +1,7 @@
 import pytest
 
-from scripts import settings
-from scripts.errors import UserError
+from scripts.common import settings
+from scripts.common.errors import UserError
 
 
 def test_defaults_resolve_and_keys_are_unique():
@@ -62,7 +62,7 @@ def test_override_without_equals():
 
 
 def test_auto_keys_take_numbers_and_recipes_fill_them():
-    from scripts import recipes
+    from scripts.training import recipes
 
     cfg = settings.resolve({"learning_rate": 3e-5})
     chosen, reasons = recipes.choose(cfg, "multilabel", 40000, 28)
@@ -82,7 +82,7 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
 
 
 def test_binary_threshold_is_tuned_only_with_enough_validation_positives():
-    from scripts import recipes
+    from scripts.training import recipes
 
     cut = recipes.MIN_POSITIVES_TO_TUNE
     assert recipes.choose(settings.resolve(), "binary", 4000, 2, cut)[0]["tune_binary_threshold"] is True
@@ -100,7 +100,7 @@ def test_list_survives_the_shell_eating_its_quotes():
 
 
 def test_length_grouping_and_class_mix_are_auto_true_or_false():
-    from scripts.recipes import grouping
+    from scripts.training.recipes import grouping
 
     assert settings.resolve({"length_grouping": True})["length_grouping"] is True
     assert settings.resolve({"grouping_class_mix": False})["grouping_class_mix"] is False
@@ -133,7 +133,7 @@ def test_the_readme_documents_every_config_key_with_its_default():
 def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeypatch):
     import torch
 
-    from scripts.recipes import choose_runtime, use_sub_batches
+    from scripts.training.recipes import choose_runtime, use_sub_batches
 
     with pytest.raises(UserError, match="True, False or auto"):
         settings.resolve({"sub_batches": "maybe"})

@@ -2,13 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts import balance, data, split
-from scripts.errors import UserError
+from scripts.common.errors import UserError
+from scripts.data import balance, split
+from scripts.data.dataset import Dataset, encode_labels
 from tests.conftest import make_frame, make_multilabel_frame
 
 
 def dataset_from(frame, task, names, positive=None):
-    return data.Dataset(
+    return Dataset(
         frames={"all": frame.rename(columns={"label": "labels"})},
         label_names=names,
         task=task,
@@ -31,13 +32,12 @@ def test_split_is_stratified_disjoint_and_seeded():
 
 def test_multilabel_split_uses_iterative_stratification():
     frame = make_multilabel_frame(400).assign(labels=lambda f: f["labels"].map(tuple))
-    ds = data.Dataset(
+    ds = Dataset(
         frames={"all": frame}, label_names=["food", "money", "sport"], task="multilabel", positive_label=None
     )
     parts = split.make_splits(ds, 0.2, 0.2, seed=1)
     share = {
-        s: np.array(data.encode_labels(parts[s]["labels"], ds.label_names, "multilabel")).mean(0)
-        for s in parts
+        s: np.array(encode_labels(parts[s]["labels"], ds.label_names, "multilabel")).mean(0) for s in parts
     }
     assert np.abs(share["train"] - share["test"]).max() < 0.05
     assert np.abs(share["train"] - share["validation"]).max() < 0.05
@@ -47,7 +47,7 @@ def test_given_test_split_is_honoured():
     train = make_frame({"ham": 100, "spam": 50}, seed=1).rename(columns={"label": "labels"})
     test = make_frame({"ham": 10, "spam": 10}, seed=2).rename(columns={"label": "labels"})
     test = test[~test["text"].isin(train["text"])]
-    ds = data.Dataset(
+    ds = Dataset(
         frames={"train": train, "test": test},
         label_names=["ham", "spam"],
         task="binary",
@@ -98,7 +98,8 @@ def test_resampling_refused_for_multilabel():
 def test_capped_training_rows_are_the_recorded_split_size(tmp_path):
     """max_train_rows: the split sizes that run.json, the card and the experiments report are the rows
     trained on, with the count before the cap beside them (they were the uncapped count)."""
-    from scripts import settings, train
+    from scripts import train
+    from scripts.common import settings
     from tests.helpers import write_binary_csv
 
     cfg = settings.resolve({"dataset": str(write_binary_csv(tmp_path / "b.csv")), "max_train_rows": 50})

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from scripts import evaluate
-from scripts.inference import load_predictor
+from scripts.model.inference import load_predictor
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 

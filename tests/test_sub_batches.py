@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from scripts.st_patches import sub_batches, trim_batch
+from scripts.training.st.trainer import sub_batches, trim_batch
 from tests.tiny_models import ARCHITECTURES, build
 
 
@@ -42,7 +42,7 @@ def _bare_model(kind: str, tokenizer, **attributes):
     """quickfit's Simple Transformers subclass without its loading: only what the loss methods read."""
     from types import SimpleNamespace
 
-    from scripts.st_patches import model_classes
+    from scripts.training.st.trainer import model_classes
 
     cls = model_classes()[kind]
     bare = cls.__new__(cls)

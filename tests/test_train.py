@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.data import load_split
-from scripts.inference import load_predictor
+from scripts.data.dataset import load_split
+from scripts.model.inference import load_predictor
 from tests.conftest import make_frame, make_multilabel_frame
 from tests.helpers import (
     calibrated_softmax,

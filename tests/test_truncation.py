@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import truncation
+from scripts.model import truncation
 from tests.tiny_models import ARCHITECTURES, build, corpus
 
 MAX_LEN = 24

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from scripts import uncertainty
+from scripts.evaluation import uncertainty
 
 
 def binary_case(n: int, seed: int = 0):

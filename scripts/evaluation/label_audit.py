@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts import baseline
+from scripts.evaluation import baselines
 
 FOLDS = 5
 MAX_TRAIN_ROWS = 20_000  # cross-validating the baseline on more rows costs minutes; the audit says it skipped
@@ -33,7 +33,7 @@ def out_of_fold_baseline(
     )
     for fit_rows, held_rows in splitter.split(np.zeros(len(y)), y if task != "multilabel" else None):
         part = train.iloc[fit_rows]
-        probs[held_rows] = baseline.tfidf_logreg_proba(
+        probs[held_rows] = baselines.tfidf_logreg_proba(
             part, y[fit_rows], [train["text"].iloc[held_rows].tolist()], task, n_labels, seed
         )[0]
     return probs

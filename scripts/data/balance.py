@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scripts.data import encode_labels, label_counts
-from scripts.errors import UserError
+from scripts.common.errors import UserError
+from scripts.data.dataset import encode_labels, label_counts
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What one more forward and backward pass costs, in token positions, measured on the training steps.
 
-sub_batches (st_patches) cuts a training batch where the padding it saves outweighs another pass. What a
+sub_batches (trainer.py) cuts a training batch where the padding it saves outweighs another pass. What a
 pass costs depends on the model, the device, the threads and the batch shapes (a pass over 32 short
 texts is cheaper per position than one over long ones), so a fixed figure is right for one machine and
 wrong for the next. The training steps measure it themselves: each step's forward-and-backward time

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 QUIETED: set[str] = set()  # the variables quiet_environment set (the user had not)

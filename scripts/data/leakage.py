@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.near_duplicates import SHINGLE, Sketches, near_copies, normalise
+from scripts.data.near_duplicates import SHINGLE, Sketches, near_copies, normalise
 
 THRESHOLD = 0.8
 PAIRS = (("train", "validation"), ("train", "test"), ("validation", "test"))

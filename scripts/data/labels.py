@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 # Label cells that mean "no label": spreadsheet and pandas spellings of a missing or non-finite value.
 MISSING_LABELS = {

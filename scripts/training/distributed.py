@@ -3,7 +3,7 @@
 `make train NPROC=N` starts N processes through torchrun (scripts/launch.py). Every rank reads, cleans,
 splits and balances the data itself with the same seed, so all hold the same split and recipe without
 sending data around. Each global batch of `train_batch_size` rows is cut into one disjoint shard per
-rank (st_patches.LengthGroupedBatches), gradients are averaged by DDP, and the loss of a short shard is
+rank (trainer.LengthGroupedBatches), gradients are averaged by DDP, and the loss of a short shard is
 scaled so the average equals the loss of the whole global batch. Rank 0 alone prints, evaluates on
 validation, writes checkpoints, the run folder and `outputs/latest`; its validation scores are
 broadcast, so every rank takes the same early-stopping decision. The other ranks work in a temporary

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 CHOICES = ("none", "wandb", "mlflow")
 
@@ -46,7 +46,7 @@ def simpletransformers_args(report_to: str, run_name: str, work: Path) -> dict[s
     """The Simple Transformers args that turn its W&B logging on (and keep W&B's files in the run)."""
     if report_to != "wandb":
         return {"wandb_project": None}
-    from scripts.runtime import QUIETED
+    from scripts.common.runtime import QUIETED
 
     if "WANDB_MODE" in QUIETED:  # quickfit disabled W&B for quiet runs; the user asked for it here
         os.environ.pop("WANDB_MODE", None)
@@ -60,7 +60,7 @@ def log_mlflow(report_to: str, record: dict[str, Any], history: Any, flat: dict[
         return
     import mlflow
 
-    from scripts.runs import outputs_dir
+    from scripts.common.runs import outputs_dir
 
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow.set_tracking_uri((outputs_dir(flat) / "mlruns").resolve().as_uri())

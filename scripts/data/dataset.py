@@ -1,6 +1,6 @@
 """Any table or dataset -> clean frames with `text` and `labels`, the label names and the task.
 
-Steps (load_dataset): read the source's frames (tables.py for files) -> choose the text and label
+Steps (load_dataset): read the source's frames (readers.py for files) -> choose the text and label
 columns -> canonical text and labels (labels.py) -> clean (empty, missing, duplicates, conflicts) ->
 task and label names -> the positive class.
 
@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from scripts.errors import UserError
-from scripts.labels import looks_multilabel, onehot_labels, single_labels, sort_labels, split_multi
-from scripts.sources import Source
-from scripts.tables import read_table
+from scripts.common.errors import UserError
+from scripts.data.labels import looks_multilabel, onehot_labels, single_labels, sort_labels, split_multi
+from scripts.data.readers import read_table
+from scripts.data.sources import Source
 
 TEXT_NAMES = (
     "text",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 # Hugging Face config `model_type` -> the Simple Transformers model type its single-label class uses.
-# Multi-label always uses transformers' own head (see model.py), so every row here has all three tasks.
+# Multi-label always uses transformers' own head (see training/fit.py), so every row here has all three tasks.
 SIMPLE_TRANSFORMERS_TYPE = {
     "bert": "bert",
     "distilbert": "distilbert",
@@ -67,7 +67,7 @@ def read_model_config(resolved_name: str, offline: bool) -> dict:
 
 
 def hub_model_error(name: str, exc: Exception) -> UserError:
-    from scripts.hub_errors import hub_error
+    from scripts.common.hub_errors import hub_error
 
     return hub_error(exc, f"model {name!r}", "check model_name")
 

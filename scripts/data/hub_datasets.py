@@ -1,6 +1,6 @@
 """Hugging Face Datasets as a source: `hf:owner/name` on the Hub, a local Parquet file, a save_to_disk folder.
 
-Each becomes plain frames by split, as a CSV would, so data.py guesses columns and cleans rows the same
+Each becomes plain frames by split, as a CSV would, so dataset.py guesses columns and cleans rows the same
 way. `ClassLabel` ids become their names, `Sequence(ClassLabel)` and list columns become label lists
 (multi-label), plain string or integer columns stay as they are. A split called dev/valid/val is the
 validation split; splits that are none of train/validation/test (e.g. `unsupervised`) are left out.
@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from scripts import hub_errors
-from scripts.errors import UserError
+from scripts.common import hub_errors
+from scripts.common.errors import UserError
 
 PREFIX = "hf:"
 SPLIT_NAMES = {

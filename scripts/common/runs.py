@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 INCOMPLETE = ".incomplete"
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -39,7 +39,7 @@ RUN_PARTS = (
 
 def outputs_dir(cfg: dict[str, Any]) -> Path:
     """The configured outputs folder (relative paths are relative to the project)."""
-    from scripts.sources import PROJECT_ROOT
+    from scripts.data.sources import PROJECT_ROOT
 
     path = Path(cfg["outputs_dir"])
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -185,7 +185,7 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
 
 def find_from_cli(run: str | None) -> tuple[Path, dict[str, Any]]:
     """The `--run` of every later entry point: the run folder (outputs/latest by default) and its config."""
-    from scripts import settings
+    from scripts.common import settings
 
     run_dir = find(outputs_dir(settings.resolve()), run)
     return run_dir, saved_config(run_dir)

@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from scripts import data, runs
-from scripts.errors import UserError
-from scripts.sources import Source, sha256_of
+from scripts.common import runs
+from scripts.common.errors import UserError
+from scripts.data.dataset import load_split
+from scripts.data.sources import Source, sha256_of
 
 # Overrides that may differ on resume: where the run lives and how this machine runs it.
 SAFE_ON_RESUME = {"outputs_dir", "threads", "precision", "eval_batch_size"}
@@ -33,7 +34,7 @@ class Interrupted:
 
 def find(outputs_dir: Path) -> Interrupted:
     """The newest interrupted run with a complete, scored epoch checkpoint."""
-    from scripts.model import last_checkpoint
+    from scripts.training.fit import last_checkpoint
 
     incomplete = outputs_dir / runs.INCOMPLETE
     candidates = (
@@ -88,7 +89,7 @@ def config(interrupted: Interrupted, overrides: Mapping[str, Any]) -> dict[str, 
 
 
 def current_world_size() -> int:
-    from scripts.distributed import current
+    from scripts.training.distributed import current
 
     return current().size
 
@@ -112,7 +113,7 @@ def saved_splits(interrupted: Interrupted, source: Source, task: str) -> dict[st
             "resuming would redraw the split and train on test rows. Restore the file, or start a "
             "new run without RESUME=1"
         )
-    return {part: data.load_split(runs.split_path(interrupted.work, part), task) for part in SPLITS}
+    return {part: load_split(runs.split_path(interrupted.work, part), task) for part in SPLITS}
 
 
 def keep_history_before(interrupted: Interrupted) -> None:

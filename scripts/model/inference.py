@@ -29,7 +29,7 @@ class Predictor:
 
     def fit_texts(self, texts: Sequence[str]) -> list[str]:
         """The texts as the model was trained on them: long ones cut by the run's truncation rule."""
-        from scripts.truncation import fit
+        from scripts.model.truncation import fit
 
         return fit(texts, self.tokenizer, self.max_seq_length, self.meta.get("truncation", "head"))
 
@@ -57,7 +57,7 @@ class Predictor:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order, at the
         temperature fitted on validation (quickfit.json), so predict, the app and the card agree."""
-        from scripts.calibration import activate
+        from scripts.evaluation.calibration import activate
 
         logits = self.predict_logits(texts, batch_size)
         return activate(logits, self.task, self.meta.get("temperature")).astype(np.float32)
@@ -94,8 +94,8 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from scripts.errors import UserError
-    from scripts.runtime import device, quiet_environment, set_threads
+    from scripts.common.errors import UserError
+    from scripts.common.runtime import device, quiet_environment, set_threads
 
     quiet_environment()
     hf_logging.disable_progress_bar()
@@ -107,7 +107,7 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             "give a run folder made by `make train`"
         )
     meta = json.loads((model_dir / "quickfit.json").read_text())
-    from scripts.model import check_safetensors
+    from scripts.training.fit import check_safetensors
 
     check_safetensors(model_dir / "model.safetensors")
     try:

@@ -1,7 +1,7 @@
 """Simple Transformers, patched: the code to delete if Simple Transformers ever fixes these things.
 
 quickfit trains inside Simple Transformers' own loop (a subclass, no loop of its own), with:
-  * training token ids stored compactly and padded per batch (compact.py; Simple Transformers pads
+  * training token ids stored compactly and padded per batch (compact_tokens.py; Simple Transformers pads
     every row to max_seq_length in int64), batches grouped by length (shuffled groups, reseeded per
     epoch); evaluation batches trimmed to their longest real sequence; a training batch of mixed
     lengths run as sub-batches of similar length under one optimizer step (sub_batches);
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from scripts.compact import CompactTokens
-from scripts.distributed import World, broadcast, shard, wrap
-from scripts.errors import UserError
-from scripts.pass_cost import PassCost
-from scripts.runtime import bf16_autocast
+from scripts.common.errors import UserError
+from scripts.common.runtime import bf16_autocast
+from scripts.training.distributed import World, broadcast, shard, wrap
+from scripts.training.st.compact_tokens import CompactTokens
+from scripts.training.st.pass_cost import PassCost
 
 VALIDATION_OUTPUTS = "validation_outputs.npy"
 SCALER_STATE = "scaler.json"
@@ -182,7 +182,7 @@ def load_state(path: Path) -> Any:
 
     import torch
 
-    from scripts.runtime import device
+    from scripts.common.runtime import device
 
     try:
         return torch.load(path, weights_only=True, map_location=device())
@@ -366,7 +366,7 @@ def model_classes() -> dict[str, type]:
         multi_label = False
 
         def load_and_cache_examples(self, examples, evaluate=False, *args, **kwargs):
-            """Training rows as compact token ids, padded per batch (scripts/compact.py); evaluation keeps
+            """Training rows as compact token ids, padded per batch (compact_tokens.py); evaluation keeps
             Simple Transformers' own dataset."""
             if evaluate or not isinstance(examples, tuple) or len(examples) != 2:
                 return super().load_and_cache_examples(examples, evaluate, *args, **kwargs)

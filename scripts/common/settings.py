@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scripts.architectures import canonical as canonical_model_type
-from scripts.errors import UserError
-from scripts.runtime import PRECISIONS
-from scripts.truncation import SETTINGS as TRUNCATION_SETTINGS
+from scripts.common.errors import UserError
+from scripts.common.runtime import PRECISIONS
+from scripts.model.architectures import canonical as canonical_model_type
+from scripts.model.truncation import SETTINGS as TRUNCATION_SETTINGS
 
 RUN_NAME = re.compile(r"^(?!latest$)[\w\-+()][\w .\-+()]{0,99}$")
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from scripts.data import Dataset, encode_labels
-from scripts.errors import UserError
+from scripts.common.errors import UserError
+from scripts.data.dataset import Dataset, encode_labels
 
 SPLITS = ("train", "validation", "test")
 

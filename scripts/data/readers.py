@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 
 def _unreadable(path: Path, encoding: str, exc: Exception) -> UserError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 
 def token_hint() -> str:

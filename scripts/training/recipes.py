@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
 # What choose() resolves when the config says "auto" (max_seq_length, balance, model_type and precision
 # are resolved where their evidence is: the tokenizer, the labels, the model's config and the machine).
@@ -111,7 +111,7 @@ def use_sub_batches(setting: Any) -> bool:
     training on the CPU in one process, where one more pass costs tens of token positions (measured by
     the training steps, pass_cost.py); off on a GPU, where sub-batches were not measured end to end, and
     with several processes."""
-    from scripts import distributed
+    from scripts.training import distributed
 
     several_ranks = distributed.current().distributed
     if setting is True and several_ranks:
@@ -128,7 +128,7 @@ def use_sub_batches(setting: Any) -> bool:
 
 def choose_runtime(cfg: dict[str, Any], rows_per_epoch: int) -> tuple[dict[str, Any], list[str]]:
     """length_grouping and threads when "auto", from the run's length (after choose()) and the machine."""
-    from scripts.runtime import physical_cores
+    from scripts.common.runtime import physical_cores
 
     chosen: dict[str, Any] = {}
     reasons: list[str] = []

@@ -17,7 +17,7 @@ def selection_metric(task: str, positive_id: int | None) -> tuple[str, Callable]
         return "f1_positive", lambda y, p: skm.f1_score(y, p, pos_label=positive_id, zero_division=0)
     if task == "multiclass":
         return "f1_macro", lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0)
-    from scripts.thresholds import tuned_macro_f1
+    from scripts.evaluation.thresholds import tuned_macro_f1
 
     return "f1_macro_at_tuned_thresholds", tuned_macro_f1
 

@@ -1,5 +1,5 @@
 """Base models and training: resolve and check the base model, train through Simple Transformers
-(patched in st_patches.py, the only other module that imports it), keep the best epoch.
+(patched in training/st/trainer.py, the only other module that imports it), keep the best epoch.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scripts import architectures, distributed, tracking
-from scripts.errors import UserError
-from scripts.runtime import offline, quiet_environment, seed_everything
-from scripts.st_patches import GROUP_BATCHES, PASS_COST_POSITIONS, VALIDATION_OUTPUTS, model_classes
+from scripts.common.errors import UserError
+from scripts.common.runtime import offline, quiet_environment, seed_everything
+from scripts.model import architectures
+from scripts.training import distributed, tracking
+from scripts.training.st.trainer import GROUP_BATCHES, PASS_COST_POSITIONS, VALIDATION_OUTPUTS, model_classes
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -234,7 +235,7 @@ def simpletransformers_args(
         **tracking.simpletransformers_args(cfg.get("report_to", "none"), work.name, work),
         "silent": False,
         "logging_steps": 1,  # TensorBoard: loss and learning rate at every step
-        # bf16 is autocast by st_patches; Simple Transformers' own switch is fp16 (autocast + GradScaler)
+        # bf16 is autocast by the st trainer; Simple Transformers' own switch is fp16 (autocast + GradScaler)
         "fp16": precision == "fp16",
         "n_gpu": 1,
     }

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from scripts.errors import EXIT_USER_ERROR, UserError
+from scripts.common.errors import EXIT_USER_ERROR, UserError
 
 LAUNCH_OPTIONS = ("--nproc", "--torchrun-args")
 

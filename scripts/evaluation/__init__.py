@@ -1,0 +1,1 @@
+"""Scoring a run: metrics, thresholds, calibration, baselines, intervals, audits, plots, reports."""

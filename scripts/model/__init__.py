@@ -1,0 +1,1 @@
+"""The saved model: architectures, the plain-transformers predictor, how long texts are cut."""

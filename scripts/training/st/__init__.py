@@ -1,0 +1,1 @@
+"""The Simple Transformers adapter: the only package that imports simpletransformers."""
