@@ -204,38 +204,38 @@ def train_quickfit(
 
     from bench.bench import st_args
     from scripts.common import runtime
-    from scripts.training import fit as model_lib
-    from scripts.training import recipes
-    from scripts.training.st import trainer
+    from scripts.model import base_model
+    from scripts.training import fit, recipes
+    from scripts.training.st import batching, models
 
     runtime.seed_everything(seed)
-    tokenizer = model_lib.load_tokenizer(source)
+    tokenizer = base_model.load_tokenizer(source)
     if max_length is None:
-        max_length, _ = model_lib.auto_max_seq_length(tokenizer, data["train_texts"], 256)
+        max_length, _ = base_model.auto_max_seq_length(tokenizer, data["train_texts"], 256)
     args = {
         **st_args(epochs, batch, lr, seed, work),
         "max_seq_length": max_length,
-        "do_lower_case": model_lib.folds_case(tokenizer),
+        "do_lower_case": base_model.folds_case(tokenizer),
         "fp16": False,
         "config": config or {},
     }
-    model = model_lib.model_classes()["single"](
+    model = fit.model_classes()["single"](
         "bert", source, num_labels=2, use_cuda=torch.cuda.is_available(), args=args
     )
     model.model.float()
     length_grouped, class_mix = recipes.grouping("auto", "auto", len(data["train_texts"]), batch, epochs)
-    model.group_batches = trainer.GROUP_BATCHES if grouped and length_grouped else 1
+    model.group_batches = batching.GROUP_BATCHES if grouped and length_grouped else 1
     model.keep_class_mix = grouped and class_mix
-    original = trainer.LengthGroupedBatches
+    original = models.LengthGroupedBatches
     if orders is not None:
-        trainer.LengthGroupedBatches = lambda *a, **k: FixedBatches(orders, batch)
+        models.LengthGroupedBatches = lambda *a, **k: FixedBatches(orders, batch)
     try:
         with recording(model.model) as log:
             start = time.perf_counter()
             model.train_model(pd.DataFrame({"text": data["train_texts"], "labels": data["train_labels"]}))
             log["seconds"] = time.perf_counter() - start
     finally:
-        trainer.LengthGroupedBatches = original
+        models.LengthGroupedBatches = original
     return model.model.eval(), {**log, "max_length": max_length}
 
 
@@ -269,10 +269,10 @@ def lockstep(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
-    from scripts.training import fit as model_lib
+    from scripts.model import base_model
 
     data = ablation_data(args.dataset, args.rows, args.seed)
-    base = model_lib.resolve_model_name(args.model)
+    base = base_model.resolve_model_name(args.model)
     orders = epoch_orders(len(data["train_texts"]), args.epochs, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         init = Path(tmp) / "init"
@@ -325,10 +325,10 @@ def seeds(args: argparse.Namespace) -> dict:
     """Each variant over seeds seed..seed+n-1, each scored on every row it did not train on."""
     from transformers import AutoTokenizer
 
-    from scripts.training import fit as model_lib
+    from scripts.model import base_model
 
     data = ablation_data(args.dataset, args.rows, args.seed)
-    base = model_lib.resolve_model_name(args.model)
+    base = base_model.resolve_model_name(args.model)
     tokenizer = AutoTokenizer.from_pretrained(base)
     variants = args.variants.split(",")
     scores: dict[str, list[float]] = {v: [] for v in variants}

@@ -100,16 +100,16 @@ def run_variant(variant: str, spec: dict) -> dict:
     import torch
 
     from scripts.common import runtime
-    from scripts.training import fit as model_lib
-    from scripts.training import recipes
+    from scripts.model import base_model
+    from scripts.training import fit, recipes
     from scripts.training.st import trainer
 
     torch.set_num_threads(spec["threads"])
-    base = model_lib.resolve_model_name("packaged-minilm")
+    base = base_model.resolve_model_name("packaged-minilm")
     work = Path(spec["work"])
     texts, labels = spec["data"]["train_texts"], spec["data"]["train_labels"]
     test_texts, test_labels = spec["data"]["test_texts"], spec["data"]["test_labels"]
-    tokenizer = model_lib.load_tokenizer(base)
+    tokenizer = base_model.load_tokenizer(base)
     real_tokens = (
         sum(len(x) for x in tokenizer(texts, truncation=True, max_length=128)["input_ids"]) * spec["epochs"]
     )
@@ -143,8 +143,8 @@ def run_variant(variant: str, spec: dict) -> dict:
                 "bert", base, num_labels=2, use_cuda=torch.cuda.is_available(), args=common
             )
         else:
-            max_len, _ = model_lib.auto_max_seq_length(tokenizer, texts, 256)
-            model = model_lib.model_classes()["single"](
+            max_len, _ = base_model.auto_max_seq_length(tokenizer, texts, 256)
+            model = fit.model_classes()["single"](
                 "bert",
                 base,
                 num_labels=2,
@@ -186,7 +186,7 @@ def run_variant(variant: str, spec: dict) -> dict:
         saved = work / "model"
         model.model.save_pretrained(saved)
         model.tokenizer.save_pretrained(saved)
-        model_lib.write_label_map(
+        base_model.write_label_map(
             saved,
             ["ham", "spam"],
             "binary",

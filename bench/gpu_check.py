@@ -31,7 +31,7 @@ def half_precision_copy(model_name: str, target: Path) -> Path:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from scripts.training.fit import resolve_model_name
+    from scripts.model.base_model import resolve_model_name
 
     source = resolve_model_name(model_name)
     AutoModel.from_pretrained(source, dtype=torch.float16).save_pretrained(target)
@@ -76,7 +76,7 @@ def run_train(cmd: list[str]) -> float:
 
 def interrupt_after_first_epoch(cmd: list[str], work: Path) -> dict[str, Any]:
     """SIGTERM once the first epoch is checkpointed and scored; report what the checkpoint holds."""
-    from scripts.training.fit import last_checkpoint
+    from scripts.training.checkpoints import last_checkpoint
 
     proc = subprocess.Popen(cmd, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 300

@@ -21,15 +21,16 @@ def main() -> None:
 
     from bench.bench import bench_data
     from scripts.common import runtime
-    from scripts.training import fit as model_lib
+    from scripts.model import base_model
+    from scripts.training import fit
     from scripts.training.st import trainer
 
     torch.set_num_threads(runtime.physical_cores())
     data = bench_data(args.rows, 42)
-    base = model_lib.resolve_model_name("packaged-minilm")
-    tokenizer = model_lib.load_tokenizer(base)
-    max_len, _ = model_lib.auto_max_seq_length(tokenizer, data["train_texts"], 256)
-    model = model_lib.model_classes()["single"](
+    base = base_model.resolve_model_name("packaged-minilm")
+    tokenizer = base_model.load_tokenizer(base)
+    max_len, _ = base_model.auto_max_seq_length(tokenizer, data["train_texts"], 256)
+    model = fit.model_classes()["single"](
         "bert",
         base,
         num_labels=2,

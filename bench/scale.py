@@ -76,7 +76,7 @@ def tiny_model(folder: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from scripts.training.fit import resolve_model_name
+    from scripts.model.base_model import resolve_model_name
 
     if (folder / "config.json").exists():
         return folder
@@ -171,7 +171,7 @@ def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     import torch
 
     from scripts.evaluation.metrics import selection_metric
-    from scripts.training import fit as model_lib
+    from scripts.training import fit
 
     train = training_rows(csv)
     labels = sorted(train["labels"].unique())
@@ -195,7 +195,7 @@ def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     name, metric = selection_metric("multiclass", None)
     start = time.perf_counter()
     with contextlib.suppress(KeyboardInterrupt):  # raised by `counting` after STEPS steps
-        model_lib.train(
+        fit.train(
             "multiclass",
             "bert",
             str(model),

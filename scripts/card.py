@@ -29,7 +29,7 @@ from scripts.evaluation.report import (
 )
 from scripts.model import truncation
 from scripts.model.architectures import simpletransformers_type
-from scripts.training.fit import hub_base_model
+from scripts.model.base_model import hub_base_model
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard, ModelCardData

@@ -25,8 +25,8 @@ from scripts.data import leakage, sources
 from scripts.data.dataset import encode_labels, load_dataset, load_split
 from scripts.evaluation import baselines, calibration, explain, label_audit, metrics, plots, uncertainty
 from scripts.evaluation.report import markdown_table, print_table, render_report
+from scripts.model.base_model import hub_base_model
 from scripts.model.inference import decide
-from scripts.training.fit import hub_base_model
 
 HEADLINE = {
     "binary": [

@@ -25,7 +25,7 @@ import numpy as np
 from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import UserError, run_cli
-from scripts.training.fit import MODEL_FILES, hub_base_model
+from scripts.model.base_model import MODEL_FILES, hub_base_model
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 TOKEN_PATTERN = re.compile(rb"hf_[A-Za-z0-9]{20,}")

@@ -104,7 +104,7 @@ def run_sweep(
 
     from scripts.common.resume import fingerprint
     from scripts.config import SEARCH
-    from scripts.training.st.trainer import STOP
+    from scripts.training.st.patches import STOP
 
     STOP.clear()
     check_space(SEARCH, cfg)

@@ -24,8 +24,8 @@ from scripts.common.errors import UserError, run_cli
 from scripts.data import balance, leakage, sources, split
 from scripts.data.dataset import Dataset, encode_labels, label_counts, load_dataset, save_split
 from scripts.evaluation import thresholds
-from scripts.model import architectures, truncation
-from scripts.training import distributed, recipes, tracking
+from scripts.model import architectures, base_model, truncation
+from scripts.training import checkpoints, distributed, recipes, tracking
 
 
 def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sources.Source]:
@@ -113,7 +113,7 @@ def _install_stop_handlers() -> None:
     the stop stick even where a library catches the KeyboardInterrupt."""
 
     def handler(signum, frame):
-        from scripts.training.st.trainer import STOP
+        from scripts.training.st.patches import STOP
 
         if STOP.is_set():  # already stopping (torchrun forwards the signal it got too): let clean-up finish
             return
@@ -127,9 +127,7 @@ def _install_stop_handlers() -> None:
 
 def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The base model, its architecture and the precision, before any data is read."""
-    from scripts.training import fit as model_lib
-
-    base = model_lib.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
+    base = base_model.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
     architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
     if cfg["model_type"] == "auto":
         say(f"model_type=auto -> {architecture} (config.json of {cfg['model_name']})")
@@ -146,11 +144,9 @@ def choose_max_seq_length(
     cfg: dict[str, Any], base: str, tokenizer: Any, train_texts: list[str]
 ) -> tuple[int, dict[str, Any]]:
     """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
-    from scripts.training import fit as model_lib
-
-    limit = model_lib.position_limit(base, tokenizer)
+    limit = base_model.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
-        max_len, stats = model_lib.auto_max_seq_length(
+        max_len, stats = base_model.auto_max_seq_length(
             tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit)
         )
         say(
@@ -166,7 +162,7 @@ def choose_max_seq_length(
     # The share cut (what truncation=auto decides on) from a sample: a big file is not tokenised twice
     rng = np.random.default_rng(cfg["manual_seed"])
     sample = [train_texts[i] for i in rng.permutation(len(train_texts))[:LENGTH_SAMPLE]]
-    stats = model_lib.length_stats(model_lib.token_lengths(tokenizer, sample), max_len)
+    stats = base_model.length_stats(base_model.token_lengths(tokenizer, sample), max_len)
     say(
         f"max_seq_length={max_len}: {stats['truncated_share_pct']}% of training texts are longer"
         + (f" (a sample of {LENGTH_SAMPLE:,})" if len(sample) < len(train_texts) else "")
@@ -209,7 +205,6 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
     train and validation splits only (a sweep's trials never pass a test split)."""
     from scripts.evaluation.metrics import selection_metric
-    from scripts.training import fit as model_lib
 
     balanced = balance.rebalance(
         splits["train"],
@@ -224,7 +219,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> "
         f"{balanced.counts_after}"
     )
-    tokenizer = model_lib.load_tokenizer(base)  # one load for the length, the truncation and the cut
+    tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
     max_len, stats = choose_max_seq_length(cfg, base, tokenizer, splits["train"]["text"].tolist())
     cut = choose_truncation(cfg, tokenizer, stats)
     positives = (
@@ -275,10 +270,7 @@ def train_run(
     chose these hyperparameters (make sweep's best.json), recorded with the run and on its card."""
     from scripts.common import resume as resuming
     from scripts.evaluation.plots import training_curves
-    from scripts.training import (
-        fit as model_lib,  # heavy imports (torch, simpletransformers) only from here on
-    )
-    from scripts.training.st.trainer import STOP
+    from scripts.training.st.patches import STOP
 
     STOP.clear()
     started = time.time()
@@ -316,7 +308,7 @@ def train_run(
         check_disk(out, base, cfg["num_train_epochs"])
 
     def has_checkpoint(work: Path) -> bool:
-        return bool(model_lib.last_checkpoint(work / "checkpoints"))
+        return bool(checkpoints.last_checkpoint(work / "checkpoints"))
 
     world = distributed.current()
     if not world.main:  # another rank of `make train NPROC=N`: train in step with rank 0, keep nothing
@@ -371,7 +363,7 @@ def train_run(
         train_seconds = time.time() - train_started
 
         # 5. check the saved model, tune thresholds on validation, write the record
-        model_lib.write_label_map(
+        base_model.write_label_map(
             result.model_dir,
             dataset.label_names,
             dataset.task,
@@ -382,7 +374,7 @@ def train_run(
             logits, dataset, splits["validation"], cfg
         )
         tuned, threshold_info = _tune_thresholds(dataset, cfg, splits["validation"], validation_probs)
-        model_lib.write_label_map(
+        base_model.write_label_map(
             result.model_dir,
             dataset.label_names,
             dataset.task,
@@ -437,7 +429,7 @@ def train_run(
             "model": {
                 "model_type": cfg["model_type"],
                 "model_name": cfg["model_name"],
-                "base_model": model_lib.hub_base_model(cfg["model_name"]),
+                "base_model": base_model.hub_base_model(cfg["model_name"]),
             },
             "selection_metric": metric_name,
             "best_epoch": result.best_epoch,
@@ -477,10 +469,10 @@ def train_with_plan(
     on_epoch: Any = None,
 ):
     """model.train with everything the plan resolved (make train, and each sweep trial)."""
-    from scripts.training import fit as model_lib
+    from scripts.training import fit
 
     cfg = plan.cfg
-    return model_lib.train(
+    return fit.train(
         dataset.task,
         cfg["model_type"],
         base,
@@ -610,7 +602,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         train_run(cfg, resume=args.resume, overrides=overrides)
     except Exception:
-        from scripts.training.st.trainer import STOP
+        from scripts.training.st.patches import STOP
 
         if world.distributed and not world.main and STOP.is_set():
             return 130  # stopped with the others (rank 0 says so); its broken collective is no news

@@ -17,7 +17,7 @@ import pytest
 from scripts import evaluate, predict, push
 from scripts.common import runs
 from scripts.data.dataset import load_split
-from scripts.training import fit as model_lib
+from scripts.training import fit
 from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
 from tests.hub_server import start_hub
@@ -57,14 +57,14 @@ def at_temperature(probs: np.ndarray, task: str, temperature) -> np.ndarray:
 def train_capturing(csv, args, monkeypatch) -> tuple:
     """Train through the entry point; keep the training-time validation probabilities of the best epoch."""
     captured = {}
-    original = model_lib.train
+    original = fit.train
 
     def spying(*a, **k):
         result = original(*a, **k)
         captured["probs"] = result.validation_probs
         return result
 
-    monkeypatch.setattr(model_lib, "train", spying)
+    monkeypatch.setattr(fit, "train", spying)
     run = train_run(csv, args)
     return run, captured["probs"]
 
@@ -131,14 +131,14 @@ def test_saved_model_that_drifts_from_training_is_an_error(data_files, tiny_mode
     from scripts import train
     from scripts.common.errors import UserError
 
-    original = model_lib.train
+    original = fit.train
 
     def drifting(*a, **k):
         result = original(*a, **k)
         result.validation_probs = np.clip(result.validation_probs + 0.01, 0, 1)  # a head 0.01 off
         return result
 
-    monkeypatch.setattr(model_lib, "train", drifting)
+    monkeypatch.setattr(fit, "train", drifting)
     out = tmp_path / "outputs"
     with pytest.raises(UserError, match="does not reproduce its training-time validation"):
         train.train_run(

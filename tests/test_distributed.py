@@ -18,7 +18,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from scripts.model.inference import load_predictor
-from scripts.training.fit import last_checkpoint
+from scripts.training.checkpoints import last_checkpoint
 from tests.conftest import PROJECT, build_tiny_bert
 from tests.helpers import train_run, write_binary_csv
 

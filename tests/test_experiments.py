@@ -11,7 +11,7 @@ import pytest
 from scripts import compare, sweep, train
 from scripts.common import runs, settings
 from scripts.common.errors import UserError, run_cli
-from scripts.training import fit as model_lib
+from scripts.training import fit
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
 SMALL_SPACE = {
@@ -41,13 +41,13 @@ def test_sweep_runs_never_reads_test_prunes_and_resumes(
     csv = write_binary_csv(tmp_path / "b.csv", ham=150, spam=75)
     cfg = sweep_cfg(csv, tiny_model, tmp_path / "outputs")
     seen = []
-    original = model_lib.train
+    original = fit.train
 
     def spying(task, arch, base, labels, train_df, eval_df, *args, **kwargs):
         seen.append((set(train_df["text"]), set(eval_df["text"])))
         return original(task, arch, base, labels, train_df, eval_df, *args, **kwargs)
 
-    monkeypatch.setattr(model_lib, "train", spying)
+    monkeypatch.setattr(fit, "train", spying)
     # every trial after the first two is pruned at its first report: the pruning path is exercised for sure
     monkeypatch.setattr(optuna.pruners, "MedianPruner", lambda **kw: _PruneAfter(2))
     folder = sweep.run_sweep(cfg, trials=2, name="s", retrain=False)
@@ -174,7 +174,8 @@ def test_a_sweep_interrupted_in_a_trial_resumes_without_rerunning_finished_trial
 ):
     import optuna
 
-    from scripts.training.st.trainer import STOP, LengthGroupedBatches
+    from scripts.training.st.batching import LengthGroupedBatches
+    from scripts.training.st.patches import STOP
 
     cfg = sweep_cfg(write_binary_csv(tmp_path / "b.csv", ham=150, spam=75), tiny_model, tmp_path / "outputs")
     original = LengthGroupedBatches.__iter__

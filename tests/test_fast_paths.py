@@ -4,7 +4,7 @@ length-grouped sampler covers every row once per epoch, reproducibly."""
 import numpy as np
 import torch
 
-from scripts.training.st.trainer import LengthGroupedBatches, trim_batch
+from scripts.training.st.batching import LengthGroupedBatches, trim_batch
 
 
 def test_trimmed_batch_gives_the_padded_logits(tiny_model):
@@ -149,7 +149,7 @@ def test_compact_tokens_hold_the_padded_ids_without_the_padding(tiny_model):
 
 
 def test_a_multi_label_row_counts_as_its_rarest_label_when_batches_keep_the_mix():
-    from scripts.training.st.trainer import batch_classes
+    from scripts.training.st.batching import batch_classes
 
     assert batch_classes(np.array([2, 0, 1])).tolist() == [2, 0, 1]
     multi_hot = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0]], dtype=np.float32)
@@ -184,26 +184,26 @@ def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeyp
     backward ended at the input embeddings) and the run completes its own checks; False: never cut, never
     timed. Both are recorded."""
     from scripts.common import runs
-    from scripts.training import fit as model_lib
-    from scripts.training.st import trainer
+    from scripts.training import fit
+    from scripts.training.st import models
     from tests.helpers import tiny_args, train_run, write_binary_csv
 
     calls, timers = [], []
-    original = trainer.sub_batches
+    original = models.sub_batches
 
     def spy(lengths, pass_cost):
         runs_ = original(lengths, pass_cost)
         calls.append(len(runs_))
         return runs_
 
-    class SpiedPassCost(trainer.PassCost):
+    class SpiedPassCost(models.PassCost):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             timers.append(self)
 
-    monkeypatch.setattr(trainer, "sub_batches", spy)
-    monkeypatch.setattr(trainer, "PassCost", SpiedPassCost)
-    monkeypatch.setattr(model_lib, "PASS_COST_POSITIONS", 0.0)
+    monkeypatch.setattr(models, "sub_batches", spy)
+    monkeypatch.setattr(models, "PassCost", SpiedPassCost)
+    monkeypatch.setattr(fit, "PASS_COST_POSITIONS", 0.0)
     path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]
     for enabled in (True, False):

@@ -67,7 +67,7 @@ def test_a_resumed_run_numbers_its_checkpoints_by_the_real_epoch(tiny_model, tmp
     another epoch's checkpoint (or none). Each resumed epoch must be saved under its own number, and the
     published model must be the best epoch's checkpoint."""
     from scripts.common import runs
-    from scripts.training.fit import last_checkpoint
+    from scripts.training.checkpoints import last_checkpoint
 
     csv = write_binary_csv(tmp_path / "b.csv")
     out = tmp_path / "int"

@@ -13,8 +13,9 @@ import pytest
 from scripts import train
 from scripts.common import runs
 from scripts.common.errors import run_cli
-from scripts.training import fit as model_lib
-from scripts.training.st.trainer import STOP, LengthGroupedBatches
+from scripts.training import checkpoints, fit
+from scripts.training.st.batching import LengthGroupedBatches
+from scripts.training.st.patches import STOP
 from tests.helpers import tiny_args, write_binary_csv
 
 
@@ -40,7 +41,7 @@ def interrupted(tiny_model, tmp_path, monkeypatch):
     code = interrupt_at_epoch(csv, tiny_args(tiny_model, out) + ["run_name=run"], 1, monkeypatch)
     assert code == 130
     work = out / runs.INCOMPLETE / "run"
-    assert model_lib.last_checkpoint(work / "checkpoints")[1] == 1
+    assert checkpoints.last_checkpoint(work / "checkpoints")[1] == 1
     return csv, out, work
 
 
@@ -82,7 +83,7 @@ def test_resume_never_unpickles_a_checkpoint_file(interrupted, tmp_path, capsys)
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    checkpoint = model_lib.last_checkpoint(work / "checkpoints")[0]
+    checkpoint = checkpoints.last_checkpoint(work / "checkpoints")[0]
     torch.save(Payload(), checkpoint / "scheduler.pt")
     code, err = resume(out, capsys=capsys)
     assert code == 2 and "refused to unpickle" in err and len(err.splitlines()) == 1, err
@@ -106,7 +107,7 @@ def test_a_crash_leaves_no_work_folder(tiny_model, tmp_path, monkeypatch):
     def crashing(*args, **kwargs):
         raise RuntimeError("a library failed in the middle of training")
 
-    monkeypatch.setattr(model_lib, "train", crashing)
+    monkeypatch.setattr(fit, "train", crashing)
     with pytest.raises(RuntimeError):
         train.main(["--data", str(csv), "--set", *tiny_args(tiny_model, out)])
     assert not list((out / runs.INCOMPLETE).iterdir()) and not (out / "latest").exists()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from scripts.training.st.trainer import sub_batches, trim_batch
+from scripts.training.st.batching import sub_batches, trim_batch
 from tests.tiny_models import ARCHITECTURES, build
 
 

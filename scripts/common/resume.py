@@ -34,7 +34,7 @@ class Interrupted:
 
 def find(outputs_dir: Path) -> Interrupted:
     """The newest interrupted run with a complete, scored epoch checkpoint."""
-    from scripts.training.fit import last_checkpoint
+    from scripts.training.checkpoints import last_checkpoint
 
     incomplete = outputs_dir / runs.INCOMPLETE
     candidates = (

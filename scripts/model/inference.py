@@ -107,7 +107,7 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             "give a run folder made by `make train`"
         )
     meta = json.loads((model_dir / "quickfit.json").read_text())
-    from scripts.training.fit import check_safetensors
+    from scripts.model.base_model import check_safetensors
 
     check_safetensors(model_dir / "model.safetensors")
     try:

@@ -1,0 +1,291 @@
+"""quickfit's two Simple Transformers models: its own loop (a subclass, no loop of quickfit's) with the fast
+paths and patches. Importing this module imports Simple Transformers (~14 s): only training does.
+
+  * training token ids stored compactly and padded per batch (compact_tokens.py; Simple Transformers pads
+    every row to max_seq_length in int64), batches grouped by length (batching.py); evaluation batches
+    trimmed to their longest real sequence; a training batch of mixed lengths run as sub-batches of similar
+    length under one optimizer step, its pass cost measured on the steps (pass_cost.py);
+  * the patches of patches.py (resume, safe checkpoint loading, fused AdamW, bf16);
+  * one multi-label path on transformers' own sequence-classification head for every architecture;
+  * class weights for every architecture (it refuses them for some), bf16 autocast (it has fp16 only);
+  * each epoch's validation outputs kept beside the checkpoint, so the saved model can be checked
+    against them;
+  * DistributedDataParallel over torchrun's ranks (it has only nn.DataParallel): see distributed.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from simpletransformers.classification import ClassificationModel, MultiLabelClassificationModel
+from torch.utils.data import DataLoader
+
+from scripts.common.runtime import bf16_autocast
+from scripts.training.distributed import World, broadcast, wrap
+from scripts.training.st.batching import (
+    LengthGroupedBatches,
+    batch_classes,
+    model_features,
+    sub_batches,
+    trim_batch,
+)
+from scripts.training.st.compact_tokens import CompactTokens
+from scripts.training.st.pass_cost import PassCost
+from scripts.training.st.patches import (
+    SCALER_STATE,
+    STOP,
+    VALIDATION_OUTPUTS,
+    float_outputs,
+    fused_adamw,
+    renumbered_checkpoint,
+    restored_optimizer,
+    tracked_grad_scaler,
+)
+
+
+class FastPaths:
+    start_epoch = 0
+    group_batches = 1  # 1: random batches (still trimmed); GROUP_BATCHES: length-grouped
+    resume_dir: Path | None = None
+    precision = "fp32"
+    scaler = None
+    checkpoint_dir: Path | None = None
+
+    def _get_inputs_dict(self, batch, *args, **kwargs):
+        if STOP.is_set():  # a stop signal some library swallowed: stop at the next batch
+            raise KeyboardInterrupt
+        inputs = super()._get_inputs_dict(batch, *args, **kwargs)
+        return trim_batch(inputs) if self.tokenizer.padding_side == "right" else inputs
+
+    world = World()
+    ddp = None  # the DistributedDataParallel wrapper, for training forward passes with several ranks
+    batches: LengthGroupedBatches | None = None
+    keep_class_mix = False  # grouping_class_mix: grouped batches keep their group's class mix
+
+    # sub_batches: a training batch runs as runs of similar length (sub_batches()), this the cost of
+    # one more pass in token positions to start from; None: off. While training, pass_timer refits it
+    # from the steps' times (pass_cost.py).
+    pass_cost: float | None = None
+    pass_timer: PassCost | None = None
+    fit_pass_cost = True  # False: keep pass_cost as it is (bench variant C0)
+
+    def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
+        training = model is self.model and self.model.training  # not an nn.DataParallel copy
+        step = self.ddp is not None and training
+        split = self.pass_cost is not None and training and not step
+        forward = self._sub_batched_loss if split else self._forward_loss
+        with bf16_autocast(self.precision):  # a training step goes through DDP, evaluation does not
+            loss, *rest = float_outputs(
+                forward(self.ddp if step else model, inputs, loss_fct, num_labels, args)
+            )
+        if step and self.batches is not None:
+            loss = loss * self.batches.share  # DDP averages the ranks' losses: weigh uneven shards
+        return (loss, *rest)
+
+    def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
+        return super()._calculate_loss(model, inputs, loss_fct, num_labels, args)
+
+    def _loss(self, logits, labels, loss_fct, num_labels):
+        """The batch's loss from its logits, as Simple Transformers computes it: its class-weighted loss,
+        or the model's own cross-entropy (the mean over the batch's rows)."""
+        return (loss_fct or torch.nn.CrossEntropyLoss())(logits.view(-1, num_labels), labels.view(-1))
+
+    def _sub_batched_loss(self, model, inputs, loss_fct, num_labels, args):
+        """One training batch as runs of similar length, each padded to its own longest row, with the
+        loss computed once over all their logits in the batch's order: the same loss and gradient as
+        the whole batch's (up to float rounding), one optimizer step, less padding."""
+        mask = inputs.get("attention_mask")
+        if mask is None or mask.dim() != 2 or num_labels < 2 or self.tokenizer.padding_side != "right":
+            return self._forward_loss(model, inputs, loss_fct, num_labels, args)
+        lengths = mask.sum(dim=1).cpu().numpy()
+        timer = self.pass_timer
+        runs = sub_batches(lengths, timer.positions if timer else self.pass_cost)
+        if timer:
+            timer.begin(len(runs), sum(len(rows) * int(lengths[rows].max()) for rows in runs))
+        if len(runs) == 1:
+            return self._forward_loss(model, inputs, loss_fct, num_labels, args)
+        features = model_features(inputs)
+        pieces = []
+        for rows in runs:
+            index = torch.from_numpy(rows).to(mask.device)
+            outputs = model(**trim_batch({k: v[index] for k, v in features.items()}))
+            pieces.append(outputs.logits if hasattr(outputs, "logits") else outputs[0])
+        back = torch.from_numpy(np.argsort(np.concatenate(runs))).to(mask.device)
+        logits = torch.cat(pieces)[back]
+        return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
+
+    def set_class_weight(self, weight: list[float] | None) -> None:
+        """Weighted cross-entropy for every architecture (Simple Transformers refuses some)."""
+        if weight:
+            self.loss_fct = torch.nn.CrossEntropyLoss(
+                weight=torch.tensor(weight, dtype=torch.float32, device=self.device)
+            )
+
+    multi_label = False
+
+    def load_and_cache_examples(self, examples, evaluate=False, *args, **kwargs):
+        """Training rows as compact token ids, padded per batch (compact_tokens.py); evaluation keeps
+        Simple Transformers' own dataset."""
+        if evaluate or not isinstance(examples, tuple) or len(examples) != 2:
+            return super().load_and_cache_examples(examples, evaluate, *args, **kwargs)
+        texts, labels = examples
+        return CompactTokens(texts, labels, self.tokenizer, self.args.max_seq_length, self.multi_label)
+
+    def train(self, train_dataloader, output_dir, *args, **kwargs):
+        dataset = train_dataloader.dataset
+        lengths_known = isinstance(dataset, CompactTokens)
+        if lengths_known:
+            lengths, collate = dataset.lengths, dataset.collate
+        else:
+            masks = dataset.examples["attention_mask"] if hasattr(dataset, "examples") else None
+            lengths = None if masks is None else masks.reshape(len(dataset), -1).sum(dim=1).numpy()
+            collate = None
+        if lengths is not None:
+            self.batches = LengthGroupedBatches(
+                lengths,
+                self.args.train_batch_size,
+                self.args.manual_seed,
+                start_epoch=self.start_epoch,
+                group_batches=self.group_batches,
+                world=self.world,
+                classes=batch_classes(dataset.labels) if self.keep_class_mix and lengths_known else None,
+            )
+            train_dataloader = DataLoader(
+                dataset, batch_sampler=self.batches, num_workers=0, collate_fn=collate
+            )
+        elif self.world.distributed:
+            raise RuntimeError("several ranks need the length-grouped batch sampler (no attention masks)")
+        if self.world.distributed:
+            self.ddp = wrap(self.model, self.world)
+        resuming = restored_optimizer(self.resume_dir) if self.resume_dir else nullcontext()
+        scaler = tracked_grad_scaler(self, self.resume_dir)
+        with fused_adamw(), resuming, scaler, self.curves(), self.timed_passes():
+            return super().train(train_dataloader, output_dir, *args, **kwargs)
+
+    @contextmanager
+    def timed_passes(self) -> Iterator[None]:
+        """With sub-batches on, time each training step's forward and backward passes (pass_cost.py):
+        a step ends when its gradient reaches the input embeddings, the last one backward computes."""
+        embeddings = self.model.get_input_embeddings()
+        weight = getattr(embeddings, "weight", None)
+        if self.pass_cost is None or not self.fit_pass_cost or weight is None or not weight.requires_grad:
+            yield
+            return
+        on_gpu = weight.is_cuda
+        self.pass_timer = PassCost(self.pass_cost, torch.cuda.synchronize if on_gpu else None)
+        hook = weight.register_post_accumulate_grad_hook(lambda _: self.pass_timer.end())
+        try:
+            yield
+        finally:
+            hook.remove()
+
+    @contextmanager
+    def curves(self) -> Iterator[None]:
+        """TensorBoard beside Simple Transformers' own loss and learning-rate scalars: the gradient norm
+        at every step (the value its clipping computes and drops) and each epoch's validation metrics."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=self.args.tensorboard_dir)
+        clip = torch.nn.utils.clip_grad_norm_
+        steps = {"n": 0}
+
+        def clip_and_log(parameters, max_norm, *args, **kwargs):
+            norm = clip(parameters, max_norm, *args, **kwargs)
+            steps["n"] += 1
+            self.writer.add_scalar("train/grad_norm", float(norm), steps["n"])
+            return norm
+
+        torch.nn.utils.clip_grad_norm_ = clip_and_log
+        try:
+            yield
+        finally:
+            torch.nn.utils.clip_grad_norm_ = clip
+            self.writer.close()
+            self.writer = None
+
+    def _evaluate_during_training(self, *args, **kwargs):
+        """Rank 0 evaluates; every rank gets its scores, so all take the same early-stopping decision."""
+        if not self.world.distributed:
+            return super()._evaluate_during_training(*args, **kwargs)
+        results = super()._evaluate_during_training(*args, **kwargs) if self.world.main else None
+        return broadcast(results)
+
+    def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
+        if not self.world.main:
+            return  # rank 0 writes every checkpoint
+        output_dir = renumbered_checkpoint(output_dir, self.start_epoch)
+        super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
+        if model is not None and output_dir:
+            self.checkpoint_dir = Path(output_dir)
+            if self.scaler is not None and self.scaler.is_enabled():
+                (self.checkpoint_dir / SCALER_STATE).write_text(json.dumps(self.scaler.state_dict()))
+
+    epoch_callback = None
+    epochs_evaluated = 0
+    writer = None
+
+    def eval_model(self, *args, **kwargs):
+        result, outputs, wrong = super().eval_model(*args, **kwargs)
+        if self.checkpoint_dir is not None:  # during training: the epoch just saved was evaluated
+            np.save(
+                self.checkpoint_dir / VALIDATION_OUTPUTS,
+                np.asarray(outputs, dtype=np.float32),
+                allow_pickle=False,
+            )
+            self.epochs_evaluated += 1
+            if self.writer is not None:
+                epoch = self.start_epoch + self.epochs_evaluated
+                for key, value in result.items():
+                    if isinstance(value, (int, float)):
+                        self.writer.add_scalar(f"validation/{key}", float(value), epoch)
+            if self.epoch_callback is not None:
+                self.epoch_callback(self.start_epoch + self.epochs_evaluated, result)
+        return result, outputs, wrong
+
+
+class QuickClassificationModel(FastPaths, ClassificationModel):
+    pass
+
+
+class QuickMultiLabelModel(FastPaths, MultiLabelClassificationModel):
+    """Simple Transformers' multi-label loop over transformers' AutoModelForSequenceClassification
+    (problem_type multi_label_classification), with the pos_weight'ed BCE loss computed here. What
+    is trained is exactly what a plain transformers load gives back, for every architecture."""
+
+    multi_label = True
+
+    def __init__(self, model_type, model_name, num_labels, pos_weight=None, args=None, use_cuda=False):
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+        self.args = self._load_model_args(model_name)
+        self.args.update_from_dict(args or {})
+        self.is_sweeping = False
+        self.device = torch.device("cuda") if use_cuda else "cpu"
+        if not use_cuda:
+            self.args.fp16 = False
+        self.config = AutoConfig.from_pretrained(
+            model_name, num_labels=num_labels, problem_type="multi_label_classification"
+        )
+        self.num_labels = num_labels
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_name, config=self.config)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_name)
+        self.pos_weight = pos_weight
+        self.loss_fct = torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=self.device)
+            if pos_weight
+            else None
+        )
+        self.results, self.weight, self.global_attention_fn = {}, None, None
+        self.args.model_name, self.args.model_type = model_name, model_type
+
+    def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
+        logits = model(**model_features(inputs)).logits
+        return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
+
+    def _loss(self, logits, labels, loss_fct, num_labels):
+        return self.loss_fct(logits.float(), labels.float())
