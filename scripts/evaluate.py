@@ -254,6 +254,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "paired_bootstrap": paired,
         "calibration": {
             "temperature": temperature,
+            "reason": (record.get("calibration") or {}).get("reason"),
             "ece_before": calibration.ece(uncalibrated, y, task),
             "ece_after": calibration.ece(probs, y, task),
             "brier_before": calibration.brier(uncalibrated, y, task),

@@ -59,8 +59,9 @@ def calibration_sentence(report: dict[str, Any]) -> str:
     if not found:
         return ""
     if found["temperature"] is None:
+        why = found.get("reason") or "calibrate=False"
         return (
-            f"Calibration (not scaled, calibrate=False): expected calibration error "
+            f"Calibration (not scaled: {why}): expected calibration error "
             f"{found['ece_before']:.4f}, "
             f"Brier score {found['brier_before']:.4f}."
         )

@@ -178,3 +178,10 @@ def write_label_map(model_dir: Path, label_names: list[str], task: str, extra: M
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     meta = {"task": task, "labels": label_names, **extra}
     (model_dir / "quickfit.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def update_model_meta(model_dir: Path, fields: Mapping[str, Any]) -> None:
+    """Add what was decided after the model was saved (temperature, thresholds) to its quickfit.json."""
+    path = model_dir / "quickfit.json"
+    meta = {**json.loads(path.read_text()), **fields}
+    path.write_text(json.dumps(meta, indent=2) + "\n")

@@ -1,0 +1,75 @@
+"""Data for one training: read and clean the source, split it (its own splits honoured), separate near-copies
+across the splits (dedupe=near), cap the training rows, and check the splits for leakage, each step said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from scripts.common.console import say
+from scripts.common.errors import UserError
+from scripts.data import leakage, sources, split
+from scripts.data.dataset import Dataset, load_dataset
+
+
+def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sources.Source]:
+    """Load, clean and split the data (everything before the model); fails early on bad input."""
+    source = sources.get_source(cfg["dataset"], cfg["hf_config"], cfg["hf_revision"])
+    dataset = load_dataset(source, cfg)
+    report = dataset.report
+    say(
+        f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
+        f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}"
+    )
+    if source.hub_dataset and source.hub_revision:
+        say(
+            f"  Hugging Face dataset {source.hub_dataset}"
+            + (f" ({source.hub_config})" if source.hub_config else "")
+            + f" at commit {source.hub_revision}"
+            + (
+                f"; splits left out: {', '.join(report['splits_left_out'])}"
+                if report.get("splits_left_out")
+                else ""
+            )
+        )
+    for part, cleaning in report["cleaning"].items():
+        say(
+            f"  {part}: {cleaning['rows_read']} rows read, dropped {cleaning['dropped_empty_text']} empty "
+            "texts, "
+            f"{cleaning['dropped_missing_label']} missing labels, {cleaning['dropped_duplicates']} "
+            "duplicates, "
+            f"{cleaning['dropped_conflicting']} rows of {cleaning['conflicting_texts']} texts with "
+            "conflicting labels"
+        )
+    splits = split.make_splits(dataset, cfg["validation_size"], cfg["test_size"], cfg["manual_seed"])
+    report["split"] = splits.report
+    sketches = leakage.Sketches()  # each text's near-duplicate signature, computed once for both steps
+    if cfg["dedupe"] == "near":
+        splits, moved = leakage.separate(splits, splits.report["carved"], sketches)
+        report["split"]["near_duplicates"] = moved
+        say(f"  dedupe=near: {moved}")
+    if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
+        raise UserError(
+            f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
+            "a stratified sample needs a row of each; raise it or set 0 for all rows"
+        )
+    if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
+        report["split"]["train_rows_before_cap"] = len(splits["train"])
+        splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
+        say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
+    sizes = {k: len(v) for k, v in splits.items()}
+    report["split"]["sizes"] = sizes  # the rows trained and evaluated on (run.json, the card): after the cap
+    say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
+    report["leakage"] = leakage.report(splits, sketches=sketches)
+    say(f"  leakage check: {leakage.summary(report['leakage'])}")
+    return dataset, splits, source
+
+
+def _subsample(frame: pd.DataFrame, n: int, task: str, seed: int) -> pd.DataFrame:
+    if task == "multilabel":
+        return frame.sample(n=n, random_state=seed).reset_index(drop=True)
+    from sklearn.model_selection import train_test_split
+
+    kept, _ = train_test_split(frame, train_size=n, random_state=seed, stratify=frame["labels"])
+    return kept.reset_index(drop=True)

@@ -1,0 +1,125 @@
+"""After training: check the saved model as every later stage will load it, calibrate and tune thresholds on
+validation, and write what the model folder carries for prediction (quickfit.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scripts.common.console import say
+from scripts.common.errors import UserError
+from scripts.data.dataset import Dataset, encode_labels
+from scripts.evaluation import thresholds
+from scripts.model import base_model
+
+
+def finalise(result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model folder made ready for every later stage; returns the calibration and threshold records."""
+    meta = {
+        "positive_label": dataset.positive_label,
+        "max_seq_length": cfg["max_seq_length"],
+        "truncation": cfg["truncation"],
+        "model_type": cfg["model_type"],
+    }
+    base_model.write_label_map(result.model_dir, dataset.label_names, dataset.task, meta)
+    logits = check_saved_model(result, validation, cfg)
+    temperature, calibration_info, validation_probs = calibrate(logits, dataset, validation, cfg)
+    tuned, threshold_info = tune_thresholds(dataset, cfg, validation, validation_probs)
+    base_model.update_model_meta(
+        result.model_dir,
+        {
+            "thresholds": tuned,
+            "thresholds_tuned_on": "validation" if tuned else None,
+            "temperature": temperature,
+        },
+    )
+    return {"calibration": calibration_info, "thresholds": threshold_info}
+
+
+# How far the saved model's validation probabilities may drift from the training-time ones: float
+# round-off in fp32 (padding per batch instead of to max_seq_length); half precision rounds more.
+SAVED_MODEL_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2}
+
+
+def check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) -> np.ndarray:
+    """Load the saved folder as every later stage will (plain transformers) and check it reproduces the
+    validation probabilities of the chosen epoch as computed during training: a head that does not
+    round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the Hub."""
+    from scripts.evaluation.calibration import activate
+    from scripts.model.inference import load_predictor
+
+    predictor = load_predictor(result.model_dir, cfg["threads"])
+    logits = predictor.predict_logits(validation["text"].tolist(), cfg["eval_batch_size"])
+    probs = activate(logits, predictor.task)
+    drift = float(np.abs(probs - result.validation_probs).max()) if len(probs) else 0.0
+    if drift > SAVED_MODEL_TOLERANCE[cfg["precision"]]:
+        raise UserError(
+            f"the saved {cfg['model_type']} model does not reproduce its training-time validation "
+            f"probabilities (largest difference {drift:.2e}); nothing was published. Please report "
+            "this with the model_name"
+        )
+    say(
+        f"saved model checked: reloaded with plain transformers it gives the training-time validation "
+        f"probabilities (largest difference {drift:.1e})"
+    )
+    return logits
+
+
+def calibrate(
+    logits: np.ndarray, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]
+) -> tuple[Any, dict[str, Any] | None, np.ndarray]:
+    """Temperature scaling fitted on validation (calibrate=True) and kept only where it lowers the log-loss
+    of validation rows it was not fitted on: the temperature (or None), what it did there, and the
+    validation probabilities the thresholds are then tuned on."""
+    from scripts.evaluation import calibration
+
+    before = calibration.activate(logits, dataset.task)
+    if not cfg["calibrate"]:
+        return None, None, before
+    y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    temperature, reason = calibration.held_out_temperature(logits, y, dataset.task, cfg["manual_seed"])
+    after = calibration.activate(logits, dataset.task, temperature)
+    info = {
+        "temperature": temperature,
+        "fitted_on": "validation",
+        "rows": len(y),
+        "reason": reason,
+        "validation_ece_before": calibration.ece(before, y, dataset.task),
+        "validation_ece_after": calibration.ece(after, y, dataset.task),
+    }
+    if temperature is None:
+        say(f"temperature scaling not applied: {reason}")
+        return None, info, before
+    shown = (
+        temperature if isinstance(temperature, float) else f"{min(temperature):.2f}-{max(temperature):.2f}"
+    )
+    say(
+        f"temperature scaling on validation: T={shown} ({reason}); "
+        f"ECE {info['validation_ece_before']:.4f} -> {info['validation_ece_after']:.4f}"
+    )
+    return temperature, info, after
+
+
+def tune_thresholds(
+    dataset: Dataset, cfg: dict[str, Any], validation: pd.DataFrame, probs: np.ndarray
+) -> tuple[list[float], dict[str, Any] | None]:
+    """Multi-label always, binary when asked: thresholds from the validation split only."""
+    if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
+        return [], None
+    y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
+    if dataset.task == "binary":
+        pos = dataset.label_names.index(dataset.positive_label)
+        t, f1 = thresholds.best_threshold((y == pos).astype(int), probs[:, pos])
+        say(f"binary threshold tuned on validation: {t:.2f} (validation F1 {f1:.4f})")
+        return [t], {"values": {dataset.positive_label: t}, "tuned_on": "validation", "rows": len(y)}
+    tuned, curves = thresholds.tune_per_label(y, probs)
+    say(f"per-label thresholds tuned on {len(y)} validation rows (range {min(tuned):.2f}-{max(tuned):.2f})")
+    return tuned, {
+        "values": dict(zip(dataset.label_names, tuned)),
+        "tuned_on": "validation",
+        "rows": len(y),
+        "grid": thresholds.GRID.tolist(),
+        "curves": curves,
+    }

@@ -1,0 +1,172 @@
+"""The recipe of one training: the base model, then from the data the balancing, the sequence length, how
+long texts are cut and every "auto" hyperparameter, each said with its reason (decisions in recipes.py);
+and a preflight that refuses a plan that cannot train before any work is done."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scripts.common import runtime
+from scripts.common.console import say
+from scripts.common.errors import UserError
+from scripts.data import balance
+from scripts.data.dataset import Dataset, encode_labels
+from scripts.model import architectures, base_model, truncation
+from scripts.training import recipes, tracking
+
+
+def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The base model, its architecture and the precision, before any data is read."""
+    base = base_model.resolve_model_name(cfg["model_name"], cfg["allow_pickle_weights"])
+    architecture = architectures.resolve(cfg["model_type"], base, runtime.offline())
+    if cfg["model_type"] == "auto":
+        say(f"model_type=auto -> {architecture} (config.json of {cfg['model_name']})")
+    tracking.check(cfg.get("report_to", "none"))
+    precision, why = runtime.resolve_precision(cfg["precision"])
+    say(f"precision={cfg['precision']} -> {precision} ({why})")
+    return base, {"model_type": architecture, "precision": precision}
+
+
+LENGTH_SAMPLE = 20_000  # training texts measured when max_seq_length is given: the share cut within 1 %
+
+
+def choose_max_seq_length(
+    cfg: dict[str, Any], base: str, tokenizer: Any, train_texts: list[str]
+) -> tuple[int, dict[str, Any]]:
+    """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
+    limit = base_model.position_limit(base, tokenizer)
+    if cfg["max_seq_length"] == "auto":
+        max_len, stats = base_model.auto_max_seq_length(
+            tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit)
+        )
+        say(
+            f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, "
+            "rounded up "
+            f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)"
+        )
+        return max_len, {**stats, "auto": True}
+    max_len = int(cfg["max_seq_length"])
+    if max_len > limit:
+        say(f"max_seq_length={max_len} is above the model's {limit} positions: {limit} is used")
+        max_len = limit
+    # The share cut (what truncation=auto decides on) from a sample: a big file is not tokenised twice
+    rng = np.random.default_rng(cfg["manual_seed"])
+    sample = [train_texts[i] for i in rng.permutation(len(train_texts))[:LENGTH_SAMPLE]]
+    stats = base_model.length_stats(base_model.token_lengths(tokenizer, sample), max_len)
+    say(
+        f"max_seq_length={max_len}: {stats['truncated_share_pct']}% of training texts are longer"
+        + (f" (a sample of {LENGTH_SAMPLE:,})" if len(sample) < len(train_texts) else "")
+    )
+    return max_len, stats
+
+
+def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]) -> str:
+    """truncation: head | tail | head+tail, or auto (head+tail when many training texts are cut), said
+    with its reason. The cut needs a fast tokenizer's character offsets."""
+    mode, why = truncation.choose(cfg["truncation"], stats.get("truncated_share_pct", 0.0))
+    if mode != "head" and not getattr(tokenizer, "is_fast", False):
+        if cfg["truncation"] != "auto":
+            raise UserError(
+                f"truncation={mode!r} needs a fast tokenizer (character offsets) and {cfg['model_name']!r} "
+                "has none; use truncation=head"
+            )
+        mode, why = "head", "the tokenizer has no character offsets (not a fast tokenizer)"
+    say(f"truncation={cfg['truncation']} -> {mode} ({why})")
+    return mode
+
+
+@dataclass
+class Plan:
+    """One training, resolved: the config with every "auto" filled in, the balanced training frame and
+    the validation frame (labels encoded), the sequence length and the selection metric."""
+
+    cfg: dict[str, Any]
+    balanced: balance.Balanced
+    train_df: pd.DataFrame
+    val_df: pd.DataFrame
+    max_len: int
+    stats: dict[str, Any]
+    threads: int
+    metric_name: str
+    metric_fn: Any
+
+
+def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
+    """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
+    train and validation splits only (a sweep's trials never pass a test split)."""
+    from scripts.evaluation.metrics import selection_metric
+
+    balanced = balance.rebalance(
+        splits["train"],
+        dataset.task,
+        dataset.label_names,
+        cfg["balance"],
+        cfg["balance_ratio"],
+        cfg["pos_weight_cap"],
+        cfg["manual_seed"],
+    )
+    say(
+        f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> "
+        f"{balanced.counts_after}"
+    )
+    tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
+    max_len, stats = choose_max_seq_length(cfg, base, tokenizer, splits["train"]["text"].tolist())
+    cut = choose_truncation(cfg, tokenizer, stats)
+    positives = (
+        int((splits["validation"]["labels"] == dataset.positive_label).sum())
+        if dataset.task == "binary"
+        else 0
+    )
+    chosen, reasons = recipes.choose(
+        cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives
+    )
+    cfg = {**cfg, **chosen}
+    runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
+    for reason in reasons + runtime_reasons:
+        say(f"recipe: {reason}")
+    cfg = {
+        **cfg,
+        **runtime_chosen,
+        "max_seq_length": max_len,
+        "truncation": cut,
+        "balance": balanced.method,
+        "task": dataset.task,
+        "positive_label": dataset.positive_label or cfg["positive_label"],
+    }
+    threads = runtime.set_threads(cfg["threads"])
+    positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
+    metric_name, metric_fn = selection_metric(dataset.task, positive_id)
+    # The model sees long texts cut by the truncation rule, in training and in its validation pass alike
+    # (make eval, predict and the app apply the same rule from quickfit.json).
+    train_df, val_df = (
+        frame.assign(
+            encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task),
+            text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut),
+        )
+        for frame in (balanced.train, splits["validation"])
+    )
+
+    check_optimizer_steps(cfg, len(train_df))
+    return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def check_optimizer_steps(cfg: dict[str, Any], rows: int) -> None:
+    """Refuse a plan under which no optimizer step would run (the model would be published untrained):
+    more gradient_accumulation_steps than an epoch has batches, or nothing to train on."""
+    if rows < 2:
+        raise UserError(
+            f"the training split holds {rows} row(s) after the cap and the split; give more labelled rows "
+            "(or raise max_train_rows)"
+        )
+    batches = math.ceil(rows / cfg["train_batch_size"])
+    if batches < cfg["gradient_accumulation_steps"]:
+        raise UserError(
+            f"gradient_accumulation_steps={cfg['gradient_accumulation_steps']} is more than the {batches} "
+            f"batches of an epoch ({rows} rows / train_batch_size={cfg['train_batch_size']}): no optimizer "
+            f"step would run; set gradient_accumulation_steps to at most {batches}"
+        )

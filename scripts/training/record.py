@@ -1,0 +1,82 @@
+"""run.json, built in one place: what was trained on, how, and how it went; every later stage reads it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from scripts.common import provenance
+from scripts.data.dataset import label_counts
+from scripts.model import base_model
+
+
+def run_record(
+    name: str,
+    plan: Any,
+    dataset: Any,
+    source: Any,
+    splits: dict[str, Any],
+    result: Any,
+    finalised: dict[str, Any],
+    world: Any,
+    timing: dict[str, float],
+    resumed: bool,
+    search: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The run record: the data (source, cleaning, split, counts), the recipe the plan resolved, the model,
+    the best epoch, calibration and thresholds, timings, versions and hardware."""
+    cfg, balanced = plan.cfg, plan.balanced
+    return {
+        "run": name,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": provenance.command_line(),
+        "task": dataset.task,
+        "labels": dataset.label_names,
+        "positive_label": dataset.positive_label,
+        "dataset": {
+            "name": source.name,
+            "description": source.description,
+            "citation": source.citation,
+            "license": source.license,
+            "language": source.language,
+            "hub_dataset": source.hub_dataset,
+            "hub_config": source.hub_config,
+            "hub_revision": source.hub_revision,
+            **dataset.report,
+        },
+        "counts": {part: label_counts(frame, dataset.task) for part, frame in splits.items()},
+        "balance": {
+            "method": balanced.method,
+            "reason": balanced.reason,
+            "before": balanced.counts_before,
+            "after": balanced.counts_after,
+            "class_weight": balanced.class_weight,
+            "pos_weight": balanced.pos_weight,
+        },
+        "max_seq_length": plan.max_len,
+        "truncation": cfg["truncation"],
+        "token_lengths": plan.stats,
+        "length_grouping": bool(cfg["length_grouping"]),
+        "grouping_class_mix": bool(cfg["grouping_class_mix"]),
+        "sub_batches": bool(cfg["sub_batches"]),
+        "sub_batch_pass_cost": result.pass_cost,
+        "precision": cfg["precision"],
+        "threads": plan.threads,
+        "distributed": {"world_size": world.size, "backend": world.backend or "none"},
+        "model": {
+            "model_type": cfg["model_type"],
+            "model_name": cfg["model_name"],
+            "base_model": base_model.hub_base_model(cfg["model_name"]),
+        },
+        "selection_metric": plan.metric_name,
+        "best_epoch": result.best_epoch,
+        "validation_best": result.best_metric,
+        "thresholds": finalised["thresholds"],
+        "calibration": finalised["calibration"],
+        "resumed": resumed,
+        "hyperparameter_search": search,
+        "train_seconds": round(timing["train_seconds"], 1),
+        "total_seconds": round(time.time() - timing["started"], 1),
+        "versions": provenance.versions(),
+        "hardware": provenance.hardware(),
+    }
