@@ -2,8 +2,9 @@
 
     python -m scripts.evaluate [--run RUN] [--data FILE]
 
-Writes outputs/<run>/eval/: metrics.json, report.md, predictions.csv and the plots; prints a
-compact table of the transformer against TF-IDF + logistic regression and the majority class.
+Writes outputs/<run>/eval/ (or eval-<file>-<hash>/ for another file): metrics.json, report.md,
+predictions.csv and the plots; prints the transformer against a frozen-embedding probe of its own base
+model, TF-IDF + logistic regression and the majority class, with bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -11,137 +12,44 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import UserError, run_cli
 from scripts.data import leakage, sources
 from scripts.data.dataset import encode_labels, load_dataset, load_split
-from scripts.evaluation import baselines, calibration, explain, label_audit, metrics, plots, uncertainty
-from scripts.evaluation.report import markdown_table, print_table, render_report
+from scripts.evaluation import baselines, calibration, explain, uncertainty
+from scripts.evaluation.error_analysis import error_analysis
+from scripts.evaluation.metrics import COLLAPSE_METRIC, HEADLINE, collapse_check, score
+from scripts.evaluation.outputs import write_outputs
+from scripts.evaluation.report import print_table
 from scripts.model.base_model import hub_base_model
 from scripts.model.inference import decide
 
-HEADLINE = {
-    "binary": [
-        "accuracy",
-        "balanced_accuracy",
-        "precision_positive",
-        "recall_positive",
-        "f1_positive",
-        "f1_macro",
-        "roc_auc",
-        "pr_auc",
-        "mcc",
-    ],
-    "multiclass": [
-        "accuracy",
-        "balanced_accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "f1_micro",
-        "precision_macro",
-        "recall_macro",
-        "roc_auc_ovr",
-        "mcc",
-    ],
-    "multilabel": [
-        "f1_micro",
-        "f1_macro",
-        "f1_weighted",
-        "f1_samples",
-        "precision_micro",
-        "recall_micro",
-        "subset_accuracy",
-        "hamming_loss",
-        "lrap",
-        "roc_auc_micro",
-        "roc_auc_macro",
-    ],
-}
-COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+__all__ = ["COLLAPSE_METRIC", "HEADLINE", "collapse_check", "decide", "evaluate", "main", "score"]
 
 
-def score(
-    task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None
-) -> dict[str, Any]:
-    if task == "binary":
-        return metrics.binary_metrics(y, pred, probs[:, positive], positive, labels)
-    if task == "multiclass":
-        return metrics.multiclass_metrics(y, pred, probs, labels)
-    return metrics.multilabel_metrics(y, pred, probs, labels)
+@dataclass
+class Rows:
+    """What is scored and what the references are fitted on, labels encoded with the run's label map."""
 
-
-def collapse_check(
-    task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray
-) -> tuple[bool, str]:
-    """A model no better than predicting the majority class is reported as collapsed, loudly."""
-    key = COLLAPSE_METRIC[task]
-    if task != "multilabel" and len(np.unique(pred)) == 1:
-        return True, "it predicts a single class for every row"
-    if model[key] <= majority[key]:
-        return (
-            True,
-            f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}",
-        )
-    return False, f"{key} {model[key]:.4f} > majority-class {majority[key]:.4f}"
-
-
-def error_analysis(
-    texts: list[str],
-    y: np.ndarray,
-    pred: np.ndarray,
-    probs: np.ndarray,
-    labels: list[str],
-    task: str,
-    top: int = 10,
-) -> dict[str, Any]:
-    """The most confident wrong predictions and the most confused label pairs."""
-    wrong: list[dict[str, Any]] = []
-    pairs: dict[tuple[str, str], int] = {}
-    if task == "multilabel":
-        for i, j in zip(*np.nonzero(pred != y)):
-            kind = "false positive" if pred[i, j] else "false negative"
-            confidence = probs[i, j] if pred[i, j] else 1 - probs[i, j]
-            wrong.append(
-                {
-                    "text": texts[i],
-                    "label": labels[j],
-                    "kind": kind,
-                    "probability": round(float(probs[i, j]), 4),
-                    "confidence": float(confidence),
-                }
-            )
-        for i in range(len(y)):
-            for a in np.flatnonzero(y[i] & (1 - pred[i])):
-                for b in np.flatnonzero(pred[i] & (1 - y[i])):
-                    pairs[(labels[a], labels[b])] = pairs.get((labels[a], labels[b]), 0) + 1
-    else:
-        for i in np.flatnonzero(pred != y):
-            wrong.append(
-                {
-                    "text": texts[i],
-                    "true": labels[y[i]],
-                    "predicted": labels[pred[i]],
-                    "probability": round(float(probs[i, pred[i]]), 4),
-                    "confidence": float(probs[i, pred[i]]),
-                }
-            )
-            key = (labels[y[i]], labels[pred[i]])
-            pairs[key] = pairs.get(key, 0) + 1
-    wrong.sort(key=lambda w: -w["confidence"])
-    for w in wrong:
-        w.pop("confidence")
-    confused = [
-        {"true": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items(), key=lambda kv: -kv[1])
-    ]
-    return {"n_wrong": len(wrong), "confident_wrong": wrong[:top], "confused_pairs": confused[:top]}
+    record: dict[str, Any]
+    task: str
+    labels: list[str]
+    positive: int | None
+    name: str
+    texts: list[str]
+    y: np.ndarray
+    train: pd.DataFrame
+    y_train: np.ndarray
+    val: pd.DataFrame
+    y_val: np.ndarray
 
 
 def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None) -> tuple[pd.DataFrame, str]:
@@ -163,84 +71,186 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
     return frame, str(data_path)
 
 
-def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
-    from scripts.model.inference import load_predictor  # transformers only when evaluating
-
+def load_rows(run_dir: Path, data_path: str | None) -> Rows:
     record = runs.read_record(run_dir)
     task, labels = record["task"], record["labels"]
-    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    frame, data_name = load_eval_data(run_dir, record, data_path)
+    frame, name = load_eval_data(run_dir, record, data_path)
     train = load_split(runs.split_path(run_dir, "train"), task)
-    y = np.array(encode_labels(frame["labels"], labels, task))
-    y_train = np.array(encode_labels(train["labels"], labels, task))
-    texts = frame["text"].tolist()
-
-    predictor = load_predictor(runs.model_dir(run_dir), threads)
-    logits = predictor.predict_logits(texts)
-    temperature = predictor.meta.get("temperature")
-    probs = calibration.activate(logits, task, temperature).astype(np.float32)  # as predict gives them
-    uncalibrated = calibration.activate(logits, task)
-    tuned = predictor.thresholds or None
-    pred_default = decide(probs, task, None, positive)
-    pred = decide(probs, task, tuned, positive)
-
     val = load_split(runs.split_path(run_dir, "validation"), task)
-    base_test, base_val = baselines.tfidf_logreg_proba(
-        train, y_train, [texts, val["text"].tolist()], task, len(labels)
+    encode = lambda f: np.array(encode_labels(f["labels"], labels, task))  # noqa: E731
+    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
+    texts = frame["text"].tolist()
+    return Rows(
+        record, task, labels, positive, name, texts, encode(frame), train, encode(train), val, encode(val)
     )
-    base_thresholds = None
-    y_val = np.array(encode_labels(val["labels"], labels, task))
-    if task == "multilabel":  # the baseline gets the same validation-tuned thresholds treatment
-        from scripts.evaluation.thresholds import tune_per_label
 
-        base_thresholds = tune_per_label(y_val, base_val)[0]
-    elif task == "binary" and tuned:
-        from scripts.evaluation.thresholds import best_threshold
 
-        base_thresholds = [best_threshold((y_val == positive).astype(int), base_val[:, positive])[0]]
-    majority_probs = baselines.majority_proba(y_train, len(texts), task, len(labels))
+def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
+    """Score the run's model and its references on the same rows; write the evaluation folder."""
+    from scripts.model.inference import load_predictor  # transformers only when evaluating
 
-    base_pred = decide(base_test, task, base_thresholds, positive)
-    results = {
-        "transformer": score(task, y, pred, probs, labels, positive),
-        "tfidf_logreg": score(task, y, base_pred, base_test, labels, positive),
-        "majority_class": score(
-            task, y, decide(majority_probs, task, None, positive), majority_probs, labels, positive
-        ),
+    rows = load_rows(run_dir, data_path)
+    predictor = load_predictor(runs.model_dir(run_dir), threads)
+    model = transformer_outputs(predictor, rows)
+    references = reference_outputs(rows, run_dir, model["tuned"])
+    results, leaked = score_all(rows, model, references)
+    report = assemble(run_dir, rows, model, references, results, leaked)
+    report["explanations"] = explain.explain_errors(
+        predictor, report["errors"]["confident_wrong"], rows.labels, rows.task
+    )
+    with runs.built_aside(runs.eval_dir(run_dir, data_path)) as out:
+        write_outputs(
+            out,
+            report,
+            rows.record,
+            predictor,
+            rows.train,
+            rows.y_train,
+            rows.val,
+            rows.y_val,
+            rows.texts,
+            rows.y,
+            model["pred"],
+            model["probs"],
+            model["uncalibrated"],
+            model["tuned"],
+            data_path,
+        )
+    return report
+
+
+def transformer_outputs(predictor, rows: Rows) -> dict[str, Any]:
+    """The fine-tuned model's probabilities (at its temperature, as predict gives them) and decisions."""
+    logits = predictor.predict_logits(rows.texts)
+    temperature = predictor.meta.get("temperature")
+    probs = calibration.activate(logits, rows.task, temperature).astype(np.float32)
+    tuned = predictor.thresholds or None
+    return {
+        "probs": probs,
+        "uncalibrated": calibration.activate(logits, rows.task),
+        "temperature": temperature,
+        "tuned": tuned,
+        "pred": decide(probs, rows.task, tuned, rows.positive),
+        "pred_default": decide(probs, rows.task, None, rows.positive),
     }
-    if tuned:
-        results["transformer_at_0.5"] = score(task, y, pred_default, probs, labels, positive)
+
+
+def reference_outputs(rows: Rows, run_dir: Path, tuned) -> dict[str, Any]:
+    """TF-IDF + LR, the frozen-embedding probe of the same base model (when it can be loaded) and the
+    majority class, each fitted on the training split, with validation-tuned thresholds where the
+    transformer has them."""
+    task, n = rows.task, len(rows.labels)
+    found: dict[str, Any] = {}
+    test, val = baselines.tfidf_logreg_proba(
+        rows.train, rows.y_train, [rows.texts, rows.val["text"].tolist()], task, n
+    )
+    found["tfidf_logreg"] = (test, _thresholds(rows, val, tuned))
+    probe, info = _frozen_probe(rows, run_dir)
+    if probe is not None:
+        found["frozen_probe"] = (probe[0], _thresholds(rows, probe[1], tuned))
+    majority = baselines.majority_proba(rows.y_train, len(rows.texts), task, n)
+    found["majority_class"] = (majority, None)
+    return {
+        "outputs": {
+            name: (decide(probs, task, cuts, rows.positive), probs) for name, (probs, cuts) in found.items()
+        },
+        "frozen_probe": info,
+    }
+
+
+def _thresholds(rows: Rows, val_probs: np.ndarray, tuned) -> list[float] | None:
+    """A reference gets the transformer's treatment: thresholds tuned on its own validation scores."""
+    from scripts.evaluation.thresholds import best_threshold, tune_per_label
+
+    if rows.task == "multilabel":
+        return tune_per_label(rows.y_val, val_probs)[0]
+    if rows.task == "binary" and tuned:
+        return [best_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
+    return None
+
+
+def _frozen_probe(rows: Rows, run_dir: Path) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
+    """The probe's test and validation probabilities, or None with the reason it could not be had."""
+    from scripts.evaluation import frozen_probe
+    from scripts.model.base_model import resolve_model_name
+
+    model = rows.record["model"]
+    cfg = runs.saved_config(run_dir)
+    try:
+        path = resolve_model_name(model["model_name"], cfg.get("allow_pickle_weights", False))
+        probs, info = frozen_probe.probe_proba(
+            path,
+            rows.train["text"].tolist(),
+            rows.y_train,
+            [rows.texts, rows.val["text"].tolist()],
+            rows.task,
+            len(rows.labels),
+            int(rows.record["max_seq_length"]),
+        )
+    except (UserError, OSError, ValueError) as exc:  # the base model is gone or cannot be reached now
+        reason = str(exc).splitlines()[0][:200]
+        say(f"frozen-embedding probe skipped: {reason}")
+        return None, {"skipped": reason}
+    return probs, {**info, "base_model": model["model_name"] if hub_base_model(model["model_name"]) else None}
+
+
+def score_all(
+    rows: Rows, model: dict[str, Any], references: dict[str, Any]
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Every predictor's metrics on the same rows, bootstrap intervals for the fitted ones, and the
+    transformer's score without the rows that have a near-copy in training."""
+    task, y, labels, positive = rows.task, rows.y, rows.labels, rows.positive
+    results = {"transformer": score(task, y, model["pred"], model["probs"], labels, positive)}
+    for name, (pred, probs) in references["outputs"].items():
+        results[name] = score(task, y, pred, probs, labels, positive)
+    if model["tuned"]:
+        results["transformer_at_0.5"] = score(
+            task, y, model["pred_default"], model["probs"], labels, positive
+        )
     # Rows with a near-copy in training are partly memorised: the score without them, beside the full one
-    leaked = leakage.leaked_rows(texts, train["text"].tolist())
+    leaked = leakage.leaked_rows(rows.texts, rows.train["text"].tolist())
     if leaked.any() and (~leaked).any():
         keep = ~leaked
-        results["transformer_unleaked"] = score(task, y[keep], pred[keep], probs[keep], labels, positive)
-    # How sure the scores are: bootstrap intervals, and the transformer against the baseline on the same rows
-    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
-    for name, (p, pr) in (("transformer", (pred, probs)), ("tfidf_logreg", (base_pred, base_test))):
-        results[name]["intervals"] = uncertainty.intervals(
-            resamples, task, y, p, pr, positive, HEADLINE[task]
+        results["transformer_unleaked"] = score(
+            task, y[keep], model["pred"][keep], model["probs"][keep], labels, positive
         )
-    paired = uncertainty.paired(
-        resamples, task, y, (pred, probs), (base_pred, base_test), positive, COLLAPSE_METRIC[task]
-    )
-    collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], pred)
+    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
+    fitted = {"transformer": (model["pred"], model["probs"]), **references["outputs"]}
+    fitted.pop("majority_class")
+    for name, (pred, probs) in fitted.items():
+        results[name]["intervals"] = uncertainty.intervals(
+            resamples, task, y, pred, probs, positive, HEADLINE[task]
+        )
+    results["_paired"] = {
+        name: uncertainty.paired(
+            resamples, task, y, fitted["transformer"], fitted[name], positive, COLLAPSE_METRIC[task]
+        )
+        for name in fitted
+        if name != "transformer"
+    }
+    return results, leaked
+
+
+def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> dict[str, Any]:
+    """metrics.json: the scores, the checks that read them, calibration, leakage and the errors."""
+    task, record, tuned = rows.task, rows.record, model["tuned"]
+    paired = results.pop("_paired")
+    collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], model["pred"])
     key = COLLAPSE_METRIC[task]
     ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
-    report = {
+    y, probs, uncalibrated = rows.y, model["probs"], model["uncalibrated"]
+    return {
         "run": record["run"],
         "model": "model/",
         "base_model": hub_base_model(record["model"]["base_model"] or ""),
         "task": task,
-        "labels": labels,
+        "labels": rows.labels,
         "positive_label": record.get("positive_label"),
-        "data": {
-            "name": data_name,
-            "rows": len(texts),
-            "sha256": runs.texts_digest(texts),
-        },
+        "data": {"name": rows.name, "rows": len(rows.texts), "sha256": runs.texts_digest(rows.texts)},
         "thresholds": {
-            "values": dict(zip(labels if task == "multilabel" else [record.get("positive_label")], tuned)),
+            "values": dict(
+                zip(rows.labels if task == "multilabel" else [record.get("positive_label")], tuned)
+            ),
             "tuned_on": "validation",
         }
         if tuned
@@ -251,9 +261,11 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         "collapse_check": reason,
         "beats_baseline": ours > theirs,
         "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
-        "paired_bootstrap": paired,
+        "paired_bootstrap": paired["tfidf_logreg"],
+        "paired_bootstrap_frozen_probe": paired.get("frozen_probe"),
+        "frozen_probe": references["frozen_probe"],
         "calibration": {
-            "temperature": temperature,
+            "temperature": model["temperature"],
             "reason": (record.get("calibration") or {}).get("reason"),
             "ece_before": calibration.ece(uncalibrated, y, task),
             "ece_after": calibration.ece(probs, y, task),
@@ -262,185 +274,13 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         },
         "leakage": {
             "rows_with_near_copy_in_train": int(leaked.sum()),
-            "rows": len(texts),
+            "rows": len(rows.texts),
             "threshold": leakage.THRESHOLD,
             "dedupe": runs.saved_config(run_dir).get("dedupe", "exact"),
             "moved_at_split": record["dataset"].get("split", {}).get("near_duplicates"),
         },
-        "errors": error_analysis(texts, y, pred, probs, labels, task),
+        "errors": error_analysis(rows.texts, y, model["pred"], probs, rows.labels, task),
     }
-    report["explanations"] = explain.explain_errors(
-        predictor, report["errors"]["confident_wrong"], labels, task
-    )
-    with runs.built_aside(runs.eval_dir(run_dir, data_path)) as out:
-        _write_outputs(
-            out,
-            report,
-            record,
-            predictor,
-            train,
-            y_train,
-            val,
-            y_val,
-            texts,
-            y,
-            pred,
-            probs,
-            uncalibrated,
-            tuned,
-            data_path,
-        )
-    return report
-
-
-def _write_outputs(
-    out: Path,
-    report,
-    record,
-    predictor,
-    train,
-    y_train,
-    val,
-    y_val,
-    texts,
-    y,
-    pred,
-    probs,
-    uncalibrated,
-    tuned,
-    data_path,
-) -> None:
-    """metrics.json, report.md, predictions.csv, the label audit and the plots, all into `out`."""
-    task, labels, temperature = report["task"], report["labels"], report["calibration"]["temperature"]
-    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    run_dir = out.parent
-    report["label_audit"], audit_table = _label_audit(
-        out,
-        predictor,
-        train,
-        y_train,
-        val,
-        y_val,
-        texts,
-        y,
-        probs,
-        task,
-        labels,
-        tuned,
-        "test" if not data_path else "evaluated file",
-    )
-    _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
-    report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
-    if temperature is not None:
-        calibration.reliability_diagram(uncalibrated, probs, y, task, out / "reliability.png")
-        report["plots"].append("reliability.png")
-    runs.write_json(out / "metrics.json", report)
-    (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
-
-
-def _label_audit(
-    out: Path, predictor, train, y_train, val, y_val, texts, y, probs, task, labels, tuned, name: str
-) -> tuple[dict[str, Any], str]:
-    """cleanlab on out-of-sample probabilities -> eval/label_issues.csv; metrics.json (which is pushed) keeps
-    only the counts and the top validation/test rows, never training texts."""
-    parts = [
-        (name, texts, y, probs, "fine-tuned model"),
-        (
-            "validation",
-            val["text"].tolist(),
-            y_val,
-            predictor.predict_proba(val["text"].tolist()),
-            "fine-tuned model",
-        ),
-    ]
-    skipped = None
-    if len(train) <= label_audit.MAX_TRAIN_ROWS:
-        oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
-        parts.append(("train", train["text"].tolist(), y_train, oof, "cross-validated TF-IDF + LR"))
-    else:
-        skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
-    issues = label_audit.audit(parts, labels, task, tuned)
-    issues.to_csv(out / "label_issues.csv", index=False)
-    found = label_audit.summary(issues, {part[0]: len(part[1]) for part in parts})
-    found["top"] = [row for row in found["top"] if row["split"] != "train"]
-    found["skipped"] = skipped
-    table = markdown_table(
-        [["split", "text", "given", "suggested", "confidence", "evidence"]]
-        + [
-            [
-                r["split"],
-                str(r["text"])[:120].replace("|", "/"),
-                str(r["given"]),
-                str(r["suggested"]),
-                f"{r['confidence']:.3f}",
-                r["evidence"],
-            ]
-            for r in issues.head(10).to_dict(orient="records")
-        ]
-    )
-    return found, table
-
-
-def _write_predictions(path: Path, texts, y, pred, probs, labels, task) -> None:
-    frame = pd.DataFrame({"text": texts})
-    if task == "multilabel":
-        for j, name in enumerate(labels):
-            frame[f"true_{name}"] = y[:, j]
-            frame[f"pred_{name}"] = pred[:, j]
-    else:
-        frame["true"] = [labels[i] for i in y]
-        frame["predicted"] = [labels[i] for i in pred]
-    for j, name in enumerate(labels):
-        frame[f"prob_{name}"] = np.round(probs[:, j], 6)
-    frame.to_csv(path, index=False)
-
-
-def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, positive) -> list[str]:
-    made = []
-    model = report["results"]["transformer"]
-    if "confusion_matrix" in model:
-        names = [labels[1 - positive], labels[positive]] if task == "binary" else labels
-        plots.confusion_matrix(model["confusion_matrix"], names, out / "confusion_matrix.png")
-        made.append("confusion_matrix.png")
-    curves = {}
-    if task == "binary":
-        columns = {labels[positive]: (y == positive).astype(int)}
-        scores = {labels[positive]: probs[:, positive]}
-    else:
-        onehot = y if task == "multilabel" else np.eye(len(labels), dtype=int)[y]
-        support = onehot.sum(0)
-        order = [j for j in np.argsort(-support) if 0 < support[j] < len(onehot)][:6]
-        columns = {labels[j]: onehot[:, j] for j in order}
-        scores = {labels[j]: probs[:, j] for j in order}
-        if onehot.sum() and (onehot == 0).any():
-            columns["micro-average"] = onehot.ravel()
-            scores["micro-average"] = probs.ravel()
-    for name, truth in columns.items():
-        fpr, tpr, _ = skm.roc_curve(truth, scores[name])
-        precision, recall, _ = skm.precision_recall_curve(truth, scores[name])
-        curves[name] = {
-            "fpr": fpr,
-            "tpr": tpr,
-            "precision": precision,
-            "recall": recall,
-            "auc": skm.auc(fpr, tpr),
-            "ap": skm.average_precision_score(truth, scores[name]),
-        }
-    if curves:
-        plots.roc_pr_curves(curves, out / "roc_pr.png")
-        made.append("roc_pr.png")
-    if "per_class" in model:
-        plots.per_class_f1(
-            model["per_class"], out / "per_class_f1.png", report["results"]["tfidf_logreg"].get("per_class")
-        )
-        made.append("per_class_f1.png")
-    info = record.get("thresholds")
-    if task == "multilabel" and info and info.get("curves"):
-        plots.threshold_curves(
-            info["grid"], info["curves"], list(info["values"].values()), labels, out / "thresholds.png"
-        )
-        made.append("thresholds.png")
-    return made
 
 
 def main(argv: Sequence[str]) -> int:

@@ -175,7 +175,9 @@ def test_an_interrupted_eval_leaves_the_previous_one_whole(binary_run, monkeypat
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(evaluate, "_plots", stop)
+    from scripts.evaluation import outputs
+
+    monkeypatch.setattr(outputs, "_plots", stop)
     with pytest.raises(KeyboardInterrupt):
         evaluate.evaluate(binary_run, threads=1)
     assert {p.name: p.read_bytes() for p in (binary_run / "eval").iterdir()} == before
@@ -232,3 +234,50 @@ def test_multilabel_thresholds_come_from_validation(tiny_model, tmp_path):
     assert report["results"]["transformer"]["f1_macro"] == pytest.approx(
         skm.f1_score(y, p, average="macro", zero_division=0), abs=1e-6
     )
+
+
+def test_eval_reports_the_frozen_probe_beside_the_transformer(binary_run):
+    report = evaluate.evaluate(binary_run, threads=1)
+    probe = report["results"]["frozen_probe"]
+    assert set(report["headline"]) <= set(probe) and probe["intervals"]
+    assert report["frozen_probe"]["train_rows"] == len(load_split(binary_run / "splits/train.csv", "binary"))
+    paired = report["paired_bootstrap_frozen_probe"]
+    assert paired["metric"] == "f1_positive" and 0 <= paired["transformer_wins_share"] <= 1
+    assert "frozen_probe" in (binary_run / "eval" / "report.md").read_text()
+
+
+def test_the_probe_on_real_data_with_the_packaged_minilm():
+    """Mean-pooled all-MiniLM-L6-v2 embeddings separate SMS spam from ham with a linear probe."""
+    from scripts.evaluation import frozen_probe
+    from scripts.model.base_model import resolve_model_name
+
+    path = shared_file("sms_spam", "SMSSpamCollection")
+    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates(
+        "text"
+    )
+    frame = frame.sample(400, random_state=0)
+    train, test = frame.iloc[:200], frame.iloc[200:]
+    y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
+    y_test = np.array(encode_labels(test["labels"], ["ham", "spam"], "binary"))
+    (probs,), info = frozen_probe.probe_proba(
+        resolve_model_name("packaged-minilm"),
+        train["text"].tolist(),
+        y_train,
+        [test["text"].tolist()],
+        "binary",
+        2,
+        64,
+    )
+    assert info["train_rows"] == 200 and skm.f1_score(y_test, probs.argmax(1)) > 0.7
+
+
+def test_a_base_model_that_is_gone_skips_the_probe_with_its_reason(tiny_model, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    run = train_run(write_binary_csv(tmp_path / "b.csv", 120, 60), tiny_args(base, tmp_path / "o"))
+    shutil.rmtree(base)
+    report = evaluate.evaluate(run, threads=1)
+    assert "frozen_probe" not in report["results"] and report["frozen_probe"]["skipped"]
+    assert "No frozen-embedding probe" in (run / "eval" / "report.md").read_text()

@@ -114,3 +114,70 @@ def multilabel_metrics(
     )
     out["per_class"] = per_class(y, pred, label_names)
     return out
+
+
+HEADLINE = {
+    "binary": [
+        "accuracy",
+        "balanced_accuracy",
+        "precision_positive",
+        "recall_positive",
+        "f1_positive",
+        "f1_macro",
+        "roc_auc",
+        "pr_auc",
+        "mcc",
+    ],
+    "multiclass": [
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "f1_micro",
+        "precision_macro",
+        "recall_macro",
+        "roc_auc_ovr",
+        "mcc",
+    ],
+    "multilabel": [
+        "f1_micro",
+        "f1_macro",
+        "f1_weighted",
+        "f1_samples",
+        "precision_micro",
+        "recall_micro",
+        "subset_accuracy",
+        "hamming_loss",
+        "lrap",
+        "roc_auc_micro",
+        "roc_auc_macro",
+    ],
+}
+
+
+COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+
+
+def score(
+    task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None
+) -> dict[str, Any]:
+    if task == "binary":
+        return binary_metrics(y, pred, probs[:, positive], positive, labels)
+    if task == "multiclass":
+        return multiclass_metrics(y, pred, probs, labels)
+    return multilabel_metrics(y, pred, probs, labels)
+
+
+def collapse_check(
+    task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray
+) -> tuple[bool, str]:
+    """A model no better than predicting the majority class is reported as collapsed, loudly."""
+    key = COLLAPSE_METRIC[task]
+    if task != "multilabel" and len(np.unique(pred)) == 1:
+        return True, "it predicts a single class for every row"
+    if model[key] <= majority[key]:
+        return (
+            True,
+            f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}",
+        )
+    return False, f"{key} {model[key]:.4f} > majority-class {majority[key]:.4f}"

@@ -20,6 +20,7 @@ def comparison_table(report: dict[str, Any]) -> list[list[str]]:
             "transformer",
             "transformer_at_0.5",
             "transformer_unleaked",
+            "frozen_probe",
             "tfidf_logreg",
             "majority_class",
         )
@@ -99,15 +100,39 @@ def leakage_sentence(report: dict[str, Any]) -> str:
 
 
 def paired_sentence(report: dict[str, Any]) -> str:
-    paired = report.get("paired_bootstrap")
-    if not paired:
+    """The transformer against each fitted reference on the same resampled rows."""
+    said = []
+    for key, name in (
+        ("paired_bootstrap_frozen_probe", "the frozen-embedding probe"),
+        ("paired_bootstrap", "TF-IDF + LR"),
+    ):
+        paired = report.get(key)
+        if not paired:
+            continue
+        low, high = paired["difference_interval"]
+        said.append(
+            f"Transformer minus {name}, {paired['metric']}, paired bootstrap over the same test rows "
+            f"({paired['resamples']} resamples): 95 % interval [{low:+.4f}, {high:+.4f}]; the transformer is "
+            f"ahead in {100 * paired['transformer_wins_share']:.1f} % of resamples."
+        )
+    return " ".join(said) + probe_note(report)
+
+
+def probe_note(report: dict[str, Any]) -> str:
+    """What the frozen probe is, or why it is missing: the answer to "was fine-tuning worth it?"."""
+    probe = report.get("frozen_probe")
+    if not probe:
         return ""
-    low, high = paired["difference_interval"]
+    if probe.get("skipped"):
+        return f" (No frozen-embedding probe: {probe['skipped']}.)"
+    sample = (
+        f", a sample of {probe['train_rows']:,} of the {probe['of_train_rows']:,} training rows"
+        if probe["train_rows"] < probe["of_train_rows"]
+        else ""
+    )
     return (
-        f"Transformer minus TF-IDF + LR, {paired['metric']}, paired bootstrap over the same test rows "
-        f"({paired['resamples']} resamples): 95 % interval [{low:+.4f}, {high:+.4f}]; "
-        f"the transformer is ahead "
-        f"in {100 * paired['transformer_wins_share']:.1f} % of resamples."
+        " frozen_probe: logistic regression on the base model's mean-pooled embeddings, never fine-tuned"
+        f"{sample}; if it matches the transformer, fine-tuning bought nothing here."
     )
 
 

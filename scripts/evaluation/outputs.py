@@ -1,0 +1,165 @@
+"""What `make eval` writes into its folder: metrics.json, report.md, predictions.csv, the label audit and the
+plots (the folder is built aside and swapped in by the caller)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from scripts.common import runs
+from scripts.evaluation import calibration, label_audit, plots
+from scripts.evaluation.report import markdown_table, render_report
+
+
+def write_outputs(
+    out: Path,
+    report,
+    record,
+    predictor,
+    train,
+    y_train,
+    val,
+    y_val,
+    texts,
+    y,
+    pred,
+    probs,
+    uncalibrated,
+    tuned,
+    data_path,
+) -> None:
+    """metrics.json, report.md, predictions.csv, the label audit and the plots, all into `out`."""
+    task, labels, temperature = report["task"], report["labels"], report["calibration"]["temperature"]
+    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
+    run_dir = out.parent
+    report["label_audit"], audit_table = _label_audit(
+        out,
+        predictor,
+        train,
+        y_train,
+        val,
+        y_val,
+        texts,
+        y,
+        probs,
+        task,
+        labels,
+        tuned,
+        "test" if not data_path else "evaluated file",
+    )
+    _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
+    report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
+    if temperature is not None:
+        calibration.reliability_diagram(uncalibrated, probs, y, task, out / "reliability.png")
+        report["plots"].append("reliability.png")
+    runs.write_json(out / "metrics.json", report)
+    (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
+
+
+def _label_audit(
+    out: Path, predictor, train, y_train, val, y_val, texts, y, probs, task, labels, tuned, name: str
+) -> tuple[dict[str, Any], str]:
+    """cleanlab on out-of-sample probabilities -> eval/label_issues.csv; metrics.json (which is pushed) keeps
+    only the counts and the top validation/test rows, never training texts."""
+    parts = [
+        (name, texts, y, probs, "fine-tuned model"),
+        (
+            "validation",
+            val["text"].tolist(),
+            y_val,
+            predictor.predict_proba(val["text"].tolist()),
+            "fine-tuned model",
+        ),
+    ]
+    skipped = None
+    if len(train) <= label_audit.MAX_TRAIN_ROWS:
+        oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
+        parts.append(("train", train["text"].tolist(), y_train, oof, "cross-validated TF-IDF + LR"))
+    else:
+        skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
+    issues = label_audit.audit(parts, labels, task, tuned)
+    issues.to_csv(out / "label_issues.csv", index=False)
+    found = label_audit.summary(issues, {part[0]: len(part[1]) for part in parts})
+    found["top"] = [row for row in found["top"] if row["split"] != "train"]
+    found["skipped"] = skipped
+    table = markdown_table(
+        [["split", "text", "given", "suggested", "confidence", "evidence"]]
+        + [
+            [
+                r["split"],
+                str(r["text"])[:120].replace("|", "/"),
+                str(r["given"]),
+                str(r["suggested"]),
+                f"{r['confidence']:.3f}",
+                r["evidence"],
+            ]
+            for r in issues.head(10).to_dict(orient="records")
+        ]
+    )
+    return found, table
+
+
+def _write_predictions(path: Path, texts, y, pred, probs, labels, task) -> None:
+    frame = pd.DataFrame({"text": texts})
+    if task == "multilabel":
+        for j, name in enumerate(labels):
+            frame[f"true_{name}"] = y[:, j]
+            frame[f"pred_{name}"] = pred[:, j]
+    else:
+        frame["true"] = [labels[i] for i in y]
+        frame["predicted"] = [labels[i] for i in pred]
+    for j, name in enumerate(labels):
+        frame[f"prob_{name}"] = np.round(probs[:, j], 6)
+    frame.to_csv(path, index=False)
+
+
+def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, positive) -> list[str]:
+    made = []
+    model = report["results"]["transformer"]
+    if "confusion_matrix" in model:
+        names = [labels[1 - positive], labels[positive]] if task == "binary" else labels
+        plots.confusion_matrix(model["confusion_matrix"], names, out / "confusion_matrix.png")
+        made.append("confusion_matrix.png")
+    curves = {}
+    if task == "binary":
+        columns = {labels[positive]: (y == positive).astype(int)}
+        scores = {labels[positive]: probs[:, positive]}
+    else:
+        onehot = y if task == "multilabel" else np.eye(len(labels), dtype=int)[y]
+        support = onehot.sum(0)
+        order = [j for j in np.argsort(-support) if 0 < support[j] < len(onehot)][:6]
+        columns = {labels[j]: onehot[:, j] for j in order}
+        scores = {labels[j]: probs[:, j] for j in order}
+        if onehot.sum() and (onehot == 0).any():
+            columns["micro-average"] = onehot.ravel()
+            scores["micro-average"] = probs.ravel()
+    for name, truth in columns.items():
+        fpr, tpr, _ = skm.roc_curve(truth, scores[name])
+        precision, recall, _ = skm.precision_recall_curve(truth, scores[name])
+        curves[name] = {
+            "fpr": fpr,
+            "tpr": tpr,
+            "precision": precision,
+            "recall": recall,
+            "auc": skm.auc(fpr, tpr),
+            "ap": skm.average_precision_score(truth, scores[name]),
+        }
+    if curves:
+        plots.roc_pr_curves(curves, out / "roc_pr.png")
+        made.append("roc_pr.png")
+    if "per_class" in model:
+        plots.per_class_f1(
+            model["per_class"], out / "per_class_f1.png", report["results"]["tfidf_logreg"].get("per_class")
+        )
+        made.append("per_class_f1.png")
+    info = record.get("thresholds")
+    if task == "multilabel" and info and info.get("curves"):
+        plots.threshold_curves(
+            info["grid"], info["curves"], list(info["values"].values()), labels, out / "thresholds.png"
+        )
+        made.append("thresholds.png")
+    return made
