@@ -16,7 +16,7 @@ unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test clean
+.PHONY: help install data train eval card push predict app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,8 +84,11 @@ format: $(STAMP)  ## ruff: fix what it can and format the code
 	$(PY) -m ruff check --fix scripts tests bench
 	$(PY) -m ruff format scripts tests bench
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  ## the edit-test loop: every test but the slow end-to-end ones (pytest -m "not slow")
+	$(PY) -m pytest -q -m "not slow"
 
 clean:  ## remove outputs (keeps data/ and .venv)
 	rm -rf outputs/* outputs/.incomplete outputs/.latest.tmp

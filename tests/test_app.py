@@ -9,6 +9,10 @@ from scripts.model.inference import load_predictor
 from tests.browser import CHROMIUM, classify_in_browser, free_port, start_app
 from tests.helpers import tiny_args, train_run, write_binary_csv
 
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
+
 
 @pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and not os.environ.get("CI"),

@@ -7,6 +7,10 @@ import pytest
 from bench import scale
 from tests.conftest import SHARED
 
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
+
 
 @pytest.mark.skipif(not (SHARED / "sms_spam").exists(), reason="../shared/datasets is not here")
 def test_bench_scale_measures_every_stage(tmp_path):

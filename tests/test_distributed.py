@@ -22,6 +22,10 @@ from scripts.training.checkpoints import last_checkpoint
 from tests.conftest import PROJECT, build_tiny_bert
 from tests.helpers import train_run, write_binary_csv
 
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
+
 WEIGHT_TOLERANCE = 1e-4  # float round-off of gloo's gradient sums, after Adam: ~1e-6 per epoch here
 
 

@@ -3,10 +3,15 @@
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from bench import gpu_check
 from tests.helpers import write_binary_csv
+
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -134,6 +134,7 @@ def big_rows(n: int, start: int = 0) -> str:
     )
 
 
+@pytest.mark.slow
 def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk(finished, tmp_path):
     head = ("text,label\n" + big_rows(230_000)).encode("utf-8")
     assert len(head) > predict.SAMPLE_BYTES
@@ -144,6 +145,7 @@ def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk
     assert len(out) == 230_050 and out["text"].iloc[-1] == "caf\u00e9 cr\u00e8me 49"
 
 
+@pytest.mark.slow
 def test_predict_reads_big_json_lines_as_json(finished, tmp_path):
     with open(tmp_path / "big.jsonl", "w") as handle:
         for i in range(160_000):
@@ -154,6 +156,7 @@ def test_predict_reads_big_json_lines_as_json(finished, tmp_path):
     assert len(out) == 160_000 and list(out["id"][:3]) == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_sigterm_during_predict_leaves_no_partial_file(finished, tmp_path):
     (tmp_path / "big.csv").write_text("text,label\n" + big_rows(400_000))
     out = tmp_path / "out.csv"

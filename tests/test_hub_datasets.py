@@ -165,6 +165,7 @@ def test_hub_dataset_trains_end_to_end(hub_env, tiny_model, tmp_path, repo, task
     assert result_dataset["split"] == "test"
 
 
+@pytest.mark.slow
 def test_hub_dataset_with_classlabel_through_make_train(hub, tiny_model, tmp_path):
     """The real path a user takes: HF_ENDPOINT set before Python starts, `make train DATA=hf:...`."""
     state, endpoint = hub

@@ -4,8 +4,13 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.conftest import make_multilabel_frame
+
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
 
 PROJECT = Path(__file__).resolve().parent.parent
 

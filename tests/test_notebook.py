@@ -2,7 +2,13 @@
 
 import json
 
+import pytest
+
 from scripts import notebook
+
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
 
 
 def test_walkthrough_executes(tiny_model, tmp_path, monkeypatch):

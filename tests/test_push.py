@@ -84,6 +84,7 @@ def test_push_sends_only_the_allow_list_and_verifies(runs_by_task, hub, task, ca
     assert len(repo.commits) == 1
 
 
+@pytest.mark.slow
 def test_card_metadata_parses_and_pipeline_snippet_runs(runs_by_task, hub):
     from huggingface_hub import ModelCard
 
@@ -113,6 +114,7 @@ def test_card_metadata_parses_and_pipeline_snippet_runs(runs_by_task, hub):
     assert "'label': 'spam'" in result.stdout or "'label': 'ham'" in result.stdout
 
 
+@pytest.mark.slow
 def test_multilabel_card_snippet_applies_thresholds(runs_by_task, hub):
     state, endpoint = hub
     assert push.main(["--repo", "tester/ml", "--run", str(runs_by_task["multilabel"])]) == 0
@@ -127,6 +129,7 @@ def test_multilabel_card_snippet_applies_thresholds(runs_by_task, hub):
     assert result.stdout.strip().startswith("[")
 
 
+@pytest.mark.slow
 def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_path):
     from scripts.model.inference import load_predictor
 

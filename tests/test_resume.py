@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scripts import train
 from scripts.data.dataset import load_split
@@ -16,6 +17,7 @@ from tests.helpers import tiny_args, train_run, write_binary_csv
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_interrupt_then_resume_matches_an_uninterrupted_run(tiny_model, tmp_path):
     csv = write_binary_csv(tmp_path / "b.csv", ham=2000, spam=700)
     epochs = ["num_train_epochs=10"]
@@ -62,6 +64,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tiny_model, tmp_path
     np.testing.assert_allclose(h_ref["eval_loss"], h_res["eval_loss"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_numbers_its_checkpoints_by_the_real_epoch(tiny_model, tmp_path, monkeypatch):
     """Simple Transformers numbers a resumed run's epochs from 1 again; the best-epoch lookup would then take
     another epoch's checkpoint (or none). Each resumed epoch must be saved under its own number, and the

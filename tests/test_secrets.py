@@ -11,6 +11,10 @@ from scripts.common.errors import UserError
 from tests.helpers import tiny_args, write_binary_csv
 from tests.hub_server import start_hub
 
+pytestmark = (
+    pytest.mark.slow
+)  # subprocesses that import Simple Transformers: make test runs it, make test-fast not
+
 PROJECT = Path(__file__).resolve().parent.parent
 HF_SECRET = "hf_PlantedSecretToken0123456789abcdef"
 KAGGLE_SECRET = "kaggle-planted-key-9f8e7d6c5b4a"

@@ -134,6 +134,7 @@ def test_model_loads_in_simpletransformers(binary_csv, fast_args):
     assert np.allclose(softmax, ours, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_works_beside_a_torchvision_without_video_reader(tiny_model, tmp_path):
     """datasets 3.6 formats Simple Transformers' batches through torchvision.io.VideoReader whenever
     torchvision is installed; recent torchvision (Colab, Kaggle, the GPU image) has none. Here torchvision
