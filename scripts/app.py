@@ -43,7 +43,6 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
 
     record = runs.read_record(run_dir)
     predictor = load_predictor(runs.model_dir(run_dir), threads)
-    multi = predictor.task == "multilabel"
 
     def classify(text: str) -> tuple[dict[str, float], str, list[tuple[str, float | None]]]:
         if not text or not text.strip():
@@ -69,6 +68,14 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
             raise gr.Error(str(exc)) from exc
         return str(target)
 
+    return _layout(run_dir, record, predictor, classify, classify_file)
+
+
+def _layout(run_dir: Path, record: dict[str, Any], predictor, classify, classify_file) -> gr.Blocks:
+    """The two tabs: a typed text (probabilities, decision, attributions) and a CSV file."""
+    import gradio as gr
+
+    multi = predictor.task == "multilabel"
     how = (
         "Labels whose probability reaches their threshold (tuned on the validation split) are shown as the "
         "decision."

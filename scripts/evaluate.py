@@ -99,23 +99,7 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         predictor, report["errors"]["confident_wrong"], rows.labels, rows.task
     )
     with runs.built_aside(runs.eval_dir(run_dir, data_path)) as out:
-        write_outputs(
-            out,
-            report,
-            rows.record,
-            predictor,
-            rows.train,
-            rows.y_train,
-            rows.val,
-            rows.y_val,
-            rows.texts,
-            rows.y,
-            model["pred"],
-            model["probs"],
-            model["uncalibrated"],
-            model["tuned"],
-            data_path,
-        )
+        write_outputs(out, report, rows, model, predictor)
     return report
 
 

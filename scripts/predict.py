@@ -25,7 +25,8 @@ from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import UserError, run_cli
 from scripts.data import readers
-from scripts.data.dataset import join_text, load_split
+from scripts.data.columns import join_text
+from scripts.data.dataset import load_split
 from scripts.model.inference import Predictor, load_predictor
 
 CHUNK_ROWS = 2000

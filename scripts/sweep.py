@@ -63,10 +63,8 @@ def check_space(space: dict[str, tuple], cfg: dict[str, Any]) -> None:
         )
 
 
-def _study(folder: Path, name: str, seed: int, resume: bool) -> Any:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+def check_folder(folder: Path, name: str, resume: bool) -> None:
+    """Before any work: RESUME=1 needs a study, a new sweep needs a free name."""
     db = folder / "study.db"
     if resume and not db.exists():
         raise UserError(f"nothing to resume: no sweep study in {folder}; run `make sweep` without RESUME=1")
@@ -74,6 +72,14 @@ def _study(folder: Path, name: str, seed: int, resume: bool) -> Any:
         raise UserError(
             f"a sweep named {name!r} exists in {folder}; continue it with RESUME=1, or give another NAME=..."
         )
+
+
+def _study(folder: Path, name: str, seed: int, resume: bool) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = folder / "study.db"
+    check_folder(folder, name, resume)
     folder.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name=name,
@@ -86,6 +92,10 @@ def _study(folder: Path, name: str, seed: int, resume: bool) -> Any:
     # A trial that was running when the sweep was interrupted did not finish: mark it failed, rerun it.
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    # A resumed sweep's sampler must not replay the first trials' random draws: seed it past them.
+    done = len(study.get_trials(deepcopy=False))
+    if done:
+        study.sampler = optuna.samplers.TPESampler(seed=seed + 1000 * done)
     return study
 
 
@@ -100,8 +110,6 @@ def run_sweep(
     cfg: dict[str, Any], trials: int, name: str, resume: bool = False, retrain: bool = True
 ) -> Path:
     """The whole sweep; returns its folder (outputs/sweeps/<name>)."""
-    import optuna
-
     from scripts.common.resume import fingerprint
     from scripts.config import SEARCH
     from scripts.training.st.patches import STOP
@@ -109,17 +117,55 @@ def run_sweep(
     STOP.clear()
     check_space(SEARCH, cfg)
     folder = runs.outputs_dir(cfg) / "sweeps" / name
-    study = _study(folder, name, cfg["manual_seed"], resume)
+    check_folder(folder, name, resume)
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
     dataset, splits, source = train.prepare(cfg)
+    tuning = {"train": splits["train"], "validation": splits["validation"]}  # the test split stays out
+    train.make_plan(cfg, dataset, tuning, base)  # preflight: a plan that cannot train fails before any study
     meta = {"dataset": cfg["dataset"], "data": fingerprint(source), "trials": trials, "config": cfg}
-    if resume and runs.read_json(folder / "sweep.json")["data"] != meta["data"]:
+    check_resumable(folder, name, meta, resume)
+    study = _study(folder, name, cfg["manual_seed"], resume)
+    runs.write_json(folder / "sweep.json", meta)
+    remaining = trials - finished(study)
+    if remaining > 0:
+        say(f"sweep {name}: {remaining} trial(s) to run of {trials} ({finished(study)} done), on validation")
+        study.optimize(_objective(cfg, dataset, tuning, base, folder), n_trials=remaining, catch=())
+    best = _best(study, folder, dataset, name)
+    if retrain:
+        final = train.train_run({**cfg, **best["params"], "run_name": f"{name}-best"}, search=best)
+        from scripts.evaluate import evaluate
+
+        evaluate(final, threads=cfg["threads"])
+        say(f"the best configuration, retrained and evaluated on test: {final}")
+    return folder
+
+
+def check_resumable(folder: Path, name: str, meta: dict[str, Any], resume: bool) -> None:
+    """RESUME=1 continues a sweep on the same data and settings, or not at all (as make train RESUME=1)."""
+    if not resume:
+        return
+    if not (folder / "sweep.json").exists():
+        raise UserError(f"nothing to resume: no sweep in {folder}; run `make sweep` without RESUME=1")
+    saved = runs.read_json(folder / "sweep.json")
+    if saved.get("data") != meta["data"]:
         raise UserError(
             f"the data changed since sweep {name} started; start a new sweep with another NAME=..."
         )
-    runs.write_json(folder / "sweep.json", meta)
-    tuning = {"train": splits["train"], "validation": splits["validation"]}  # the test split stays out
+    before, now = saved.get("config", {}), meta["config"]
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    if changed:
+        raise UserError(
+            f"sweep {name} started with other settings ({', '.join(changed[:5])} differ); resume with the "
+            "same SET, or start a new sweep with another NAME=..."
+        )
+
+
+def _objective(cfg: dict[str, Any], dataset: Any, tuning: dict[str, Any], base: str, folder: Path):
+    """One trial: a plan with the sampled values, trained and scored on validation (pruned per epoch)."""
+    import optuna
+
+    from scripts.config import SEARCH
 
     def objective(trial: Any) -> float:
         params = sample(trial, SEARCH, dataset.task)
@@ -143,10 +189,11 @@ def run_sweep(
             trial.set_user_attr("seconds", round(time.time() - started, 1))
             shutil.rmtree(work, ignore_errors=True)  # a trial keeps its score, not its checkpoints
 
-    remaining = trials - finished(study)
-    if remaining > 0:
-        say(f"sweep {name}: {remaining} trial(s) to run of {trials} ({finished(study)} done), on validation")
-        study.optimize(objective, n_trials=remaining, catch=())
+    return objective
+
+
+def _best(study: Any, folder: Path, dataset: Any, name: str) -> dict[str, Any]:
+    """trials.md, the plots and best.json."""
     metric = plan_metric(dataset)
     write_results(study, folder, metric)
     best = {
@@ -159,13 +206,7 @@ def run_sweep(
     }
     runs.write_json(folder / "best.json", best)
     say(f"best trial {best['trial']}: validation {metric} {best['value']:.4f} with {best['params']}")
-    if retrain:
-        final = train.train_run({**cfg, **best["params"], "run_name": f"{name}-best"}, search=best)
-        from scripts.evaluate import evaluate
-
-        evaluate(final, threads=cfg["threads"])
-        say(f"the best configuration, retrained and evaluated on test: {final}")
-    return folder
+    return best
 
 
 def plan_metric(dataset: Any) -> str:

@@ -235,3 +235,28 @@ def test_make_tensorboard_serves_the_runs(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_a_resumed_sweep_draws_new_parameters_and_refuses_changed_settings(small_space, tiny_model, tmp_path):
+    import optuna
+
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
+    cfg = sweep_cfg(csv, tiny_model, tmp_path / "outputs")
+    cfg["num_train_epochs"] = 1
+    folder = sweep.run_sweep(cfg, trials=2, name="r", retrain=False)
+    folder = sweep.run_sweep(cfg, trials=4, name="r", resume=True, retrain=False)
+    study = optuna.load_study(study_name="r", storage=f"sqlite:///{folder / 'study.db'}")
+    params = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(params) == 4 and params[2:] != params[:2]  # a seeded sampler replayed the first draws
+    with pytest.raises(UserError, match="started with other settings .*manual_seed"):
+        sweep.run_sweep({**cfg, "manual_seed": 7}, trials=5, name="r", resume=True, retrain=False)
+
+
+def test_a_sweep_that_cannot_train_leaves_no_study(small_space, tiny_model, tmp_path):
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
+    cfg = {**sweep_cfg(csv, tiny_model, tmp_path / "outputs"), "gradient_accumulation_steps": 99}
+    with pytest.raises(UserError, match="no optimizer step"):
+        sweep.run_sweep(cfg, trials=1, name="bad", retrain=False)
+    assert not (tmp_path / "outputs" / "sweeps" / "bad" / "study.db").exists()
+    cfg["gradient_accumulation_steps"] = 1
+    assert (sweep.run_sweep(cfg, trials=1, name="bad", retrain=False) / "best.json").exists()

@@ -11,7 +11,6 @@ Canonical frame: `text` (str) and `labels`: the label name (single-label) or a t
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,27 +20,10 @@ from typing import Any
 import pandas as pd
 
 from scripts.common.errors import UserError
+from scripts.data.columns import choose_columns, join_text, missing_column
 from scripts.data.labels import looks_multilabel, onehot_labels, single_labels, sort_labels, split_multi
 from scripts.data.readers import read_table
 from scripts.data.sources import Source
-
-TEXT_NAMES = (
-    "text",
-    "sentence",
-    "message",
-    "v2",
-    "review",
-    "comment_text",
-    "comment",
-    "content",
-    "body",
-    "tweet",
-    "document",
-    "sms",
-    "title",
-)
-LABEL_NAMES = ("label", "labels", "class", "category", "target", "v1", "sentiment", "y", "emotion", "topic")
-MULTI_TEXT_JOIN = "\n"
 
 
 @dataclass
@@ -56,70 +38,6 @@ class Dataset:
 
 
 # ---------------------------------------------------------------- columns
-
-
-def _missing_column(name: str, columns: list[str], role: str) -> UserError:
-    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5) or [
-        c for c in columns if c.lower() == name.lower()
-    ]
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return UserError(
-        f"{role} column {name!r} not found: {hint}columns are {', '.join(map(repr, columns))}; "
-        f"set {role}_column=..."
-    )
-
-
-def _guess(columns: list[str], names: tuple[str, ...], exclude: set[str]) -> str | None:
-    lower = {c.lower(): c for c in columns if c not in exclude}
-    return next((lower[n] for n in names if n in lower), None)
-
-
-def choose_columns(frame: pd.DataFrame, text_column: Any, label_column: Any) -> tuple[list[str], list[str]]:
-    """Resolve text and label columns ("auto" = guessed by name, then by shape)."""
-    columns = list(frame.columns)
-    if len(columns) < 2:
-        raise UserError(
-            f"only one column ({columns[0]!r}) found: a training file needs a text column and a label "
-            "column; if the file has more, the separator is probably wrong: set separator=... "
-            "(e.g. separator=';')"
-        )
-    labels = label_column if isinstance(label_column, list) else [label_column]
-    texts = text_column if isinstance(text_column, list) else [text_column]
-    if texts == ["auto"]:
-        guess = _guess(columns, TEXT_NAMES, set(labels))
-        if guess is None:  # the column with the longest strings
-            lengths = {c: frame[c].dropna().astype(str).str.len().mean() for c in columns if c not in labels}
-            guess = max(lengths, key=lambda c: lengths[c] if lengths[c] == lengths[c] else -1)
-        texts = [guess]
-    if labels == ["auto"]:
-        guess = _guess(columns, LABEL_NAMES, set(texts))
-        if guess is None:  # the column with the fewest distinct values
-            others = [c for c in columns if c not in texts]
-            guess = min(others, key=lambda c: frame[c].nunique())
-        labels = [guess]
-    for name in texts:
-        if name not in columns:
-            raise _missing_column(name, columns, "text")
-    for name in labels:
-        if name not in columns:
-            raise _missing_column(name, columns, "label")
-    if set(texts) & set(labels):
-        raise UserError(
-            f"the same column is used for text and label ({sorted(set(texts) & set(labels))}); "
-            "set text_column and label_column"
-        )
-    return texts, labels
-
-
-def join_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """The text of each row: one column, or several joined with newlines; "" where there is none."""
-
-    def clean(value: Any) -> str:
-        return "" if value is None or value != value else str(value).strip()
-
-    if len(columns) == 1:
-        return frame[columns[0]].map(clean)
-    return frame[columns].apply(lambda row: MULTI_TEXT_JOIN.join(t for t in map(clean, row) if t), axis=1)
 
 
 # ---------------------------------------------------------------- cleaning
@@ -255,7 +173,7 @@ def _text_and_labels(
     """One split's canonical frame: `text` and `labels` (a name, a tuple of names, or None)."""
     missing = [c for c in texts + label_cols if c not in frame.columns]
     if missing:
-        raise _missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
+        raise missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
     if len(label_cols) > 1:
         labels = onehot_labels(frame, label_cols)
     elif task == "multilabel" or (task == "auto" and looks_multilabel(frame[label_cols[0]], delimiter)):

@@ -16,57 +16,35 @@ from scripts.evaluation.report import markdown_table, render_report
 
 
 def write_outputs(
-    out: Path,
-    report,
-    record,
-    predictor,
-    train,
-    y_train,
-    val,
-    y_val,
-    texts,
-    y,
-    pred,
-    probs,
-    uncalibrated,
-    tuned,
-    data_path,
+    out: Path, report: dict[str, Any], rows: Any, model: dict[str, Any], predictor: Any
 ) -> None:
-    """metrics.json, report.md, predictions.csv, the label audit and the plots, all into `out`."""
-    task, labels, temperature = report["task"], report["labels"], report["calibration"]["temperature"]
-    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    run_dir = out.parent
-    report["label_audit"], audit_table = _label_audit(
-        out,
-        predictor,
-        train,
-        y_train,
-        val,
-        y_val,
-        texts,
-        y,
-        probs,
-        task,
-        labels,
-        tuned,
-        "test" if not data_path else "evaluated file",
-    )
-    _write_predictions(out / "predictions.csv", texts, y, pred, probs, labels, task)
-    report["plots"] = _plots(out, run_dir, record, report, y, probs, labels, task, positive)
-    if temperature is not None:
-        calibration.reliability_diagram(uncalibrated, probs, y, task, out / "reliability.png")
+    """metrics.json, report.md, predictions.csv, the label audit and the plots, all into `out`.
+    `rows`: what was scored (evaluate.Rows); `model`: the transformer's outputs on them."""
+    task, labels, y, probs = rows.task, rows.labels, rows.y, model["probs"]
+    scored = "test" if rows.name == "splits/test.csv" else "evaluated file"
+    report["label_audit"], audit_table = _label_audit(out, predictor, rows, probs, model["tuned"], scored)
+    _write_predictions(out / "predictions.csv", rows.texts, y, model["pred"], probs, labels, task)
+    report["plots"] = _plots(out, out.parent, rows.record, report, y, probs, labels, task, rows.positive)
+    if model["temperature"] is not None:
+        calibration.reliability_diagram(model["uncalibrated"], probs, y, task, out / "reliability.png")
         report["plots"].append("reliability.png")
     runs.write_json(out / "metrics.json", report)
-    (out / "report.md").write_text(render_report(report, record, audit_table), encoding="utf-8")
+    (out / "report.md").write_text(render_report(report, rows.record, audit_table), encoding="utf-8")
 
 
-def _label_audit(
-    out: Path, predictor, train, y_train, val, y_val, texts, y, probs, task, labels, tuned, name: str
-) -> tuple[dict[str, Any], str]:
+def _label_audit(out: Path, predictor, rows, probs, tuned, name: str) -> tuple[dict[str, Any], str]:
     """cleanlab on out-of-sample probabilities -> eval/label_issues.csv; metrics.json (which is pushed) keeps
     only the counts and the top validation/test rows, never training texts."""
+    task, labels, train, y_train, val, y_val = (
+        rows.task,
+        rows.labels,
+        rows.train,
+        rows.y_train,
+        rows.val,
+        rows.y_val,
+    )
     parts = [
-        (name, texts, y, probs, "fine-tuned model"),
+        (name, rows.texts, rows.y, probs, "fine-tuned model"),
         (
             "validation",
             val["text"].tolist(),

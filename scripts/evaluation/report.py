@@ -142,6 +142,32 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
+    parts: list[str] = []
+    if report["thresholds"]:
+        parts += [
+            "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
+            "0.5 cut-off.",
+            "",
+            "| label | threshold |",
+            "|---|---|",
+        ]
+        parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
+    per_class = report["results"]["transformer"].get("per_class")
+    if per_class:
+        parts += [
+            "## Per class",
+            "",
+            "| label | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        parts += [
+            f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+            for n, c in per_class.items()
+        ] + [""]
+    return parts
+
+
 def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:
     flag = (
         "**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**"
@@ -173,27 +199,7 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
             "epochs may help, or the baseline may be the better model here.",
             "",
         ]
-    if report["thresholds"]:
-        parts += [
-            "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
-            "0.5 cut-off.",
-            "",
-            "| label | threshold |",
-            "|---|---|",
-        ]
-        parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
-    per_class = report["results"]["transformer"].get("per_class")
-    if per_class:
-        parts += [
-            "## Per class",
-            "",
-            "| label | precision | recall | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        parts += [
-            f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
-            for n, c in per_class.items()
-        ] + [""]
+    parts += _thresholds_and_per_class(report)
     parts += (
         ["## Plots", ""]
         + [f"![{p}]({p})" for p in report["plots"]]

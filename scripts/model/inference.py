@@ -91,7 +91,6 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
     changes at every load, so it is an error, never a warning.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     from scripts.common.errors import UserError
@@ -107,6 +106,33 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             "give a run folder made by `make train`"
         )
     meta = json.loads((model_dir / "quickfit.json").read_text())
+    model, tokenizer = load_complete(model_dir)
+    model.eval()
+    target = device()
+    if quantize:  # int8 dynamic quantisation runs on the CPU
+        model, target = (
+            torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8),
+            "cpu",
+        )
+    model.to(target)
+    return Predictor(
+        model=model,
+        tokenizer=tokenizer,
+        task=meta["task"],
+        labels=meta["labels"],
+        max_seq_length=int(meta["max_seq_length"]),
+        thresholds=list(meta.get("thresholds") or []),
+        meta=meta,
+        device=target,
+    )
+
+
+def load_complete(model_dir: Path) -> tuple[Any, Any]:
+    """The classifier and its tokenizer with plain transformers, refusing missing or mismatched weights."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from scripts.common.errors import UserError
     from scripts.model.base_model import check_safetensors
 
     check_safetensors(model_dir / "model.safetensors")
@@ -128,21 +154,4 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             f"{model_dir} does not load as a complete classifier: {len(broken)} weights missing or "
             f"mismatched ({', '.join(broken[:3])}), which would be random at every load; train again"
         )
-    model.eval()
-    target = device()
-    if quantize:  # int8 dynamic quantisation runs on the CPU
-        model, target = (
-            torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8),
-            "cpu",
-        )
-    model.to(target)
-    return Predictor(
-        model=model,
-        tokenizer=tokenizer,
-        task=meta["task"],
-        labels=meta["labels"],
-        max_seq_length=int(meta["max_seq_length"]),
-        thresholds=list(meta.get("thresholds") or []),
-        meta=meta,
-        device=target,
-    )
+    return model, tokenizer
