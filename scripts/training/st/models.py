@@ -255,7 +255,12 @@ class QuickClassificationModel(FastPaths, ClassificationModel):
 class QuickMultiLabelModel(FastPaths, MultiLabelClassificationModel):
     """Simple Transformers' multi-label loop over transformers' AutoModelForSequenceClassification
     (problem_type multi_label_classification), with the pos_weight'ed BCE loss computed here. What
-    is trained is exactly what a plain transformers load gives back, for every architecture."""
+    is trained is exactly what a plain transformers load gives back, for every architecture.
+
+    Why the upstream constructor is not called: it picks the model class from its own table, which has no
+    `auto`, DeBERTa-v3 or ModernBERT entry and an ELECTRA head of its own that transformers does not load
+    (tests/test_st_workarounds.py fails when that changes). This one sets what the inherited loop reads
+    (args, config, model, tokenizer, device, loss) and nothing else."""
 
     multi_label = True
 
