@@ -73,26 +73,12 @@ def write_rows(path: Path, rows: int, seed: int = 0) -> None:
 
 def tiny_model(folder: Path) -> Path:
     """A random BERT (hidden 64, 2 layers) with the packaged MiniLM's tokenizer."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
     from scripts.model.base_model import resolve_model_name
+    from tests.tiny_models import tiny_bert
 
     if (folder / "config.json").exists():
         return folder
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name("packaged-minilm"))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_bert(folder, hidden=64, tokenizer_source=resolve_model_name("packaged-minilm"))
 
 
 def peak_rss_mb() -> float:

@@ -21,7 +21,10 @@ from scripts.data.dataset import load_split
 if TYPE_CHECKING:
     import gradio as gr
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls from a local demo
+
+def _no_telemetry() -> None:
+    """Set before gradio is first imported: no telemetry calls from a local demo."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
@@ -35,6 +38,7 @@ def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
 
 def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
     """The Blocks app; the model is loaded once, here."""
+    _no_telemetry()
     import gradio as gr
 
     from scripts.evaluation.explain import explain
@@ -115,6 +119,7 @@ def _layout(run_dir: Path, record: dict[str, Any], predictor, classify, classify
 
 def theme() -> gr.themes.Base:
     """System fonts only: the default theme fetches web fonts, which an offline machine cannot."""
+    _no_telemetry()
     import gradio as gr
 
     return gr.themes.Default(

@@ -72,21 +72,9 @@ def train_run(
     than 0 of a multi-process run). `search`: the sweep that chose these hyperparameters (make sweep's
     best.json), recorded with the run and on its card."""
     from scripts.common import resume as resuming
-    from scripts.training.st.patches import STOP
 
-    STOP.clear()
     timing = {"started": time.time()}
-    out = runs.outputs_dir(cfg)
-    runs.check_writable(out)
-    interrupted = resuming.find(out) if resume else None
-    if interrupted:
-        cfg = resuming.config(interrupted, overrides or {})
-        say(
-            f"resuming {interrupted.work.name} after epoch {interrupted.epoch} "
-            f"from {interrupted.checkpoint.name}"
-        )
-    requested = interrupted.saved["requested"] if interrupted else dict(cfg)  # before "auto" is resolved
-
+    out, interrupted, cfg, requested = _start(cfg, resume, overrides)
     # 1. the model, before any data is read
     base, resolved = choose_model(cfg)
     cfg = {**cfg, **resolved}
@@ -115,34 +103,47 @@ def train_run(
             _write_inputs(work, plan.cfg, requested, source, splits, world)
         _say_start(plan, world)
         result = _fit(plan, dataset, base, work, interrupted, world, timing)
-        # 5. finalise: the saved model checked, calibrated and thresholded on validation
-        from scripts.evaluation.plots import training_curves
-        from scripts.training.finalise import finalise
-        from scripts.training.record import run_record
-
-        finalised = finalise(result, dataset, splits["validation"], plan.cfg)
-        training_curves(result.history, plan.metric_name, work / "training_curve.png")
-        # 6. the record
-        record = run_record(
-            work.name,
-            plan,
-            dataset,
-            source,
-            splits,
-            result,
-            finalised,
-            world,
-            timing,
-            bool(interrupted),
-            search,
-        )
-        runs.write_json(work / runs.RECORD, record)
-        tracking.log_mlflow(plan.cfg.get("report_to", "none"), record, result.history, plan.cfg)
+        # 5-6. finalise (the saved model checked, calibrated, thresholded on validation) and the record
+        _finish(work, plan, dataset, source, splits, result, world, timing, bool(interrupted), search)
         # 7. publish
         final = _publish(work, out)
     say(f"best epoch {result.best_epoch}: validation {plan.metric_name} = {result.best_metric:.4f}")
     say(f"run saved to {final} ({timing['train_seconds']:.0f} s training); outputs/latest points at it")
     return final
+
+
+def _start(cfg: dict[str, Any], resume: bool, overrides: dict[str, Any] | None):
+    """The outputs folder (writable), the interrupted run to continue (RESUME=1) and its settings."""
+    from scripts.common import resume as resuming
+    from scripts.training.st.patches import STOP
+
+    STOP.clear()
+    out = runs.outputs_dir(cfg)
+    runs.check_writable(out)
+    interrupted = resuming.find(out) if resume else None
+    if interrupted:
+        cfg = resuming.config(interrupted, overrides or {})
+        say(
+            f"resuming {interrupted.work.name} after epoch {interrupted.epoch} "
+            f"from {interrupted.checkpoint.name}"
+        )
+    requested = interrupted.saved["requested"] if interrupted else dict(cfg)  # before "auto" is resolved
+    return out, interrupted, cfg, requested
+
+
+def _finish(work: Path, plan: Plan, dataset, source, splits, result, world, timing, resumed, search) -> None:
+    """The model folder made ready for every later stage, the training curve, run.json, the trackers."""
+    from scripts.evaluation.plots import training_curves
+    from scripts.training.finalise import finalise
+    from scripts.training.record import run_record
+
+    finalised = finalise(result, dataset, splits["validation"], plan.cfg)
+    training_curves(result.history, plan.metric_name, work / "training_curve.png")
+    record = run_record(
+        work.name, plan, dataset, source, splits, result, finalised, world, timing, resumed, search
+    )
+    runs.write_json(work / runs.RECORD, record)
+    tracking.log_mlflow(plan.cfg.get("report_to", "none"), record, result.history, plan.cfg)
 
 
 def _has_checkpoint(work: Path) -> bool:

@@ -40,29 +40,34 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny_bert")
 
 
+@pytest.fixture(scope="session")
+def finished_run(tiny_model, tmp_path_factory) -> Path:
+    """One finished tiny binary run (60 ham, 30 spam, 1 epoch), shared by the modules that only read a run
+    (bad input, hostile input)."""
+    from tests.helpers import tiny_args, train_run, write_binary_csv
+
+    root = tmp_path_factory.mktemp("finished_run")
+    return train_run(
+        write_binary_csv(root / "b.csv", 60, 30),
+        tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"],
+    )
+
+
+@pytest.fixture(scope="session")
+def binary_run(tiny_model, tmp_path_factory) -> Path:
+    """One finished tiny binary run (300 ham, 100 spam, 3 epochs), shared by evaluation and prediction."""
+    from tests.helpers import tiny_args, train_run, write_binary_csv
+
+    root = tmp_path_factory.mktemp("binary_run")
+    return train_run(write_binary_csv(root / "sms.csv"), tiny_args(tiny_model, root / "outputs"))
+
+
 def build_tiny_bert(folder: Path, **config_changes) -> Path:
     """The tiny BERT of `tiny_model` in `folder`, with any BertConfig values changed."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from tests.tiny_models import tiny_bert
 
     folder.mkdir(parents=True)
-    vocab = tiny_vocab()
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    # BertTokenizerFast(vocab_file=...) ignores the file in transformers 5: load from the folder.
-    tokenizer = BertTokenizerFast.from_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        **config_changes,
-    )
-    BertModel(config).save_pretrained(folder)
-    return folder
+    return tiny_bert(folder, **config_changes)
 
 
 def synthetic_texts(topic: str, rng: random.Random, n_words: int | None = None) -> str:

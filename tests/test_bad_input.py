@@ -12,7 +12,6 @@ import pytest
 from scripts import app, evaluate, fetch, predict, push, train
 from scripts.common.errors import run_cli
 from tests.conftest import make_frame, make_multilabel_frame
-from tests.helpers import tiny_args, train_run, write_binary_csv
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -501,15 +500,6 @@ COPY_RUN = "COPY_RUN"
 
 
 CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("badrun")
-    return train_run(
-        write_binary_csv(root / "b.csv", 60, 30),
-        tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"],
-    )
 
 
 def snapshot(folder: Path) -> list[tuple[str, int]]:

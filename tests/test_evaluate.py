@@ -103,12 +103,6 @@ def test_baseline_on_real_sms_data():
     assert (majority.argmax(1) == 0).all()
 
 
-@pytest.fixture(scope="module")
-def binary_run(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("evalbin")
-    return train_run(write_binary_csv(root / "sms.csv"), tiny_args(tiny_model, root / "outputs"))
-
-
 def test_eval_files_and_metrics_equal_sklearn_on_predictions(binary_run):
     code = evaluate.main(["--run", str(binary_run)])
     assert code == 0

@@ -113,18 +113,11 @@ def test_unwritable_outputs_dir_is_one_line_before_anything_runs(tmp_path, capsy
     assert code == 2 and len(err.splitlines()) == 1 and "cannot be written" in err
 
 
-@pytest.fixture(scope="module")
-def finished(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile_run")
-    return train_run(
-        write_binary_csv(root / "b.csv", 60, 30),
-        tiny_args(tiny_model, root / "outputs") + ["num_train_epochs=1"],
-    )
-
-
-def test_predict_makes_a_missing_output_folder(finished, tmp_path):
+def test_predict_makes_a_missing_output_folder(finished_run, tmp_path):
     make_frame({"ham": 5, "spam": 5}).to_csv(tmp_path / "new.csv", index=False)
-    result = predict.predict_file(finished, tmp_path / "new.csv", tmp_path / "a" / "b" / "out.csv", threads=1)
+    result = predict.predict_file(
+        finished_run, tmp_path / "new.csv", tmp_path / "a" / "b" / "out.csv", threads=1
+    )
     assert len(pd.read_csv(result["output"])) == 10
 
 
@@ -135,29 +128,29 @@ def big_rows(n: int, start: int = 0) -> str:
 
 
 @pytest.mark.slow
-def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk(finished, tmp_path):
+def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk(finished_run, tmp_path):
     head = ("text,label\n" + big_rows(230_000)).encode("utf-8")
     assert len(head) > predict.SAMPLE_BYTES
     tail = "".join(f"caf\u00e9 cr\u00e8me {i},ham\n" for i in range(50)).encode("cp1252")
     (tmp_path / "big.csv").write_bytes(head + tail)
-    result = predict.predict_file(finished, tmp_path / "big.csv", tmp_path / "out.csv", threads=1)
+    result = predict.predict_file(finished_run, tmp_path / "big.csv", tmp_path / "out.csv", threads=1)
     out = pd.read_csv(result["output"], keep_default_na=False)
     assert len(out) == 230_050 and out["text"].iloc[-1] == "caf\u00e9 cr\u00e8me 49"
 
 
 @pytest.mark.slow
-def test_predict_reads_big_json_lines_as_json(finished, tmp_path):
+def test_predict_reads_big_json_lines_as_json(finished_run, tmp_path):
     with open(tmp_path / "big.jsonl", "w") as handle:
         for i in range(160_000):
             handle.write(json.dumps({"text": f'words, number {i}, "free" cash', "id": i}) + "\n")
     assert (tmp_path / "big.jsonl").stat().st_size > predict.SAMPLE_BYTES
-    result = predict.predict_file(finished, tmp_path / "big.jsonl", tmp_path / "out.csv", threads=1)
+    result = predict.predict_file(finished_run, tmp_path / "big.jsonl", tmp_path / "out.csv", threads=1)
     out = pd.read_csv(result["output"])
     assert len(out) == 160_000 and list(out["id"][:3]) == [0, 1, 2]
 
 
 @pytest.mark.slow
-def test_sigterm_during_predict_leaves_no_partial_file(finished, tmp_path):
+def test_sigterm_during_predict_leaves_no_partial_file(finished_run, tmp_path):
     (tmp_path / "big.csv").write_text("text,label\n" + big_rows(400_000))
     out = tmp_path / "out.csv"
     proc = subprocess.Popen(
@@ -166,7 +159,7 @@ def test_sigterm_during_predict_leaves_no_partial_file(finished, tmp_path):
             "-m",
             "scripts.predict",
             "--run",
-            str(finished),
+            str(finished_run),
             "--input",
             str(tmp_path / "big.csv"),
             "--output",
@@ -198,21 +191,26 @@ def hub(monkeypatch, tmp_path):
     server.shutdown()
 
 
-def test_pushed_files_hold_no_path_of_this_machine(finished, hub, tiny_model):
-    push.push(finished, "tester/no-paths", verify_rows=8)
+def test_pushed_files_hold_no_path_of_this_machine(finished_run, hub, tiny_model):
+    push.push(finished_run, "tester/no-paths", verify_rows=8)
     files = hub.repos["tester/no-paths"].files
     for name, content in files.items():
-        for secret_path in (str(tiny_model), str(finished), str(finished.parent), os.path.expanduser("~")):
+        for secret_path in (
+            str(tiny_model),
+            str(finished_run),
+            str(finished_run.parent),
+            os.path.expanduser("~"),
+        ):
             assert secret_path.encode() not in content, (name, secret_path)
     card = files["README.md"].decode()
     assert "base_model:" not in card and "a local base model (`tiny_bert`)" in card
 
 
-def test_a_symlink_in_the_model_folder_is_refused(finished, tmp_path, hub):
+def test_a_symlink_in_the_model_folder_is_refused(finished_run, tmp_path, hub):
     import shutil
 
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_run, run)
     (tmp_path / "secret.txt").write_text("outside the run")
     os.symlink(tmp_path / "secret.txt", run / "model" / "vocab.txt.link")
     (run / "model" / "tokenizer_config.json").unlink()

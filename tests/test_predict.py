@@ -11,15 +11,8 @@ from tests.helpers import (
     simpletransformers_predict,
     tiny_args,
     train_run,
-    write_binary_csv,
     write_multilabel_csv,
 )
-
-
-@pytest.fixture(scope="module")
-def binary_run(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("pred")
-    return train_run(write_binary_csv(root / "b.csv"), tiny_args(tiny_model, root / "outputs"))
 
 
 def new_rows(n=150, seed=5):

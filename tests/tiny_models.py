@@ -83,6 +83,35 @@ def _size(folder: Path) -> int:
     return len(transformers.AutoTokenizer.from_pretrained(folder))
 
 
+def tiny_bert(folder: Path, hidden: int = 32, tokenizer_source: str | None = None, **config_changes) -> Path:
+    """The one tiny random-weight BERT builder of the tests and the benches: 2 layers, 2 heads, saved as a
+    base model (no head) with a WordPiece tokenizer trained on the test topics, or the tokenizer of
+    `tokenizer_source` (the bench uses the packaged MiniLM's, for real texts)."""
+    import torch
+    import transformers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if tokenizer_source:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_source)
+        tokenizer.save_pretrained(folder)
+        vocab_size = tokenizer.vocab_size
+    else:
+        _wordpiece(folder, "BertTokenizerFast")
+        vocab_size = len(tiny_vocab())
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=128,
+        **config_changes,
+    )
+    transformers.BertModel(config).save_pretrained(folder)
+    return folder
+
+
 def build(arch: str, folder: Path) -> Path:
     """A saved base model (no head) + tokenizer of `arch` in `folder`."""
     import torch
@@ -100,12 +129,8 @@ def build(arch: str, folder: Path) -> Path:
         mask_token="<mask>",
     )
     if arch == "bert":
-        _wordpiece(folder, "BertTokenizerFast")
-        config = transformers.BertConfig(
-            vocab_size=len(tiny_vocab()), num_hidden_layers=2, max_position_embeddings=128, **HIDDEN
-        )
-        model = transformers.BertModel(config)
-    elif arch == "distilbert":
+        return tiny_bert(folder)
+    if arch == "distilbert":
         _wordpiece(folder, "DistilBertTokenizerFast")
         config = transformers.DistilBertConfig(
             vocab_size=len(tiny_vocab()),

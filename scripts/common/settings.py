@@ -20,7 +20,7 @@ from scripts.model.architectures import canonical as canonical_model_type
 from scripts.model.truncation import SETTINGS as TRUNCATION_SETTINGS
 
 RUN_NAME = re.compile(r"^(?!latest$)[\w\-+()][\w .\-+()]{0,99}$")
-SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB")
+SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB", "ADVANCED")
 
 # Keys whose default is "auto" (or a string) but which also take these types.
 AUTO_NUMBERS: dict[str, tuple[type, ...]] = {

@@ -39,6 +39,8 @@ def grouping(
     return grouped, mix
 
 
+# A decision table: every "auto" training value in one place, each with its reason, read top to bottom;
+# longer than 60 lines on purpose (splitting it would scatter the rules).
 def choose(
     cfg: dict[str, Any], task: str, n_train: int, n_labels: int, validation_positives: int = 0
 ) -> tuple[dict[str, Any], list[str]]:

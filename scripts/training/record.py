@@ -25,7 +25,7 @@ def run_record(
 ) -> dict[str, Any]:
     """The run record: the data (source, cleaning, split, counts), the recipe the plan resolved, the model,
     the best epoch, calibration and thresholds, timings, versions and hardware."""
-    cfg, balanced = plan.cfg, plan.balanced
+    cfg = plan.cfg
     return {
         "run": name,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -33,26 +33,9 @@ def run_record(
         "task": dataset.task,
         "labels": dataset.label_names,
         "positive_label": dataset.positive_label,
-        "dataset": {
-            "name": source.name,
-            "description": source.description,
-            "citation": source.citation,
-            "license": source.license,
-            "language": source.language,
-            "hub_dataset": source.hub_dataset,
-            "hub_config": source.hub_config,
-            "hub_revision": source.hub_revision,
-            **dataset.report,
-        },
+        "dataset": _dataset(source, dataset),
         "counts": {part: label_counts(frame, dataset.task) for part, frame in splits.items()},
-        "balance": {
-            "method": balanced.method,
-            "reason": balanced.reason,
-            "before": balanced.counts_before,
-            "after": balanced.counts_after,
-            "class_weight": balanced.class_weight,
-            "pos_weight": balanced.pos_weight,
-        },
+        "balance": _balance(plan.balanced),
         "max_seq_length": plan.max_len,
         "truncation": cfg["truncation"],
         "token_lengths": plan.stats,
@@ -79,4 +62,30 @@ def run_record(
         "total_seconds": round(time.time() - timing["started"], 1),
         "versions": provenance.versions(),
         "hardware": provenance.hardware(),
+    }
+
+
+def _dataset(source: Any, dataset: Any) -> dict[str, Any]:
+    """Where the data came from and what was done to it (cleaning, split, leakage)."""
+    return {
+        "name": source.name,
+        "description": source.description,
+        "citation": source.citation,
+        "license": source.license,
+        "language": source.language,
+        "hub_dataset": source.hub_dataset,
+        "hub_config": source.hub_config,
+        "hub_revision": source.hub_revision,
+        **dataset.report,
+    }
+
+
+def _balance(balanced: Any) -> dict[str, Any]:
+    return {
+        "method": balanced.method,
+        "reason": balanced.reason,
+        "before": balanced.counts_before,
+        "after": balanced.counts_after,
+        "class_weight": balanced.class_weight,
+        "pos_weight": balanced.pos_weight,
     }
