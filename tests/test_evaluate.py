@@ -275,3 +275,20 @@ def test_a_base_model_that_is_gone_skips_the_probe_with_its_reason(tiny_model, t
     report = evaluate.evaluate(run, threads=1)
     assert "frozen_probe" not in report["results"] and report["frozen_probe"]["skipped"]
     assert "No frozen-embedding probe" in (run / "eval" / "report.md").read_text()
+
+
+def test_rows_with_no_true_and_no_predicted_label_are_perfect_matches():
+    """Most rows of a one-hot file can carry no label: such a row predicted empty scores 1, not 0."""
+    y = np.array([[0, 0], [0, 0], [0, 0], [1, 0], [0, 1]])
+    pred = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+    m = metrics.multilabel_metrics(y, pred, pred * 0.8 + 0.1, ["a", "b"])
+    # rows: empty/empty 1, empty/empty 1, empty/{a} 0, {a}/{a} 1, {b}/empty 0
+    assert m["f1_samples"] == pytest.approx(3 / 5) and m["subset_accuracy"] == pytest.approx(3 / 5)
+    assert m["precision_samples"] == pytest.approx(3 / 5) and m["recall_samples"] == pytest.approx(3 / 5)
+    assert m["f1_samples"] == pytest.approx(skm.f1_score(y, pred, average="samples", zero_division=1))
+    from scripts.evaluation import uncertainty
+
+    W = uncertainty.resample_counts(y, "multilabel", 50, seed=0)
+    again = uncertainty.scores(np.eye(5, dtype=np.int64), "multilabel", y, pred, pred * 0.8 + 0.1, None)
+    assert again["f1_samples"] == pytest.approx(np.array([1, 1, 0, 1, 0]))
+    assert W.shape == (50, 5)

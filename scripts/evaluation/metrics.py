@@ -99,9 +99,10 @@ def multilabel_metrics(
     y: np.ndarray, pred: np.ndarray, probs: np.ndarray, label_names: list[str]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for avg in ("micro", "macro", "weighted", "samples"):
+    for avg in ("micro", "macro", "weighted"):
         p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
         out.update({f"precision_{avg}": _r(p), f"recall_{avg}": _r(r), f"f1_{avg}": _r(f)})
+    out.update({f"{k}_samples": _r(v.mean()) for k, v in per_row_scores(y, pred).items()})
     out["subset_accuracy"] = _r(skm.accuracy_score(y, pred))
     out["hamming_loss"] = _r(skm.hamming_loss(y, pred))
     out["lrap"] = _r(skm.label_ranking_average_precision_score(y, probs))
@@ -114,6 +115,24 @@ def multilabel_metrics(
     )
     out["per_class"] = per_class(y, pred, label_names)
     return out
+
+
+def per_row_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's precision, recall and F1 over its label set. A row with no true and no predicted label
+    is a perfect match (1.0): scikit-learn's default (zero_division=0) scores it 0, which on data where
+    most rows carry no label gave f1_samples 0.07 beside subset accuracy 0.995."""
+    tp = (y & pred).sum(1).astype(float)
+    fp = ((1 - y) & pred).sum(1).astype(float)
+    fn = (y & (1 - pred)).sum(1).astype(float)
+
+    def ratio(num, den, empty):
+        return np.where(den > 0, num / np.maximum(den, 1), empty)
+
+    return {
+        "precision": ratio(tp, tp + fp, (fn == 0).astype(float)),
+        "recall": ratio(tp, tp + fn, (fp == 0).astype(float)),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn, 1.0),
+    }
 
 
 HEADLINE = {

@@ -100,7 +100,7 @@ def multilabel_scores(W: np.ndarray, y: np.ndarray, pred: np.ndarray) -> dict[st
     f1 = _ratio(2 * tp, 2 * tp + fp + fn)
     rows = W.sum(1)
     row_tp, row_fp, row_fn = tp_rows.sum(1), fp_rows.sum(1), fn_rows.sum(1)
-    row_f1 = _ratio(2.0 * row_tp, 2.0 * row_tp + row_fp + row_fn)
+    row_f1 = np.where(row_tp + row_fp + row_fn > 0, _ratio(2.0 * row_tp, 2.0 * row_tp + row_fp + row_fn), 1.0)
     return {
         "f1_micro": _ratio(2 * tp.sum(1), 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)),
         "precision_micro": _ratio(tp.sum(1), (tp + fp).sum(1)),
