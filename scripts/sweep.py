@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from scripts import train
-from scripts.common import runs, settings
+from scripts.common import locks, runs, settings
 from scripts.common.console import say
 from scripts.common.errors import UserError, run_cli
 
@@ -124,14 +124,17 @@ def run_sweep(
     tuning = {"train": splits["train"], "validation": splits["validation"]}  # the test split stays out
     train.make_plan(cfg, dataset, tuning, base)  # preflight: a plan that cannot train fails before any study
     meta = {"dataset": cfg["dataset"], "data": fingerprint(source), "trials": trials, "config": cfg}
-    check_resumable(folder, name, meta, resume)
-    study = _study(folder, name, cfg["manual_seed"], resume)
-    runs.write_json(folder / "sweep.json", meta)
-    remaining = trials - finished(study)
-    if remaining > 0:
-        say(f"sweep {name}: {remaining} trial(s) to run of {trials} ({finished(study)} done), on validation")
-        study.optimize(_objective(cfg, dataset, tuning, base, folder), n_trials=remaining, catch=())
-    best = _best(study, folder, dataset, name)
+    with locks.held(folder, f"sweep {name}"):
+        check_resumable(folder, name, meta, resume)
+        study = _study(folder, name, cfg["manual_seed"], resume)
+        runs.write_json(folder / "sweep.json", meta)
+        remaining = trials - finished(study)
+        if remaining > 0:
+            done = finished(study)
+            say(f"sweep {name}: {remaining} trial(s) to run of {trials} ({done} done), on validation")
+            objective = _objective(cfg, dataset, tuning, base, folder)
+            study.optimize(objective, n_trials=remaining, catch=())
+        best = _best(study, folder, dataset, name)
     if retrain:
         final = train.train_run({**cfg, **best["params"], "run_name": f"{name}-best"}, search=best)
         from scripts.evaluate import evaluate
@@ -277,7 +280,7 @@ def main(argv: Sequence[str]) -> int:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
     name = args.name or Path(cfg["dataset"].removeprefix("hf:")).stem  # sms_spam, emotion, train ...
-    if not settings.RUN_NAME.match(name):
+    if not settings.RUN_NAME.fullmatch(name):
         raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
     train._install_stop_handlers()
     try:

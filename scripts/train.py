@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.common import runs, settings
+from scripts.common import locks, runs, settings
 from scripts.common.console import say
 from scripts.common.errors import UserError, run_cli
 from scripts.data.dataset import Dataset, save_split
@@ -93,10 +93,13 @@ def train_run(
         with runs.rank_scratch() as scratch:
             train_with_plan(plan, dataset, base, scratch, interrupted)
         return None
-    # 4. fit in outputs/.incomplete/<run>; published only when complete
-    with runs.workspace(
-        out, name, existing=interrupted.work if interrupted else None, resumable=_has_checkpoint
-    ) as work:
+    # 4. fit in outputs/.incomplete/<run> (locked to this process); published only when complete
+    auto_name = not interrupted and cfg["run_name"] == "auto"
+    existing = interrupted.work if interrupted else None
+    with (
+        locks.run_claimed(out, out / runs.INCOMPLETE, name, auto_name) as name,
+        runs.workspace(out, name, existing=existing, resumable=_has_checkpoint) as work,
+    ):
         if interrupted:
             resuming.keep_history_before(interrupted)
         else:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from scripts.common import runs
 from scripts.common.errors import UserError
+from scripts.common.locks import owner
 from scripts.data.dataset import load_split
 from scripts.data.sources import Source, sha256_of
 
@@ -46,13 +47,18 @@ def find(outputs_dir: Path) -> Interrupted:
         if incomplete.exists()
         else []
     )
+    busy = []
     for work in candidates:
+        if owner(work) is not None:  # still training in another process: not interrupted
+            busy.append(f"{work.name} is still training in process {owner(work)}")
+            continue
         found = last_checkpoint(work / "checkpoints")
         if found:
             return Interrupted(work, found[0], found[1], runs.read_json(work / "config.json"))
     raise UserError(
-        f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}; "
-        "run `make train` without RESUME=1"
+        f"nothing to resume: no interrupted run with an epoch checkpoint in {incomplete}"
+        + (f" ({'; '.join(busy)})" if busy else "")
+        + "; run `make train` without RESUME=1"
     )
 
 

@@ -57,7 +57,12 @@ def new_run_name(dataset: str, requested: str = "auto") -> str:
 def start(outputs_dir: Path, name: str) -> Path:
     """A fresh work folder for a run under outputs/.incomplete/."""
     work = outputs_dir / INCOMPLETE / name
-    if work.exists():
+    if any(work.glob("checkpoints/checkpoint-*-epoch-*")):
+        raise UserError(
+            f"{work} holds an interrupted run with an epoch checkpoint: continue it with `make train "
+            "RESUME=1`, or choose another run_name, or delete that folder to start over"
+        )
+    if work.exists():  # interrupted before its first checkpoint: nothing to continue
         shutil.rmtree(work)
     work.mkdir(parents=True)
     return work

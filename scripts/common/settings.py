@@ -19,7 +19,7 @@ from scripts.common.runtime import PRECISIONS
 from scripts.model.architectures import canonical as canonical_model_type
 from scripts.model.truncation import SETTINGS as TRUNCATION_SETTINGS
 
-RUN_NAME = re.compile(r"^(?!latest$)[\w\-+()][\w .\-+()]{0,99}$")
+RUN_NAME = re.compile(r"(?!latest\Z)[\w\-+()][\w .\-+()]{0,99}")  # used with fullmatch: no trailing newline
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB", "ADVANCED")
 
 # Keys whose default is "auto" (or a string) but which also take these types.
@@ -192,7 +192,7 @@ def _check_value(key: str, value: Any) -> None:
     whitespace_ok = key in ("separator", "label_delimiter")  # a tab or a space is a real separator
     if key in NON_EMPTY and isinstance(value, str) and not (value if whitespace_ok else value.strip()):
         raise UserError(f"{key}={value!r}: must not be empty; give a value or leave the default")
-    if key == "run_name" and value != "auto" and not RUN_NAME.match(value):
+    if key == "run_name" and value != "auto" and not RUN_NAME.fullmatch(value):
         raise UserError(
             f"run_name={value!r}: use a plain folder name (letters, digits, . _ - and spaces, up to "
             "100 characters, not starting with a dot, not 'latest')"
