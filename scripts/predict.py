@@ -102,12 +102,18 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
     return reader, detected
 
 
-def check_output(input_path: Path, output_path: Path) -> None:
-    """Never write over the input; make the output folder if it is missing."""
+def check_output(input_path: Path, output_path: Path, run_dir: Path | None = None) -> None:
+    """Never write over the input or into a run folder (its splits and records are what eval, the card and
+    push read); make the output folder if it is missing."""
     if output_path.resolve() == input_path.resolve():
         raise UserError(
             f"OUTPUT is the input file {input_path.name}: predictions would overwrite it; "
             "choose another OUTPUT (the default is <input>.predictions.csv)"
+        )
+    if run_dir is not None and output_path.resolve().is_relative_to(run_dir.resolve()):
+        raise UserError(
+            f"OUTPUT={output_path} is inside the run folder {run_dir.name}, whose files later stages read; "
+            "write the predictions elsewhere, e.g. OUTPUT=predictions.csv"
         )
     if output_path.exists() and output_path.is_dir():
         raise UserError(
@@ -122,6 +128,16 @@ def check_output(input_path: Path, output_path: Path) -> None:
                 f"({exc.strerror}); choose another OUTPUT"
             ) from exc
         say(f"made the output folder {output_path.parent}")
+
+
+def check_columns(columns: Sequence[str], labels: list[str], name: str) -> None:
+    """The input keeps every column: one named like an output column would be overwritten silently."""
+    clashing = [c for c in ["predicted", *(f"prob_{label}" for label in labels)] if c in columns]
+    if clashing:
+        raise UserError(
+            f"{name} already has column(s) {', '.join(map(repr, clashing))}, which predict writes; rename "
+            "them (or drop them, e.g. from an earlier predictions file) and run again"
+        )
 
 
 def faithful_quantized(
@@ -164,7 +180,7 @@ def predict_file(
     record = runs.read_record(run_dir)
     wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
-    check_output(input_path, output_path)
+    check_output(input_path, output_path, run_dir)
     chunks, detected = _chunks(input_path, column_names)
     predictor = (
         faithful_quantized(run_dir, threads)[0]
@@ -185,6 +201,8 @@ def predict_file(
                         f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
                         "columns of a file without a header row with COLUMN_NAMES=label,text"
                     )
+                if i == 0:
+                    check_columns(chunk.columns, predictor.labels, input_path.name)
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
                 out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
                 rows, empty = rows + len(out), empty + n_empty

@@ -93,3 +93,19 @@ def test_quantized_model_is_used_only_when_faithful(binary_run, capsys):
         assert "using fp32 instead" in out
     _, strict = predict.faithful_quantized(binary_run, threads=1, needed=1.01)  # impossible bar -> fp32
     assert "using fp32 instead" in capsys.readouterr().out
+
+
+def test_outputs_never_land_in_a_run_folder_or_over_input_columns(binary_run, tmp_path, capsys):
+    test_split = binary_run / "splits" / "test.csv"
+    before = test_split.read_bytes()
+    frame = new_rows(20)
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    for output in (test_split, binary_run / "model" / "preds.csv", binary_run / "eval" / "x.csv"):
+        args = ["--run", str(binary_run), "--input", str(tmp_path / "new.csv"), "--output", str(output)]
+        assert run_cli(predict.main, args) == 2
+        assert "inside the run folder" in capsys.readouterr().err
+    assert test_split.read_bytes() == before and not (binary_run / "model" / "preds.csv").exists()
+    frame.assign(predicted="mine", prob_spam=0.5).to_csv(tmp_path / "again.csv", index=False)
+    assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "again.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "'predicted', 'prob_spam'" in err and not (tmp_path / "again.predictions.csv").exists()
