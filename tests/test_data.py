@@ -176,3 +176,59 @@ def test_a_utf8_csv_is_parsed_from_disk_without_reading_it_whole(tmp_path, monke
         assert streamed.equals(expected[path]), path.name
     with pytest.raises(UserError, match="cannot be read as ascii"):
         readers.read_table(csv_path, encoding="ascii")
+
+
+def test_integer_labels_are_exact_never_through_float64(tmp_path):
+    path = tmp_path / "ids.csv"
+    texts = [f"row {i} text" for i in range(40)]
+    labels = ["9007199254740992", "9007199254740993"] * 20
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(path, index=False)
+    ds = load(path)
+    assert ds.label_names == ["9007199254740992", "9007199254740993"]
+    assert ds.frames["all"]["labels"].value_counts().tolist() == [20, 20]
+
+
+def test_a_delimiter_inside_class_names_is_said_and_task_multiclass_keeps_them(tmp_path, capsys):
+    path = tmp_path / "news.csv"
+    names = ["Business, Finance", "Sport", "Arts"] * 20
+    pd.DataFrame({"text": [f"story {i}" for i in range(60)], "category": names}).to_csv(path, index=False)
+    assert load(path).task == "multilabel"
+    said = capsys.readouterr().out
+    assert "read as multi-label: 20 of 60 cells hold ','" in said and "set task=multiclass" in said
+    ds = load(path, task="multiclass")
+    assert ds.task == "multiclass" and "Business, Finance" in ds.label_names
+
+
+def test_a_column_decides_once_for_every_split(tmp_path):
+    """Delimited labels only in the test file: the whole column is multi-label, not the test split alone."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame({"text": [f"t{i}" for i in range(40)], "labels": ["a", "b"] * 20}).to_csv(train, index=False)
+    pd.DataFrame({"text": [f"s{i}" for i in range(10)], "labels": ["a,b"] * 10}).to_csv(test, index=False)
+    from scripts.data.dataset import _label_reading
+
+    raw = {"train": pd.read_csv(train, dtype=str), "test": pd.read_csv(test, dtype=str)}
+    assert _label_reading(raw, ["labels"], "auto", ",") == "multilabel"
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        ([{"a": 1}] * 30, "dict"),
+        ([[["x"], ["y"]]] * 30, "nested list"),
+        ([b"\x00\x01"] * 30, "bytes"),
+    ],
+)
+def test_struct_nested_and_binary_parquet_columns_are_refused_with_their_type(tmp_path, cells, kind):
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"text": [f"row {i}" for i in range(30)], "label": cells}).to_parquet(path)
+    with pytest.raises(UserError, match=f"label column 'label' holds {kind} values"):
+        load(path, text_column="text", label_column="label")
+    pd.DataFrame({"text": cells, "label": ["a", "b"] * 15}).to_parquet(path)
+    with pytest.raises(UserError, match=f"text column 'text' holds {kind} values"):
+        load(path, text_column="text", label_column="label")
+
+
+@pytest.mark.parametrize("bad", ["hf:../folder", "hf:/abs/path", "hf:a/b/c", "hf:me/a--b", "hf:", "hf:x."])
+def test_hub_ids_are_checked_before_any_load(bad):
+    with pytest.raises(UserError, match="write a Hub dataset as hf:owner/name"):
+        sources.get_source(bad)

@@ -109,3 +109,13 @@ def test_outputs_never_land_in_a_run_folder_or_over_input_columns(binary_run, tm
     assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "again.csv")]) == 2
     err = capsys.readouterr().err
     assert "'predicted', 'prob_spam'" in err and not (tmp_path / "again.predictions.csv").exists()
+
+
+def test_json_lines_objects_in_the_text_field_are_refused_not_predicted_on_their_repr(
+    binary_run, tmp_path, capsys
+):
+    rows = ['{"id": 1, "text": {"body": "free cash"}}', '{"id": 2, "text": {"body": "see you"}}']
+    (tmp_path / "in.jsonl").write_text("\n".join(rows) + "\n")
+    assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "in.jsonl")]) == 2
+    assert "text column 'text' holds dict values" in capsys.readouterr().err
+    assert not (tmp_path / "in.predictions.csv").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scripts.common.errors import UserError
@@ -88,6 +89,33 @@ def join_text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     def clean(value: Any) -> str:
         return "" if value is None or value != value else str(value).strip()
 
+    for column in columns:
+        check_scalar(frame[column], column, "text")
     if len(columns) == 1:
         return frame[columns[0]].map(clean)
     return frame[columns].apply(lambda row: MULTI_TEXT_JOIN.join(t for t in map(clean, row) if t), axis=1)
+
+
+NESTED = (dict, list, tuple, bytes, bytearray, memoryview)
+NESTED_OR_ARRAY = (*NESTED, np.ndarray)
+
+
+def check_scalar(values: pd.Series, column: str, role: str, allow_flat_lists: bool = False) -> None:
+    """A text or label cell that is a struct, a list, a nested list or bytes (Parquet, Arrow, JSON Lines
+    objects) would be read as its Python repr: refused with its type named."""
+    for value in values:
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if not isinstance(value, NESTED):
+            continue
+        flat = isinstance(value, (list, tuple)) and not any(
+            isinstance(v, (*NESTED, np.ndarray)) for v in value
+        )
+        if allow_flat_lists and flat:
+            continue
+        kind = "nested list" if isinstance(value, (list, tuple)) and not flat else type(value).__name__
+        raise UserError(
+            f"{role} column {column!r} holds {kind} values (e.g. {str(value)[:60]!r}), not "
+            f"{'text' if role == 'text' else 'label names'}; choose another column with "
+            f"{role}_column=..., or flatten it into plain values first"
+        )

@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from scripts.common.console import say
 from scripts.common.errors import UserError
-from scripts.data.columns import choose_columns, join_text, missing_column
+from scripts.data.columns import check_scalar, choose_columns, join_text, missing_column
 from scripts.data.labels import looks_multilabel, onehot_labels, single_labels, sort_labels, split_multi
 from scripts.data.readers import read_table
 from scripts.data.sources import Source
@@ -107,8 +108,9 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
             f"several label columns {label_cols} mean multi-label, but task={wanted['task']}; "
             "set task=multilabel"
         )
+    task = _label_reading(raw, label_cols, wanted["task"], config["label_delimiter"])
     frames = {
-        split: _text_and_labels(frame, texts, label_cols, wanted["task"], config["label_delimiter"])
+        split: _text_and_labels(frame, texts, label_cols, task, config["label_delimiter"])
         for split, frame in raw.items()
     }
     if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
@@ -135,6 +137,25 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     )
     report.update(task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names))
     return Dataset(frames=cleaned, label_names=list(names), task=task, positive_label=positive, report=report)
+
+
+def _label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str, delimiter: str) -> str:
+    """Whether one label column is read as multi-label, decided once for the column over every split (a
+    split must never be read another way than the others), said when the delimiter decided it."""
+    if task != "auto" or len(label_cols) != 1:
+        return task
+    column = pd.concat([frame[label_cols[0]] for frame in raw.values() if label_cols[0] in frame.columns])
+    if not looks_multilabel(column, delimiter):
+        return task
+    values = column.dropna().astype(str).str.strip()
+    delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
+    if len(delimited):
+        say(
+            f"label column {label_cols[0]!r} read as multi-label: {len(delimited)} of {len(values)} cells "
+            f"hold {delimiter!r} (e.g. {delimited.iloc[0]!r}); if {delimiter!r} is part of a class name, set "
+            "task=multiclass (or another label_delimiter)"
+        )
+    return "multilabel"
 
 
 def _read_frames(
@@ -174,6 +195,8 @@ def _text_and_labels(
     missing = [c for c in texts + label_cols if c not in frame.columns]
     if missing:
         raise missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
+    for column in label_cols:
+        check_scalar(frame[column], column, "label", allow_flat_lists=len(label_cols) == 1)
     if len(label_cols) > 1:
         labels = onehot_labels(frame, label_cols)
     elif task == "multilabel" or (task == "auto" and looks_multilabel(frame[label_cols[0]], delimiter)):

@@ -66,7 +66,14 @@ def _column_to_python(values: pd.Series, feature: Any) -> pd.Series:
     if isinstance(inner, ClassLabel):
         return values.map(lambda row: None if row is None else tuple(inner.names[int(i)] for i in row))
     if inner is not None or isinstance(feature, (Sequence, list)):
-        return values.map(lambda row: None if row is None else tuple(str(v) for v in row))
+        # nested values stay as they are, so the column is refused with its type, never read as a repr
+        return values.map(
+            lambda row: (
+                None
+                if row is None
+                else tuple(v if hasattr(v, "__len__") and not isinstance(v, str) else str(v) for v in row)
+            )
+        )
     return values
 
 

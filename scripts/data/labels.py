@@ -4,6 +4,7 @@ split (delimited, list-like, real lists or 0/1 columns)."""
 from __future__ import annotations
 
 import ast
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,12 @@ def is_number(value: str) -> bool:
 
 
 def canonical_number(value: str) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() else str(number)
+    """'1', '1.0' and '1e0' are one label; exact, never through float64 (which merges 9007199254740992
+    and 9007199254740993)."""
+    number = Decimal(value.strip())
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
 
 
 def split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
@@ -114,5 +119,5 @@ def single_labels(series: pd.Series) -> pd.Series:
 
 def sort_labels(names: set[str]) -> list[str]:
     if names and all(is_number(n) for n in names):
-        return sorted(names, key=float)
+        return sorted(names, key=Decimal)
     return sorted(names)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -182,6 +183,12 @@ PRESETS = {
 }
 
 
+# owner/name or name, as the Hub spells them: never a path (hf:../folder, hf:/abs) read as a Hub dataset
+HUB_DATASET_ID = re.compile(
+    r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?(?:/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?)?"
+)
+
+
 def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto") -> Source:
     """A preset, `hf:owner/name`, or a file or folder path -> Source (presets are fetched when needed)."""
     from scripts.common.runtime import offline
@@ -190,8 +197,8 @@ def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto")
     if dataset in PRESETS:
         return PRESETS[dataset]()
     if dataset.startswith(hub_datasets.PREFIX):
-        repo_id = dataset[len(hub_datasets.PREFIX) :].strip("/")
-        if not repo_id or repo_id.count("/") > 1:
+        repo_id = dataset[len(hub_datasets.PREFIX) :]
+        if not HUB_DATASET_ID.fullmatch(repo_id) or ".." in repo_id or "--" in repo_id:
             raise UserError(
                 f"DATA={dataset!r}: write a Hub dataset as hf:owner/name (or hf:name), e.g. "
                 "hf:dair-ai/emotion"
