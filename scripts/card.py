@@ -10,13 +10,15 @@ text, usage snippets included, is publishing/card_template.md (Jinja, like SetFi
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import run_cli
+from scripts.common.errors import UserError, run_cli
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -49,7 +51,14 @@ def render(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.
 def write_card(run_dir: Path, repo_id: str | None = None, license_: str = "apache-2.0") -> Path:
     card = render(run_dir, repo_id, license_)
     path = runs.model_dir(run_dir) / "README.md"
-    card.save(path)
+    partial = path.with_name(".README.md.partial")
+    try:  # built aside and renamed: an interrupt or a full disk never leaves half a card
+        card.save(partial)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise UserError(f"could not write {path} ({exc.strerror or exc}); free space and run again") from exc
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -58,6 +67,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--repo", help="the Hub repo id the snippets should name (default: the local path)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     run_dir, cfg = runs.find_from_cli(args.run)
     path = write_card(run_dir, args.repo, cfg["license"])
     say(f"model card written to {path}")

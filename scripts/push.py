@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +41,8 @@ EVAL_FILES = (
 
 
 def check_repo_id(repo_id: str) -> str:
-    if not REPO_ID.match(repo_id or "") or ".." in repo_id or repo_id.endswith((".git", "-", ".")):
+    bad = ".." in (repo_id or "") or "--" in (repo_id or "") or (repo_id or "").endswith((".git", "-", "."))
+    if not REPO_ID.fullmatch(repo_id or "") or bad:
         raise UserError(
             f"REPO={repo_id!r} is not a Hub repo id; write it as user/name (letters, digits, - _ .), "
             "e.g. REPO=me/sms-spam-minilm"
@@ -228,6 +230,7 @@ def main(argv: Sequence[str]) -> int:
         "--include-data", action="store_true", help="also push the train/validation/test splits"
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop removes the staged copy too
     check_repo_id(args.repo)
     run_dir, cfg = runs.find_from_cli(args.run)
     result = push(

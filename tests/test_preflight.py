@@ -29,3 +29,34 @@ def test_a_training_split_of_one_row_is_refused(tiny_model, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "the training split holds 1 row(s)" in err and not (out / "latest").exists()
+
+
+def test_a_model_that_took_no_optimizer_step_is_never_published():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from scripts.common.errors import UserError
+    from scripts.training.finalise import finalise
+
+    with pytest.raises(UserError, match="no optimizer step ran"):
+        finalise(SimpleNamespace(global_step=0), None, None, {})
+
+
+def test_multilabel_labels_without_a_training_row_are_said_and_recorded(capsys):
+    import pandas as pd
+
+    from scripts.data.dataset import Dataset
+    from scripts.data.prepare import _labels_absent_from_training
+
+    splits = {
+        "train": pd.DataFrame({"text": ["a", "b"], "labels": [("joy",), ("joy", "anger")]}),
+        "test": pd.DataFrame({"text": ["c"], "labels": [("grief",)]}),
+    }
+    dataset = Dataset(
+        frames={}, label_names=["anger", "grief", "joy"], task="multilabel", positive_label=None
+    )
+    report = {"split": {}}
+    _labels_absent_from_training(dataset, splits, report)
+    assert report["split"]["labels_absent_from_training"] == ["grief"]
+    assert "1 label(s) have no positive training row" in capsys.readouterr().out

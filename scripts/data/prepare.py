@@ -61,6 +61,7 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
     sizes = {k: len(v) for k, v in splits.items()}
     report["split"]["sizes"] = sizes  # the rows trained and evaluated on (run.json, the card): after the cap
     say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
+    _labels_absent_from_training(dataset, splits, report)
     report["leakage"] = leakage.report(splits, sketches=sketches)
     say(f"  leakage check: {leakage.summary(report['leakage'])}")
     return dataset, splits, source
@@ -73,3 +74,20 @@ def _subsample(frame: pd.DataFrame, n: int, task: str, seed: int) -> pd.DataFram
 
     kept, _ = train_test_split(frame, train_size=n, random_state=seed, stratify=frame["labels"])
     return kept.reset_index(drop=True)
+
+
+def _labels_absent_from_training(
+    dataset: Dataset, splits: dict[str, pd.DataFrame], report: dict[str, Any]
+) -> None:
+    """A multi-label label with no positive training row cannot be learnt: its F1 on test is 0 by
+    construction. Said and recorded, never silent."""
+    if dataset.task != "multilabel":
+        return
+    seen = {name for labels in splits["train"]["labels"] for name in labels}
+    absent = [name for name in dataset.label_names if name not in seen]
+    report["split"]["labels_absent_from_training"] = absent
+    if absent:
+        say(
+            f"  {len(absent)} label(s) have no positive training row and cannot be learnt (F1 0 on test by "
+            f"construction): {', '.join(map(repr, absent[:5]))}; add rows for them or drop them"
+        )

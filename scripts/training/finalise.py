@@ -17,6 +17,11 @@ from scripts.model import base_model
 
 def finalise(result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
     """The model folder made ready for every later stage; returns the calibration and threshold records."""
+    if not result.global_step:  # the preflight refuses such plans; this is the last line of defence
+        raise UserError(
+            "no optimizer step ran, so the model is its base with an untrained head; nothing was published. "
+            "Lower gradient_accumulation_steps or train_batch_size, or give more rows"
+        )
     meta = {
         "positive_label": dataset.positive_label,
         "max_seq_length": cfg["max_seq_length"],
