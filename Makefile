@@ -10,13 +10,13 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # Every variable reaches Python through the environment, unexpanded ($(value ...)), as data: never
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
-        TEXT_COLUMN QUANTIZE PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS
+        TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
+.PHONY: help install data train eval card push predict export app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ card: $(STAMP)  ## write the model card (README.md in the run's model folder)
 push: $(STAMP)  ## push to the Hub: REPO=user/name [PRIVATE=1] [DRY_RUN=1] [INCLUDE_DATA=1]
 	$(CLI) push
 
-predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1]
+predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1] [BACKEND=auto|torch|onnx]
 	$(CLI) predict
+
+export: $(STAMP)  ## the run's model as ONNX, checked against PyTorch -> outputs/<run>/onnx/ (RUN=, QUANTIZE=1 adds int8)
+	$(CLI) export
 
 app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 	$(CLI) app

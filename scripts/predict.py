@@ -140,6 +140,25 @@ def check_columns(columns: Sequence[str], labels: list[str], name: str) -> None:
         )
 
 
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) -> Predictor:
+    """ONNX Runtime (no torch import) when asked, or with `auto` when the run has an export (make export);
+    PyTorch otherwise. QUANTIZE=1: the int8 model of the backend (checked faithful when it was made)."""
+    from scripts.model.onnx_predictor import load_onnx_predictor, onnx_file
+
+    if backend not in BACKENDS:
+        raise UserError(f"BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
+    exported = onnx_file(run_dir / "onnx", quantize) is not None
+    if backend == "onnx" or (backend == "auto" and exported):
+        say(f"backend: ONNX Runtime ({'int8' if quantize else 'fp32'}, {run_dir.name}/onnx)")
+        return load_onnx_predictor(run_dir / "onnx", threads, quantized=quantize)
+    if quantize:
+        return faithful_quantized(run_dir, threads)[0]
+    return load_predictor(runs.model_dir(run_dir), threads)
+
+
 def faithful_quantized(
     run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99
 ) -> tuple[Predictor, float]:
@@ -171,6 +190,7 @@ def predict_file(
     quantize: bool = False,
     threads: Any = "auto",
     column_names: list[str] | None = None,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
     from tqdm import tqdm
@@ -182,11 +202,7 @@ def predict_file(
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
     check_output(input_path, output_path, run_dir)
     chunks, detected = _chunks(input_path, column_names)
-    predictor = (
-        faithful_quantized(run_dir, threads)[0]
-        if quantize
-        else load_predictor(runs.model_dir(run_dir), threads)
-    )
+    predictor = choose_predictor(run_dir, backend, quantize, threads)
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
     rows = empty = 0
@@ -232,6 +248,11 @@ def main(argv: Sequence[str]) -> int:
         "--column-names", help="comma-separated names for a file without a header row, e.g. label,text"
     )
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        help="auto (ONNX Runtime when the run has an export, else PyTorch) | torch | onnx",
+    )
     args = parser.parse_args(argv)
     signal.signal(
         signal.SIGTERM, signal.default_int_handler
@@ -250,17 +271,14 @@ def main(argv: Sequence[str]) -> int:
             args.quantize,
             cfg["threads"],
             args.column_names.split(",") if args.column_names else None,
+            args.backend,
         )
         say(
             f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
             "text got no prediction)"
         )
         return 0
-    predictor = (
-        faithful_quantized(run_dir, cfg["threads"])[0]
-        if args.quantize
-        else load_predictor(runs.model_dir(run_dir), cfg["threads"])
-    )
+    predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])
     probs = predictor.predict_proba(args.texts)
     for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
         scores = ", ".join(

@@ -80,6 +80,8 @@ def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]
     ]
     picked += [(run_dir / "eval" / name, f"eval/{name}") for name in EVAL_FILES]
     picked += [(run_dir / "training_curve.png", "eval/training_curve.png")]
+    # the ONNX export (make export), where Optimum and transformers.js look for it
+    picked += [(run_dir / "onnx" / name, f"onnx/{name}") for name in ("model.onnx", "model_quantized.onnx")]
     if include_data:
         picked += [(runs.split_path(run_dir, s), f"data/{s}.csv") for s in ("train", "validation", "test")]
     staged = []
@@ -156,22 +158,30 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
 
     record = runs.read_record(run_dir)
     texts = load_split(runs.split_path(run_dir, "test"), record["task"])["text"].tolist()[:n_rows]
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(snapshot_download(repo_id, local_dir=tmp, token=token, endpoint=endpoint()))
-        remote = load_predictor(folder)
-        remote_probs = remote.predict_proba(texts)
-        remote_labels = remote.decide(remote_probs)
     local = load_predictor(runs.model_dir(run_dir))
     local_probs = local.predict_proba(texts)
-    same = sum(a == b for a, b in zip(local.decide(local_probs), remote_labels))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(snapshot_download(repo_id, local_dir=tmp, token=token, endpoint=endpoint()))
+        result = _compare(local, local_probs, load_predictor(folder), texts, repo_id, 1e-5)
+        if (run_dir / "onnx" / "model.onnx").exists():  # the ONNX copy, through the ONNX Runtime path
+            from scripts.model.onnx_export import FP32_TOLERANCE
+            from scripts.model.onnx_predictor import load_onnx_predictor
+
+            onnx = load_onnx_predictor(folder)
+            result["onnx"] = _compare(local, local_probs, onnx, texts, f"{repo_id} (ONNX)", FP32_TOLERANCE)
+    return result
+
+
+def _compare(local, local_probs, remote, texts: list[str], what: str, tolerance: float) -> dict[str, Any]:
+    remote_probs = remote.predict_proba(texts)
+    same = sum(a == b for a, b in zip(local.decide(local_probs), remote.decide(remote_probs)))
     diff = float(np.abs(local_probs - remote_probs).max()) if texts else 0.0
-    result = {"rows": len(texts), "identical_labels": same, "max_probability_difference": diff}
-    if same != len(texts) or diff > 1e-5:
+    if same != len(texts) or diff > tolerance:
         raise UserError(
-            f"verification failed: the Hub copy of {repo_id} predicts differently ({same}/{len(texts)} "
+            f"verification failed: the Hub copy of {what} predicts differently ({same}/{len(texts)} "
             f"labels equal, max probability difference {diff:.2e}); check the pushed files"
         )
-    return result
+    return {"rows": len(texts), "identical_labels": same, "max_probability_difference": diff}
 
 
 def push(

@@ -17,6 +17,7 @@ import pytest
 from scripts import evaluate, predict, push
 from scripts.common import runs
 from scripts.data.dataset import load_split
+from scripts.model.onnx_export import export_run
 from scripts.training import fit
 from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv, write_multilabel_csv
@@ -103,12 +104,28 @@ def test_architecture_trains_predicts_and_pushes(
     report = evaluate.evaluate(run, threads=1)
     assert report["results"]["transformer"]["f1_macro"] is not None
 
+    # make export: ONNX within 1e-4 of PyTorch with the same decisions (checked at export), then make predict
+    # on ONNX Runtime (BACKEND=auto picks it) gives the same file as PyTorch did
+    parity = export_run(run, with_int8=True, threads=1)
+    assert (
+        parity["fp32"]["identical_decisions"] == 1.0 and parity["fp32"]["max_probability_difference"] <= 1e-4
+    )
+    assert (run / "onnx" / "model_quantized.onnx").exists() == parity["int8"]["kept"]
+    onnx_out = predict.predict_file(run, tmp_path / "val.csv", tmp_path / "val.onnx.csv", threads=1)
+    onnx_frame = pd.read_csv(onnx_out["output"], keep_default_na=False)
+    assert onnx_frame["predicted"].tolist() == out["predicted"].tolist()
+    np.testing.assert_allclose(
+        onnx_frame[out.columns[1:]].drop(columns="predicted").to_numpy(), predicted, atol=1e-4
+    )
+
     state, endpoint = hub_endpoint
     monkeypatch.setenv("HF_ENDPOINT", endpoint)
     monkeypatch.setenv("HF_TOKEN", state.write_token)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     pushed = push.push(run, f"tester/{arch}-{task}", verify_rows=16)
     assert pushed["verify"]["identical_labels"] == pushed["verify"]["rows"] > 0
+    assert pushed["verify"]["onnx"]["identical_labels"] == pushed["verify"]["rows"]  # the Hub's ONNX copy
+    assert "onnx/model.onnx" in state.repos[f"tester/{arch}-{task}"].files
 
 
 def test_a_folder_with_a_missing_head_is_refused_at_load(tmp_path):

@@ -50,7 +50,7 @@ def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_
         **_evaluation_section(report),
         "labels_table": _labels_table(record, meta),
         "thresholds_tuned": bool(meta.get("thresholds")),
-        "usage": usage_values(record, meta, repo_id or str(runs.model_dir(run_dir))),
+        "usage": usage_values(record, meta, repo_id or str(runs.model_dir(run_dir)), run_dir / "onnx"),
         "reproduce": reproduce_command(public_config(config.get("requested", config["flat"]))),
         "resolved_config": json.dumps(
             {section: public_config(values) for section, values in config["sections"].items()}, indent=2
@@ -238,7 +238,9 @@ def truncation_note(record: dict[str, Any]) -> str:
     )
 
 
-def usage_values(record: dict[str, Any], meta: dict[str, Any], ref: str) -> dict[str, Any]:
+def usage_values(
+    record: dict[str, Any], meta: dict[str, Any], ref: str, onnx: Path | None = None
+) -> dict[str, Any]:
     """What the template's usage snippets need: where the model and quickfit.json are, an example text (cut
     as in training when the run's truncation is not the tokenizer's own), the task and thresholds."""
     example = (
@@ -264,6 +266,25 @@ def usage_values(record: dict[str, Any], meta: dict[str, Any], ref: str) -> dict
         # another one for ELECTRA): only its single-label class loads this folder as it was trained.
         "st_type": simpletransformers_type(record["model"]["model_type"]),
         "max_seq_length": int(meta.get("max_seq_length", 128)),
+        "example": example,
+        **onnx_values(ref, onnx),
+    }
+
+
+def onnx_values(ref: str, onnx: Path | None) -> dict[str, Any]:
+    """Where the ONNX snippet finds its files: the Hub repo's onnx/ folder, or the run's local onnx/."""
+    if onnx is None or not (onnx / "model.onnx").exists():
+        return {"onnx": False}
+    hub = "/" in ref and not ref.startswith(("/", "."))
+
+    def where(name: str, local: Path) -> str:
+        return f'hf_hub_download("{ref}", "{name}")' if hub else f'"{local}"'
+
+    return {
+        "onnx": True,
+        "onnx_int8": (onnx / "model_quantized.onnx").exists(),
+        "tokenizer_path": where("tokenizer.json", onnx / "tokenizer.json"),
+        "onnx_path": where("onnx/model.onnx", onnx / "model.onnx"),
     }
 
 

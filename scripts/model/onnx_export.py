@@ -1,0 +1,113 @@
+"""The run's model as ONNX (torch.onnx, opset 18) in outputs/<run>/onnx/, beside the tokenizer, config and
+quickfit.json it needs, and optionally an int8 copy (ONNX Runtime dynamic quantisation).
+
+Parity is checked at export on the run's validation rows, through the same path predict uses (the
+`tokenizers` adapter and ONNX Runtime): fp32 probabilities within 1e-4 of PyTorch's and the same
+decisions, or nothing is written; the int8 copy is kept only when at least 99.5 % of its decisions equal
+PyTorch's, else the line says why.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError
+from scripts.model.base_model import MODEL_FILES
+from scripts.model.onnx_predictor import FP32, INT8, load_onnx_predictor
+
+FP32_TOLERANCE = 1e-4
+INT8_AGREEMENT = 0.995
+OPSET = 18
+
+
+def export_model(model: Any, tokenizer: Any, texts: list[str], path: Path) -> None:
+    """torch.onnx.export (TorchScript tracing) with batch and sequence as dynamic axes."""
+    import torch
+
+    sample = tokenizer(texts[:2] or ["a", "a b"], padding=True, truncation=True, return_tensors="pt")
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample]
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    with torch.inference_mode():
+        torch.onnx.export(
+            model,
+            tuple(sample[k] for k in names),
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes={**axes, "logits": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def quantize(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+
+
+def export_run(run_dir: Path, with_int8: bool = False, threads: Any = "auto") -> dict[str, Any]:
+    """outputs/<run>/onnx/ built aside and swapped in; returns the parity figures (also onnx/parity.json)."""
+    import warnings
+
+    from scripts.data.dataset import load_split
+    from scripts.model.inference import load_predictor
+
+    record = runs.read_record(run_dir)
+    texts = load_split(runs.split_path(run_dir, "validation"), record["task"])["text"].tolist()
+    reference = load_predictor(runs.model_dir(run_dir), threads)
+    expected = reference.predict_proba(texts)
+    with runs.built_aside(run_dir / "onnx") as out:
+        for name in MODEL_FILES:
+            if name != "model.safetensors" and (runs.model_dir(run_dir) / name).exists():
+                shutil.copy2(runs.model_dir(run_dir) / name, out / name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            export_model(reference.model, reference.tokenizer, texts, out / FP32)
+        parity = {"rows": len(texts), "fp32": _fp32_parity(out, texts, expected, reference, threads)}
+        if with_int8:
+            quantize(out / FP32, out / INT8)
+            parity["int8"] = _int8_agreement(out, texts, expected, reference, threads)
+        runs.write_json(out / "parity.json", parity)
+    return parity
+
+
+def _fp32_parity(out: Path, texts, expected, reference, threads) -> dict[str, Any]:
+    got = load_onnx_predictor(out, threads).predict_proba(texts)
+    diff = float(np.abs(got - expected).max()) if len(texts) else 0.0
+    same = _same_decisions(reference, got, expected)
+    if diff > FP32_TOLERANCE or same < 1.0:
+        raise UserError(
+            f"the ONNX export does not reproduce the model on {len(texts)} validation rows (largest "
+            f"probability difference {diff:.1e}, {100 * same:.2f} % identical decisions); nothing was "
+            "written. Please report this with the model_type"
+        )
+    say(f"ONNX fp32: {len(texts)} validation rows, largest probability difference {diff:.1e}, same decisions")
+    return {"max_probability_difference": diff, "identical_decisions": same}
+
+
+def _int8_agreement(out: Path, texts, expected, reference, threads) -> dict[str, Any]:
+    got = load_onnx_predictor(out, threads, quantized=True).predict_proba(texts)
+    same = _same_decisions(reference, got, expected)
+    kept = same >= INT8_AGREEMENT
+    if kept:
+        say(f"ONNX int8: {100 * same:.2f} % of {len(texts)} validation decisions identical to fp32; kept")
+    else:
+        (out / INT8).unlink()
+        say(
+            f"ONNX int8 not written: only {100 * same:.2f} % of {len(texts)} validation decisions equal "
+            f"fp32's (needs {100 * INT8_AGREEMENT:.1f} %); use the fp32 export"
+        )
+    return {"identical_decisions": same, "kept": kept}
+
+
+def _same_decisions(reference, got: np.ndarray, expected: np.ndarray) -> float:
+    if not len(got):
+        return 1.0
+    return float(np.mean([a == b for a, b in zip(reference.decide(got), reference.decide(expected))]))

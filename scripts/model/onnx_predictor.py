@@ -1,0 +1,133 @@
+"""Prediction on ONNX Runtime with the `tokenizers` library: no torch, no transformers, no Simple
+Transformers, so a CPU server (or `make predict BACKEND=onnx`) starts in a fraction of the time.
+
+It gives what the PyTorch predictor gives: the same cut of long texts (truncation.py through a small
+adapter around `tokenizers`), the same per-batch padding, the same temperature, thresholds and decision
+rule (quickfit.json, inference.decide). The export checks that on the run's validation rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.common.errors import UserError
+from scripts.model.inference import Predictor
+
+FP32, INT8 = "model.onnx", "model_quantized.onnx"
+
+
+class TokenizerAdapter:
+    """The slice of a transformers tokenizer that truncation.py uses, over tokenizer.json alone."""
+
+    def __init__(self, folder: Path):
+        from tokenizers import Tokenizer
+
+        self.backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.backend.no_truncation()
+        self.backend.no_padding()
+        settings = _read(folder / "tokenizer_config.json")
+        specials = _read(folder / "special_tokens_map.json")
+        pad = settings.get("pad_token") or specials.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        self.pad_id = self.backend.token_to_id(pad) if pad else 0
+        self.padding_side = settings.get("padding_side", "right")
+        self.is_fast = True
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        processor = self.backend.post_processor
+        return processor.num_special_tokens_to_add(pair) if processor is not None else 0
+
+    def __call__(self, texts, add_special_tokens: bool = True, return_offsets_mapping: bool = False, **_):
+        single = isinstance(texts, str)
+        encodings = self.backend.encode_batch(
+            [texts] if single else list(texts), add_special_tokens=add_special_tokens
+        )
+        out: dict[str, Any] = {"input_ids": [e.ids for e in encodings]}
+        if return_offsets_mapping:
+            out["offset_mapping"] = [e.offsets for e in encodings]
+        return {k: v[0] for k, v in out.items()} if single else out
+
+    def batch(self, texts: Sequence[str], max_length: int) -> dict[str, np.ndarray]:
+        """Model inputs for texts, cut at max_length tokens (specials included), padded to the longest."""
+        self.backend.enable_truncation(max_length=max_length)
+        self.backend.enable_padding(pad_id=self.pad_id, direction=self.padding_side)
+        try:
+            encodings = self.backend.encode_batch(list(texts))
+        finally:
+            self.backend.no_truncation()
+            self.backend.no_padding()
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+class OnnxPredictor(Predictor):
+    """Predictor's interface (predict_logits, predict_proba, decide) on an ONNX Runtime session."""
+
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        texts = self.fit_texts(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return out
+        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
+        order = np.argsort([-n for n in lengths], kind="stable")
+        wanted = [i.name for i in self.model.get_inputs()]
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            batch = self.tokenizer.batch([texts[i] for i in rows], self.max_seq_length)
+            out[rows] = self.model.run(None, {name: batch[name] for name in wanted})[0]
+        return out
+
+
+def onnx_file(folder: Path, quantized: bool = False) -> Path | None:
+    """The ONNX file in a run's onnx/ folder or a pushed repo's onnx/ subfolder, if there is one."""
+    name = INT8 if quantized else FP32
+    for candidate in (folder / name, folder / "onnx" / name):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_onnx_predictor(folder: Path, threads: Any = "auto", quantized: bool = False) -> OnnxPredictor:
+    """An OnnxPredictor for an exported folder (outputs/<run>/onnx/) or a pushed repo (onnx/ inside)."""
+    import onnxruntime as ort
+
+    from scripts.common.runtime import physical_cores
+
+    path = onnx_file(folder, quantized)
+    if path is None:
+        raise UserError(
+            f"no {'int8 ' if quantized else ''}ONNX model in {folder}; run `make export"
+            + (" QUANTIZE=1" if quantized else "")
+            + "` first, or predict with BACKEND=torch"
+        )
+    meta = _read(folder / "quickfit.json")
+    if not meta or not (folder / "tokenizer.json").exists():
+        raise UserError(f"{folder} lacks quickfit.json or tokenizer.json beside the ONNX model; export again")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = physical_cores() if threads == "auto" else int(threads)
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own error types for a damaged file
+        raise UserError(f"{path} cannot be loaded ({str(exc).splitlines()[0][:160]}); export again") from exc
+    return OnnxPredictor(
+        model=session,
+        tokenizer=TokenizerAdapter(folder),
+        task=meta["task"],
+        labels=meta["labels"],
+        max_seq_length=int(meta["max_seq_length"]),
+        thresholds=list(meta.get("thresholds") or []),
+        meta=meta,
+    )
