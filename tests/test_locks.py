@@ -25,7 +25,8 @@ def other_process():
 
 
 def test_a_lock_held_by_a_live_process_refuses_and_a_stale_one_is_taken_over(tmp_path, other_process):
-    folder = tmp_path / "run"
+    folder = tmp_path / "runs" / "run"
+    locks.lock_path(folder).parent.mkdir(parents=True)
     locks.lock_path(folder).write_text(str(other_process))
     with pytest.raises(UserError, match=f"in use by process {other_process}"), locks.held(folder, "run x"):
         pass
@@ -68,6 +69,7 @@ def test_resume_never_adopts_a_run_that_is_still_training(tmp_path, other_proces
     work = tmp_path / runs.INCOMPLETE / "busy"
     (work / "checkpoints").mkdir(parents=True)
     (work / "config.json").write_text("{}")
+    locks.lock_path(work).parent.mkdir(parents=True, exist_ok=True)
     locks.lock_path(work).write_text(str(other_process))
     with pytest.raises(UserError, match=f"busy is still training in process {other_process}"):
         resume.find(tmp_path)

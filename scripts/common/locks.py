@@ -1,4 +1,4 @@
-"""One live process per run folder and per sweep. A lock is a file beside the folder holding its owner's
+"""One live process per run folder and per sweep. A lock is a file in outputs/.locks/ holding its owner's
 PID, created atomically (O_EXCL); a lock whose process is gone is stale and taken over. Auto-named runs
 started in the same second get distinct names; a finished run is never overwritten."""
 
@@ -13,7 +13,8 @@ from scripts.common.errors import UserError
 
 
 def lock_path(folder: Path) -> Path:
-    return folder.with_name(folder.name + ".lock")
+    """outputs/.locks/<kind>-<name>.lock: outside the folders that users and RESUME list."""
+    return folder.parent.parent / ".locks" / f"{folder.parent.name.lstrip('.')}-{folder.name}.lock"
 
 
 def owner(folder: Path) -> int | None:
@@ -56,6 +57,7 @@ def _release(folder: Path) -> None:
     try:
         if lock.read_text().strip() == str(os.getpid()):
             lock.unlink()
+        lock.parent.rmdir()  # only when no other lock is held: nothing left behind
     except OSError:
         pass
 
