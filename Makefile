@@ -16,7 +16,7 @@ unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict export app notebook bench bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
+.PHONY: help install data train eval card push predict export app notebook bench bench-inference bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> out
 
 tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006 (PORT=)
 	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port "$${QF_PORT:-6006}"
+
+bench-inference: $(STAMP)  ## rows/s, latency and cold start: PyTorch vs ONNX Runtime, fp32 and int8 (RUN=) -> bench/INFERENCE.md
+	$(CLI) bench-inference
 
 bench-scale: $(STAMP)  ## the pipeline at 10k, 100k and 1M rows (ROWS=10000,100000,1000000) -> bench/SCALE.md
 	$(CLI) bench-scale

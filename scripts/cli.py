@@ -62,6 +62,7 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "experiments": ("bench.experiments", [("SEEDS", "--seeds", "value"), ("ROWS", "--rows", "value")]),
     "gpu-check": ("bench.gpu_check", []),
     "bench-scale": ("bench.scale", [("ROWS", "--rows", "value")]),
+    "bench-inference": ("bench.inference", [("RUN", "--run", "value"), ("ROWS", "--rows", "value")]),
     "sweep": (
         "scripts.sweep",
         [
