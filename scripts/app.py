@@ -6,7 +6,6 @@ drove the decision (token attributions); upload a CSV, get its predictions file.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import load_split
 
 if TYPE_CHECKING:
@@ -131,6 +130,8 @@ def check_port_free(host: str, port: int) -> None:
     """One line now, instead of Gradio's traceback after the model has loaded."""
     import socket
 
+    if not 1 <= port <= 65535:
+        raise UserError(f"PORT={port}: give a port from 1 to 65535, e.g. make app PORT=7860")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         try:
             probe.bind((host, port))
@@ -142,7 +143,7 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"

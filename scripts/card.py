@@ -9,7 +9,6 @@ text, usage snippets included, is publishing/card_template.md (Jinja, like SetFi
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -63,7 +62,7 @@ def write_card(run_dir: Path, repo_id: str | None = None, license_: str = "apach
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.card", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.card", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--repo", help="the Hub repo id the snippets should name (default: the local path)")
     args = parser.parse_args(argv)

@@ -10,14 +10,13 @@ outputs/compare.md, with one plot (outputs/compare.png).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from scripts.common import runs, settings
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.sources import sha256_of
 
 HEADLINE = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
@@ -52,10 +51,14 @@ def describe(run_dir: Path) -> dict[str, Any]:
 
 def leaderboard(run_dirs: list[Path]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Rows grouped by (dataset, test split), each group ranked by its test headline metric
-    (unevaluated runs last)."""
+    (unevaluated runs last). A damaged run is left out with one line, not a traceback."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run_dir in run_dirs:
-        row = describe(run_dir)
+        try:
+            row = describe(run_dir)
+        except (UserError, KeyError, TypeError, ValueError, OSError) as exc:
+            say(f"left out {run_dir.name}: its records are damaged ({str(exc)[:120]})")
+            continue
         groups.setdefault((row["dataset"], row["test split"]), []).append(row)
     for rows in groups.values():
         rows.sort(key=lambda r: -1 if r["test"] is None else r["test"], reverse=True)
@@ -135,15 +138,20 @@ def plot(groups: dict[tuple[str, str], list[dict[str, Any]]], path: Path) -> Non
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.compare", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.compare", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", help="comma-separated run folders or names (default: every finished run)")
     args = parser.parse_args(argv)
     out = runs.outputs_dir(settings.resolve())
-    if args.runs:
-        run_dirs = [runs.find(out, name.strip()) for name in args.runs.split(",") if name.strip()]
+    if args.runs:  # each run once, in the order given
+        names = dict.fromkeys(name.strip() for name in args.runs.split(",") if name.strip())
+        run_dirs = list(dict.fromkeys(runs.find(out, name) for name in names))
     else:
-        run_dirs = sorted(
-            p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and (p / runs.RECORD).exists()
+        run_dirs = (
+            sorted(
+                p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and (p / runs.RECORD).exists()
+            )
+            if out.is_dir()
+            else []
         )
     if not run_dirs:
         raise UserError(f"no finished runs in {out}/ to compare; run `make train` first")

@@ -9,7 +9,6 @@ model, TF-IDF + logistic regression and the majority class, with bootstrap inter
 
 from __future__ import annotations
 
-import argparse
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pandas as pd
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data import leakage, sources
 from scripts.data.dataset import encode_labels, load_dataset, load_split
 from scripts.evaluation import baselines, calibration, explain, uncertainty
@@ -268,7 +267,7 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.evaluate", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument(
         "--data", help="a labelled CSV with the training file's columns (default: the run's test split)"

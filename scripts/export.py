@@ -8,17 +8,16 @@ quickfit.json and parity.json. `make predict` then uses it (BACKEND=auto), and `
 
 from __future__ import annotations
 
-import argparse
 import signal
 from collections.abc import Sequence
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import run_cli
+from scripts.common.errors import Parser, run_cli
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.export", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.export", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--quantize", action="store_true", help="also an int8 copy (kept when faithful)")
     args = parser.parse_args(argv)

@@ -5,17 +5,16 @@ python -m scripts.fetch [--data PRESET] [--kaggle owner/dataset]
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from scripts.common import settings
 from scripts.common.console import say
-from scripts.common.errors import run_cli
+from scripts.common.errors import Parser, run_cli
 from scripts.data import sources
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.fetch", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.fetch", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="a preset name or hf:owner/name (default: the configured dataset)")
     parser.add_argument("--kaggle", help="owner/dataset on Kaggle")
     args = parser.parse_args(argv)

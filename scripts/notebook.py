@@ -5,12 +5,11 @@ python -m scripts.notebook [--output PATH] [--timeout SECONDS]
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.sources import PROJECT_ROOT
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "walkthrough.ipynb"
@@ -39,7 +38,7 @@ def execute(output: Path, timeout: int = 1800) -> Path:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.notebook", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.notebook", description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(PROJECT_ROOT / "outputs" / "walkthrough.ipynb"))
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     args = parser.parse_args(argv)

@@ -9,7 +9,6 @@ The output keeps every input column, in the input order, and adds `predicted` pl
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import signal
@@ -23,7 +22,7 @@ import pandas as pd
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data import readers
 from scripts.data.columns import join_text
 from scripts.data.dataset import load_split
@@ -238,7 +237,7 @@ def predict_file(
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.predict", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.predict", description=__doc__.splitlines()[0])
     parser.add_argument("texts", nargs="*", help="texts to classify (instead of --input)")
     parser.add_argument("--input", help="a CSV/TSV file with a text column")
     parser.add_argument("--output", help="where to write (default: <input>.predictions.csv)")

@@ -11,7 +11,6 @@ never printed or written.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import numpy as np
 
 from scripts.common import runs
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.model.base_model import MODEL_FILES, hub_base_model
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
@@ -229,7 +228,7 @@ def push(
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.push", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.push", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", required=True, help="user/name on the Hub")
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
     parser.add_argument("--private", action="store_true", help="create the repo as private")

@@ -12,7 +12,7 @@ the best configuration retrained once as a normal run (evaluated on test, its ca
 
 from __future__ import annotations
 
-import argparse
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -24,7 +24,7 @@ import pandas as pd
 from scripts import train
 from scripts.common import locks, runs, settings
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 
 MULTILABEL_BALANCE = ("pos_weight", "none")  # what a multi-label sweep may try for `balance`
 
@@ -263,8 +263,14 @@ def write_results(study: Any, folder: Path, metric: str) -> None:
         plt.close(ax.figure)
 
 
+def _name_from(dataset: str) -> str:
+    """The default sweep name, from the dataset (sms_spam, emotion, train ...), made a plain folder name."""
+    stem = Path(dataset.removeprefix("hf:")).stem
+    return re.sub(r"[^\w.\-+()]+", "_", stem).strip("._ ") or "sweep"
+
+
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.sweep", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--data", help="a CSV/TSV/JSON/Parquet path, hf:owner/name or a preset")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
@@ -279,7 +285,7 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
-    name = args.name or Path(cfg["dataset"].removeprefix("hf:")).stem  # sms_spam, emotion, train ...
+    name = args.name or _name_from(cfg["dataset"])
     if not settings.RUN_NAME.fullmatch(name):
         raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
     train._install_stop_handlers()

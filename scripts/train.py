@@ -18,7 +18,7 @@ import numpy as np
 
 from scripts.common import locks, runs, settings
 from scripts.common.console import say
-from scripts.common.errors import UserError, run_cli
+from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import Dataset, save_split
 from scripts.data.prepare import prepare
 from scripts.training import checkpoints, distributed, tracking
@@ -250,7 +250,7 @@ def train_with_plan(
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m scripts.train", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m scripts.train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="a CSV/TSV/JSON path or preset name (sets `dataset`)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted run")

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 EXIT_USER_ERROR = 2
 
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit code 2 like every other user error (not a usage block):
+    `make sweep TRIALS=abc` says `argument --trials (TRIALS=): invalid int value: 'abc'`."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(
+            r"argument (--([\w-]+))",
+            lambda m: f"argument {m.group(1)} ({m.group(2).upper().replace('-', '_')}=)",
+            message,
+        )
+        raise UserError(f"{message}; `make help` lists the targets and their variables")
 
 
 def run_cli(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> int:

@@ -87,6 +87,12 @@ def torchrun(nproc: str, extra: str, argv: Sequence[str]) -> int:
         raise UserError(
             f"TORCHRUN_ARGS={extra!r} is not understood by torchrun; see `torchrun --help`"
         ) from exc
+    if parsed.training_script != "scripts.train" or list(parsed.training_script_args) != list(argv):
+        raise UserError(
+            f"TORCHRUN_ARGS={extra!r} holds a word that is not a torchrun option "
+            f"({parsed.training_script!r}); "
+            'give options only, e.g. TORCHRUN_ARGS="--nnodes=2 --node-rank=0 --rdzv-endpoint=host:29500"'
+        )
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # we say what failed
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # each rank sets its own share (runtime.set_threads)
     try:
