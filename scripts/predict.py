@@ -59,6 +59,16 @@ def predict_frame(
     return out, int((~has_text).sum())
 
 
+def _checked(chunks: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFrame]:
+    """A damaged line deep in a streamed file is one line naming the problem, never a traceback."""
+    try:
+        yield from chunks
+    except (ValueError, pd.errors.ParserError) as exc:  # pandas' parse errors name the line where it can
+        raise UserError(
+            f"{name} cannot be read past a damaged line ({str(exc).splitlines()[0][:160]}); fix it"
+        ) from exc
+
+
 def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.DataFrame], dict[str, Any]]:
     """Stream a CSV/TSV/JSON Lines file in chunks. The separator, encoding and quoting are detected on its
     start (read_table); bytes further on that do not decode as detected are read as cp1252, not a crash."""
@@ -196,11 +206,18 @@ def predict_file(
 
     if not input_path.exists():
         raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
+    if not input_path.is_file():
+        raise UserError(f"INPUT={input_path} is not a regular file (a folder or a pipe?); give a file's path")
+    if column_names and len(set(column_names)) != len(column_names):
+        raise UserError(
+            f"COLUMN_NAMES={','.join(column_names)} names a column twice; give each column its own name"
+        )
     record = runs.read_record(run_dir)
     wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
     check_output(input_path, output_path, run_dir)
     chunks, detected = _chunks(input_path, column_names)
+    chunks = _checked(chunks, input_path.name)
     predictor = choose_predictor(run_dir, backend, quantize, threads)
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
     partial = output_path.with_name(f".{output_path.name}.partial")
@@ -225,6 +242,12 @@ def predict_file(
         if rows == 0:
             raise UserError(f"{input_path.name} has no data rows to predict")
         os.replace(partial, output_path)
+    except OSError as exc:
+        if exc.errno not in runs.WRITE_ERRORS:
+            raise
+        raise UserError(
+            f"could not write {output_path} ({exc.strerror or exc}); free space or choose a writable OUTPUT"
+        ) from exc
     finally:
         partial.unlink(missing_ok=True)
     return {

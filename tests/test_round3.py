@@ -72,3 +72,23 @@ def test_the_default_sweep_name_is_a_plain_folder_name():
     assert sweep._name_from("hf:dair-ai/emotion") == "emotion"
     assert sweep._name_from("data/my file (v2)!.csv") == "my_file_(v2)"
     assert sweep._name_from("data/\n.csv") == "sweep"
+
+
+def test_predict_inputs_that_are_not_readable_files_are_one_line(finished_run, tmp_path, capsys):
+    import os
+
+    from scripts import predict
+
+    (tmp_path / "bad.jsonl").write_text('{"text": "a"}\n{"text": \n')
+    (tmp_path / "ok.csv").write_text("text\nhello\n")
+    os.mkfifo(tmp_path / "pipe.csv")  # would block forever if opened
+    cases = [
+        (["--input", str(tmp_path / "bad.jsonl")], "cannot be read past a damaged line"),
+        (["--input", str(tmp_path)], "is not a regular file"),
+        (["--input", str(tmp_path / "pipe.csv")], "is not a regular file"),
+        (["--input", str(tmp_path / "ok.csv"), "--column-names", "text,text"], "names a column twice"),
+    ]
+    for argv, needle in cases:
+        assert run_cli(predict.main, ["--run", str(finished_run), *argv]) == 2
+        assert needle in one_line(capsys)
+    assert not list(tmp_path.glob("*.predictions.csv")) and not list(tmp_path.glob(".*partial"))
