@@ -92,3 +92,16 @@ def test_predict_inputs_that_are_not_readable_files_are_one_line(finished_run, t
         assert run_cli(predict.main, ["--run", str(finished_run), *argv]) == 2
         assert needle in one_line(capsys)
     assert not list(tmp_path.glob("*.predictions.csv")) and not list(tmp_path.glob(".*partial"))
+
+
+def test_hostile_label_names_stay_inside_their_markdown_cell():
+    from scripts.evaluation.report import markdown_table
+
+    table = markdown_table(
+        [["label", "F1"], ["Business | Finance", "0.9"], ["two\nlines", "1"], ["<b>x</b>", "0"]]
+    )
+    lines = table.splitlines()
+    assert len(lines) == 5 and all(
+        line.count(" | ") - line.count("\\| ") == 1 for line in lines if "---" not in line
+    )
+    assert "&lt;b&gt;x&lt;/b&gt;" in table and "<b>" not in table

@@ -136,9 +136,21 @@ def probe_note(report: dict[str, Any]) -> str:
     )
 
 
+def markdown_cell(text: object) -> str:
+    """A value as one Markdown table cell: a label holding `|`, a newline or HTML stays text."""
+    return (
+        str(text)
+        .replace("\r", " ")
+        .replace("\n", " ")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
 def markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    lines = ["| " + " | ".join(map(markdown_cell, rows[0])) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(map(markdown_cell, r)) + " |" for r in rows[1:]]
     return "\n".join(lines)
 
 
@@ -149,22 +161,19 @@ def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
             "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
             "0.5 cut-off.",
             "",
-            "| label | threshold |",
-            "|---|---|",
+            markdown_table(
+                [["label", "threshold"]]
+                + [[k, f"{v:.2f}"] for k, v in report["thresholds"]["values"].items()]
+            ),
+            "",
         ]
-        parts += [f"| {k} | {v:.2f} |" for k, v in report["thresholds"]["values"].items()] + [""]
     per_class = report["results"]["transformer"].get("per_class")
     if per_class:
-        parts += [
-            "## Per class",
-            "",
-            "| label | precision | recall | F1 | support |",
-            "|---|---|---|---|---|",
-        ]
-        parts += [
-            f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+        rows = [["label", "precision", "recall", "F1", "support"]] + [
+            [n, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", str(c["support"])]
             for n, c in per_class.items()
-        ] + [""]
+        ]
+        parts += ["## Per class", "", markdown_table(rows), ""]
     return parts
 
 

@@ -17,6 +17,7 @@ from scripts.evaluation.report import (
     comparison_table,
     explained_error_items,
     leakage_sentence,
+    markdown_cell,
     markdown_table,
     paired_sentence,
     with_interval,
@@ -67,7 +68,7 @@ def _about(run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         if base
         else f"a local base model (`{Path(record['model']['model_name']).name}`)",
         "language": LANGUAGES.get(ds.get("language") or "en", ds.get("language")),
-        "label_list": ", ".join(f"`{n}`" for n in record["labels"]),
+        "label_list": ", ".join(f"`{markdown_cell(n).replace('`', chr(39))}`" for n in record["labels"]),
         "model_type": record["model"]["model_type"],
         "parameters": millions(parameter_count(runs.model_dir(run_dir))),
     }
