@@ -106,3 +106,47 @@ def test_hostile_label_names_stay_inside_their_markdown_cell():
     cells = [re.split(r"(?<!\\)\|", line) for line in lines]  # split on | that is not escaped
     assert len(lines) == 5 and all(len(row) == 4 for row in cells)  # two cells on every row
     assert "&lt;b&gt;x&lt;/b&gt;" in table and "<b>" not in table
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"encoding": "rot13"}, "is not a text encoding"),
+        ({"encoding": "hex"}, "is not a text encoding"),
+        ({"encoding": "klingon"}, "is not a codec Python knows"),
+        ({"separator": "[,;]"}, "a separator is never a pattern"),
+    ],
+)
+def test_codecs_and_separators_that_cannot_read_a_table_are_one_line(overrides, needle):
+    from scripts.common import settings
+
+    with pytest.raises(UserError, match=needle):
+        settings.resolve(overrides)
+
+
+def test_a_deeply_nested_set_file_is_one_line(tmp_path):
+    from scripts.common import settings
+
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "nested.json").write_text('{"learning_rate": {"a": 1}}')
+    for name in ("deep.json", "nested.json"):
+        with pytest.raises(UserError, match="SET=@"):
+            settings.parse_overrides([f"@{tmp_path / name}"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_tables_are_read_as_text(tmp_path, encoding):
+    import pandas as pd
+
+    from scripts.common import settings
+    from scripts.data import sources
+    from scripts.data.dataset import load_dataset
+
+    path = tmp_path / "wide.csv"
+    pd.DataFrame({"text": [f"row {i} café" for i in range(40)], "label": ["a", "b"] * 20}).to_csv(
+        path, index=False, encoding=encoding
+    )
+    for given in ("auto", encoding):
+        cfg = settings.resolve({"dataset": str(path), "encoding": given})
+        ds = load_dataset(sources.get_source(cfg["dataset"]), cfg)
+        assert len(ds.frames["all"]) == 40 and ds.frames["all"]["text"].iloc[0].endswith("café")

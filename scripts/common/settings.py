@@ -142,12 +142,14 @@ def load_saved_overrides(path: str) -> dict[str, Any]:
 
     try:
         saved = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise UserError(
             f"SET=@{path}: cannot read it as JSON ({exc.__class__.__name__}); give the path of a "
             "best.json written by make sweep"
         ) from exc
     params = saved.get("params", saved) if isinstance(saved, dict) else None
+    if isinstance(params, dict) and any(isinstance(v, dict) for v in params.values()):
+        raise UserError(f"SET=@{path}: values must be plain (numbers, strings, lists), not nested objects")
     if not isinstance(params, dict):
         raise UserError(f'SET=@{path}: expected a JSON object of config keys (or best.json\'s "params")')
     return params
@@ -197,6 +199,13 @@ def _check_value(key: str, value: Any) -> None:
             f"run_name={value!r}: use a plain folder name (letters, digits, . _ - and spaces, up to "
             "100 characters, not starting with a dot, not 'latest')"
         )
+    if key == "encoding" and value != "auto":
+        _check_encoding(value)
+    if key == "separator" and value != "auto" and len(value) != 1 and value != "\\t":
+        raise UserError(
+            f"separator={value!r}: give one character (',' ';' '|' or a tab) or auto; a separator is never "
+            "a pattern"
+        )
     if key == "column_names" and (
         not all(isinstance(v, str) and v.strip() for v in value) or len(set(value)) != len(value)
     ):
@@ -212,6 +221,20 @@ def _check_value(key: str, value: Any) -> None:
         and (not value or not all(isinstance(v, str) for v in value))
     ):
         raise UserError(f"{key}={value!r}: give a column name or a list of column names")
+
+
+def _check_encoding(value: str) -> None:
+    """A text codec Python knows (utf-16, cp1252 ...); rot13, base64 or hex are codecs but not text ones."""
+    import codecs
+
+    try:
+        info = codecs.lookup(value)
+    except LookupError as exc:
+        raise UserError(
+            f"encoding={value!r} is not a codec Python knows; give e.g. utf-8, cp1252 or auto"
+        ) from exc
+    if not getattr(info, "_is_text_encoding", True):
+        raise UserError(f"encoding={value!r} is not a text encoding; give e.g. utf-8, utf-16, cp1252 or auto")
 
 
 def resolve(

@@ -27,6 +27,23 @@ def _unreadable(path: Path, encoding: str, exc: Exception) -> UserError:
     )
 
 
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _wide_encoding(start: bytes, encoding: str) -> str:
+    """UTF-16/32 text is full of NUL bytes: with its byte-order mark it is read as what it is."""
+    if encoding == "auto":
+        for bom, name in WIDE_BOMS:  # UTF-32 LE's mark begins with UTF-16 LE's: test it first
+            if start.startswith(bom):
+                return name
+    return encoding
+
+
 def decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
     if encoding != "auto":
         try:
@@ -200,7 +217,8 @@ def read_table(
         start = handle.read(BLOCK)
     if not start.strip() and path.stat().st_size <= BLOCK:
         raise UserError(f"{path.name} is empty; give a file with a header row and data rows")
-    if b"\x00" in start[:8192]:
+    encoding = _wide_encoding(start, encoding)
+    if b"\x00" in start[:8192] and not encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32")):
         raise UserError(f"{path.name} is a binary file, not a text table; export it as CSV (UTF-8) first")
     suffix = path.suffix.lower()
     streamed = None if suffix in (".json", ".jsonl") else _streamable_encoding(path, encoding)
