@@ -139,8 +139,27 @@ def check_output(input_path: Path, output_path: Path, run_dir: Path | None = Non
         say(f"made the output folder {output_path.parent}")
 
 
-def check_columns(columns: Sequence[str], labels: list[str], name: str) -> None:
-    """The input keeps every column: one named like an output column would be overwritten silently."""
+def check_input(input_path: Path, column_names: list[str] | None) -> None:
+    if not input_path.exists():
+        raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
+    if not input_path.is_file():
+        raise UserError(f"INPUT={input_path} is not a regular file (a folder or a pipe?); give a file's path")
+    if column_names and len(set(column_names)) != len(column_names):
+        raise UserError(
+            f"COLUMN_NAMES={','.join(column_names)} names a column twice; give each column its own name"
+        )
+
+
+def check_columns(columns: Sequence[str], wanted: list[str], labels: list[str], name: str) -> None:
+    """The text columns are there; no input column is named like an output column (it would be
+    overwritten silently: the input keeps every column)."""
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise UserError(
+            f"text column {missing[0]!r} not found in {name} (columns: "
+            f"{', '.join(map(repr, list(columns)[:6]))}); set TEXT_COLUMN=..., or name the "
+            "columns of a file without a header row with COLUMN_NAMES=label,text"
+        )
     clashing = [c for c in ["predicted", *(f"prob_{label}" for label in labels)] if c in columns]
     if clashing:
         raise UserError(
@@ -204,14 +223,7 @@ def predict_file(
     """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
     from tqdm import tqdm
 
-    if not input_path.exists():
-        raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
-    if not input_path.is_file():
-        raise UserError(f"INPUT={input_path} is not a regular file (a folder or a pipe?); give a file's path")
-    if column_names and len(set(column_names)) != len(column_names):
-        raise UserError(
-            f"COLUMN_NAMES={','.join(column_names)} names a column twice; give each column its own name"
-        )
+    check_input(input_path, column_names)
     record = runs.read_record(run_dir)
     wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
@@ -226,15 +238,8 @@ def predict_file(
         with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
             for i, chunk in enumerate(chunks):
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                missing = [c for c in wanted if c not in chunk.columns]
-                if missing:
-                    raise UserError(
-                        f"text column {missing[0]!r} not found in {input_path.name} (columns: "
-                        f"{', '.join(map(repr, chunk.columns[:6]))}); set TEXT_COLUMN=..., or name the "
-                        "columns of a file without a header row with COLUMN_NAMES=label,text"
-                    )
                 if i == 0:
-                    check_columns(chunk.columns, predictor.labels, input_path.name)
+                    check_columns(chunk.columns, wanted, predictor.labels, input_path.name)
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
                 out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
                 rows, empty = rows + len(out), empty + n_empty
