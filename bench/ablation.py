@@ -146,27 +146,13 @@ def train_trainer(
     max_length: int = 128,
 ) -> tuple[Any, dict]:
     """The Trainer as bench variant B runs it; with `orders`, on those batches instead of its sampler."""
-    import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        set_seed,
-    )
+    from transformers import DataCollatorWithPadding, Trainer
 
-    from bench.trainer_baseline import training_arguments
+    from bench.trainer_baseline import trainer_inputs, training_arguments
 
-    set_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=2, dtype=torch.float32, **(model_kwargs or {})
+    tokenizer, model, rows = trainer_inputs(
+        source, data["train_texts"], data["train_labels"], seed, max_length, **(model_kwargs or {})
     )
-    encoded = tokenizer(data["train_texts"], truncation=True, max_length=max_length)
-    rows = [
-        {**{k: encoded[k][i] for k in encoded}, "labels": label}
-        for i, label in enumerate(data["train_labels"])
-    ]
     args = training_arguments(work, batch, lr, epochs, seed)
 
     class OrderedTrainer(Trainer):

@@ -73,19 +73,17 @@ def spam_f1(y: list[int], pred) -> float:
 
 def st_args(epochs: int, batch: int, lr: float, seed: int, work: Path) -> dict:
     """Simple Transformers' args in every benchmark: no caches, no saving, the Trainer's warm-up and decay."""
+    from scripts.training.fit import OFFLINE_SAFE
+
     return {
+        **OFFLINE_SAFE,
         "num_train_epochs": epochs,
         "train_batch_size": batch,
         "learning_rate": lr,
         "manual_seed": seed,
-        "use_multiprocessing": False,
-        "use_multiprocessing_for_evaluation": False,
         "output_dir": str(work / "st"),
         "cache_dir": str(work / "cache"),
         "tensorboard_dir": str(work / "tb"),
-        "overwrite_output_dir": True,
-        "no_cache": True,
-        "reprocess_input_data": True,
         "silent": True,
         "save_model_every_epoch": False,
         "save_steps": -1,
@@ -206,21 +204,10 @@ def run_variant(variant: str, spec: dict) -> dict:
 def prediction_benchmark(model_dir: Path, texts: list[str], threads: int) -> dict:
     """quickfit predict (length-sorted, per-batch padding; and int8) vs Simple Transformers predict, same
     model."""
-    from simpletransformers.classification import ClassificationModel
-
     from scripts.model.inference import load_predictor
+    from tests.helpers import simpletransformers_model
 
-    st = ClassificationModel(
-        "bert",
-        str(model_dir),
-        use_cuda=False,
-        args={
-            "use_multiprocessing": False,
-            "use_multiprocessing_for_evaluation": False,
-            "silent": True,
-            "eval_batch_size": 64,
-        },
-    )
+    st = simpletransformers_model(model_dir, eval_batch_size=64)
     start = time.perf_counter()
     st_preds, _ = st.predict(texts)
     st_seconds = time.perf_counter() - start

@@ -20,28 +20,9 @@ def train_trainer(
     group_by_length: bool,
     work: Path,
 ) -> dict:
-    import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        set_seed,
-    )
+    from transformers import DataCollatorWithPadding, Trainer
 
-    set_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2, dtype=torch.float32)
-    encoded = tokenizer(texts, truncation=True, max_length=128)
-    rows = [
-        {
-            "input_ids": encoded["input_ids"][i],
-            "attention_mask": encoded["attention_mask"][i],
-            "token_type_ids": encoded["token_type_ids"][i],
-            "labels": labels[i],
-        }
-        for i in range(len(texts))
-    ]
+    tokenizer, model, rows = trainer_inputs(model_path, texts, labels, seed)
     args = training_arguments(work, batch_size, lr, epochs, seed, group_by_length)
     trainer = Trainer(
         model=model, args=args, train_dataset=rows, data_collator=DataCollatorWithPadding(tokenizer)
@@ -52,6 +33,23 @@ def train_trainer(
     model.save_pretrained(work / "model")
     tokenizer.save_pretrained(work / "model")
     return {"train_seconds": seconds, "model_dir": str(work / "model")}
+
+
+def trainer_inputs(
+    model_path: str, texts: list[str], labels: list[int], seed: int, max_length: int = 128, **model_kwargs
+) -> tuple:
+    """The tokenizer, a fresh 2-label model and the tokenised rows (dynamic padding later), seeded."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+    set_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_path, num_labels=2, dtype=torch.float32, **model_kwargs
+    )
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    rows = [{**{k: encoded[k][i] for k in encoded}, "labels": label} for i, label in enumerate(labels)]
+    return tokenizer, model, rows
 
 
 def training_arguments(

@@ -57,19 +57,19 @@ def calibrated_softmax(raw, model_dir: Path):
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
-def simpletransformers_predict(model_dir: Path, texts: list[str], max_seq_length: int):
-    """The saved folder loaded and run by Simple Transformers itself: (predicted ids, raw logits)."""
+def simpletransformers_model(model_dir: Path, **args):
+    """The saved folder loaded by Simple Transformers itself, as a user of the pushed model would (tests and
+    the prediction benchmark)."""
     from simpletransformers.classification import ClassificationModel
 
-    model = ClassificationModel(
-        "bert",
-        str(model_dir),
-        use_cuda=False,
-        args={
-            "use_multiprocessing": False,
-            "use_multiprocessing_for_evaluation": False,
-            "silent": True,
-            "max_seq_length": max_seq_length,
-        },
+    from scripts.training.fit import OFFLINE_SAFE
+
+    return ClassificationModel(
+        "bert", str(model_dir), use_cuda=False, args={**OFFLINE_SAFE, "silent": True, **args}
     )
+
+
+def simpletransformers_predict(model_dir: Path, texts: list[str], max_seq_length: int):
+    """The saved folder loaded and run by Simple Transformers itself: (predicted ids, raw logits)."""
+    model = simpletransformers_model(model_dir, max_seq_length=max_seq_length)
     return model.predict(texts), model.config.id2label

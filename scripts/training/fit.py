@@ -36,6 +36,17 @@ class TrainResult:
     pass_cost: float | None = None  # sub-batches: a pass's cost in token positions, as the steps measured it
 
 
+# Simple Transformers' settings that every run here needs, the benches included: its feature cache key
+# ignores the data (never read a cache), and its forked worker pools deadlock eval after train on a CPU.
+OFFLINE_SAFE = {
+    "overwrite_output_dir": True,
+    "reprocess_input_data": True,
+    "no_cache": True,
+    "use_multiprocessing": False,
+    "use_multiprocessing_for_evaluation": False,
+}
+
+
 def simpletransformers_args(
     cfg: Mapping[str, Any], work: Path, max_seq_length: int, metric_name: str, precision: str = "fp32"
 ) -> dict[str, Any]:
@@ -62,14 +73,8 @@ def simpletransformers_args(
         "best_model_dir": str(work / "checkpoints" / "best"),
         "cache_dir": str(work / "cache"),
         "tensorboard_dir": str(work / "tensorboard"),
-        # the feature cache key ignores the data: never read it
-        "overwrite_output_dir": True,
-        "reprocess_input_data": True,
-        "no_cache": True,
+        **OFFLINE_SAFE,
         "use_cached_eval_features": False,
-        # forked worker pools deadlock eval after train on CPU (libgomp)
-        "use_multiprocessing": False,
-        "use_multiprocessing_for_evaluation": False,
         "dataloader_num_workers": 0,
         "process_count": 1,
         "evaluate_during_training": True,
