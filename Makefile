@@ -10,13 +10,14 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # Every variable reaches Python through the environment, unexpanded ($(value ...)), as data: never
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
-        TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS
+        TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS \
+        SIZES DRAWS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict export app notebook bench bench-inference bench-scale experiments sweep compare tensorboard gpu-check lint format test test-fast clean
+.PHONY: help install data train eval card push predict export app notebook bench bench-inference bench-scale experiments sweep curve compare tensorboard gpu-check lint format test test-fast clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +67,9 @@ experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/
 
 sweep: $(STAMP)  ## Optuna search over config.SEARCH on validation: TRIALS=20 [DATA=] [SET=] [NAME=] [RESUME=1]
 	$(CLI) sweep
+
+curve: $(STAMP)  ## learning curve: quickfit, frozen probe, TF-IDF at growing labelled sizes [DATA=] [SIZES=8,16,32,64,all] [DRAWS=3] -> outputs/curves/<name>/
+	$(CLI) curve
 
 compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> outputs/compare.md [RUNS=a,b]
 	$(CLI) compare

@@ -74,6 +74,16 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         ],
     ),
     "compare": ("scripts.compare", [("RUNS", "--runs", "value")]),
+    "curve": (
+        "scripts.curve",
+        [
+            ("DATA", "--data", "value"),
+            ("SIZES", "--sizes", "value"),
+            ("DRAWS", "--draws", "value"),
+            ("SET", "--set", "words"),
+            ("NAME", "--name", "value"),
+        ],
+    ),
 }
 
 

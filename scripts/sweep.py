@@ -12,7 +12,6 @@ the best configuration retrained once as a normal run (evaluated on test, its ca
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -263,12 +262,6 @@ def write_results(study: Any, folder: Path, metric: str) -> None:
         plt.close(ax.figure)
 
 
-def _name_from(dataset: str) -> str:
-    """The default sweep name, from the dataset (sms_spam, emotion, train ...), made a plain folder name."""
-    stem = Path(dataset.removeprefix("hf:")).stem
-    return re.sub(r"[^\w.\-+()]+", "_", stem).strip("._ ") or "sweep"
-
-
 def main(argv: Sequence[str]) -> int:
     parser = Parser(prog="python -m scripts.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -285,7 +278,7 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
-    name = args.name or _name_from(cfg["dataset"])
+    name = args.name or runs.folder_name_from(cfg["dataset"])
     if not settings.RUN_NAME.fullmatch(name):
         raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
     train._install_stop_handlers()

@@ -66,7 +66,7 @@ def case_unknown_encoding(t, m):
     return (
         train.main,
         ["--data", str(t / "d.csv"), "--set", "encoding='klingon'"],
-        "cannot be read as klingon",
+        "is not a codec Python knows",
     )
 
 

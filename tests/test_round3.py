@@ -69,9 +69,9 @@ def test_compare_without_an_outputs_folder_is_one_line(tmp_path, monkeypatch, ca
 
 
 def test_the_default_sweep_name_is_a_plain_folder_name():
-    assert sweep._name_from("hf:dair-ai/emotion") == "emotion"
-    assert sweep._name_from("data/my file (v2)!.csv") == "my_file_(v2)"
-    assert sweep._name_from("data/\n.csv") == "sweep"
+    assert runs.folder_name_from("hf:dair-ai/emotion") == "emotion"
+    assert runs.folder_name_from("data/my file (v2)!.csv") == "my_file_(v2)"
+    assert runs.folder_name_from("data/\n.csv") == "sweep"
 
 
 def test_predict_inputs_that_are_not_readable_files_are_one_line(finished_run, tmp_path, capsys):

@@ -45,6 +45,12 @@ def outputs_dir(cfg: dict[str, Any]) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+def folder_name_from(dataset: str) -> str:
+    """A default folder name from the dataset (sms_spam, emotion, train ...), made a plain folder name."""
+    stem = Path(dataset.removeprefix("hf:")).stem
+    return re.sub(r"[^\w.\-+()]+", "_", stem).strip("._ ") or "sweep"
+
+
 def new_run_name(dataset: str, requested: str = "auto") -> str:
     if requested != "auto":
         if "/" in requested or requested.startswith(".") or requested == LATEST:

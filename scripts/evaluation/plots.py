@@ -127,3 +127,24 @@ def threshold_curves(
     ax.set(xlabel="threshold", ylabel="validation F1", title=f"Threshold vs F1 (top {len(order)} labels)")
     ax.legend(fontsize=6, ncol=2)
     return _save(fig, path)
+
+
+def learning_curve(table, metric: str, path: Path) -> None:
+    """Median and range over draws of each method's test metric against the labelled rows per class."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sizes = list(dict.fromkeys(table["per_class"].astype(str)))
+    for method, rows in table.groupby("method", sort=False):
+        stats = rows.groupby(rows["per_class"].astype(str), sort=False)[metric].agg(["median", "min", "max"])
+        stats = stats.reindex(sizes)
+        x = range(len(sizes))
+        ax.plot(x, stats["median"], marker="o", label=method)
+        ax.fill_between(x, stats["min"], stats["max"], alpha=0.2)
+    ax.set_xticks(range(len(sizes)), sizes)
+    ax.set_xlabel("labelled rows per class")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title("How much would more labels buy?")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

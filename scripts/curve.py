@@ -1,0 +1,210 @@
+"""Entry point: make curve - how much would more labels buy? quickfit, the frozen-embedding probe of the
+same base model and TF-IDF + LR, trained on growing numbers of labelled rows (several draws each) and
+scored on the same test rows, which no draw ever contains.
+
+    python -m scripts.curve [--data FILE] [--sizes 8,16,32,64,all] [--draws 3] [--set K=V ...] [--name NAME]
+
+Sizes are labelled rows per class (multi-label: per label, drawn at random). quickfit carves its own
+validation split out of each draw (20 %, at least one row a class), as it would for a user with that many
+labels; the probe and TF-IDF fit on the whole draw. Writes outputs/curves/<name>/: curve.csv (every run),
+curve.md (medians and ranges) and curve.png.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scripts import train
+from scripts.common import runs, settings
+from scripts.common.console import say
+from scripts.common.errors import Parser, UserError, run_cli
+from scripts.data.dataset import Dataset, encode_labels
+from scripts.evaluation.metrics import score
+from scripts.model.inference import decide
+
+METHODS = ("quickfit", "frozen_probe", "tfidf_logreg")
+METRIC = {"binary": "accuracy", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+
+
+def draw(pool: pd.DataFrame, dataset: Dataset, per_class: int | None, seed: int) -> pd.DataFrame:
+    """`per_class` rows of each class (multi-label: per_class x labels rows at random); None: the pool."""
+    if per_class is None:
+        return pool.sample(frac=1, random_state=seed).reset_index(drop=True)
+    if dataset.task == "multilabel":
+        n = min(len(pool), per_class * len(dataset.label_names))
+        return pool.sample(n=n, random_state=seed).reset_index(drop=True)
+    short = pool["labels"].value_counts()
+    if short.min() < per_class:
+        raise UserError(
+            f"SIZES asks for {per_class} rows per class but class {short.idxmin()!r} has {short.min()} "
+            "in the training rows; lower SIZES or use `all`"
+        )
+    parts = [group.sample(n=per_class, random_state=seed) for _, group in pool.groupby("labels")]
+    return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def carve_validation(rows: pd.DataFrame, task: str, seed: int) -> dict[str, pd.DataFrame]:
+    """20 % of a draw for quickfit's epoch choice and thresholds, at least one row a class when it can."""
+    rng = np.random.default_rng(seed)
+    if task == "multilabel":
+        held = rng.permutation(len(rows))[: max(1, len(rows) // 5)]
+    else:
+        held = np.concatenate(
+            [
+                rng.permutation(np.flatnonzero(rows["labels"].to_numpy() == name))[: max(1, n // 5)]
+                for name, n in rows["labels"].value_counts().items()
+            ]
+        )
+    mask = np.zeros(len(rows), bool)
+    mask[held] = True
+    return {"train": rows[~mask].reset_index(drop=True), "validation": rows[mask].reset_index(drop=True)}
+
+
+def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[str], seed: int):
+    """quickfit with the run's recipe on the draw (its own validation carved out); test probabilities."""
+    from scripts.model.inference import load_predictor
+    from scripts.training.finalise import finalise
+
+    splits = carve_validation(rows, dataset.task, seed)
+    plan = train.make_plan({**cfg, "manual_seed": seed}, dataset, splits, base)
+    with tempfile.TemporaryDirectory(prefix="quickfit-curve-") as work:
+        result = train.train_with_plan(plan, dataset, base, Path(work))
+        finalise(result, dataset, splits["validation"], plan.cfg)
+        predictor = load_predictor(result.model_dir, cfg["threads"])
+        return predictor.predict_proba(texts), predictor.thresholds or None
+
+
+def reference_probs(method: str, base: str, rows: pd.DataFrame, y: np.ndarray, texts, dataset, max_len: int):
+    from scripts.evaluation import baselines, frozen_probe
+
+    n = len(dataset.label_names)
+    if method == "frozen_probe":
+        return frozen_probe.probe_proba(base, rows["text"].tolist(), y, [texts], dataset.task, n, max_len)[0][
+            0
+        ]
+    try:
+        return baselines.tfidf_logreg_proba(rows, y, [texts], dataset.task, n)[0]
+    except ValueError:  # a handful of rows can leave TF-IDF no term seen twice (min_df=2): no score
+        return None
+
+
+def one_point(cfg, dataset, base, rows, test, y_test, method: str, seed: int, max_len: int) -> float:
+    task, labels = dataset.task, dataset.label_names
+    positive = labels.index(dataset.positive_label) if dataset.positive_label else None
+    texts = test["text"].tolist()
+    cuts = None
+    if method == "quickfit":
+        probs, cuts = quickfit_probs(cfg, dataset, base, rows, texts, seed)
+    else:
+        probs = reference_probs(method, base, rows, encoded(rows, dataset), texts, dataset, max_len)
+        if probs is None:
+            return float("nan")
+    if task == "multilabel" and cuts is None:
+        cuts = [0.5] * len(labels)
+    pred = decide(probs, task, cuts, positive)
+    return float(score(task, y_test, pred, probs, labels, positive)[METRIC[task]])
+
+
+def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:
+    return np.array(encode_labels(frame["labels"], dataset.label_names, dataset.task))
+
+
+def run_curve(cfg: dict[str, Any], sizes: list[int | None], draws: int, name: str) -> Path:
+    """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png)."""
+    base, resolved = train.choose_model(cfg)
+    cfg = {**cfg, **resolved}
+    dataset, splits, _ = train.prepare(cfg)
+    pool, test = splits["train"], splits["test"]  # test rows are never drawn
+    y_test = encoded(test, dataset)
+    max_len = train.make_plan(cfg, dataset, {"train": pool, "validation": splits["validation"]}, base).max_len
+    points, total, done = [], len(sizes) * draws * len(METHODS), 0
+    for size in sizes:
+        for d in range(draws):
+            rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
+            for method in METHODS:
+                started = time.time()
+                value = one_point(
+                    cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
+                )
+                done += 1
+                points.append(
+                    {
+                        "per_class": size or "all",
+                        "rows": len(rows),
+                        "draw": d,
+                        "method": method,
+                        METRIC[dataset.task]: round(value, 4),
+                        "seconds": round(time.time() - started, 1),
+                    }
+                )
+                say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
+    return write_curve(
+        pd.DataFrame(points), runs.outputs_dir(cfg) / "curves" / name, METRIC[dataset.task], len(test)
+    )
+
+
+def write_curve(table: pd.DataFrame, folder: Path, metric: str, test_rows: int) -> Path:
+    from scripts.evaluation.plots import learning_curve
+    from scripts.evaluation.report import markdown_table
+
+    with runs.built_aside(folder) as out:
+        table.to_csv(out / "curve.csv", index=False)
+        summary = table.groupby(["per_class", "method"], sort=False)[metric].agg(["median", "min", "max"])
+        rows = [["labelled rows per class", "method", f"{metric} median", "range over draws"]] + [
+            [str(size), method, f"{s['median']:.4f}", f"[{s['min']:.4f}, {s['max']:.4f}]"]
+            for (size, method), s in summary.iterrows()
+        ]
+        intro = f"# Learning curve\n\nScored on the same {test_rows} test rows (never drawn).\n\n"
+        text = intro + markdown_table(rows) + "\n"
+        (out / "curve.md").write_text(text, encoding="utf-8")
+        learning_curve(table, metric, out / "curve.png")
+    say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
+    return folder
+
+
+def parse_sizes(value: str) -> list[int | None]:
+    sizes: list[int | None] = []
+    for item in value.split(","):
+        item = item.strip().lower()
+        if item == "all":
+            sizes.append(None)
+        elif item.isdigit() and int(item) > 0:
+            sizes.append(int(item))
+        else:
+            raise UserError(
+                f"SIZES={value!r}: give rows per class as whole numbers and/or all, e.g. 8,16,64,all"
+            )
+    return sizes
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = Parser(prog="python -m scripts.curve", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a CSV/TSV/JSON/Parquet path, hf:owner/name or a preset")
+    parser.add_argument("--sizes", default="8,16,32,64,all", help="labelled rows per class, e.g. 8,16,64,all")
+    parser.add_argument("--draws", type=int, default=3, help="draws (seeds) per size")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--name", help="the folder under outputs/curves (default: the dataset's name)")
+    args = parser.parse_args(argv)
+    if args.draws < 1:
+        raise UserError(f"DRAWS={args.draws}: give at least 1 draw")
+    overrides = settings.parse_overrides(args.set)
+    if args.data:
+        overrides["dataset"] = args.data
+    cfg = settings.resolve(overrides)
+    name = args.name or runs.folder_name_from(cfg["dataset"])
+    if not settings.RUN_NAME.fullmatch(name):
+        raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
+    folder = run_curve(cfg, parse_sizes(args.sizes), args.draws, name)
+    print((folder / "curve.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

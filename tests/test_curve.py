@@ -1,0 +1,69 @@
+"""make curve: every (size, draw, method) point scored on the same test rows, none of which is ever drawn."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from scripts import curve
+from scripts.common import settings
+from scripts.common.errors import UserError, run_cli
+from tests.helpers import tiny_args, write_binary_csv, write_multilabel_csv
+
+
+def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp_path, monkeypatch):
+    csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
+    drawn = []
+    original = curve.draw
+
+    def spying(pool, dataset, per_class, seed):
+        rows = original(pool, dataset, per_class, seed)
+        drawn.append(set(rows["text"]))
+        return rows
+
+    monkeypatch.setattr(curve, "draw", spying)
+    args = ["--data", str(csv), "--sizes", "8,16", "--draws", "2", "--name", "c", "--set"]
+    assert run_cli(curve.main, args + tiny_args(tiny_model, tmp_path / "out")) == 0
+    folder = tmp_path / "out" / "curves" / "c"
+    table = pd.read_csv(folder / "curve.csv")
+    assert len(table) == 2 * 2 * 3 and set(table["method"]) == set(curve.METHODS)
+    assert table["accuracy"].dropna().between(0, 1).all() and table["rows"].isin([16, 32]).all()
+    assert (folder / "curve.png").exists() and "range over draws" in (folder / "curve.md").read_text()
+    assert len(drawn) == 4 and drawn[0] != drawn[1]  # two draws differ
+    from scripts import train
+
+    cfg = settings.resolve(
+        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "out")), "dataset": str(csv)}
+    )
+    _, splits, _ = train.prepare(cfg)
+    assert not set(splits["test"]["text"]) & set().union(*drawn)
+
+
+def test_multilabel_draws_are_per_label(tiny_model, tmp_path):
+    from scripts import train
+
+    csv = write_multilabel_csv(tmp_path / "m.csv", 200)
+    cfg = settings.resolve(
+        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
+    )
+    dataset, splits, _ = train.prepare(cfg)
+    rows = curve.draw(splits["train"], dataset, 4, seed=0)
+    assert len(rows) == 4 * len(dataset.label_names)
+
+
+@pytest.mark.parametrize("sizes", ["0", "eight", "8,-1"])
+def test_bad_sizes_are_one_line(sizes):
+    with pytest.raises(UserError, match="SIZES="):
+        curve.parse_sizes(sizes)
+
+
+def test_more_rows_per_class_than_a_class_has_is_one_line(tiny_model, tmp_path):
+    from scripts import train
+
+    csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=30)
+    cfg = settings.resolve(
+        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
+    )
+    dataset, splits, _ = train.prepare(cfg)
+    with pytest.raises(UserError, match="SIZES asks for 64 rows per class but class 'spam' has"):
+        curve.draw(splits["train"], dataset, 64, seed=0)
