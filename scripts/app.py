@@ -35,30 +35,17 @@ def example_texts(run_dir: Path, task: str, per_label: int = 2) -> list[str]:
     return [t for _, group in test.groupby("labels") for t in group["text"].head(per_label)]
 
 
-def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
-    """The Blocks app; the model is loaded once, here."""
+def build_app(run_dir: Path, threads: Any = "auto", backend: str = "auto") -> gr.Blocks:
+    """The Blocks app; the model is loaded once, here: on ONNX Runtime when the run has an export
+    (BACKEND=auto), without token attributions then (they need PyTorch's gradients)."""
     _no_telemetry()
     import gradio as gr
 
-    from scripts.evaluation.explain import explain
-    from scripts.model.inference import load_predictor
-    from scripts.predict import format_labels, predict_file
+    from scripts.predict import choose_predictor, predict_file
 
     record = runs.read_record(run_dir)
-    predictor = load_predictor(runs.model_dir(run_dir), threads)
-
-    def classify(text: str) -> tuple[dict[str, float], str, list[tuple[str, float | None]]]:
-        if not text or not text.strip():
-            return {}, "(type a text first)", []
-        probs = predictor.predict_proba([text])[0]
-        decided = predictor.decide(probs[None, :])[0]
-        # explain the decision: the decided class, or for multi-label the most probable label
-        target = int(probs.argmax())
-        return (
-            {name: float(p) for name, p in zip(predictor.labels, probs)},
-            format_labels(decided, ", ") or "(no label above its threshold)",
-            explain(predictor, text, target).as_highlights(),
-        )
+    predictor = choose_predictor(run_dir, backend, False, threads)
+    classify = classifier(predictor)
 
     def classify_file(upload) -> str:
         if upload is None:
@@ -66,12 +53,48 @@ def build_app(run_dir: Path, threads: Any = "auto") -> gr.Blocks:
         source = Path(upload if isinstance(upload, str) else upload.name)
         target = Path(tempfile.mkdtemp(prefix="quickfit_app_")) / f"{source.stem}.predictions.csv"
         try:
-            predict_file(run_dir, source, target, threads=threads)
+            predict_file(run_dir, source, target, threads=threads, backend=backend)
         except UserError as exc:
             raise gr.Error(str(exc)) from exc
         return str(target)
 
     return _layout(run_dir, record, predictor, classify, classify_file)
+
+
+def classifier(predictor) -> Any:
+    """text -> (label probabilities, the decision, token attributions). The attributions explain the
+    decided class (multi-label: the most probable label) and need a PyTorch model: none on ONNX Runtime."""
+    from scripts.model.onnx_predictor import OnnxPredictor
+    from scripts.predict import format_labels
+
+    explainable = not isinstance(predictor, OnnxPredictor)
+
+    def classify(text: str) -> tuple[dict[str, float], str, list[tuple[str, float | None]]]:
+        if not text or not text.strip():
+            return {}, "(type a text first)", []
+        probs = predictor.predict_proba([text])[0]
+        decided = predictor.decide(probs[None, :])[0]
+        highlights: list[tuple[str, float | None]] = []
+        if explainable:
+            from scripts.evaluation.explain import explain
+
+            highlights = explain(predictor, text, int(probs.argmax())).as_highlights()
+        return (
+            {name: float(p) for name, p in zip(predictor.labels, probs)},
+            format_labels(decided, ", ") or "(no label above its threshold)",
+            highlights,
+        )
+
+    return classify
+
+
+def why_label(predictor, multi: bool) -> str:
+    from scripts.model.onnx_predictor import OnnxPredictor
+
+    if isinstance(predictor, OnnxPredictor):
+        return "Why: token attributions need PyTorch (make app BACKEND=torch); this app runs on ONNX Runtime"
+    target = "most probable label" if multi else "decision"
+    return f"Why: token attributions towards the {target} (integrated gradients; red for, blue against)"
 
 
 def _layout(run_dir: Path, record: dict[str, Any], predictor, classify, classify_file) -> gr.Blocks:
@@ -99,8 +122,7 @@ def _layout(run_dir: Path, record: dict[str, Any], predictor, classify, classify
                 label="Probabilities", num_top_classes=min(10, len(predictor.labels)), elem_id="scores"
             )
             why = gr.HighlightedText(
-                label=f"Why: token attributions towards the {'most probable label' if multi else 'decision'} "
-                "(integrated gradients; red for, blue against)",
+                label=why_label(predictor, multi),
                 combine_adjacent=False,
                 show_legend=False,
                 elem_id="attributions",
@@ -149,10 +171,11 @@ def main(argv: Sequence[str]) -> int:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime when exported) | torch | onnx")
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     check_port_free(args.host, args.port)
-    demo = build_app(run_dir, cfg["threads"])
+    demo = build_app(run_dir, cfg["threads"], args.backend)
     say(f"serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)")
     demo.launch(
         server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True, theme=theme()

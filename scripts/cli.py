@@ -56,7 +56,10 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         ],
     ),
     "export": ("scripts.export", [("RUN", "--run", "value"), ("QUANTIZE", "--quantize", "flag")]),
-    "app": ("scripts.app", [("RUN", "--run", "value"), ("PORT", "--port", "value")]),
+    "app": (
+        "scripts.app",
+        [("RUN", "--run", "value"), ("PORT", "--port", "value"), ("BACKEND", "--backend", "value")],
+    ),
     "notebook": ("scripts.notebook", []),
     "bench": ("bench.bench", [("ROWS", "--rows", "value"), ("ROUNDS", "--rounds", "value")]),
     "experiments": ("bench.experiments", [("SEEDS", "--seeds", "value"), ("ROWS", "--rows", "value")]),

@@ -126,3 +126,17 @@ def test_the_cards_onnx_snippet_runs_against_the_pushed_files(exported, monkeypa
         assert "'label': 'spam'" in result.stdout or "'label': 'ham'" in result.stdout
     finally:
         server.shutdown()
+
+
+def test_the_app_runs_on_onnx_without_attributions(exported):
+    from scripts import app
+    from scripts.model.onnx_predictor import OnnxPredictor, load_onnx_predictor
+
+    classify = app.classifier(load_onnx_predictor(exported / "onnx", threads=1))
+    probs, decision, highlights = classify("free cash prize now")
+    assert abs(sum(probs.values()) - 1) < 1e-5 and decision in probs and highlights == []
+    demo = app.build_app(exported, threads=1)  # BACKEND=auto: the run has an export
+    assert demo is not None
+    from scripts.predict import choose_predictor
+
+    assert isinstance(choose_predictor(exported, "auto", False, 1), OnnxPredictor)
