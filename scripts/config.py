@@ -49,8 +49,9 @@ ARGS = {
     "max_seq_length": "auto",
     # a text longer than max_seq_length: head | tail | head+tail | auto (head+tail when > 5 % are cut)
     "truncation": "head",
-    # keep the best epoch on validation; stop after this many epochs without a better one
-    "use_early_stopping": True,
+    # keep the best epoch on validation; stop after this many epochs without a better one (auto: on,
+    # off for small data, whose validation split is a handful of rows)
+    "use_early_stopping": "auto",
     "early_stopping_patience": 2,
     "manual_seed": 42,
     "eval_batch_size": 64,

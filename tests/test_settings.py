@@ -76,6 +76,7 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
         "train_batch_size": 16,
         "warmup_ratio": 0.06,
         "tune_binary_threshold": False,
+        "use_early_stopping": True,
     }  # no validation positives counted
     chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
     assert chosen["num_train_epochs"] == 8
@@ -151,3 +152,17 @@ def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeyp
     assert use_sub_batches("auto") is False  # DistributedDataParallel takes one forward pass a step
     with pytest.raises(UserError, match="sub_batches=true cannot run with several processes"):
         choose_runtime(settings.resolve({**run, "sub_batches": True}), rows_per_epoch=800)
+
+
+def test_small_data_gets_hundreds_of_steps_and_no_early_stopping_on_a_tiny_validation():
+    from scripts.training.recipes import SMALL_DATA_ROWS, choose
+
+    cfg = settings.resolve({})
+    small, reasons = choose(cfg, "binary", SMALL_DATA_ROWS - 1, 2)
+    assert small == {**small, "train_batch_size": 8, "num_train_epochs": 30, "learning_rate": 1e-4}
+    assert small["use_early_stopping"] is False and any("small data" in r for r in reasons)
+    usual, _ = choose(cfg, "binary", SMALL_DATA_ROWS, 2)
+    assert (usual["train_batch_size"], usual["num_train_epochs"], usual["learning_rate"]) == (16, 8, 5e-5)
+    assert usual["use_early_stopping"] is True
+    kept, _ = choose({**cfg, "use_early_stopping": True, "num_train_epochs": 4}, "binary", 40, 2)
+    assert "use_early_stopping" not in kept and "num_train_epochs" not in kept  # the user's values stand

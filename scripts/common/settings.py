@@ -40,6 +40,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     "grouping_class_mix": (bool,),
     "sub_batches": (bool,),
     "tune_binary_threshold": (bool,),
+    "use_early_stopping": (bool,),
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {

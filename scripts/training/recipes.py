@@ -15,7 +15,14 @@ from scripts.common.errors import UserError
 
 # What choose() resolves when the config says "auto" (max_seq_length, balance, model_type and precision
 # are resolved where their evidence is: the tokenizer, the labels, the model's config and the machine).
-AUTO_KEYS = ("learning_rate", "num_train_epochs", "train_batch_size", "warmup_ratio", "tune_binary_threshold")
+AUTO_KEYS = (
+    "learning_rate",
+    "num_train_epochs",
+    "train_batch_size",
+    "warmup_ratio",
+    "tune_binary_threshold",
+    "use_early_stopping",
+)
 # resolved by choose_runtime()
 RUNTIME_AUTO_KEYS = ("length_grouping", "grouping_class_mix", "sub_batches", "threads")
 # Fewer validation positives than this and the F1-best threshold is set by one or two texts.
@@ -25,6 +32,11 @@ MIN_POSITIVES_TO_TUNE = 30
 # steps (bench/QUALITY.md, 3 seeds) grouped runs scored median spam-F1 0.938 against 0.931 in random
 # order and 0.922 for Simple Transformers' defaults.
 GROUPING_MIN_STEPS = 250
+# Below this many training rows the usual recipe runs a few dozen optimizer steps and loses to a linear
+# probe on the frozen embeddings (make curve, bench/SMALL_DATA.md: SMS spam at 16 and 64 rows per class).
+# The small-data recipe gives it hundreds: batches of 8, 30 epochs at 1e-4, and no early stopping on a
+# validation split of a handful of rows (the best epoch on validation is still the one kept).
+SMALL_DATA_ROWS = 250
 
 
 def grouping(
@@ -53,7 +65,10 @@ def choose(
             chosen[key] = value
             reasons.append(f"{key}={value}: {why}")
 
-    if task == "multilabel":
+    small = n_train < SMALL_DATA_ROWS
+    if small:
+        pick("learning_rate", 1e-4, f"small data ({n_train} training rows): larger steps, more of them")
+    elif task == "multilabel":
         pick(
             "learning_rate",
             1e-4,
@@ -62,7 +77,9 @@ def choose(
     else:
         pick("learning_rate", 5e-5, "the usual fine-tuning rate for a small BERT on single-label text")
     steps_per_epoch = max(1, n_train // 16)
-    if n_train < 1000:
+    if small:
+        epochs, why = 30, f"small data ({n_train} training rows, {int(np.ceil(n_train / 8))} steps an epoch)"
+    elif n_train < 1000:
         epochs, why = 8, f"only {n_train} training rows ({steps_per_epoch} steps an epoch): more passes"
     elif task == "multilabel":
         epochs, why = 5, "multi-label: rare labels keep improving for longer"
@@ -72,13 +89,21 @@ def choose(
         epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones"
     else:
         epochs, why = 3, "binary: three epochs, the best one kept by validation"
-    pick("num_train_epochs", epochs, why + " (early stopping keeps the best epoch)")
-    batch, why = (
-        (32, f"{n_train} rows: larger batches, fewer steps")
-        if n_train > 20_000
-        else (16, "small data: more update steps")
-    )
+    pick("num_train_epochs", epochs, why + " (the best epoch on validation is kept)")
+    if small:
+        batch, why = 8, f"small data ({n_train} training rows): more update steps"
+    elif n_train > 20_000:
+        batch, why = 32, f"{n_train} rows: larger batches, fewer steps"
+    else:
+        batch, why = 16, "more update steps than 32"
     pick("train_batch_size", batch, why)
+    pick(
+        "use_early_stopping",
+        not small,
+        "a validation split of a handful of rows would stop training after a few lucky epochs"
+        if small
+        else "stop once validation has not improved for early_stopping_patience epochs",
+    )
     pick(
         "warmup_ratio",
         0.1 if task == "multilabel" else 0.06,
