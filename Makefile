@@ -59,8 +59,9 @@ app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthrough.ipynb
 	$(CLI) notebook
 
-bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF Trainer -> bench/RESULTS.md
+bench: $(STAMP)  ## training and prediction speed vs Simple Transformers and HF Trainer -> bench/RESULTS.md (+ the inference table)
 	$(CLI) bench
+	@if [ -e outputs/latest ]; then $(CLI) bench-inference; else echo "[quickfit] no outputs/latest: make train, then make bench-inference for the inference table"; fi
 
 experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/EXPERIMENTS.md (SEEDS=, ROWS=)
 	$(CLI) experiments
