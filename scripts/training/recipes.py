@@ -78,18 +78,25 @@ def choose(
         pick("learning_rate", 5e-5, "the usual fine-tuning rate for a small BERT on single-label text")
     steps_per_epoch = max(1, n_train // 16)
     if small:
-        epochs, why = 30, f"small data ({n_train} training rows, {int(np.ceil(n_train / 8))} steps an epoch)"
+        steps = int(np.ceil(n_train / 8))
+        epochs, why = (
+            30,
+            f"small data ({n_train} training rows, {steps} steps an epoch): the best epoch is kept",
+        )
     elif n_train < 1000:
-        epochs, why = 8, f"only {n_train} training rows ({steps_per_epoch} steps an epoch): more passes"
+        epochs, why = (
+            8,
+            f"only {n_train} training rows ({steps_per_epoch} steps an epoch): more passes, the best kept",
+        )
     elif task == "multilabel":
-        epochs, why = 5, "multi-label: rare labels keep improving for longer"
+        epochs, why = 5, "multi-label: rare labels keep improving for longer (the best epoch is kept)"
     elif n_train > 50_000:
         epochs, why = 2, f"{n_train} training rows: two passes are enough"
     elif task == "multiclass":
-        epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones"
+        epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones (the best epoch is kept)"
     else:
         epochs, why = 3, "binary: three epochs, the best one kept by validation"
-    pick("num_train_epochs", epochs, why + " (the best epoch on validation is kept)")
+    pick("num_train_epochs", epochs, why)
     if small:
         batch, why = 8, f"small data ({n_train} training rows): more update steps"
     elif n_train > 20_000:
