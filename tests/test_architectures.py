@@ -70,8 +70,15 @@ def train_capturing(csv, args, monkeypatch) -> tuple:
     return run, captured["probs"]
 
 
-@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+# The whole matrix runs in make test; make test-fast keeps one corner of it (BERT, binary).
+MATRIX = [
+    pytest.param(arch, task, marks=() if (arch, task) == ("bert", "binary") else pytest.mark.slow)
+    for arch in ARCHITECTURES
+    for task in ("binary", "multiclass", "multilabel")
+]
+
+
+@pytest.mark.parametrize(("arch", "task"), MATRIX)
 def test_architecture_trains_predicts_and_pushes(
     arch, task, data_files, hub_endpoint, tmp_path, tmp_path_factory, monkeypatch
 ):

@@ -26,6 +26,7 @@ def test_each_config_resolves_as_written(path):
     assert all(cfg[key] == value for key, value in overrides.items() if key != "model_type")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "goemotions").exists(), reason="../shared/datasets is not here")
 def test_the_multilabel_config_trains_on_goemotions(tiny_model, tmp_path):
     run = train_run(

@@ -35,6 +35,7 @@ def test_export_writes_a_self_contained_folder(exported):
     assert not [p for p in exported.iterdir() if ".incomplete" in p.name]
 
 
+@pytest.mark.slow
 def test_the_onnx_path_imports_no_torch_and_gives_the_torch_labels(exported):
     probe = (
         "import sys\n"
