@@ -150,3 +150,25 @@ def test_utf16_and_utf32_tables_are_read_as_text(tmp_path, encoding):
         cfg = settings.resolve({"dataset": str(path), "encoding": given})
         ds = load_dataset(sources.get_source(cfg["dataset"]), cfg)
         assert len(ds.frames["all"]) == 40 and ds.frames["all"]["text"].iloc[0].endswith("café")
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda run: (run / "model" / "quickfit.json").write_text("{oops"), "quickfit.json is damaged"),
+        (lambda run: (run / "model" / "quickfit.json").write_text("{}"), "quickfit.json is damaged"),
+        (lambda run: (run / "history.csv").unlink(), "history.csv cannot be read"),
+    ],
+)
+def test_damaged_run_files_are_one_line_naming_the_file(finished_run, tmp_path, damage, needle, capsys):
+    import shutil
+
+    from scripts import card, predict
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    damage(run)
+    main = card.main if "history" in needle else predict.main
+    args = ["--run", str(run)] + ([] if main is card.main else ["--backend", "torch", "some text"])
+    assert run_cli(main, args) == 2
+    assert needle in one_line(capsys)

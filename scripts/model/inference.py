@@ -7,7 +7,6 @@ batch, then the results are put back in input order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,7 +104,13 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             f"{model_dir} is not a quickfit model folder (no quickfit.json or config.json); "
             "give a run folder made by `make train`"
         )
-    meta = json.loads((model_dir / "quickfit.json").read_text())
+    from scripts.common.runs import read_json
+
+    meta = read_json(model_dir / "quickfit.json")  # damage is one line naming the file
+    if not isinstance(meta, dict) or not {"task", "labels", "max_seq_length"} <= set(meta):
+        raise UserError(
+            f"{model_dir / 'quickfit.json'} is damaged (task, labels or max_seq_length missing); restore it"
+        )
     model, tokenizer = load_complete(model_dir)
     model.eval()
     target = device()

@@ -8,7 +8,6 @@ rule (quickfit.json, inference.decide). The export checks that on the run's vali
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,7 +68,9 @@ class TokenizerAdapter:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    from scripts.common.runs import read_json
+
+    return read_json(path) if path.exists() else {}
 
 
 class OnnxPredictor(Predictor):

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from scripts.common import runs, settings
+from scripts.common import runs
+from scripts.common.errors import UserError
 from scripts.evaluation.report import (
     audit_sentence,
     calibration_sentence,
@@ -33,12 +34,13 @@ from scripts.publishing.card_data import (
     millions,
     parameter_count,
 )
+from scripts.publishing.reproduce import public_config, reproduce_command
 
 
 def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_: str) -> dict[str, Any]:
     """The template's values: what was trained on, how it went, how it scores, how to use it."""
     record = runs.read_record(run_dir)
-    meta = json.loads((runs.model_dir(run_dir) / "quickfit.json").read_text())
+    meta = runs.read_json(runs.model_dir(run_dir) / "quickfit.json")
     config = runs.read_json(run_dir / "config.json")
     data = card_data(record, report, repo_id, license_)
     history = _history_table(run_dir, record)
@@ -166,7 +168,13 @@ def _history_table(run_dir: Path, record: dict[str, Any]) -> list[list[str]]:
     history = [
         ["epoch", "train loss (last batch)", "validation loss", f"validation {record['selection_metric']}"]
     ]
-    for _, row in pd.read_csv(run_dir / "history.csv").iterrows():
+    try:
+        frame = pd.read_csv(run_dir / "history.csv")
+    except (OSError, ValueError) as exc:  # missing, empty or not a table
+        raise UserError(
+            f"{run_dir / 'history.csv'} cannot be read ({exc}); restore it or train again"
+        ) from exc
+    for _, row in frame.iterrows():
         history.append(
             [
                 str(int(row["epoch"])),
@@ -287,32 +295,3 @@ def onnx_values(ref: str, onnx: Path | None) -> dict[str, Any]:
         "tokenizer_path": where("tokenizer.json", onnx / "tokenizer.json"),
         "onnx_path": where("onnx/model.onnx", onnx / "model.onnx"),
     }
-
-
-PATH_KEYS = ("dataset", "model_name", "outputs_dir")
-
-
-def public_config(flat: dict[str, Any]) -> dict[str, Any]:
-    """The config as the card may show it: a path of this machine becomes its last part (a Hub id stays)."""
-
-    def public(value: Any) -> Any:
-        local = isinstance(value, str) and (
-            value.startswith(("/", ".", "~")) or Path(value).expanduser().exists()
-        )
-        return Path(value).name if local else value
-
-    return {k: public(v) if k in PATH_KEYS else v for k, v in flat.items()}
-
-
-def reproduce_command(flat: dict[str, Any]) -> str:
-    """`make train` with the overrides that differ from config.py's defaults (plus the full config below)."""
-    changed = settings.changed_from_defaults(flat)
-    data = changed.pop("dataset", None)
-    parts = ["make train"] + ([f"DATA={data}"] if data else [])
-    if changed:
-        parts.append(
-            'SET="'
-            + " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in changed.items())
-            + '"'
-        )
-    return " ".join(parts)
