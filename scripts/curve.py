@@ -194,13 +194,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.draws < 1:
         raise UserError(f"DRAWS={args.draws}: give at least 1 draw")
-    overrides = settings.parse_overrides(args.set)
-    if args.data:
-        overrides["dataset"] = args.data
-    cfg = settings.resolve(overrides)
-    name = args.name or runs.folder_name_from(cfg["dataset"])
-    if not settings.RUN_NAME.fullmatch(name):
-        raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
+    cfg, name = settings.resolve_from_cli(args.data, args.set, args.name)
     folder = run_curve(cfg, parse_sizes(args.sizes), args.draws, name)
     print((folder / "curve.md").read_text(encoding="utf-8"))
     return 0

@@ -274,13 +274,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.trials < 1:
         raise UserError(f"TRIALS={args.trials}: give at least 1 trial")
-    overrides = settings.parse_overrides(args.set)
-    if args.data:
-        overrides["dataset"] = args.data
-    cfg = settings.resolve(overrides)
-    name = args.name or runs.folder_name_from(cfg["dataset"])
-    if not settings.RUN_NAME.fullmatch(name):
-        raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
+    cfg, name = settings.resolve_from_cli(args.data, args.set, args.name)
     train._install_stop_handlers()
     try:
         folder = run_sweep(cfg, args.trials, name, resume=args.resume)

@@ -11,7 +11,7 @@ import difflib
 import importlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from scripts.common.errors import UserError
@@ -268,3 +268,18 @@ def changed_from_defaults(config: Mapping[str, Any], config_module: str = "scrip
     """The keys whose value differs from config.py: the overrides that reproduce this config."""
     base = flat_defaults(config_module)
     return {k: v for k, v in config.items() if k in base and base[k] != v}
+
+
+def resolve_from_cli(data: str | None, items: Sequence[str], name: str | None) -> tuple[dict[str, Any], str]:
+    """DATA= and SET= -> the resolved config, and the folder name of a sweep or a curve (NAME=, else the
+    dataset's name made a plain folder name)."""
+    from scripts.common.runs import folder_name_from
+
+    overrides = parse_overrides(items)
+    if data:
+        overrides["dataset"] = data
+    config = resolve(overrides)
+    name = name or folder_name_from(config["dataset"])
+    if not RUN_NAME.fullmatch(name):
+        raise UserError(f"NAME={name!r}: use a plain folder name (letters, digits, . _ -)")
+    return config, name
