@@ -87,15 +87,18 @@ def test_collapse_flag_fires_on_a_constant_predictor():
     assert collapsed and "single class" in reason  # ... but is flagged
 
 
-def test_baseline_on_real_sms_data():
+def sms_sample(rows: int, train_rows: int):
+    """A seeded sample of the real SMS spam file (duplicates dropped): train, test and their label ids."""
     path = shared_file("sms_spam", "SMSSpamCollection")
-    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates(
-        "text"
-    )
-    frame = frame.sample(2000, random_state=0)
-    train, test = frame.iloc[:1500], frame.iloc[1500:]
-    y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
-    y_test = np.array(encode_labels(test["labels"], ["ham", "spam"], "binary"))
+    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3)
+    frame = frame.drop_duplicates("text").sample(rows, random_state=0)
+    train, test = frame.iloc[:train_rows], frame.iloc[train_rows:]
+    encode = lambda f: np.array(encode_labels(f["labels"], ["ham", "spam"], "binary"))  # noqa: E731
+    return train, test, encode(train), encode(test)
+
+
+def test_baseline_on_real_sms_data():
+    train, test, y_train, y_test = sms_sample(2000, 1500)
     (probs,) = baselines.tfidf_logreg_proba(train, y_train, [test["text"].tolist()], "binary", 2)
     f1 = skm.f1_score(y_test, probs.argmax(1))
     assert f1 > 0.8  # TF-IDF + LR is a strong spam baseline
@@ -245,14 +248,7 @@ def test_the_probe_on_real_data_with_the_packaged_minilm():
     from scripts.evaluation import frozen_probe
     from scripts.model.base_model import resolve_model_name
 
-    path = shared_file("sms_spam", "SMSSpamCollection")
-    frame = pd.read_csv(path, sep="\t", header=None, names=["labels", "text"], quoting=3).drop_duplicates(
-        "text"
-    )
-    frame = frame.sample(400, random_state=0)
-    train, test = frame.iloc[:200], frame.iloc[200:]
-    y_train = np.array(encode_labels(train["labels"], ["ham", "spam"], "binary"))
-    y_test = np.array(encode_labels(test["labels"], ["ham", "spam"], "binary"))
+    train, test, y_train, y_test = sms_sample(400, 200)
     (probs,), info = frozen_probe.probe_proba(
         resolve_model_name("packaged-minilm"),
         train["text"].tolist(),
