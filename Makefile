@@ -76,7 +76,7 @@ compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> out
 	$(CLI) compare
 
 tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127.0.0.1:6006 (PORT=)
-	$(PY) -m tensorboard.main --logdir outputs --host 127.0.0.1 --port "$${QF_PORT:-6006}"
+	$(CLI) tensorboard
 
 bench-inference: $(STAMP)  ## rows/s, latency and cold start: PyTorch vs ONNX Runtime, fp32 and int8 (RUN=) -> bench/INFERENCE.md
 	$(CLI) bench-inference

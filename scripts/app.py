@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
+from scripts.common.ports import check_port_free
 from scripts.data.dataset import load_split
 
 if TYPE_CHECKING:
@@ -148,22 +149,6 @@ def theme() -> gr.themes.Base:
     )
 
 
-def check_port_free(host: str, port: int) -> None:
-    """One line now, instead of Gradio's traceback after the model has loaded."""
-    import socket
-
-    if not 1 <= port <= 65535:
-        raise UserError(f"PORT={port}: give a port from 1 to 65535, e.g. make app PORT=7860")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise UserError(
-                f"cannot serve on {host}:{port} ({exc.strerror or exc}): another program uses it? "
-                f"choose another port, e.g. make app PORT={port + 1}"
-            ) from exc
-
-
 def main(argv: Sequence[str]) -> int:
     parser = Parser(prog="python -m scripts.app", description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
@@ -174,7 +159,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime when exported) | torch | onnx")
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
-    check_port_free(args.host, args.port)
+    check_port_free(args.host, args.port, "app")
     demo = build_app(run_dir, cfg["threads"], args.backend)
     say(f"serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)")
     demo.launch(

@@ -61,6 +61,7 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         [("RUN", "--run", "value"), ("PORT", "--port", "value"), ("BACKEND", "--backend", "value")],
     ),
     "notebook": ("scripts.notebook", []),
+    "tensorboard": ("scripts.board", [("PORT", "--port", "value")]),
     "bench": ("bench.bench", [("ROWS", "--rows", "value"), ("ROUNDS", "--rounds", "value")]),
     "experiments": ("bench.experiments", [("SEEDS", "--seeds", "value"), ("ROWS", "--rows", "value")]),
     "gpu-check": ("bench.gpu_check", []),

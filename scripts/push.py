@@ -133,14 +133,9 @@ def _hub_error(exc: Exception, repo_id: str) -> UserError:
                 f"{repo_id} was not found on the Hub (404): check the repo id and the token's namespace"
             )
         return UserError(f"the Hub answered {status} for {repo_id}; try again later")
-    network_library = type(exc).__module__.split(".")[0] in (
-        "httpx",
-        "httpx2",
-        "httpcore",
-        "requests",
-        "urllib3",
-    )
-    if network_library or isinstance(exc, (ConnectionError, OSError)):
+    from scripts.common.hub_errors import is_network
+
+    if is_network(exc) or isinstance(exc, OSError):
         return UserError(
             f"could not reach the Hub ({endpoint() or 'huggingface.co'}): check the network and "
             "HF_ENDPOINT, then push again"

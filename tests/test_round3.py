@@ -4,12 +4,15 @@ clean result (argparse values, ports, torchrun words, damaged or repeated runs i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 from scripts import app, compare, sweep
 from scripts.common import runs
 from scripts.common.errors import UserError, run_cli
+from scripts.common.ports import check_port_free
 
 
 def one_line(capsys) -> str:
@@ -33,8 +36,30 @@ def test_argument_errors_are_one_line_naming_the_make_variable(main, argv, needl
 
 @pytest.mark.parametrize("port", [70000, -1, 0])
 def test_ports_out_of_range_are_one_line(port):
-    with pytest.raises(UserError, match=f"PORT={port}: give a port from 1 to 65535"):
-        app.check_port_free("127.0.0.1", port)
+    with pytest.raises(UserError, match=f"PORT={port}: give a port from 1 to 65535, e.g. make app"):
+        check_port_free("127.0.0.1", port)
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "abc", "6006x"])
+def test_tensorboard_ports_are_checked_before_it_starts(port, monkeypatch, capsys):
+    from scripts import cli
+
+    monkeypatch.setenv("QF_PORT", port)
+    assert cli.main(["tensorboard"]) == 2
+    assert f"PORT={port}: give a port from 1 to 65535, e.g. make tensorboard PORT=6006" in one_line(capsys)
+
+
+def test_a_taken_tensorboard_port_is_one_line(monkeypatch, capsys):
+    import socket
+
+    from scripts import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("QF_PORT", str(taken.getsockname()[1]))
+        assert cli.main(["tensorboard"]) == 2
+    assert "choose another port, e.g. make tensorboard PORT=" in one_line(capsys)
 
 
 def test_a_stray_word_in_torchrun_args_is_refused_not_run(capsys):
@@ -172,3 +197,95 @@ def test_damaged_run_files_are_one_line_naming_the_file(finished_run, tmp_path, 
     args = ["--run", str(run)] + ([] if main is card.main else ["--backend", "torch", "some text"])
     assert run_cli(main, args) == 2
     assert needle in one_line(capsys)
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_a_network_failure_wrapped_by_the_hub_client_is_said_as_one(offline, monkeypatch):
+    """huggingface_hub 1.x wraps a refused connection (httpx2) in LocalEntryNotFoundError: that is a network
+    failure, not "check the id" and not offline mode, unless HF_HUB_OFFLINE is set."""
+    import socket
+
+    import httpx2
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from scripts.common.hub_errors import hub_error
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        try:
+            httpx2.head(f"http://127.0.0.1:{port}/owner/model/resolve/main/config.json")
+        except httpx2.ConnectError as refused:
+            raise LocalEntryNotFoundError("cannot find the requested files in the disk cache") from refused
+    except LocalEntryNotFoundError as exc:
+        wrapped = exc
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    line = str(hub_error(wrapped, "model 'owner/model'", "check model_name"))
+    assert "check model_name" not in line
+    if offline:
+        assert "HF_HUB_OFFLINE" in line and "not in the local Hugging Face cache" in line
+    else:
+        assert "could not reach the Hub for model 'owner/model' (ConnectError)" in line
+
+
+def test_a_disk_that_fills_during_training_is_one_line_and_publishes_nothing(
+    tiny_model, finished_run, tmp_path, monkeypatch, capsys
+):
+    """safetensors reports a full disk in its own error type: still one line, the work folder removed,
+    outputs/latest left on the last good run."""
+    import shutil as sh
+
+    import transformers.modeling_utils
+    from safetensors import SafetensorError
+
+    from scripts import train
+    from tests.helpers import tiny_args, write_binary_csv
+
+    out = tmp_path / "outputs"
+    sh.copytree(finished_run, out / finished_run.name)
+    (out / "latest").symlink_to(finished_run.name)
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", full)
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
+    code = run_cli(
+        train.main, ["--data", str(csv), "--set", *tiny_args(tiny_model, out), "num_train_epochs=1"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err  # progress bars come first
+    line = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and line.startswith("error: ")
+    assert "filled up while" in line and "nothing was published and outputs/latest is unchanged" in line
+    assert (out / "latest").resolve().name == finished_run.name
+    assert not any((out / ".incomplete").iterdir())
+
+
+def test_torch_s_full_disk_message_is_recognised_by_the_free_space(tmp_path):
+    """torch's zip writer says only "unexpected pos" on a full disk: the free space left decides."""
+    import errno
+
+    from scripts.common.runs import disk_full
+
+    opaque = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+    assert not disk_full(opaque, tmp_path)  # this disk has room: not called a full disk
+    assert disk_full(OSError(errno.ENOSPC, "No space left on device"), tmp_path)
+    assert not disk_full(OSError(errno.ENOENT, "No such file"), tmp_path)
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tmp_path)]).returncode
+    ):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        import torch
+
+        with pytest.raises(RuntimeError) as real:
+            torch.save({"w": torch.zeros(1_000_000)}, tmp_path / "w.pt")
+        assert disk_full(real.value, tmp_path)
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path)], check=True)  # lazy: torch may hold the file

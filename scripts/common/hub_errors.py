@@ -6,6 +6,9 @@ import os
 
 from scripts.common.errors import UserError
 
+# the HTTP libraries the Hub clients use (huggingface_hub 1.x ships httpx2 / httpcore2)
+NETWORK_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")
+
 
 def token_hint() -> str:
     return "" if os.environ.get("HF_TOKEN") else " (no token: set HF_TOKEN or run `huggingface-cli login`)"
@@ -17,9 +20,7 @@ def is_network(exc: BaseException | None) -> bool:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         module = type(exc).__module__.split(".")[0]
-        if module in ("httpx", "httpcore", "requests", "urllib3") or isinstance(
-            exc, (ConnectionError, TimeoutError)
-        ):
+        if module in NETWORK_LIBRARIES or isinstance(exc, (ConnectionError, TimeoutError)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -64,20 +65,41 @@ def hub_error(
             f"the Hub refused access to {what} ({exc.response.status_code}){token_hint()}; use a "
             "token that may read it"
         )
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    # The installed client wraps a failed connection in LocalEntryNotFoundError: a network failure is said
+    # as one, not as "offline mode" (and never as "check the id")
+    if is_network(exc) and not offline:
+        return _unreachable(exc, what, cached)
     if isinstance(exc, (OfflineModeIsEnabled, LocalEntryNotFoundError)) or "offline" in str(exc).lower():
         return UserError(
             f"{what} is not in the local Hugging Face cache and the Hub cannot be reached "
             "(HF_HUB_OFFLINE or no network); connect once without HF_HUB_OFFLINE to download it"
         )
-    if is_network(exc):
-        local = (
-            ""
-            if cached is None
-            else "; a cached copy exists: run with HF_HUB_OFFLINE=1 to use it"
-            if cached
-            else "; no cached copy exists on this machine"
-        )
-        return UserError(f"could not reach the Hub for {what} ({exc.__class__.__name__}){local}")
     cause = exc.__cause__ or exc.__context__ or exc
     first = str(cause).splitlines()[0][:160] if str(cause) else ""
     return UserError(f"{what} could not be loaded ({cause.__class__.__name__}: {first}); {fix}")
+
+
+def _network_cause(exc: BaseException) -> str:
+    """The innermost connection error's class name (ConnectError, ConnectTimeout ...)."""
+    name, seen = exc.__class__.__name__, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__module__.split(".")[0] in NETWORK_LIBRARIES:
+            name = exc.__class__.__name__
+        exc = exc.__cause__ or exc.__context__
+    return name
+
+
+def _unreachable(exc: BaseException, what: str, cached: bool | None) -> UserError:
+    local = (
+        ""
+        if cached is None
+        else "; a cached copy exists: run with HF_HUB_OFFLINE=1 to use it"
+        if cached
+        else "; no cached copy exists on this machine"
+    )
+    return UserError(
+        f"could not reach the Hub for {what} ({_network_cause(exc)}): check the network or the proxy, "
+        f"then run again{local}"
+    )

@@ -105,10 +105,40 @@ def workspace(
         if not exc.resumable:  # type: ignore[attr-defined]
             shutil.rmtree(work, ignore_errors=True)
         raise
-    except BaseException:
+    except BaseException as exc:
+        full = isinstance(exc, Exception) and disk_full(exc, work)  # before the removal frees space
         if existing is None:
             shutil.rmtree(work, ignore_errors=True)
+        if full:
+            raise UserError(
+                f"the disk holding {outputs_dir} filled up while {name} was being written; nothing was "
+                "published and outputs/latest is unchanged. Free space (or set outputs_dir elsewhere) and "
+                + ("continue with RESUME=1" if existing is not None else "train again")
+            ) from exc
         raise
+
+
+LOW_SPACE = 64 * 2**20  # bytes: below this after a failed write, the disk was full
+FULL_DISK_WORDS = ("no space left", "os error 28", "disk quota exceeded")
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether a write failed for want of space, however the writing library reports it: an OSError's
+    errno, safetensors' message, or torch's zip writer (which only says "unexpected pos") on a full disk."""
+    chain, seen = exc, set()
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if isinstance(chain, OSError) and chain.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(chain).lower() for word in FULL_DISK_WORDS):
+            return True
+        chain = chain.__cause__ or chain.__context__
+    if isinstance(exc, RuntimeError) and "inline_container" in str(exc):
+        try:
+            return shutil.disk_usage(folder).free < LOW_SPACE
+        except OSError:
+            return False
+    return False
 
 
 @contextmanager
