@@ -47,7 +47,10 @@ ARGS = {
     "train_batch_size": "auto",
     # auto: the 99th percentile of the training texts' token lengths, rounded up to 8 (max_seq_length_cap)
     "max_seq_length": "auto",
-    # a text longer than max_seq_length: head | tail | head+tail | auto (head+tail when > 5 % are cut)
+    # texts longer than max_seq_length: chunks (read whole in overlapping windows, scores averaged) |
+    # truncate (cut by `truncation`) | auto (chunks when > 5 % of training texts are longer)
+    "long_texts": "auto",
+    # how truncate cuts: head | tail | head+tail | auto (head+tail when > 5 % are cut)
     "truncation": "head",
     # keep the best epoch on validation; stop after this many epochs without a better one (auto: on,
     # off for small data, whose validation split is a handful of rows)
@@ -116,6 +119,8 @@ ADVANCED = {
     "max_seq_length_cap": 256,
     "pos_weight_cap": 30.0,
     "max_train_rows": 0,
+    # long_texts=chunks: tokens a window shares with the next; auto: a quarter of max_seq_length
+    "window_overlap": "auto",
     # batches of similar length; auto: on every run
     "length_grouping": "auto",
     # grouped batches keep their group's class mix; auto: on runs under 250 steps

@@ -18,6 +18,7 @@ from scripts.common.errors import UserError
 from scripts.common.runtime import PRECISIONS
 from scripts.model.architectures import canonical as canonical_model_type
 from scripts.model.truncation import SETTINGS as TRUNCATION_SETTINGS
+from scripts.model.windows import SETTINGS as LONG_TEXT_SETTINGS
 
 RUN_NAME = re.compile(r"(?!latest\Z)[\w\-+()][\w .\-+()]{0,99}")  # used with fullmatch: no trailing newline
 SECTIONS = ("DATA", "MODEL", "ARGS", "BALANCE", "SPLIT", "EVALUATION", "OUTPUT", "HUB", "ADVANCED")
@@ -30,6 +31,7 @@ AUTO_NUMBERS: dict[str, tuple[type, ...]] = {
     "learning_rate": (float, int),
     "train_batch_size": (int,),
     "warmup_ratio": (float, int),
+    "window_overlap": (int,),
 }
 ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     **AUTO_NUMBERS,
@@ -50,6 +52,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "report_to": ("none", "wandb", "mlflow"),
     "dedupe": ("exact", "near", "none"),
     "truncation": TRUNCATION_SETTINGS,
+    "long_texts": LONG_TEXT_SETTINGS,
 }
 POSITIVE = {
     "num_train_epochs",
@@ -65,7 +68,14 @@ POSITIVE = {
     "pos_weight_cap",
     "verify_rows",
 }
-NON_NEGATIVE = {"warmup_ratio", "weight_decay", "early_stopping_patience", "max_train_rows", "manual_seed"}
+NON_NEGATIVE = {
+    "window_overlap",
+    "warmup_ratio",
+    "weight_decay",
+    "early_stopping_patience",
+    "max_train_rows",
+    "manual_seed",
+}
 FRACTIONS = {"validation_size", "test_size", "warmup_ratio", "balance_ratio"}
 # Lower bounds beyond "positive", and upper bounds, with the reason a user reads.
 AT_LEAST = {

@@ -57,12 +57,62 @@ class Attribution:
 def explain(
     predictor: Any, text: str, target: int, contrast: int | None = None, steps: int = STEPS
 ) -> Attribution:
-    """Integrated-gradients attributions of the tokens of `text` to the score of label `target`."""
+    """Integrated-gradients attributions of the tokens of `text` to the score of label `target`, as the
+    model reads it: cut by the truncation rule, or in windows whose scores are averaged (long_texts=chunks).
+    Over windows the explained score is the mean of the windows' scores, so each window's attributions
+    count 1/n and a token shared by two windows sums both shares: completeness still holds."""
+    if predictor.meta.get("long_texts") != "chunks":
+        return _explain_piece(predictor, predictor.fit_texts([text])[0], target, contrast, steps)
+    from scripts.model.windows import spans as window_spans
+
+    cuts = window_spans(
+        text, predictor.tokenizer, predictor.max_seq_length, int(predictor.meta["window_overlap"])
+    )
+    if len(cuts) == 1:
+        return _explain_piece(predictor, text, target, contrast, steps)
+    parts = [_explain_piece(predictor, text[a:b], target, contrast, steps) for a, b in cuts]
+    return _merge(text, [a for a, _ in cuts], parts)
+
+
+def _merge(text: str, starts: list[int], parts: list[Attribution]) -> Attribution:
+    """The windows' attributions as one over the whole text (each window's share 1/n)."""
+    share = 1.0 / len(parts)
+    spans: dict[tuple[int, int], float] = {}
+    for start, part in zip(starts, parts):
+        cursor = start
+        for fragment, score in part.fragments:
+            if score is not None:
+                key = (cursor, cursor + len(fragment))
+                spans[key] = spans.get(key, 0.0) + score * share
+            cursor += len(fragment)
+    fragments: list[tuple[str, float | None]] = []
+    cursor = 0
+    for (begin, end), score in sorted(spans.items()):
+        if begin < cursor:  # a token cut differently at a window's edge: its share stays in the total
+            continue
+        if begin > cursor:
+            fragments.append((text[cursor:begin], None))
+        fragments.append((text[begin:end], score))
+        cursor = end
+    if cursor < len(text):
+        fragments.append((text[cursor:], None))
+    return Attribution(
+        fragments=fragments,
+        target=parts[0].target,
+        contrast=parts[0].contrast,
+        score=float(np.mean([p.score for p in parts])),
+        baseline_score=float(np.mean([p.baseline_score for p in parts])),
+        total=float(sum(p.total for p in parts) * share),
+        delta=float(np.mean([p.delta for p in parts])),
+    )
+
+
+def _explain_piece(predictor: Any, text: str, target: int, contrast: int | None, steps: int) -> Attribution:
+    """Integrated gradients over one text that fits max_seq_length (the text as the model scores it)."""
     import torch
     from captum.attr import LayerIntegratedGradients
 
     model, tokenizer = predictor.model, predictor.tokenizer
-    text = predictor.fit_texts([text])[0]  # a long text is explained as the model saw it
     encoded = tokenizer(
         text,
         truncation=True,

@@ -33,13 +33,23 @@ class Predictor:
         return fit(texts, self.tokenizer, self.max_seq_length, self.meta.get("truncation", "head"))
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """The model's raw scores, in input order (texts sorted by length and padded per batch)."""
+        """The model's raw scores, in input order. A run trained on windows (long_texts=chunks) scores
+        every window of a long text and averages their logits, as its validation did."""
+        texts = ["" if t is None else str(t) for t in texts]
+        if self.meta.get("long_texts") != "chunks":
+            return self.batch_logits(self.fit_texts(texts), batch_size)
+        from scripts.model.windows import pool, split
+
+        pieces, owners = split(texts, self.tokenizer, self.max_seq_length, int(self.meta["window_overlap"]))
+        return pool(self.batch_logits(pieces, batch_size), owners, len(texts))
+
+    def batch_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw scores of texts that fit, in input order (sorted by length and padded per batch)."""
         import torch
 
-        texts = self.fit_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
         ids = encoded["input_ids"]
         order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)

@@ -74,12 +74,12 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 class OnnxPredictor(Predictor):
-    """Predictor's interface (predict_logits, predict_proba, decide) on an ONNX Runtime session."""
+    """Predictor's interface (predict_logits, predict_proba, decide) on an ONNX Runtime session: only the
+    batch scoring differs, so long texts are cut or windowed exactly as with PyTorch."""
 
-    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        texts = self.fit_texts(texts)
+    def batch_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        if not texts:
+        if not len(texts):
             return out
         lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
         order = np.argsort([-n for n in lengths], kind="stable")

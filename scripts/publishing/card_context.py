@@ -23,7 +23,7 @@ from scripts.evaluation.report import (
     paired_sentence,
     with_interval,
 )
-from scripts.model import truncation
+from scripts.model import truncation, windows
 from scripts.model.architectures import simpletransformers_type
 from scripts.model.base_model import hub_base_model
 from scripts.publishing.card_data import (
@@ -239,6 +239,13 @@ def truncation_note(record: dict[str, Any]) -> str:
     if not stats:
         return ""
     auto = stats.get("auto", "truncation" not in record)
+    long_texts = record.get("long_texts") or {}
+    if long_texts.get("mode") == "chunks":
+        return (
+            f" ({stats.get('truncated_share_pct')}% of training texts longer, read whole: `long_texts` "
+            f"chunks, windows sharing {long_texts['window_overlap']} tokens, at most "
+            f"{long_texts['windows_per_text']} per text in training, all of them averaged when scoring)"
+        )
     how = {"head": "the start kept", "tail": "the end kept", "head+tail": "the start and the end kept"}
     return (
         f" ({'auto: 99th percentile of training token lengths, ' if auto else ''}"
@@ -258,7 +265,8 @@ def usage_values(
         else "Your text here"
     )
     mode = meta.get("truncation", "head")
-    fit_text = truncation.card_snippet(mode, int(meta.get("max_seq_length", 512)))
+    chunks = meta.get("long_texts") == "chunks"
+    fit_text = "" if chunks else truncation.card_snippet(mode, int(meta.get("max_seq_length", 512)))
     text = f'fit_text("{example}", classifier.tokenizer)' if fit_text else f'"{example}"'
     return {
         "ref": ref,
@@ -267,6 +275,9 @@ def usage_values(
         else f'"{ref}/quickfit.json"',
         "mode": mode,
         "fit_text": fit_text,
+        "windows": windows.card_snippet(int(meta["max_seq_length"]), int(meta["window_overlap"]))
+        if chunks
+        else "",
         "text": text,
         "st_text": text.replace("classifier.", "model."),
         "task": record["task"],

@@ -26,6 +26,8 @@ def finalise(result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, 
         "positive_label": dataset.positive_label,
         "max_seq_length": cfg["max_seq_length"],
         "truncation": cfg["truncation"],
+        "long_texts": cfg["long_texts"],
+        "window_overlap": cfg["window_overlap"],
         "model_type": cfg["model_type"],
     }
     base_model.write_label_map(result.model_dir, dataset.label_names, dataset.task, meta)

@@ -140,6 +140,9 @@ def train(
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
+    if "document" in eval_df:  # long_texts=chunks: validation windows, scored per document
+        model.window_owners = eval_df["document"].to_numpy()
+        model.document_labels = eval_df.drop_duplicates("document")["encoded"].tolist()
     eval_key = "eval_df" if task == "multilabel" else "eval_data"  # the two classes name it differently
     with _no_torchvision_formatting():
         global_step, details = model.train_model(

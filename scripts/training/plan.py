@@ -16,7 +16,7 @@ from scripts.common.console import say
 from scripts.common.errors import UserError
 from scripts.data import balance
 from scripts.data.dataset import Dataset, encode_labels
-from scripts.model import architectures, base_model, truncation
+from scripts.model import architectures, base_model, truncation, windows
 from scripts.training import recipes, tracking
 
 
@@ -80,6 +80,38 @@ def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]
     return mode
 
 
+def choose_long_texts(
+    cfg: dict[str, Any], tokenizer: Any, max_len: int, stats: dict[str, Any], train_texts: list[str]
+) -> dict[str, Any]:
+    """long_texts: chunks (overlapping windows, pooled) or truncate, said with its reason; for chunks the
+    overlap and the cap of windows per training text, chosen from the training texts' token lengths."""
+    mode, why = windows.choose(
+        cfg["long_texts"], stats.get("truncated_share_pct", 0.0), getattr(tokenizer, "is_fast", False)
+    )
+    if mode != "chunks":
+        say(f"long_texts={cfg['long_texts']} -> truncate ({why})")
+        return {"long_texts": "truncate", "window_overlap": None, "windows_per_text": None}
+    room = truncation.room(tokenizer, max_len)
+    overlap = windows.overlap_for(cfg["window_overlap"], room)
+    rng = np.random.default_rng(cfg["manual_seed"])
+    sample = [train_texts[i] for i in rng.permutation(len(train_texts))[:LENGTH_SAMPLE]]
+    cap, cost = windows.choose_cap(base_model.token_lengths(tokenizer, sample), room, overlap)
+    say(
+        f"long_texts={cfg['long_texts']} -> chunks ({why}): windows of {max_len} tokens sharing {overlap}; "
+        f"at most {cap} per training text (about {cost}x the token positions of truncation, budget "
+        f"{windows.COST_BUDGET:g}x); every window is read and averaged when scoring"
+    )
+    return {"long_texts": "chunks", "window_overlap": overlap, "windows_per_text": cap}
+
+
+def windowed(
+    frame: pd.DataFrame, tokenizer: Any, max_len: int, overlap: int, cap: int | None
+) -> pd.DataFrame:
+    """One row per window, carrying its text's labels and the index of its text (column `document`)."""
+    pieces, owners = windows.split(frame["text"].tolist(), tokenizer, max_len, overlap, cap)
+    return frame.iloc[owners].assign(text=pieces, document=owners).reset_index(drop=True)
+
+
 @dataclass
 class Plan:
     """One training, resolved: the config with every "auto" filled in, the balanced training frame and
@@ -117,6 +149,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
     max_len, stats = choose_max_seq_length(cfg, base, tokenizer, splits["train"]["text"].tolist())
     cut = choose_truncation(cfg, tokenizer, stats)
+    long_texts = choose_long_texts(cfg, tokenizer, max_len, stats, splits["train"]["text"].tolist())
     positives = (
         int((splits["validation"]["labels"] == dataset.positive_label).sum())
         if dataset.task == "binary"
@@ -134,6 +167,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         **runtime_chosen,
         "max_seq_length": max_len,
         "truncation": cut,
+        **long_texts,
         "balance": balanced.method,
         "task": dataset.task,
         "positive_label": dataset.positive_label or cfg["positive_label"],
@@ -141,15 +175,22 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     threads = runtime.set_threads(cfg["threads"])
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    # The model sees long texts cut by the truncation rule, in training and in its validation pass alike
-    # (make eval, predict and the app apply the same rule from quickfit.json).
+    # The model sees long texts cut by the truncation rule or in windows, in training and in its validation
+    # pass alike (make eval, predict and the app apply the same rule from quickfit.json).
     train_df, val_df = (
-        frame.assign(
-            encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task),
-            text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut),
-        )
+        frame.assign(encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task))
         for frame in (balanced.train, splits["validation"])
     )
+    if cfg["long_texts"] == "chunks":
+        overlap = cfg["window_overlap"]
+        train_df = windowed(train_df, tokenizer, max_len, overlap, cfg["windows_per_text"])
+        val_df = windowed(val_df, tokenizer, max_len, overlap, None)
+        say(f"  {len(balanced.train)} training texts -> {len(train_df)} windows; validation scored per text")
+    else:
+        train_df, val_df = (
+            frame.assign(text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut))
+            for frame in (train_df, val_df)
+        )
 
     check_optimizer_steps(cfg, len(train_df))
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)

@@ -38,6 +38,12 @@ def run_record(
         "balance": _balance(plan.balanced),
         "max_seq_length": plan.max_len,
         "truncation": cfg["truncation"],
+        "long_texts": {
+            "mode": cfg["long_texts"],
+            "window_overlap": cfg["window_overlap"],
+            "windows_per_text": cfg["windows_per_text"],
+            "training_windows": len(plan.train_df),
+        },
         "token_lengths": plan.stats,
         "length_grouping": bool(cfg["length_grouping"]),
         "grouping_class_mix": bool(cfg["grouping_class_mix"]),

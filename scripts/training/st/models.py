@@ -229,8 +229,13 @@ class FastPaths:
     epochs_evaluated = 0
     writer = None
 
+    window_owners: np.ndarray | None = None  # validation in windows: the document of each window
+    document_labels: list | None = None
+
     def eval_model(self, *args, **kwargs):
         result, outputs, wrong = super().eval_model(*args, **kwargs)
+        if self.window_owners is not None:
+            result, outputs = self._per_document(result, np.asarray(outputs), kwargs)
         if self.checkpoint_dir is not None:  # during training: the epoch just saved was evaluated
             np.save(
                 self.checkpoint_dir / VALIDATION_OUTPUTS,
@@ -246,6 +251,18 @@ class FastPaths:
             if self.epoch_callback is not None:
                 self.epoch_callback(self.start_epoch + self.epochs_evaluated, result)
         return result, outputs, wrong
+
+    def _per_document(self, result: dict, outputs: np.ndarray, kwargs: dict) -> tuple[dict, np.ndarray]:
+        """Window outputs pooled per document as the predictor pools them, then the metrics on documents."""
+        from scripts.model.windows import pool_outputs
+
+        multi = getattr(self, "multi_label", False)
+        labels = np.asarray(self.document_labels)
+        outputs = pool_outputs(outputs, self.window_owners, len(labels), multi)
+        preds = outputs if multi else outputs.argmax(axis=1)
+        metrics = {k: f for k, f in kwargs.items() if callable(f)}
+        scored, _ = self.compute_metrics(preds, outputs, labels, None, multi_label=multi, **metrics)
+        return {**scored, "eval_loss": result.get("eval_loss")}, outputs
 
 
 class QuickClassificationModel(FastPaths, ClassificationModel):
