@@ -176,3 +176,96 @@ def test_a_run_on_long_texts_reads_them_in_windows_and_scores_them_whole(long_ru
     with torch.no_grad():
         by_window = [model(**tokenizer(p, return_tensors="pt")).logits[0].numpy() for p in pieces]
     np.testing.assert_allclose(predictor.predict_logits([text])[0], np.mean(by_window, axis=0), atol=1e-5)
+
+
+def test_eval_predict_and_the_app_score_long_texts_whole(long_runs):
+    import pandas as pd
+
+    from scripts import app, evaluate
+    from scripts.common.errors import run_cli
+    from scripts.model.inference import load_predictor
+
+    run = long_runs["multiclass"]
+    assert run_cli(evaluate.main, ["--run", str(run)]) == 0
+    scored = pd.read_csv(run / "eval" / "predictions.csv", keep_default_na=False)
+    predictor = load_predictor(run / "model", threads=1)
+    probs = predictor.predict_proba(scored["text"].tolist())
+    columns = [f"prob_{label}" for label in predictor.labels]
+    np.testing.assert_allclose(scored[columns].to_numpy(), probs, atol=2e-6)
+    text = long_text(run)
+    shown, _, highlights = app.classifier(predictor)(text)
+    np.testing.assert_allclose(list(shown.values()), predictor.predict_proba([text])[0], atol=1e-6)
+    assert "".join(fragment for fragment, _ in highlights) == text  # attributions over the whole text
+
+
+def test_explanations_span_every_window_and_stay_complete(long_runs):
+    from scripts.evaluation.explain import explain
+    from scripts.model.inference import load_predictor
+
+    run = long_runs["multiclass"]
+    predictor = load_predictor(run / "model", threads=1)
+    text = long_text(run)
+    cuts = windows.spans(text, predictor.tokenizer, 24, predictor.meta["window_overlap"])
+    attribution = explain(predictor, text, target=0)
+    assert "".join(fragment for fragment, _ in attribution.fragments) == text
+    logits = predictor.predict_logits([text])[0].astype(np.float64)
+    assert abs(attribution.score - (logits[0] - np.delete(logits, 0).mean())) < 1e-4  # the pooled score
+    assert abs(attribution.total - (attribution.score - attribution.baseline_score)) < 0.05  # completeness
+    cursor, late = 0, 0
+    for fragment, score in attribution.fragments:
+        late += score is not None and cursor >= cuts[0][1]  # tokens past the first window are explained
+        cursor += len(fragment)
+    assert late > 0
+
+
+@pytest.fixture(scope="module")
+def carded_long_run(long_runs):
+    from scripts import card, export
+    from scripts.common.errors import run_cli
+
+    run = long_runs["multiclass"]
+    assert run_cli(export.main, ["--run", str(run)]) == 0
+    assert run_cli(card.main, ["--run", str(run)]) == 0
+    return run
+
+
+@pytest.mark.parametrize("section", ["## How to use", "With ONNX Runtime"])
+def test_the_cards_snippets_give_make_predict_s_probabilities_for_a_long_text(carded_long_run, section):
+    import ast
+    import json
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from scripts.model.inference import load_predictor
+
+    run = carded_long_run
+    card = (run / "model" / "README.md").read_text()
+    assert "read in overlapping windows" in card and "long_texts` chunks" in card
+    snippet = re.search(re.escape(section) + r".*?```python\n(.*?)```", card, re.S).group(1)
+    text = long_text(run)
+    assert snippet.count('"Your text here"') == 1
+    snippet = snippet.replace('"Your text here"', json.dumps(text))
+    project = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, cwd=project, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = {row["label"]: row["score"] for row in ast.literal_eval(result.stdout.strip().splitlines()[-1])}
+    predictor = load_predictor(run / "model", threads=1)
+    expected = dict(zip(predictor.labels, predictor.predict_proba([text])[0].tolist()))
+    assert printed.keys() == expected.keys()
+    for label, p in expected.items():
+        assert abs(printed[label] - p) <= 2e-4, (label, printed, expected)
+
+
+def test_onnx_reads_long_texts_as_pytorch_does(carded_long_run):
+    from scripts.model.inference import load_predictor
+    from scripts.model.onnx_predictor import load_onnx_predictor
+
+    run = carded_long_run
+    texts = [long_text(run), "short text", ""]
+    onnx = load_onnx_predictor(run / "onnx", threads=1).predict_logits(texts)
+    torch = load_predictor(run / "model", threads=1).predict_logits(texts)
+    np.testing.assert_allclose(onnx, torch, atol=1e-4)

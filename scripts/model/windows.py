@@ -137,11 +137,15 @@ def choose(setting: str, truncated_share_pct: float, fast_tokenizer: bool) -> tu
 
 
 def card_snippet(max_seq_length: int, overlap: int) -> str:
-    """spans() and windows() with this model's settings as windows' defaults, for the card."""
+    """spans() and windows() with this model's settings as windows' defaults, for the card (no type
+    hints: the snippet runs as it is printed)."""
+    spans_source = inspect.getsource(spans)
+    spans_source = spans_source.replace(
+        spans_source[: spans_source.index(":\n") + 1], "def spans(text, tokenizer, max_len, overlap):"
+    )
     source = inspect.getsource(windows)
-    header = source.splitlines()[0]
     source = source.replace(
-        header,
+        source[: source.index(":\n") + 1],
         f"def windows(text, tokenizer, max_len={max_seq_length}, overlap={overlap}):  # long_texts=chunks",
     )
-    return inspect.getsource(spans) + "\n\n" + source
+    return spans_source + "\n\n" + source
