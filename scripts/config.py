@@ -55,6 +55,9 @@ ARGS = {
     # keep the best epoch on validation; stop after this many epochs without a better one (auto: on,
     # off for small data, whose validation split is a handful of rows)
     "use_early_stopping": "auto",
+    # how the epoch count is chosen: validation | kfold (cross-validation on train + validation, then
+    # the model trained on all of them) | auto (kfold under 50 carved validation rows)
+    "model_selection": "auto",
     "early_stopping_patience": 2,
     "manual_seed": 42,
     "eval_batch_size": 64,

@@ -68,15 +68,19 @@ def carve_validation(rows: pd.DataFrame, task: str, seed: int) -> dict[str, pd.D
 
 
 def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[str], seed: int):
-    """quickfit with the run's recipe on the draw (its own validation carved out); test probabilities."""
+    """quickfit as make train runs it on the draw (its own validation carved out, or k-fold selection on
+    the whole draw where that validation is too small); test probabilities."""
+    from scripts.common.console import quiet
     from scripts.model.inference import load_predictor
+    from scripts.training import kfold
     from scripts.training.finalise import finalise
 
     splits = carve_validation(rows, dataset.task, seed)
-    plan = train.make_plan({**cfg, "manual_seed": seed}, dataset, splits, base)
+    with quiet():
+        plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, splits, base, True, False)
     with tempfile.TemporaryDirectory(prefix="quickfit-curve-") as work:
-        result = train.train_with_plan(plan, dataset, base, Path(work))
-        finalise(result, dataset, splits["validation"], plan.cfg)
+        result = kfold.fit(plan, dataset, base, Path(work), train.train_with_plan)
+        finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
         predictor = load_predictor(result.model_dir, cfg["threads"])
         return predictor.predict_proba(texts), predictor.thresholds or None
 

@@ -23,7 +23,7 @@ from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data import leakage, sources
 from scripts.data.dataset import encode_labels, load_dataset, load_split
-from scripts.evaluation import baselines, calibration, explain, uncertainty
+from scripts.evaluation import baselines, calibration, cross_validated, explain, uncertainty
 from scripts.evaluation.error_analysis import error_analysis
 from scripts.evaluation.metrics import COLLAPSE_METRIC, HEADLINE, collapse_check, score
 from scripts.evaluation.outputs import write_outputs
@@ -76,6 +76,8 @@ def load_rows(run_dir: Path, data_path: str | None) -> Rows:
     frame, name = load_eval_data(run_dir, record, data_path)
     train = load_split(runs.split_path(run_dir, "train"), task)
     val = load_split(runs.split_path(run_dir, "validation"), task)
+    if (record.get("model_selection") or {}).get("method") == "kfold":  # the model trained on both:
+        train = pd.concat([train, val], ignore_index=True)  # so do the references it is compared with
     encode = lambda f: np.array(encode_labels(f["labels"], labels, task))  # noqa: E731
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
     texts = frame["text"].tolist()
@@ -94,6 +96,13 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     references = reference_outputs(rows, run_dir, model["tuned"])
     results, leaked = score_all(rows, model, references)
     report = assemble(run_dir, rows, model, references, results, leaked)
+    if data_path is None:  # the run's own test split: beside it, a k-fold run's cross-validated estimate
+        report["cross_validated"] = cross_validated.estimate(run_dir, rows.record, predictor.meta)
+        line = cross_validated.sentence(
+            report["cross_validated"], len(rows.texts), COLLAPSE_METRIC[rows.task]
+        )
+        if line:
+            say(line)
     report["explanations"] = explain.explain_errors(
         predictor, report["errors"]["confident_wrong"], rows.labels, rows.task
     )

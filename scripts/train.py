@@ -21,7 +21,7 @@ from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import Dataset, save_split
 from scripts.data.prepare import prepare
-from scripts.training import checkpoints, distributed, tracking
+from scripts.training import checkpoints, distributed, kfold, tracking
 from scripts.training.plan import Plan, choose_model, make_plan
 
 __all__ = ["check_disk", "choose_model", "main", "make_plan", "prepare", "train_run", "train_with_plan"]
@@ -83,12 +83,13 @@ def train_run(
     if interrupted:
         splits = resuming.saved_splits(interrupted, source, dataset.task)
         say(f"  the split saved with the run is used ({ {k: len(v) for k, v in splits.items()} })")
-    # 3. the plan: balancing, sequence length, "auto" hyperparameters, the preflight
-    plan = make_plan(cfg, dataset, splits, base)
+    # 3. the plan: model selection, balancing, sequence length, "auto" hyperparameters, the preflight
+    world = distributed.current()
+    carved = "validation" in dataset.report.get("split", {}).get("carved", [])
+    plan = kfold.plan_for(cfg, dataset, splits, base, carved and not interrupted, world.distributed)
     name = interrupted.work.name if interrupted else runs.new_run_name(source.name, cfg["run_name"])
     if not interrupted:
         check_disk(out, base, plan.cfg["num_train_epochs"])
-    world = distributed.current()
     if not world.main:  # another rank of `make train NPROC=N`: train in step with rank 0, keep nothing
         with runs.rank_scratch() as scratch:
             train_with_plan(plan, dataset, base, scratch, interrupted)
@@ -98,7 +99,7 @@ def train_run(
     existing = interrupted.work if interrupted else None
     with (
         locks.run_claimed(out, out / runs.INCOMPLETE, name, auto_name) as name,
-        runs.workspace(out, name, existing=existing, resumable=_has_checkpoint) as work,
+        runs.workspace(out, name, existing=existing, resumable=_resumable(plan)) as work,
     ):
         if interrupted:
             resuming.keep_history_before(interrupted)
@@ -110,7 +111,7 @@ def train_run(
         _finish(work, plan, dataset, source, splits, result, world, timing, bool(interrupted), search)
         # 7. publish
         final = _publish(work, out)
-    say(f"best epoch {result.best_epoch}: validation {plan.metric_name} = {result.best_metric:.4f}")
+    kfold.say_chosen(plan, result)
     say(f"run saved to {final} ({timing['train_seconds']:.0f} s training); outputs/latest points at it")
     return final
 
@@ -140,7 +141,8 @@ def _finish(work: Path, plan: Plan, dataset, source, splits, result, world, timi
     from scripts.training.finalise import finalise
     from scripts.training.record import run_record
 
-    finalised = finalise(result, dataset, splits["validation"], plan.cfg)
+    finalised = finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
+    kfold.keep_scores(plan, work)
     training_curves(result.history, plan.metric_name, work / "training_curve.png")
     record = run_record(
         work.name, plan, dataset, source, splits, result, finalised, world, timing, resumed, search
@@ -151,6 +153,11 @@ def _finish(work: Path, plan: Plan, dataset, source, splits, result, world, timi
 
 def _has_checkpoint(work: Path) -> bool:
     return bool(checkpoints.last_checkpoint(work / "checkpoints"))
+
+
+def _resumable(plan: Plan):
+    """A k-fold run (minutes, on small data) is not resumable: an interrupted one is trained again."""
+    return (lambda work: False) if kfold.is_kfold(plan) else _has_checkpoint
 
 
 def _write_inputs(work: Path, cfg, requested, source, splits, world) -> None:
@@ -176,8 +183,13 @@ def _say_start(plan: Plan, world: distributed.World) -> None:
     cfg = plan.cfg
     say(
         f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
-        f"{len(plan.train_df)} rows ({plan.threads} threads, {cfg['precision']}); best epoch chosen on "
-        f"validation {plan.metric_name}; batches "
+        f"{len(plan.train_df)} rows ({plan.threads} threads, {cfg['precision']}); "
+        + (
+            "the epoch count chosen by k-fold cross-validation first; "
+            if kfold.is_kfold(plan)
+            else f"best epoch chosen on validation {plan.metric_name}; "
+        )
+        + "batches "
         + ("grouped by length" if cfg["length_grouping"] else "in random order")
         + f" (length_grouping={cfg['length_grouping']}), each trimmed to its longest text"
         + (", cut into sub-batches of similar length where that saves padding" if cfg["sub_batches"] else "")
@@ -193,7 +205,7 @@ def _say_start(plan: Plan, world: distributed.World) -> None:
 def _fit(plan: Plan, dataset: Dataset, base: str, work: Path, interrupted, world, timing: dict[str, float]):
     started = time.time()
     try:
-        result = train_with_plan(plan, dataset, base, work, interrupted)
+        result = kfold.fit(plan, dataset, base, work, train_with_plan, interrupted=interrupted)
     except RuntimeError as exc:
         if not world.distributed:
             raise

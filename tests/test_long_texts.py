@@ -269,3 +269,14 @@ def test_onnx_reads_long_texts_as_pytorch_does(carded_long_run):
     onnx = load_onnx_predictor(run / "onnx", threads=1).predict_logits(texts)
     torch = load_predictor(run / "model", threads=1).predict_logits(texts)
     np.testing.assert_allclose(onnx, torch, atol=1e-4)
+
+
+def test_a_long_context_base_reads_long_texts_whole_instead_of_windows():
+    from scripts.training.plan import LONG_CONTEXT, auto_cap
+
+    cfg = {"max_seq_length_cap": 256, "long_texts": "auto"}
+    assert auto_cap(cfg, 512) == (256, "")  # BERT-sized positions: windows if texts are long
+    cap, why = auto_cap(cfg, 8192)  # ModernBERT
+    assert cap == LONG_CONTEXT and "read whole" in why
+    assert auto_cap({**cfg, "long_texts": "chunks"}, 8192) == (256, "")  # windows asked for
+    assert auto_cap({**cfg, "max_seq_length_cap": 4096}, 8192) == (4096, "")

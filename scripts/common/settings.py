@@ -53,6 +53,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "dedupe": ("exact", "near", "none"),
     "truncation": TRUNCATION_SETTINGS,
     "long_texts": LONG_TEXT_SETTINGS,
+    "model_selection": ("auto", "validation", "kfold"),
 }
 POSITIVE = {
     "num_train_epochs",

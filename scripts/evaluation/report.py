@@ -177,6 +177,14 @@ def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
     return parts
 
 
+def cross_validated_sentence(report: dict[str, Any]) -> str:
+    """A k-fold run's cross-validated estimate, and whether the test split is too small to stand alone."""
+    from scripts.evaluation.cross_validated import sentence
+    from scripts.evaluation.metrics import COLLAPSE_METRIC
+
+    return sentence(report.get("cross_validated"), report["data"]["rows"], COLLAPSE_METRIC[report["task"]])
+
+
 def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:
     flag = (
         "**COLLAPSED: " + report["collapse_check"] + ". Do not use this model.**"
@@ -190,6 +198,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.",
         "",
         flag,
+        "",
+        cross_validated_sentence(report),
         "",
         markdown_table(comparison_table(report)),
         "",

@@ -16,6 +16,7 @@ from scripts.evaluation.report import (
     audit_sentence,
     calibration_sentence,
     comparison_table,
+    cross_validated_sentence,
     explained_error_items,
     leakage_sentence,
     markdown_cell,
@@ -35,6 +36,7 @@ from scripts.publishing.card_data import (
     parameter_count,
 )
 from scripts.publishing.reproduce import public_config, reproduce_command
+from scripts.publishing.training_notes import selection_sentence, truncation_note
 
 
 def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_: str) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def _training_section(
 ) -> dict[str, Any]:
     hw = record["hardware"]
     return {
+        "selection_sentence": selection_sentence(record, len(history) - 1),
         "best_epoch": record["best_epoch"],
         "epochs_run": len(history) - 1,
         "selection_metric": record["selection_metric"],
@@ -155,6 +158,7 @@ def _evaluation_section(report: dict[str, Any]) -> dict[str, Any]:
             else f"It beats the majority-class predictor ({report['collapse_check']})."
         ),
         "calibration": calibration_sentence(report),
+        "cross_validated": cross_validated_sentence(report),
         "leakage": leakage_sentence(report),
         "audit": audit_sentence(report),
         "explained_errors": "\n".join(explained_error_items(report)),
@@ -231,27 +235,6 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     for i, name in enumerate(record["labels"]):
         rows.append([str(i), name] + ([f"{cuts[name]:.2f}" if name in cuts else "-"] if cuts else []))
     return markdown_table(rows)
-
-
-def truncation_note(record: dict[str, Any]) -> str:
-    """What max_seq_length cut, and how (records before the truncation key kept the head)."""
-    stats = record.get("token_lengths") or {}
-    if not stats:
-        return ""
-    auto = stats.get("auto", "truncation" not in record)
-    long_texts = record.get("long_texts") or {}
-    if long_texts.get("mode") == "chunks":
-        return (
-            f" ({stats.get('truncated_share_pct')}% of training texts longer, read whole: `long_texts` "
-            f"chunks, windows sharing {long_texts['window_overlap']} tokens, at most "
-            f"{long_texts['windows_per_text']} per text in training, all of them averaged when scoring)"
-        )
-    how = {"head": "the start kept", "tail": "the end kept", "head+tail": "the start and the end kept"}
-    return (
-        f" ({'auto: 99th percentile of training token lengths, ' if auto else ''}"
-        f"{stats.get('truncated_share_pct')}% of training texts longer, "
-        f"truncation `{record.get('truncation', 'head')}`: {how[record.get('truncation', 'head')]})"
-    )
 
 
 def usage_values(

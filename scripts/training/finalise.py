@@ -15,8 +15,12 @@ from scripts.evaluation import thresholds
 from scripts.model import base_model
 
 
-def finalise(result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The model folder made ready for every later stage; returns the calibration and threshold records."""
+def finalise(
+    result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any], selection: Any = None
+) -> dict[str, Any]:
+    """The model folder made ready for every later stage; returns the calibration and threshold records.
+    With k-fold selection, `validation` is every labelled row (what the final model saw) and calibration
+    and thresholds come from the chosen epoch's out-of-fold logits instead."""
     if not result.global_step:  # the preflight refuses such plans; this is the last line of defence
         raise UserError(
             "no optimizer step ran, so the model is its base with an untrained head; nothing was published. "
@@ -32,13 +36,16 @@ def finalise(result, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, 
     }
     base_model.write_label_map(result.model_dir, dataset.label_names, dataset.task, meta)
     logits = check_saved_model(result, validation, cfg)
-    temperature, calibration_info, validation_probs = calibrate(logits, dataset, validation, cfg)
-    tuned, threshold_info = tune_thresholds(dataset, cfg, validation, validation_probs)
+    source = "validation"
+    if selection is not None and selection.method == "kfold":
+        logits, source = selection.oof_logits, "out-of-fold"
+    temperature, calibration_info, validation_probs = calibrate(logits, dataset, validation, cfg, source)
+    tuned, threshold_info = tune_thresholds(dataset, cfg, validation, validation_probs, source)
     base_model.update_model_meta(
         result.model_dir,
         {
             "thresholds": tuned,
-            "thresholds_tuned_on": "validation" if tuned else None,
+            "thresholds_tuned_on": source if tuned else None,
             "temperature": temperature,
         },
     )
@@ -75,7 +82,11 @@ def check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) -> 
 
 
 def calibrate(
-    logits: np.ndarray, dataset: Dataset, validation: pd.DataFrame, cfg: dict[str, Any]
+    logits: np.ndarray,
+    dataset: Dataset,
+    validation: pd.DataFrame,
+    cfg: dict[str, Any],
+    source: str = "validation",
 ) -> tuple[Any, dict[str, Any] | None, np.ndarray]:
     """Temperature scaling fitted on validation (calibrate=True) and kept only where it lowers the log-loss
     of validation rows it was not fitted on: the temperature (or None), what it did there, and the
@@ -90,7 +101,7 @@ def calibrate(
     after = calibration.activate(logits, dataset.task, temperature)
     info = {
         "temperature": temperature,
-        "fitted_on": "validation",
+        "fitted_on": source,
         "rows": len(y),
         "reason": reason,
         "validation_ece_before": calibration.ece(before, y, dataset.task),
@@ -103,14 +114,18 @@ def calibrate(
         temperature if isinstance(temperature, float) else f"{min(temperature):.2f}-{max(temperature):.2f}"
     )
     say(
-        f"temperature scaling on validation: T={shown} ({reason}); "
+        f"temperature scaling on {source} scores: T={shown} ({reason}); "
         f"ECE {info['validation_ece_before']:.4f} -> {info['validation_ece_after']:.4f}"
     )
     return temperature, info, after
 
 
 def tune_thresholds(
-    dataset: Dataset, cfg: dict[str, Any], validation: pd.DataFrame, probs: np.ndarray
+    dataset: Dataset,
+    cfg: dict[str, Any],
+    validation: pd.DataFrame,
+    probs: np.ndarray,
+    source: str = "validation",
 ) -> tuple[list[float], dict[str, Any] | None]:
     """Multi-label always, binary when asked: thresholds from the validation split only."""
     if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
@@ -119,13 +134,13 @@ def tune_thresholds(
     if dataset.task == "binary":
         pos = dataset.label_names.index(dataset.positive_label)
         t, f1 = thresholds.best_threshold((y == pos).astype(int), probs[:, pos])
-        say(f"binary threshold tuned on validation: {t:.2f} (validation F1 {f1:.4f})")
-        return [t], {"values": {dataset.positive_label: t}, "tuned_on": "validation", "rows": len(y)}
+        say(f"binary threshold tuned on {source} scores: {t:.2f} (F1 there {f1:.4f})")
+        return [t], {"values": {dataset.positive_label: t}, "tuned_on": source, "rows": len(y)}
     tuned, curves = thresholds.tune_per_label(y, probs)
-    say(f"per-label thresholds tuned on {len(y)} validation rows (range {min(tuned):.2f}-{max(tuned):.2f})")
+    say(f"per-label thresholds tuned on {len(y)} {source} rows (range {min(tuned):.2f}-{max(tuned):.2f})")
     return tuned, {
         "values": dict(zip(dataset.label_names, tuned)),
-        "tuned_on": "validation",
+        "tuned_on": source,
         "rows": len(y),
         "grid": thresholds.GRID.tolist(),
         "curves": curves,

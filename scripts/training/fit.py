@@ -140,9 +140,7 @@ def train(
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
-    if "document" in eval_df:  # long_texts=chunks: validation windows, scored per document
-        model.window_owners = eval_df["document"].to_numpy()
-        model.document_labels = eval_df.drop_duplicates("document")["encoded"].tolist()
+    _score_per_document(model, eval_df)
     eval_key = "eval_df" if task == "multilabel" else "eval_data"  # the two classes name it differently
     with _no_torchvision_formatting():
         global_step, details = model.train_model(
@@ -181,9 +179,17 @@ def _load_model(task, architecture, model_name, source, num_labels, args, class_
     return model
 
 
+def _score_per_document(model, eval_df) -> None:
+    """long_texts=chunks: the validation frame holds windows; the model pools them per document."""
+    if "document" in eval_df:
+        model.window_owners = eval_df["document"].to_numpy()
+        model.document_labels = eval_df.drop_duplicates("document")["encoded"].tolist()
+
+
 def _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name) -> None:
     """What quickfit's training loop reads from the model: processes, precision, resume point, batching."""
     model.world = world
+    model.keep_last_epoch = bool(cfg.get("keep_last_epoch"))
     model.precision = precision
     model.start_epoch = start_epoch
     model.resume_dir = resume_from
@@ -203,7 +209,9 @@ def _keep_best_epoch(model, details, work, checkpoints, resume_from, metric_name
         history = pd.concat([pd.read_csv(earlier), history], ignore_index=True)
     history["epoch"] = range(1, len(history) + 1)
     history.to_csv(work / "history.csv", index=False)
-    best_row = history.loc[history[metric_name].idxmax()]
+    # k-fold chose the epoch count on out-of-fold scores: the last epoch is the model (its "validation"
+    # was the training rows)
+    best_row = history.iloc[-1] if model.keep_last_epoch else history.loc[history[metric_name].idxmax()]
     checkpoint = epoch_checkpoint(checkpoints, int(best_row["epoch"]))
     copy_model_files(checkpoint, work / "model")
     return TrainResult(

@@ -41,15 +41,13 @@ def choose_max_seq_length(
     """auto: the 99th percentile of the training texts' token lengths; never above the model's positions."""
     limit = base_model.position_limit(base, tokenizer)
     if cfg["max_seq_length"] == "auto":
-        max_len, stats = base_model.auto_max_seq_length(
-            tokenizer, train_texts, min(cfg["max_seq_length_cap"], limit)
-        )
+        cap, why = auto_cap(cfg, limit)
+        max_len, stats = base_model.auto_max_seq_length(tokenizer, train_texts, min(cap, limit))
         say(
             f"max_seq_length=auto -> {max_len} (99th percentile of training token lengths {stats['p99']}, "
-            "rounded up "
-            f"to 8, cap {cfg['max_seq_length_cap']}; {stats['truncated_share_pct']}% of texts truncated)"
+            f"rounded up to 8, cap {cap}{why}; {stats['truncated_share_pct']}% of texts truncated)"
         )
-        return max_len, {**stats, "auto": True}
+        return max_len, {**stats, "auto": True, "cap": cap}
     max_len = int(cfg["max_seq_length"])
     if max_len > limit:
         say(f"max_seq_length={max_len} is above the model's {limit} positions: {limit} is used")
@@ -63,6 +61,21 @@ def choose_max_seq_length(
         + (f" (a sample of {LENGTH_SAMPLE:,})" if len(sample) < len(train_texts) else "")
     )
     return max_len, stats
+
+
+LONG_CONTEXT = 2048  # positions from which a base is built to read long inputs whole (ModernBERT: 8,192)
+
+
+def auto_cap(cfg: dict[str, Any], positions: int) -> tuple[int, str]:
+    """The cap of an auto max_seq_length: max_seq_length_cap, raised to LONG_CONTEXT for a long-context
+    base (one sequence costs less than windows re-reading their overlaps) unless long_texts=chunks."""
+    cap = int(cfg["max_seq_length_cap"])
+    if positions >= LONG_CONTEXT and cap < LONG_CONTEXT and cfg.get("long_texts") != "chunks":
+        return LONG_CONTEXT, (
+            f": the base reads {positions} positions, so long texts are read whole up to {LONG_CONTEXT} "
+            "tokens rather than in windows"
+        )
+    return cap, ""
 
 
 def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]) -> str:
@@ -126,6 +139,7 @@ class Plan:
     threads: int
     metric_name: str
     metric_fn: Any
+    selection: Any = None  # kfold.Selection: how the epoch count is chosen
 
 
 def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
@@ -175,25 +189,33 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     threads = runtime.set_threads(cfg["threads"])
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
     metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    # The model sees long texts cut by the truncation rule or in windows, in training and in its validation
-    # pass alike (make eval, predict and the app apply the same rule from quickfit.json).
+    train_df, val_df = model_frames(cfg, dataset, balanced.train, splits["validation"], tokenizer)
+    check_optimizer_steps(cfg, len(train_df))
+    return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def model_frames(
+    cfg: dict[str, Any], dataset: Dataset, train: pd.DataFrame, validation: pd.DataFrame, tokenizer: Any
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the model trains and is validated on: labels encoded, long texts cut by the truncation rule or
+    in windows, in training and in its validation pass alike (make eval, predict and the app apply the
+    same rule from quickfit.json)."""
+    max_len = cfg["max_seq_length"]
     train_df, val_df = (
         frame.assign(encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task))
-        for frame in (balanced.train, splits["validation"])
+        for frame in (train, validation)
     )
     if cfg["long_texts"] == "chunks":
         overlap = cfg["window_overlap"]
         train_df = windowed(train_df, tokenizer, max_len, overlap, cfg["windows_per_text"])
         val_df = windowed(val_df, tokenizer, max_len, overlap, None)
-        say(f"  {len(balanced.train)} training texts -> {len(train_df)} windows; validation scored per text")
-    else:
-        train_df, val_df = (
-            frame.assign(text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cut))
-            for frame in (train_df, val_df)
-        )
-
-    check_optimizer_steps(cfg, len(train_df))
-    return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+        say(f"  {len(train)} training texts -> {len(train_df)} windows; validation scored per text")
+        return train_df, val_df
+    train_df, val_df = (
+        frame.assign(text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cfg["truncation"]))
+        for frame in (train_df, val_df)
+    )
+    return train_df, val_df
 
 
 def check_optimizer_steps(cfg: dict[str, Any], rows: int) -> None:

@@ -38,12 +38,7 @@ def run_record(
         "balance": _balance(plan.balanced),
         "max_seq_length": plan.max_len,
         "truncation": cfg["truncation"],
-        "long_texts": {
-            "mode": cfg["long_texts"],
-            "window_overlap": cfg["window_overlap"],
-            "windows_per_text": cfg["windows_per_text"],
-            "training_windows": len(plan.train_df),
-        },
+        **_reading_and_selection(plan),
         "token_lengths": plan.stats,
         "length_grouping": bool(cfg["length_grouping"]),
         "grouping_class_mix": bool(cfg["grouping_class_mix"]),
@@ -59,7 +54,7 @@ def run_record(
         },
         "selection_metric": plan.metric_name,
         "best_epoch": result.best_epoch,
-        "validation_best": result.best_metric,
+        "validation_best": _validation_best(plan, result),
         "thresholds": finalised["thresholds"],
         "calibration": finalised["calibration"],
         "resumed": resumed,
@@ -69,6 +64,28 @@ def run_record(
         "versions": provenance.versions(),
         "hardware": provenance.hardware(),
     }
+
+
+def _reading_and_selection(plan: Any) -> dict[str, Any]:
+    """How long texts were read, and how the epoch count was chosen."""
+    cfg = plan.cfg
+    return {
+        "long_texts": {
+            "mode": cfg["long_texts"],
+            "window_overlap": cfg["window_overlap"],
+            "windows_per_text": cfg["windows_per_text"],
+            "training_windows": len(plan.train_df),
+        },
+        "model_selection": plan.selection.record() if plan.selection is not None else None,
+    }
+
+
+def _validation_best(plan: Any, result: Any) -> float:
+    """The chosen epoch's score: on validation, or (k-fold) out of fold, since the final model's
+    "validation" pass scored its own training rows."""
+    if plan.selection is not None and plan.selection.method == "kfold":
+        return plan.selection.per_epoch[plan.selection.epoch - 1]
+    return result.best_metric
 
 
 def _dataset(source: Any, dataset: Any) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""A k-fold run's cross-validated estimate: its out-of-fold predictions at the chosen epoch (every
+labelled row scored by a model that did not train on it), at the run's temperature and thresholds, with
+bootstrap intervals. make eval reports it beside the test score, and says so when the test split is too
+small for its score to mean much."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.data.dataset import encode_labels, load_split
+from scripts.evaluation import calibration, uncertainty
+from scripts.evaluation.metrics import HEADLINE, score
+from scripts.model.inference import decide
+
+FILE = "out_of_fold.npz"
+MIN_TEST_ROWS = 50  # a test split smaller than this is reported as too small to stand alone
+
+
+def save(work: Path, logits: np.ndarray) -> None:
+    """The chosen epoch's out-of-fold logits, in the order of splits/train.csv then validation.csv."""
+    np.savez(work / FILE, logits=np.asarray(logits, dtype=np.float32))
+
+
+def estimate(run_dir: Path, record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any] | None:
+    """Metrics and 95 % intervals of the out-of-fold predictions, or None for a run selected on validation."""
+    path = run_dir / FILE
+    selection = record.get("model_selection") or {}
+    if selection.get("method") != "kfold" or not path.exists():
+        return None
+    task, labels = record["task"], record["labels"]
+    frames = [load_split(run_dir / "splits" / f"{part}.csv", task) for part in ("train", "validation")]
+    y = np.array([row for frame in frames for row in encode_labels(frame["labels"], labels, task)])
+    logits = np.load(path, allow_pickle=False)["logits"]
+    if len(logits) != len(y):
+        return None  # the splits were edited after training: no estimate rather than a wrong one
+    positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
+    probs = calibration.activate(logits, task, meta.get("temperature"))
+    pred = decide(probs, task, meta.get("thresholds") or None, positive)
+    metrics = score(task, y, pred, probs, labels, positive)
+    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
+    return {
+        "rows": len(y),
+        "folds": selection.get("folds"),
+        "epoch": selection.get("epoch"),
+        "metrics": {k: metrics[k] for k in HEADLINE[task] if k in metrics},
+        "intervals": uncertainty.intervals(resamples, task, y, pred, probs, positive, HEADLINE[task]),
+        "note": "thresholds and temperature were fitted on these same scores: slightly optimistic",
+    }
+
+
+def sentence(estimate: dict[str, Any] | None, test_rows: int, metric: str) -> str:
+    """One sentence for report.md and the card ('' when there is no estimate)."""
+    if not estimate or metric not in estimate["metrics"]:
+        return ""
+    low, high = estimate["intervals"].get(metric, [None, None])
+    small = (
+        f"The test split holds only {test_rows} rows, too few for its score to stand alone. "
+        if test_rows < MIN_TEST_ROWS
+        else ""
+    )
+    span = f" [{low:.4f}, {high:.4f}]" if low is not None else ""
+    return (
+        f"{small}Cross-validated estimate ({estimate['folds']}-fold, every one of the {estimate['rows']} "
+        f"labelled rows scored by a model that did not train on it): {metric} "
+        f"{estimate['metrics'][metric]:.4f}{span}."
+    )

@@ -1,0 +1,45 @@
+"""The card's sentences about how the model was trained: how its epoch was chosen, how long texts are read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def selection_sentence(record: dict[str, Any], epochs_run: int) -> str:
+    """How the model's epoch was chosen: on validation, or by k-fold cross-validation."""
+    selection = record.get("model_selection") or {}
+    metric = record["selection_metric"]
+    if selection.get("method") == "kfold":
+        by_epoch = ", ".join(f"{v:.3f}" for v in selection["out_of_fold_by_epoch"])
+        return (
+            f"The number of epochs ({selection['epoch']}) was chosen by {selection['folds']}-fold "
+            f"cross-validation on all {selection['rows']} labelled rows (out-of-fold {metric} by epoch: "
+            f"{by_epoch}); the final model was then trained on all of them for that many epochs, and its "
+            "temperature and thresholds fitted on the out-of-fold scores. The table below is that final "
+            "training, scored on its own training rows."
+        )
+    return (
+        f"Best epoch {record['best_epoch']} of {epochs_run} kept, chosen on validation {metric} "
+        f"({record['validation_best']:.4f})."
+    )
+
+
+def truncation_note(record: dict[str, Any]) -> str:
+    """What max_seq_length cut, and how (records before the truncation key kept the head)."""
+    stats = record.get("token_lengths") or {}
+    if not stats:
+        return ""
+    auto = stats.get("auto", "truncation" not in record)
+    long_texts = record.get("long_texts") or {}
+    if long_texts.get("mode") == "chunks":
+        return (
+            f" ({stats.get('truncated_share_pct')}% of training texts longer, read whole: `long_texts` "
+            f"chunks, windows sharing {long_texts['window_overlap']} tokens, at most "
+            f"{long_texts['windows_per_text']} per text in training, all of them averaged when scoring)"
+        )
+    how = {"head": "the start kept", "tail": "the end kept", "head+tail": "the start and the end kept"}
+    return (
+        f" ({'auto: 99th percentile of training token lengths, ' if auto else ''}"
+        f"{stats.get('truncated_share_pct')}% of training texts longer, "
+        f"truncation `{record.get('truncation', 'head')}`: {how[record.get('truncation', 'head')]})"
+    )

@@ -1,0 +1,210 @@
+"""Model selection that holds at small sizes. A validation split of a handful of rows cannot choose an
+epoch (one text more or less right decides it) nor fit a temperature or a threshold. Under
+MIN_VALIDATION_ROWS carved validation rows, the labelled rows (train + validation) are cut into FOLDS
+folds: each fold is trained on the others and scores its held-out rows after every epoch; the epoch with
+the best pooled out-of-fold score is chosen, and the final model is trained on all the labelled rows for
+that many epochs. Calibration and thresholds are then fitted on the out-of-fold scores of that epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scripts.common.console import quiet, say
+from scripts.data.dataset import Dataset, encode_labels
+
+SETTINGS = ("auto", "validation", "kfold")
+MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold chooses the epoch
+MAX_ROWS = 2_000  # above: a carved validation split holds enough rows, and folds would cost too much
+FOLDS = 4
+
+
+@dataclass
+class Selection:
+    """How the epoch count was chosen, and (k-fold) the out-of-fold scores it was chosen on."""
+
+    method: str
+    reason: str
+    rows: pd.DataFrame | None = None  # the labelled rows, in the order of oof_logits
+    oof_logits: np.ndarray | None = None  # the chosen epoch's out-of-fold logits (log-odds, multi-label)
+    epoch: int | None = None
+    per_epoch: list[float] = dataclasses.field(default_factory=list)
+    folds: int = 0
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "reason": self.reason,
+            "folds": self.folds or None,
+            "rows": None if self.rows is None else len(self.rows),
+            "epoch": self.epoch,
+            "out_of_fold_by_epoch": [round(v, 6) for v in self.per_epoch] or None,
+        }
+
+
+def choose(setting: str, splits: dict[str, pd.DataFrame], carved: bool, distributed: bool) -> Selection:
+    """kfold or validation, with the reason, from the setting and the size of the validation split."""
+    n_val, n_rows = len(splits["validation"]), len(splits["train"]) + len(splits["validation"])
+    if setting == "kfold":
+        return Selection("kfold", "set in the config")
+    if setting == "validation":
+        return Selection("validation", "set in the config")
+    if distributed:
+        return Selection("validation", "a multi-process run selects on its validation split")
+    if not carved:
+        return Selection("validation", "the dataset's own validation split is used as given")
+    if n_val >= MIN_VALIDATION_ROWS or n_rows > MAX_ROWS:
+        return Selection("validation", f"{n_val} validation rows are enough to choose the epoch")
+    return Selection(
+        "kfold",
+        f"{n_val} validation rows (< {MIN_VALIDATION_ROWS}) cannot choose an epoch: {FOLDS}-fold "
+        f"cross-validation on all {n_rows} labelled rows chooses it, then the model trains on all of them",
+    )
+
+
+def pooled(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat([splits["train"], splits["validation"]], ignore_index=True)
+
+
+def fold_indices(rows: pd.DataFrame, task: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds for single-label data (plain shuffled folds when a class has too few rows, and for
+    multi-label)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    k = min(FOLDS, len(rows))
+    if task != "multilabel" and rows["labels"].value_counts().min() >= k:
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(rows)), rows["labels"].astype(str)))
+    return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(rows))))
+
+
+def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any) -> Selection:
+    """Train each fold for the plan's epochs and keep every epoch's out-of-fold outputs; the epoch whose
+    pooled out-of-fold score is best is chosen. `train_fn(plan, dataset, base, work)` trains one plan."""
+    from scripts.training.plan import make_plan
+
+    rows = plan.selection.rows
+    epochs = int(plan.cfg["num_train_epochs"])
+    oof = None
+    folds = fold_indices(rows, dataset.task, plan.cfg["manual_seed"])
+    fold_cfg = {**plan.cfg, "use_early_stopping": False}  # every fold runs every epoch
+    for k, (train_idx, held_idx) in enumerate(folds, 1):
+        say(f"k-fold: fold {k} of {len(folds)} ({len(train_idx)} rows to train, {len(held_idx)} held out)")
+        fold_splits = {"train": rows.iloc[train_idx], "validation": rows.iloc[held_idx]}
+        with quiet():
+            fold_plan = make_plan(fold_cfg, dataset, fold_splits, base)
+        fold_work = work / "folds" / str(k)
+        fold_work.mkdir(parents=True)
+        train_fn(fold_plan, dataset, base, fold_work)
+        outputs = epoch_outputs(fold_work / "checkpoints", epochs, dataset.task)
+        if oof is None:
+            oof = np.zeros((epochs, len(rows), outputs.shape[2]), dtype=np.float32)
+        oof[:, held_idx] = outputs
+        shutil.rmtree(fold_work, ignore_errors=True)
+    shutil.rmtree(work / "folds", ignore_errors=True)
+    y = np.array(encode_labels(rows["labels"], dataset.label_names, dataset.task))
+    scores = [epoch_score(plan, dataset.task, y, logits) for logits in oof]
+    best = int(np.argmax(scores))
+    say(
+        f"k-fold: out-of-fold {plan.metric_name} by epoch "
+        + " ".join(f"{s:.3f}" for s in scores)
+        + f" -> {best + 1} epochs; the final model is trained on all {len(rows)} rows for that many"
+    )
+    return dataclasses.replace(
+        plan.selection, oof_logits=oof[best], epoch=best + 1, per_epoch=scores, folds=len(folds)
+    )
+
+
+def epoch_outputs(checkpoints: Path, epochs: int, task: str) -> np.ndarray:
+    """(epochs, held-out rows, labels): each epoch's validation logits (log-odds for multi-label)."""
+    from scripts.training.checkpoints import epoch_checkpoint
+    from scripts.training.st.patches import VALIDATION_OUTPUTS
+
+    out = []
+    for epoch in range(1, epochs + 1):
+        raw = np.load(epoch_checkpoint(checkpoints, epoch) / VALIDATION_OUTPUTS, allow_pickle=False)
+        if task == "multilabel":  # Simple Transformers' multi-label outputs are probabilities
+            p = np.clip(raw.astype(np.float64), 1e-7, 1 - 1e-7)
+            raw = np.log(p / (1 - p))
+        out.append(raw.astype(np.float32))
+    return np.stack(out)
+
+
+def epoch_score(plan: Any, task: str, y: np.ndarray, logits: np.ndarray) -> float:
+    """The selection metric on out-of-fold logits, as validation scores an epoch."""
+    from scripts.evaluation.calibration import activate
+
+    if task == "multilabel":
+        return float(plan.metric_fn(y, activate(logits, task)))
+    return float(plan.metric_fn(y, logits.argmax(axis=1)))
+
+
+def plan_for(
+    cfg: dict[str, Any],
+    dataset: Dataset,
+    splits: dict[str, pd.DataFrame],
+    base: str,
+    carved: bool,
+    distributed: bool,
+) -> Any:
+    """The training plan with its model selection: on the splits as they are, or (kfold) on all the
+    labelled rows, which are then both what the final model trains on and what it is checked against."""
+    from scripts.training.plan import make_plan
+
+    selection = choose(cfg["model_selection"], splits, carved, distributed)
+    say(f"model_selection={cfg['model_selection']} -> {selection.method} ({selection.reason})")
+    if selection.method == "kfold":
+        rows = pooled(splits)
+        plan = make_plan(cfg, dataset, {"train": rows, "validation": rows}, base)
+        selection = dataclasses.replace(selection, rows=rows)
+    else:
+        plan = make_plan(cfg, dataset, splits, base)
+    plan.selection = selection
+    return plan
+
+
+def fit(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any, **kwargs: Any) -> Any:
+    """train_fn on the plan; with kfold, first the folds, then the final model for the chosen epochs."""
+    if not is_kfold(plan):
+        return train_fn(plan, dataset, base, work, **kwargs)
+    plan.selection = cross_validate(plan, dataset, base, work, train_fn)
+    plan.cfg = {
+        **plan.cfg,
+        "num_train_epochs": plan.selection.epoch,
+        "use_early_stopping": False,
+        "keep_last_epoch": True,
+    }
+    return train_fn(plan, dataset, base, work, **kwargs)
+
+
+def held_out_rows(plan: Any, splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The rows the saved model is checked on and calibrated with: validation, or all labelled rows."""
+    return plan.selection.rows if is_kfold(plan) else splits["validation"]
+
+
+def is_kfold(plan: Any) -> bool:
+    return plan.selection is not None and plan.selection.method == "kfold"
+
+
+def say_chosen(plan: Any, result: Any) -> None:
+    """The last line of a training: the epoch kept and its score (out of fold for k-fold)."""
+    if is_kfold(plan):
+        best = plan.selection.per_epoch[plan.selection.epoch - 1]
+        say(f"{plan.selection.epoch} epochs, chosen by k-fold: out-of-fold {plan.metric_name} = {best:.4f}")
+    else:
+        say(f"best epoch {result.best_epoch}: validation {plan.metric_name} = {result.best_metric:.4f}")
+
+
+def keep_scores(plan: Any, work: Path) -> None:
+    """A k-fold run keeps its out-of-fold logits: make eval's cross-validated estimate."""
+    if is_kfold(plan):
+        from scripts.evaluation import cross_validated
+
+        cross_validated.save(work, plan.selection.oof_logits)

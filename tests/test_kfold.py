@@ -1,0 +1,114 @@
+"""Small data: the epoch count chosen by k-fold cross-validation when the carved validation split is a
+handful of rows, the final model trained on every labelled row, calibration and thresholds from the
+out-of-fold scores, and make eval's cross-validated estimate beside a test split too small to stand alone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts.training import kfold
+from tests.conftest import make_frame, make_multilabel_frame
+
+
+def frames(n_train: int, n_val: int) -> dict[str, pd.DataFrame]:
+    rows = make_frame({"ham": (n_train + n_val) // 2, "spam": (n_train + n_val) - (n_train + n_val) // 2})
+    return {"train": rows.iloc[:n_train], "validation": rows.iloc[n_train:]}
+
+
+@pytest.mark.parametrize(
+    ("setting", "n_train", "n_val", "carved", "distributed", "method"),
+    [
+        ("auto", 30, 4, True, False, "kfold"),  # 4 validation rows cannot choose an epoch
+        ("auto", 900, 100, True, False, "validation"),  # enough validation rows
+        ("auto", 2500, 40, True, False, "validation"),  # folds would cost too much
+        ("auto", 30, 4, False, False, "validation"),  # the dataset's own validation split
+        ("auto", 30, 4, True, True, "validation"),  # NPROC=N
+        ("kfold", 900, 100, True, False, "kfold"),
+        ("validation", 30, 4, True, False, "validation"),
+    ],
+)
+def test_kfold_is_chosen_when_the_carved_validation_split_is_too_small(
+    setting, n_train, n_val, carved, distributed, method
+):
+    selection = kfold.choose(setting, frames(n_train, n_val), carved, distributed)
+    assert selection.method == method and selection.reason
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_folds_hold_out_every_row_once_and_keep_the_class_mix(task):
+    if task == "binary":  # splits name the label column "labels"
+        rows = make_frame({"ham": 12, "spam": 8}).rename(columns={"label": "labels"})
+    else:
+        rows = make_multilabel_frame(20)
+    folds = kfold.fold_indices(rows, task, seed=0)
+    held = np.concatenate([h for _, h in folds])
+    assert len(folds) == kfold.FOLDS and sorted(held) == list(range(len(rows)))
+    for train, held_out in folds:
+        assert not set(train) & set(held_out)
+        if task == "binary":
+            assert set(rows["labels"].iloc[held_out]) == {"ham", "spam"}  # stratified
+
+
+@pytest.fixture(scope="module")
+def kfold_run(tiny_model, tmp_path_factory):
+    from tests.helpers import tiny_args, train_run
+
+    root = tmp_path_factory.mktemp("kfold")
+    make_frame({"ham": 24, "spam": 16}).to_csv(root / "small.csv", index=False)
+    return train_run(root / "small.csv", tiny_args(tiny_model, root / "out") + ["num_train_epochs=4", "model_selection=auto"])
+
+
+def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled_row(kfold_run):
+    record = json.loads((kfold_run / "run.json").read_text())
+    selection = record["model_selection"]
+    assert selection["method"] == "kfold" and selection["folds"] == kfold.FOLDS
+    labelled = sum(len(pd.read_csv(kfold_run / "splits" / f"{p}.csv")) for p in ("train", "validation"))
+    assert selection["rows"] == labelled
+    by_epoch = selection["out_of_fold_by_epoch"]
+    assert len(by_epoch) == 4 and selection["epoch"] == int(np.argmax(by_epoch)) + 1
+    assert record["validation_best"] == pytest.approx(by_epoch[selection["epoch"] - 1])
+    history = pd.read_csv(kfold_run / "history.csv")
+    assert len(history) == selection["epoch"] == record["best_epoch"]  # the final model ran that many
+    calibration = record["calibration"]
+    assert calibration["fitted_on"] == "out-of-fold" and calibration["rows"] == labelled
+    oof = np.load(kfold_run / "out_of_fold.npz")["logits"]
+    assert oof.shape == (labelled, 2)
+    if calibration["temperature"] is not None:  # applied only where it lowers the out-of-fold log-loss
+        from scripts.evaluation.calibration import activate
+
+        rows = pd.concat([pd.read_csv(kfold_run / "splits" / f"{p}.csv") for p in ("train", "validation")])
+        y = (rows["label"] if "label" in rows else rows["labels"]).map({"ham": 0, "spam": 1}).to_numpy()
+        loss = lambda t: -np.log(activate(oof, "binary", t)[np.arange(len(y)), y]).mean()  # noqa: E731
+        assert loss(calibration["temperature"]) <= loss(None)
+    assert not (kfold_run / "folds").exists()
+
+
+def test_eval_reports_the_cross_validated_estimate_beside_a_tiny_test_split(kfold_run, capsys):
+    from scripts import card, evaluate
+    from scripts.common.errors import run_cli
+
+    assert run_cli(evaluate.main, ["--run", str(kfold_run)]) == 0
+    out = capsys.readouterr().out
+    assert "too few for its score to stand alone" in out and "Cross-validated estimate (4-fold" in out
+    metrics = json.loads((kfold_run / "eval" / "metrics.json").read_text())
+    estimate = metrics["cross_validated"]
+    assert estimate["rows"] == json.loads((kfold_run / "run.json").read_text())["model_selection"]["rows"]
+    low, high = estimate["intervals"]["f1_positive"]
+    assert low <= estimate["metrics"]["f1_positive"] <= high
+    assert "Cross-validated estimate" in (kfold_run / "eval" / "report.md").read_text()
+    assert run_cli(card.main, ["--run", str(kfold_run)]) == 0
+    text = (kfold_run / "model" / "README.md").read_text()
+    assert "chosen by 4-fold cross-validation" in text and "Cross-validated estimate" in text
+
+
+def test_an_interrupted_kfold_run_is_not_kept_for_resume(kfold_run):
+    from scripts.train import _resumable
+    from scripts.training.plan import Plan
+
+    plan = Plan.__new__(Plan)
+    plan.selection = kfold.Selection("kfold", "test")
+    assert _resumable(plan)(kfold_run) is False
