@@ -67,3 +67,15 @@ def test_more_rows_per_class_than_a_class_has_is_one_line(tiny_model, tmp_path):
     dataset, splits, _ = train.prepare(cfg)
     with pytest.raises(UserError, match="SIZES asks for 64 rows per class but class 'spam' has"):
         curve.draw(splits["train"], dataset, 64, seed=0)
+
+
+def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_model, tmp_path, capsys):
+    """quickfit's points go the way make train goes: a draw whose validation is a few rows cross-validates."""
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=40)
+    args = ["--data", str(csv), "--sizes", "8", "--draws", "1", "--name", "k", "--set"]
+    extra = ["num_train_epochs=2", "model_selection=auto"]
+    assert run_cli(curve.main, args + tiny_args(tiny_model, tmp_path / "out") + extra) == 0
+    out = capsys.readouterr().out
+    assert "k-fold: fold 4 of 4" in out and "-> " in out.split("out-of-fold")[1]
+    table = pd.read_csv(tmp_path / "out" / "curves" / "k" / "curve.csv")
+    assert table.loc[table["method"] == "quickfit", "accuracy"].between(0, 1).all()

@@ -59,7 +59,10 @@ def kfold_run(tiny_model, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("kfold")
     make_frame({"ham": 24, "spam": 16}).to_csv(root / "small.csv", index=False)
-    return train_run(root / "small.csv", tiny_args(tiny_model, root / "out") + ["num_train_epochs=4", "model_selection=auto"])
+    return train_run(
+        root / "small.csv",
+        tiny_args(tiny_model, root / "out") + ["num_train_epochs=4", "model_selection=auto"],
+    )
 
 
 def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled_row(kfold_run):
