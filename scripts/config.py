@@ -48,7 +48,7 @@ ARGS = {
     # auto: the 99th percentile of the training texts' token lengths, rounded up to 8 (max_seq_length_cap)
     "max_seq_length": "auto",
     # texts longer than max_seq_length: chunks (read whole in overlapping windows, scores averaged) |
-    # truncate (cut by `truncation`) | auto (chunks when > 5 % of training texts are longer)
+    # truncate (cut by `truncation`) | auto (chunks when > 30 % of training texts are longer)
     "long_texts": "auto",
     # how truncate cuts: head | tail | head+tail | auto (head+tail when > 5 % are cut)
     "truncation": "head",

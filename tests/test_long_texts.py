@@ -85,8 +85,8 @@ def test_the_cap_keeps_the_cost_within_budget():
 @pytest.mark.parametrize(
     ("setting", "share", "fast", "mode"),
     [
-        ("auto", 12.0, True, "chunks"),
-        ("auto", 3.0, True, "truncate"),
+        ("auto", 45.0, True, "chunks"),
+        ("auto", 12.0, True, "truncate"),  # Reuters R8's share: windows measured no better there
         ("chunks", 0.0, True, "chunks"),
         ("truncate", 50.0, True, "truncate"),
         ("auto", 50.0, False, "truncate"),
