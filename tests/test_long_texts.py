@@ -178,14 +178,15 @@ def test_a_run_on_long_texts_reads_them_in_windows_and_scores_them_whole(long_ru
     np.testing.assert_allclose(predictor.predict_logits([text])[0], np.mean(by_window, axis=0), atol=1e-5)
 
 
-def test_eval_predict_and_the_app_score_long_texts_whole(long_runs):
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_eval_predict_and_the_app_score_long_texts_whole(long_runs, task):
     import pandas as pd
 
     from scripts import app, evaluate
     from scripts.common.errors import run_cli
     from scripts.model.inference import load_predictor
 
-    run = long_runs["multiclass"]
+    run = long_runs[task]
     assert run_cli(evaluate.main, ["--run", str(run)]) == 0
     scored = pd.read_csv(run / "eval" / "predictions.csv", keep_default_na=False)
     predictor = load_predictor(run / "model", threads=1)
@@ -219,64 +220,76 @@ def test_explanations_span_every_window_and_stay_complete(long_runs):
 
 
 @pytest.fixture(scope="module")
-def carded_long_run(long_runs):
+def carded_long_runs(long_runs):
     from scripts import card, export
     from scripts.common.errors import run_cli
 
-    run = long_runs["multiclass"]
-    assert run_cli(export.main, ["--run", str(run)]) == 0
-    assert run_cli(card.main, ["--run", str(run)]) == 0
-    return run
+    for run in long_runs.values():
+        assert run_cli(export.main, ["--run", str(run)]) == 0
+        assert run_cli(card.main, ["--run", str(run)]) == 0
+    return long_runs
 
 
-@pytest.mark.parametrize("section", ["## How to use", "With ONNX Runtime"])
-def test_the_cards_snippets_give_make_predict_s_probabilities_for_a_long_text(carded_long_run, section):
-    import ast
+def run_snippet(card: str, section: str, text: str) -> str:
+    """The card's snippet under `section`, on `text` instead of its example; its last printed line."""
     import json
     import re
     import subprocess
     import sys
     from pathlib import Path
 
-    from scripts.model.inference import load_predictor
-
-    run = carded_long_run
-    card = (run / "model" / "README.md").read_text()
-    assert "read in overlapping windows" in card and "long_texts` chunks" in card
     snippet = re.search(re.escape(section) + r".*?```python\n(.*?)```", card, re.S).group(1)
-    text = long_text(run)
-    assert snippet.count('"Your text here"') == 1
-    snippet = snippet.replace('"Your text here"', json.dumps(text))
+    example = re.findall(r'windows\(("[^"]*")', snippet)
+    assert len(set(example)) == 1  # the card's example text, read in windows
+    snippet = snippet.replace(example[0], json.dumps(text))
     project = Path(__file__).resolve().parent.parent
     result = subprocess.run(
         [sys.executable, "-c", snippet], capture_output=True, text=True, cwd=project, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    printed = {row["label"]: row["score"] for row in ast.literal_eval(result.stdout.strip().splitlines()[-1])}
+    return result.stdout.strip().splitlines()[-1]
+
+
+SNIPPET_CASES = [
+    pytest.param("multiclass", "## How to use"),
+    pytest.param("multiclass", "With ONNX Runtime", marks=pytest.mark.slow),
+    pytest.param("binary", "## How to use", marks=pytest.mark.slow),
+    pytest.param("binary", "With ONNX Runtime", marks=pytest.mark.slow),
+    pytest.param("multilabel", "## How to use", marks=pytest.mark.slow),
+    pytest.param("multilabel", "With ONNX Runtime", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("task", "section"), SNIPPET_CASES)
+def test_the_cards_snippets_give_make_predict_s_answer_for_a_long_text(carded_long_runs, task, section):
+    import ast
+
+    from scripts.model.inference import load_predictor
+
+    run = carded_long_runs[task]
+    card = (run / "model" / "README.md").read_text()
+    assert "read in overlapping windows" in card and "long_texts` chunks" in card
+    text = long_text(run)
+    printed = ast.literal_eval(run_snippet(card, section, text))
     predictor = load_predictor(run / "model", threads=1)
-    expected = dict(zip(predictor.labels, predictor.predict_proba([text])[0].tolist()))
-    assert printed.keys() == expected.keys()
+    probs = predictor.predict_proba([text])
+    if task == "multilabel":  # the snippet prints the labels at their tuned thresholds
+        assert printed == list(predictor.decide(probs)[0])
+        return
+    shown = {row["label"]: row["score"] for row in printed}
+    expected = dict(zip(predictor.labels, probs[0].tolist()))
+    assert shown.keys() == expected.keys()
     for label, p in expected.items():
-        assert abs(printed[label] - p) <= 2e-4, (label, printed, expected)
+        assert abs(shown[label] - p) <= 2e-4, (label, shown, expected)
 
 
-def test_onnx_reads_long_texts_as_pytorch_does(carded_long_run):
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_onnx_reads_long_texts_as_pytorch_does(carded_long_runs, task):
     from scripts.model.inference import load_predictor
     from scripts.model.onnx_predictor import load_onnx_predictor
 
-    run = carded_long_run
+    run = carded_long_runs[task]
     texts = [long_text(run), "short text", ""]
     onnx = load_onnx_predictor(run / "onnx", threads=1).predict_logits(texts)
     torch = load_predictor(run / "model", threads=1).predict_logits(texts)
     np.testing.assert_allclose(onnx, torch, atol=1e-4)
-
-
-def test_a_long_context_base_reads_long_texts_whole_instead_of_windows():
-    from scripts.training.plan import LONG_CONTEXT, auto_cap
-
-    cfg = {"max_seq_length_cap": 256, "long_texts": "auto"}
-    assert auto_cap(cfg, 512) == (256, "")  # BERT-sized positions: windows if texts are long
-    cap, why = auto_cap(cfg, 8192)  # ModernBERT
-    assert cap == LONG_CONTEXT and "read whole" in why
-    assert auto_cap({**cfg, "long_texts": "chunks"}, 8192) == (256, "")  # windows asked for
-    assert auto_cap({**cfg, "max_seq_length_cap": 4096}, 8192) == (4096, "")
