@@ -72,7 +72,7 @@ def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled
     labelled = sum(len(pd.read_csv(kfold_run / "splits" / f"{p}.csv")) for p in ("train", "validation"))
     assert selection["rows"] == labelled
     by_epoch = selection["out_of_fold_by_epoch"]
-    assert len(by_epoch) == 4 and selection["epoch"] == int(np.argmax(by_epoch)) + 1
+    assert len(by_epoch) == 4 and by_epoch[selection["epoch"] - 1] == max(by_epoch)  # a best epoch
     assert record["validation_best"] == pytest.approx(by_epoch[selection["epoch"] - 1])
     history = pd.read_csv(kfold_run / "history.csv")
     assert len(history) == selection["epoch"] == record["best_epoch"]  # the final model ran that many
@@ -115,3 +115,12 @@ def test_an_interrupted_kfold_run_is_not_kept_for_resume(kfold_run):
     plan = Plan.__new__(Plan)
     plan.selection = kfold.Selection("kfold", "test")
     assert _resumable(plan)(kfold_run) is False
+
+
+def test_ties_on_the_score_are_broken_by_the_out_of_fold_log_loss():
+    scores = [0.5, 0.9, 0.9, 0.9, 0.8]
+    assert kfold.best_epoch(scores, [0.7, 0.5, 0.3, 0.4, 0.1]) == 2  # the tied epoch with the lowest loss
+    assert kfold.best_epoch(scores, [0.7, 0.2, 0.3, 0.4, 0.1]) == 1
+    y = np.array([0, 1, 1])
+    sure = np.array([[3.0, -3.0], [-3.0, 3.0], [-2.0, 2.0]])
+    assert kfold.log_loss("binary", y, sure) < kfold.log_loss("binary", y, sure / 3)  # same argmax

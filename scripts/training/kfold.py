@@ -111,15 +111,36 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
     shutil.rmtree(work / "folds", ignore_errors=True)
     y = np.array(encode_labels(rows["labels"], dataset.label_names, dataset.task))
     scores = [epoch_score(plan, dataset.task, y, logits) for logits in oof]
-    best = int(np.argmax(scores))
+    losses = [log_loss(dataset.task, y, logits) for logits in oof]
+    best = best_epoch(scores, losses)
     say(
         f"k-fold: out-of-fold {plan.metric_name} by epoch "
         + " ".join(f"{s:.3f}" for s in scores)
-        + f" -> {best + 1} epochs; the final model is trained on all {len(rows)} rows for that many"
+        + f" -> {best + 1} epochs (ties broken by out-of-fold log-loss {losses[best]:.4f}); the final "
+        f"model is trained on all {len(rows)} rows for that many"
     )
     return dataclasses.replace(
         plan.selection, oof_logits=oof[best], epoch=best + 1, per_epoch=scores, folds=len(folds)
     )
+
+
+def best_epoch(scores: list[float], losses: list[float]) -> int:
+    """The epoch (0-based) with the best out-of-fold score; among epochs tied on it (a few dozen rows give
+    coarse scores, and a plateau would otherwise stop at its first, least trained epoch), the one with the
+    lowest out-of-fold log-loss."""
+    top = max(scores)
+    tied = [i for i, s in enumerate(scores) if s >= top - 1e-9]
+    return min(tied, key=lambda i: (losses[i], i))
+
+
+def log_loss(task: str, y: np.ndarray, logits: np.ndarray) -> float:
+    """Mean out-of-fold log-loss (cross-entropy; per-label binary cross-entropy for multi-label)."""
+    from scripts.evaluation.calibration import activate
+
+    p = np.clip(activate(logits, task).astype(np.float64), 1e-12, 1 - 1e-12)
+    if task == "multilabel":
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+    return float(-np.log(p[np.arange(len(y)), y]).mean())
 
 
 def epoch_outputs(checkpoints: Path, epochs: int, task: str) -> np.ndarray:
