@@ -161,7 +161,7 @@ def test_small_data_gets_hundreds_of_steps_and_no_early_stopping_on_a_tiny_valid
     small, reasons = choose(cfg, "binary", SMALL_DATA_ROWS - 1, 2)
     assert small == {**small, "train_batch_size": 8, "learning_rate": 1e-4}
     assert small["use_early_stopping"] is False and any("small data" in r for r in reasons)
-    for rows, epochs in ((16, 30), (114, 16), (SMALL_DATA_ROWS - 1, 10)):  # about 240 steps, 10 to 30 epochs
+    for rows, epochs in ((16, 30), (114, 10), (SMALL_DATA_ROWS - 1, 10)):  # about 120 steps, 10 to 30 epochs
         assert choose(cfg, "binary", rows, 2)[0]["num_train_epochs"] == epochs
     usual, _ = choose(cfg, "binary", SMALL_DATA_ROWS, 2)
     assert (usual["train_batch_size"], usual["num_train_epochs"], usual["learning_rate"]) == (16, 8, 5e-5)

@@ -38,8 +38,9 @@ GROUPING_MIN_STEPS = 250
 # validation split of a handful of rows (the best epoch on validation is still the one kept).
 SMALL_DATA_ROWS = 250
 # ... up to about this many optimizer steps: k-fold chose 15 to 19 epochs at 8 rows per class (2 steps an
-# epoch) but 3 to 9 at 64 (15 steps an epoch) on SMS spam, so 30 epochs there only cost time
-SMALL_DATA_STEPS = 240
+# epoch, 30 to 38 steps) but 2 to 9 at 64 (15 steps an epoch) on SMS spam (bench/SMALL_DATA.md), so 30
+# epochs there only cost time
+SMALL_DATA_STEPS = 120
 
 
 def grouping(
