@@ -124,3 +124,27 @@ def test_ties_on_the_score_are_broken_by_the_out_of_fold_log_loss():
     y = np.array([0, 1, 1])
     sure = np.array([[3.0, -3.0], [-3.0, 3.0], [-2.0, 2.0]])
     assert kfold.log_loss("binary", y, sure) < kfold.log_loss("binary", y, sure / 3)  # same argmax
+
+
+def test_the_final_model_keeps_the_folds_learning_rate_schedule():
+    """Trained for e of the folds' E epochs, the final model's linear schedule is laid out over E epochs
+    (the schedule its epoch count was chosen under), not decayed to zero within e."""
+    import torch
+    from simpletransformers.classification import classification_model as st_module
+
+    from scripts.training.st.patches import stretched_schedule
+
+    def lr_after(steps: int, factor: float) -> float:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        with stretched_schedule(factor):
+            scheduler = st_module.get_linear_schedule_with_warmup(
+                optimizer, num_warmup_steps=1, num_training_steps=10
+            )
+        for _ in range(steps):
+            optimizer.step()
+            scheduler.step()
+        return optimizer.param_groups[0]["lr"]
+
+    assert lr_after(10, 1.0) == pytest.approx(0.0)  # e epochs on their own schedule: decayed to zero
+    assert lr_after(10, 3.0) == pytest.approx((30 - 10) / (30 - 3))  # over 3e: two thirds still to go
+    assert st_module.get_linear_schedule_with_warmup.__name__ == "get_linear_schedule_with_warmup"

@@ -190,6 +190,7 @@ def _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch,
     """What quickfit's training loop reads from the model: processes, precision, resume point, batching."""
     model.world = world
     model.keep_last_epoch = bool(cfg.get("keep_last_epoch"))
+    model.schedule_factor = cfg.get("schedule_epochs", cfg["num_train_epochs"]) / cfg["num_train_epochs"]
     model.precision = precision
     model.start_epoch = start_epoch
     model.resume_dir = resume_from

@@ -199,6 +199,7 @@ def fit(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any, **kwa
     plan.cfg = {
         **plan.cfg,
         "num_train_epochs": plan.selection.epoch,
+        "schedule_epochs": plan.cfg["num_train_epochs"],  # the learning-rate schedule the folds had
         "use_early_stopping": False,
         "keep_last_epoch": True,
     }

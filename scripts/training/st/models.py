@@ -44,6 +44,7 @@ from scripts.training.st.patches import (
     fused_adamw,
     renumbered_checkpoint,
     restored_optimizer,
+    stretched_schedule,
     tracked_grad_scaler,
 )
 
@@ -51,6 +52,7 @@ from scripts.training.st.patches import (
 class FastPaths:
     start_epoch = 0
     group_batches = 1  # 1: random batches (still trimmed); GROUP_BATCHES: length-grouped
+    schedule_factor = 1.0  # k-fold's final model: the LR schedule laid out over the folds' epochs
     resume_dir: Path | None = None
     precision = "fp32"
     scaler = None
@@ -164,7 +166,8 @@ class FastPaths:
             self.ddp = wrap(self.model, self.world)
         resuming = restored_optimizer(self.resume_dir) if self.resume_dir else nullcontext()
         scaler = tracked_grad_scaler(self, self.resume_dir)
-        with fused_adamw(), resuming, scaler, self.curves(), self.timed_passes():
+        stretch = stretched_schedule(self.schedule_factor) if self.schedule_factor != 1 else nullcontext()
+        with fused_adamw(), resuming, scaler, stretch, self.curves(), self.timed_passes():
             return super().train(train_dataloader, output_dir, *args, **kwargs)
 
     @contextmanager

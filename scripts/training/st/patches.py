@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,27 @@ def restored_optimizer(checkpoint: Path) -> Iterator[None]:
         return scheduler
 
     st_module.get_linear_schedule_with_warmup = restoring
+    try:
+        yield
+    finally:
+        st_module.get_linear_schedule_with_warmup = original
+
+
+@contextmanager
+def stretched_schedule(factor: float) -> Iterator[None]:
+    """Lay the linear warm-up and decay out over `factor` times the steps that will run: k-fold's final
+    model trains the chosen e of the folds' E epochs on the folds' own schedule (factor E / e), the one
+    the epoch count was chosen under, instead of decaying to zero within e epochs."""
+    from simpletransformers.classification import classification_model as st_module
+
+    original = st_module.get_linear_schedule_with_warmup
+
+    def stretched(optimizer, *args, **kwargs):
+        kwargs["num_training_steps"] = round(kwargs["num_training_steps"] * factor)
+        kwargs["num_warmup_steps"] = math.ceil(kwargs["num_warmup_steps"] * factor)
+        return original(optimizer, *args, **kwargs)
+
+    st_module.get_linear_schedule_with_warmup = stretched
     try:
         yield
     finally:
