@@ -86,7 +86,7 @@ def test_architecture_trains_predicts_and_pushes(
     # max_seq_length 10 cuts a quarter to a half of these texts: truncation=auto keeps their head and tail, so
     # everything below also checks that training, validation, predict and push cut them the same way
     args = tiny_args(base, tmp_path / "outputs") + ["num_train_epochs=2", "threads=1", "max_seq_length=10"]
-    args += ["truncation=auto"]
+    args += ["truncation=auto", "long_texts=truncate"]  # windows on every tokenizer: test_long_texts.py
     run, training_probs = train_capturing(data_files[task], args, monkeypatch)
 
     record = runs.read_record(run)

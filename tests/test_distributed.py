@@ -49,6 +49,7 @@ def settings(model: Path, outputs: Path) -> list[str]:
         "threads=1",
         "use_early_stopping=False",
         "balance=none",
+        "model_selection=validation",  # the one-process run must select as the two-process one does
     ]
 
 

@@ -44,6 +44,7 @@ def runs_by_task(tiny_model, tmp_path_factory):
         "tune_binary_threshold=True",
         "max_seq_length=10",
         "truncation=auto",
+        "long_texts=truncate",  # this run checks the cut (fit_text); windows: test_long_texts.py
     )
     for run in (binary, multi, tuned):
         evaluate.evaluate(run, threads=1)
