@@ -27,7 +27,7 @@ from scripts.evaluation import baselines, calibration, cross_validated, explain,
 from scripts.evaluation.error_analysis import error_analysis
 from scripts.evaluation.metrics import COLLAPSE_METRIC, HEADLINE, collapse_check, score
 from scripts.evaluation.outputs import write_outputs
-from scripts.evaluation.report import print_table
+from scripts.evaluation.report import cross_validated_sentence, print_table
 from scripts.model.base_model import hub_base_model
 from scripts.model.inference import decide
 
@@ -97,10 +97,11 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
     results, leaked = score_all(rows, model, references)
     report = assemble(run_dir, rows, model, references, results, leaked)
     if data_path is None:  # the run's own test split: beside it, a k-fold run's cross-validated estimate
-        report["cross_validated"] = cross_validated.estimate(run_dir, rows.record, predictor.meta)
-        line = cross_validated.sentence(
-            report["cross_validated"], len(rows.texts), COLLAPSE_METRIC[rows.task]
+        # a k-fold run's rows.train is train + validation (its references trained on both), in that order
+        report["cross_validated"] = cross_validated.estimate(
+            run_dir, rows.record, predictor.meta, rows.y_train
         )
+        line = cross_validated_sentence(report)
         if line:
             say(line)
     report["explanations"] = explain.explain_errors(

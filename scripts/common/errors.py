@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
 EXIT_USER_ERROR = 2
@@ -47,3 +47,12 @@ def run_cli(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | N
     except KeyboardInterrupt:
         print("interrupted: nothing was published; the last good run is unchanged.", file=sys.stderr)
         return 130
+
+
+def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exception and its causes (or contexts), outermost first, each once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__

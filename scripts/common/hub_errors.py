@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scripts.common.errors import UserError
+from scripts.common.errors import UserError, exception_chain
 
 # the HTTP libraries the Hub clients use (huggingface_hub 1.x ships httpx2 / httpcore2)
 NETWORK_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")
@@ -16,14 +16,14 @@ def token_hint() -> str:
 
 def is_network(exc: BaseException | None) -> bool:
     """A connection that failed, in any of the HTTP libraries the Hub clients use (causes included)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        module = type(exc).__module__.split(".")[0]
-        if module in NETWORK_LIBRARIES or isinstance(exc, (ConnectionError, TimeoutError)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        _from_network_library(e) or isinstance(e, (ConnectionError, TimeoutError))
+        for e in exception_chain(exc)
+    )
+
+
+def _from_network_library(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in NETWORK_LIBRARIES
 
 
 def hub_error(
@@ -82,13 +82,8 @@ def hub_error(
 
 def _network_cause(exc: BaseException) -> str:
     """The innermost connection error's class name (ConnectError, ConnectTimeout ...)."""
-    name, seen = exc.__class__.__name__, set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__module__.split(".")[0] in NETWORK_LIBRARIES:
-            name = exc.__class__.__name__
-        exc = exc.__cause__ or exc.__context__
-    return name
+    names = [e.__class__.__name__ for e in exception_chain(exc) if _from_network_library(e)]
+    return names[-1] if names else exc.__class__.__name__
 
 
 def _unreachable(exc: BaseException, what: str, cached: bool | None) -> UserError:

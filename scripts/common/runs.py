@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scripts.common.errors import UserError
+from scripts.common.errors import UserError, exception_chain
 
 INCOMPLETE = ".incomplete"
 WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -125,14 +125,11 @@ FULL_DISK_WORDS = ("no space left", "os error 28", "disk quota exceeded")
 def disk_full(exc: BaseException, folder: Path) -> bool:
     """Whether a write failed for want of space, however the writing library reports it: an OSError's
     errno, safetensors' message, or torch's zip writer (which only says "unexpected pos") on a full disk."""
-    chain, seen = exc, set()
-    while chain is not None and id(chain) not in seen:
-        seen.add(id(chain))
-        if isinstance(chain, OSError) and chain.errno in (errno.ENOSPC, errno.EDQUOT):
+    for cause in exception_chain(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if any(word in str(chain).lower() for word in FULL_DISK_WORDS):
+        if any(word in str(cause).lower() for word in FULL_DISK_WORDS):
             return True
-        chain = chain.__cause__ or chain.__context__
     if isinstance(exc, RuntimeError) and "inline_container" in str(exc):
         try:
             return shutil.disk_usage(folder).free < LOW_SPACE

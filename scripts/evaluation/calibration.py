@@ -60,6 +60,12 @@ MIN_ROWS = 30  # below this many validation rows a fitted temperature is noise (
 FOLDS = 2
 
 
+def log_odds(probs: np.ndarray) -> np.ndarray:
+    """Probabilities -> logits (Simple Transformers' multi-label outputs are sigmoid probabilities)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
 def log_loss(logits: np.ndarray, y: np.ndarray, task: str, temperature: Any = None) -> np.ndarray:
     """Mean log-loss at a temperature: one number (single-label), or one per label (multi-label)."""
     eps = 1e-12

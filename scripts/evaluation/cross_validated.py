@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from scripts.data.dataset import encode_labels, load_split
 from scripts.evaluation import calibration, uncertainty
 from scripts.evaluation.metrics import HEADLINE, score
 from scripts.model.inference import decide
@@ -24,15 +23,16 @@ def save(work: Path, logits: np.ndarray) -> None:
     np.savez(work / FILE, logits=np.asarray(logits, dtype=np.float32))
 
 
-def estimate(run_dir: Path, record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any] | None:
-    """Metrics and 95 % intervals of the out-of-fold predictions, or None for a run selected on validation."""
+def estimate(
+    run_dir: Path, record: dict[str, Any], meta: dict[str, Any], y: np.ndarray
+) -> dict[str, Any] | None:
+    """Metrics and 95 % intervals of the out-of-fold predictions, or None for a run selected on validation.
+    `y`: the labelled rows' encoded labels, training split then validation split (as make eval reads them)."""
     path = run_dir / FILE
     selection = record.get("model_selection") or {}
     if selection.get("method") != "kfold" or not path.exists():
         return None
     task, labels = record["task"], record["labels"]
-    frames = [load_split(run_dir / "splits" / f"{part}.csv", task) for part in ("train", "validation")]
-    y = np.array([row for frame in frames for row in encode_labels(frame["labels"], labels, task)])
     logits = np.load(path, allow_pickle=False)["logits"]
     if len(logits) != len(y):
         return None  # the splits were edited after training: no estimate rather than a wrong one

@@ -65,10 +65,14 @@ def split(
 ) -> tuple[list[str], np.ndarray]:
     """Every text's windows, in order, and the index of the text each window comes from. With `cap`, a
     text keeps at most cap windows, spread evenly over it (its first and last included)."""
+    texts = ["" if t is None else str(t) for t in texts]
+    room = max_len - tokenizer.num_special_tokens_to_add()
+    # one batched tokenisation finds the long texts; only those are cut (texts that fit pass as they are)
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
     pieces: list[str] = []
     owners: list[int] = []
-    for i, text in enumerate(texts):
-        parts = windows("" if text is None else str(text), tokenizer, max_len, overlap)
+    for i, (text, n) in enumerate(zip(texts, lengths)):
+        parts = windows(text, tokenizer, max_len, overlap) if n > room else [text]
         if cap is not None and len(parts) > cap:
             keep = np.unique(np.round(np.linspace(0, len(parts) - 1, cap)).astype(int))
             parts = [parts[j] for j in keep]
@@ -90,8 +94,9 @@ def pool_outputs(outputs: np.ndarray, owners: np.ndarray, n_texts: int, probabil
     log-odds, as the predictor pools the logits, and returned as probabilities."""
     if not probabilities:
         return pool(outputs, owners, n_texts)
-    p = np.clip(np.asarray(outputs, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return 1 / (1 + np.exp(-pool(np.log(p / (1 - p)), owners, n_texts).astype(np.float64)))
+    from scripts.evaluation.calibration import activate, log_odds
+
+    return activate(pool(log_odds(outputs), owners, n_texts), "multilabel")
 
 
 def window_counts(lengths: Sequence[int], room: int, overlap: int) -> np.ndarray:

@@ -135,16 +135,14 @@ def best_epoch(scores: list[float], losses: list[float]) -> int:
 
 def log_loss(task: str, y: np.ndarray, logits: np.ndarray) -> float:
     """Mean out-of-fold log-loss (cross-entropy; per-label binary cross-entropy for multi-label)."""
-    from scripts.evaluation.calibration import activate
+    from scripts.evaluation import calibration
 
-    p = np.clip(activate(logits, task).astype(np.float64), 1e-12, 1 - 1e-12)
-    if task == "multilabel":
-        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
-    return float(-np.log(p[np.arange(len(y)), y]).mean())
+    return float(np.mean(calibration.log_loss(logits, y, task)))
 
 
 def epoch_outputs(checkpoints: Path, epochs: int, task: str) -> np.ndarray:
     """(epochs, held-out rows, labels): each epoch's validation logits (log-odds for multi-label)."""
+    from scripts.evaluation.calibration import log_odds
     from scripts.training.checkpoints import epoch_checkpoint
     from scripts.training.st.patches import VALIDATION_OUTPUTS
 
@@ -152,8 +150,7 @@ def epoch_outputs(checkpoints: Path, epochs: int, task: str) -> np.ndarray:
     for epoch in range(1, epochs + 1):
         raw = np.load(epoch_checkpoint(checkpoints, epoch) / VALIDATION_OUTPUTS, allow_pickle=False)
         if task == "multilabel":  # Simple Transformers' multi-label outputs are probabilities
-            p = np.clip(raw.astype(np.float64), 1e-7, 1 - 1e-7)
-            raw = np.log(p / (1 - p))
+            raw = log_odds(raw)
         out.append(raw.astype(np.float32))
     return np.stack(out)
 

@@ -8,6 +8,7 @@ from typing import Any
 from scripts.common import provenance
 from scripts.data.dataset import label_counts
 from scripts.model import base_model
+from scripts.training import kfold
 
 
 def run_record(
@@ -83,7 +84,7 @@ def _reading_and_selection(plan: Any) -> dict[str, Any]:
 def _validation_best(plan: Any, result: Any) -> float:
     """The chosen epoch's score: on validation, or (k-fold) out of fold, since the final model's
     "validation" pass scored its own training rows."""
-    if plan.selection is not None and plan.selection.method == "kfold":
+    if kfold.is_kfold(plan):
         return plan.selection.per_epoch[plan.selection.epoch - 1]
     return result.best_metric
 
