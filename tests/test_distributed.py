@@ -248,3 +248,40 @@ def test_make_train_nproc_2_end_to_end(still_model, data, tmp_path):
     assert (
         bad.returncode == 2 and bad.stderr.startswith("error: NPROC='lots'") and "Traceback" not in bad.stderr
     )
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_stop_signal_that_torch_s_agent_trips_over_is_still_an_interrupt(wrapped, monkeypatch):
+    """torchrun's agent turns SIGTERM into SignalException; when the signal lands inside its metrics
+    wrapper, that wrapper raises UnboundLocalError while handling it (seen in CI). Both are an interrupt
+    (exit 130), never a traceback."""
+    pytest.importorskip("torch.distributed")
+    import torch.distributed.run as torch_run
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    from scripts.training import launch
+
+    def stopped(parsed):
+        try:
+            raise SignalException("Process 1 got signal: 15", sigval=signal.SIGTERM)
+        except SignalException:
+            if not wrapped:
+                raise
+            raise UnboundLocalError("cannot access local variable 'start'")  # noqa: B904 (as torch does)
+
+    monkeypatch.setattr(torch_run, "run", stopped)
+    assert launch.torchrun("2", "", ["--data", "d.csv"]) == 130
+
+
+def test_other_failures_of_torchrun_are_not_taken_for_an_interrupt(monkeypatch):
+    pytest.importorskip("torch.distributed")
+    import torch.distributed.run as torch_run
+
+    from scripts.training import launch
+
+    def broken(parsed):
+        raise UnboundLocalError("a real bug")
+
+    monkeypatch.setattr(torch_run, "run", broken)
+    with pytest.raises(UnboundLocalError):
+        launch.torchrun("2", "", ["--data", "d.csv"])

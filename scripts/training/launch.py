@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from scripts.common.errors import EXIT_USER_ERROR, UserError
+from scripts.common.errors import EXIT_USER_ERROR, UserError, exception_chain
 
 LAUNCH_OPTIONS = ("--nproc", "--torchrun-args")
 
@@ -97,14 +97,19 @@ def torchrun(nproc: str, extra: str, argv: Sequence[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # each rank sets its own share (runtime.set_threads)
     try:
         run(parsed)
-    except (ValueError, RuntimeError) as exc:  # torchrun checks its options (--nnodes= ...) before starting
-        raise UserError(f"TORCHRUN_ARGS={extra!r}: {str(exc).splitlines()[0][:160]}") from exc
     except ChildFailedError as exc:
         return _failed(exc)
-    except SignalException:
-        return 130
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A stop signal: torch's agent raises SignalException, or, when the signal lands inside its own
+        # metrics wrapper, an UnboundLocalError raised while handling it. Either way rank 0 has said how
+        # to resume and the agent has stopped every rank.
+        if any(isinstance(cause, SignalException) for cause in exception_chain(exc)):
+            return 130
+        if isinstance(exc, (ValueError, RuntimeError)):  # torchrun checks its options before starting
+            raise UserError(f"TORCHRUN_ARGS={extra!r}: {str(exc).splitlines()[0][:160]}") from exc
+        raise
     return 0
 
 
