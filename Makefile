@@ -69,7 +69,7 @@ experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/
 sweep: $(STAMP)  ## Optuna search over config.SEARCH on validation: TRIALS=20 [DATA=] [SET=] [NAME=] [RESUME=1]
 	$(CLI) sweep
 
-curve: $(STAMP)  ## learning curve: quickfit, frozen probe, TF-IDF at growing labelled sizes [DATA=] [SIZES=8,16,32,64,all] [DRAWS=3] -> outputs/curves/<name>/
+curve: $(STAMP)  ## learning curve: quickfit, frozen probe, TF-IDF at growing labelled sizes [DATA=] [SIZES=8,16,32,64,all] [DRAWS=3] [METHODS=...,setfit] -> outputs/curves/<name>/
 	$(CLI) curve
 
 compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> outputs/compare.md [RUNS=a,b]

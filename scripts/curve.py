@@ -2,12 +2,14 @@
 same base model and TF-IDF + LR, trained on growing numbers of labelled rows (several draws each) and
 scored on the same test rows, which no draw ever contains.
 
-    python -m scripts.curve [--data FILE] [--sizes 8,16,32,64,all] [--draws 3] [--set K=V ...] [--name NAME]
+    python -m scripts.curve [--data FILE] [--sizes 8,16,32,64,all] [--draws 3] [--methods M,...]
+                            [--set K=V ...] [--name NAME]
 
 Sizes are labelled rows per class (multi-label: per label, drawn at random). quickfit carves its own
 validation split out of each draw (20 %, at least one row a class), as it would for a user with that many
-labels; the probe and TF-IDF fit on the whole draw. Writes outputs/curves/<name>/: curve.csv (every run),
-curve.md (medians and ranges) and curve.png.
+labels; the probe and TF-IDF fit on the whole draw. `--methods` may add `setfit` (the setfit library with
+the same body, scripts/evaluation/setfit_reference.py) or leave methods out. Writes outputs/curves/<name>/:
+curve.csv (every run), curve.md (medians and ranges) and curve.png.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from scripts.data.dataset import Dataset, encode_labels
 from scripts.evaluation.metrics import score
 from scripts.model.inference import decide
 
-METHODS = ("quickfit", "frozen_probe", "tfidf_logreg")
+METHODS = ("quickfit", "frozen_probe", "tfidf_logreg")  # the default; SetFit is slower and opt-in
+KNOWN_METHODS = METHODS + ("setfit",)
 METRIC = {"binary": "accuracy", "multiclass": "f1_macro", "multilabel": "f1_macro"}
 
 
@@ -85,10 +88,16 @@ def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: 
         return predictor.predict_proba(texts), predictor.thresholds or None
 
 
-def reference_probs(method: str, base: str, rows: pd.DataFrame, y: np.ndarray, texts, dataset, max_len: int):
+def reference_probs(
+    method: str, base: str, rows: pd.DataFrame, y: np.ndarray, texts, dataset, max_len: int, seed: int
+):
     from scripts.evaluation import baselines, frozen_probe
 
     n = len(dataset.label_names)
+    if method == "setfit":
+        from scripts.evaluation.setfit_reference import setfit_proba
+
+        return setfit_proba(base, rows["text"].tolist(), y, texts, dataset.task, n, seed)
     if method == "frozen_probe":
         return frozen_probe.probe_proba(base, rows["text"].tolist(), y, [texts], dataset.task, n, max_len)[0][
             0
@@ -107,7 +116,7 @@ def one_point(cfg, dataset, base, rows, test, y_test, method: str, seed: int, ma
     if method == "quickfit":
         probs, cuts = quickfit_probs(cfg, dataset, base, rows, texts, seed)
     else:
-        probs = reference_probs(method, base, rows, encoded(rows, dataset), texts, dataset, max_len)
+        probs = reference_probs(method, base, rows, encoded(rows, dataset), texts, dataset, max_len, seed)
         if probs is None:
             return float("nan")
     if task == "multilabel" and cuts is None:
@@ -120,7 +129,9 @@ def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:
     return np.array(encode_labels(frame["labels"], dataset.label_names, dataset.task))
 
 
-def run_curve(cfg: dict[str, Any], sizes: list[int | None], draws: int, name: str) -> Path:
+def run_curve(
+    cfg: dict[str, Any], sizes: list[int | None], draws: int, name: str, methods: Sequence[str] = METHODS
+) -> Path:
     """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png)."""
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
@@ -128,11 +139,11 @@ def run_curve(cfg: dict[str, Any], sizes: list[int | None], draws: int, name: st
     pool, test = splits["train"], splits["test"]  # test rows are never drawn
     y_test = encoded(test, dataset)
     max_len = train.make_plan(cfg, dataset, {"train": pool, "validation": splits["validation"]}, base).max_len
-    points, total, done = [], len(sizes) * draws * len(METHODS), 0
+    points, total, done = [], len(sizes) * draws * len(methods), 0
     for size in sizes:
         for d in range(draws):
             rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
-            for method in METHODS:
+            for method in methods:
                 started = time.time()
                 value = one_point(
                     cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
@@ -188,18 +199,35 @@ def parse_sizes(value: str) -> list[int | None]:
     return sizes
 
 
+def parse_methods(value: str) -> list[str]:
+    methods = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    if unknown or not methods:
+        raise UserError(f"METHODS={value!r}: choose from {', '.join(KNOWN_METHODS)}, comma-separated")
+    if "setfit" in methods:
+        import importlib.util
+
+        if importlib.util.find_spec("setfit") is None:
+            raise UserError(
+                "METHODS asks for setfit but the setfit library is not installed: run make install"
+            )
+    return methods
+
+
 def main(argv: Sequence[str]) -> int:
     parser = Parser(prog="python -m scripts.curve", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="a CSV/TSV/JSON/Parquet path, hf:owner/name or a preset")
     parser.add_argument("--sizes", default="8,16,32,64,all", help="labelled rows per class, e.g. 8,16,64,all")
     parser.add_argument("--draws", type=int, default=3, help="draws (seeds) per size")
+    parser.add_argument("--methods", default=",".join(METHODS), help="e.g. quickfit,frozen_probe,setfit")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--name", help="the folder under outputs/curves (default: the dataset's name)")
     args = parser.parse_args(argv)
     if args.draws < 1:
         raise UserError(f"DRAWS={args.draws}: give at least 1 draw")
+    methods, sizes = parse_methods(args.methods), parse_sizes(args.sizes)
     cfg, name = settings.resolve_from_cli(args.data, args.set, args.name)
-    folder = run_curve(cfg, parse_sizes(args.sizes), args.draws, name)
+    folder = run_curve(cfg, sizes, args.draws, name, methods)
     print((folder / "curve.md").read_text(encoding="utf-8"))
     return 0
 

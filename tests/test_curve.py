@@ -79,3 +79,29 @@ def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_mod
     assert "k-fold: fold 4 of 4" in out and "-> " in out.split("out-of-fold")[1]
     table = pd.read_csv(tmp_path / "out" / "curves" / "k" / "curve.csv")
     assert table.loc[table["method"] == "quickfit", "accuracy"].between(0, 1).all()
+
+
+def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path):
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=40)
+    args = [
+        "--data",
+        str(csv),
+        "--sizes",
+        "8",
+        "--draws",
+        "1",
+        "--methods",
+        "setfit,tfidf_logreg",
+        "--name",
+        "s",
+    ]
+    assert run_cli(curve.main, args + ["--set"] + tiny_args(tiny_model, tmp_path / "out")) == 0
+    table = pd.read_csv(tmp_path / "out" / "curves" / "s" / "curve.csv")
+    assert list(table["method"]) == ["setfit", "tfidf_logreg"]
+    assert table.loc[0, "accuracy"] >= 0 and table.loc[0, "accuracy"] <= 1 and table.loc[0, "seconds"] > 0
+
+
+@pytest.mark.parametrize("methods", ["", "quickfit,svm"])
+def test_unknown_methods_are_one_line(methods):
+    with pytest.raises(UserError, match="METHODS="):
+        curve.parse_methods(methods)

@@ -1,0 +1,70 @@
+"""SetFit (the `setfit` library) as a reference on the same rows: contrastive tuning of the same
+sentence-transformers body on pairs built from the labels, then a logistic-regression head on its
+embeddings (Tunstall et al. 2022). Used by `make curve METHODS=...,setfit` and bench/SMALL_DATA.md to
+answer "does quickfit's small-data recipe beat SetFit with the same body?".
+
+Library defaults throughout (one epoch of pairs, batches of 16, body learning rate 2e-5, a
+logistic-regression head; multi-label: one-vs-rest), except the number of pairs: `num_iterations=20`
+pairs per row and side, the paper's setting. The library's own default ("oversampling" every pair)
+grows with the square of the rows: about 8,000 pairs at 64 SMS rows per class, 230,000 at 64 rows for
+each of R8's 8 classes, hours on a CPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NUM_ITERATIONS = 20
+
+
+def setfit_proba(
+    model_path: str,
+    train_texts: list[str],
+    y_train: np.ndarray,
+    texts: list[str],
+    task: str,
+    n_labels: int,
+    seed: int,
+) -> np.ndarray:
+    """Train SetFit on (train_texts, y_train: label ids, or a 0/1 matrix for multi-label); probabilities
+    for `texts`, one column per label id."""
+    import contextlib
+    import io
+    import tempfile
+
+    import datasets
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    from scripts.common.runtime import offline
+
+    hf_logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    multilabel = task == "multilabel"
+    model = SetFitModel.from_pretrained(
+        model_path,
+        local_files_only=offline(),
+        multi_target_strategy="one-vs-rest" if multilabel else None,
+    )
+    labels = [list(map(int, row)) for row in y_train] if multilabel else [int(v) for v in y_train]
+    rows = datasets.Dataset.from_dict({"text": train_texts, "label": labels})
+    with (
+        tempfile.TemporaryDirectory(prefix="quickfit-setfit-") as work,
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        args = TrainingArguments(
+            output_dir=work,
+            num_iterations=NUM_ITERATIONS,
+            seed=seed,
+            report_to="none",
+            show_progress_bar=False,
+            save_strategy="no",
+            logging_strategy="no",
+        )
+        Trainer(model=model, args=args, train_dataset=rows).train()  # its loss lines would swamp the curve's
+    raw = np.asarray(model.predict_proba(texts, show_progress_bar=False, as_numpy=True), dtype=float)
+    if multilabel:
+        return raw
+    probs = np.zeros((len(texts), n_labels))
+    probs[:, np.asarray(model.model_head.classes_, dtype=int)] = raw  # a label the draw lacked: probability 0
+    return probs
