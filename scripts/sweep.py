@@ -8,6 +8,8 @@ pruner). The test split is held back from every trial. The study lives in SQLite
 outputs/sweeps/<name>/, so `--resume` continues an interrupted sweep without rerunning finished trials.
 At the end: trials.csv/.md, the optimisation-history and parameter-importance plots, best.json, and
 the best configuration retrained once as a normal run (evaluated on test, its card naming the sweep).
+Under kfold.MIN_VALIDATION_ROWS validation rows the trials' scores are mostly noise: the sweep says so
+before it starts and best.json records the row count (make train itself then chooses its epoch by k-fold).
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def run_sweep(
     dataset, splits, source = train.prepare(cfg)
     tuning = {"train": splits["train"], "validation": splits["validation"]}  # the test split stays out
     train.make_plan(cfg, dataset, tuning, base)  # preflight: a plan that cannot train fails before any study
+    warn_small_validation(len(splits["validation"]))
     meta = {"dataset": cfg["dataset"], "data": fingerprint(source), "trials": trials, "config": cfg}
     with locks.held(folder, f"sweep {name}"):
         check_resumable(folder, name, meta, resume)
@@ -133,7 +136,7 @@ def run_sweep(
             say(f"sweep {name}: {remaining} trial(s) to run of {trials} ({done} done), on validation")
             objective = _objective(cfg, dataset, tuning, base, folder)
             study.optimize(objective, n_trials=remaining, catch=())
-        best = _best(study, folder, dataset, name)
+        best = _best(study, folder, dataset, name, len(splits["validation"]))
     if retrain:
         final = train.train_run({**cfg, **best["params"], "run_name": f"{name}-best"}, search=best)
         from scripts.evaluate import evaluate
@@ -194,7 +197,17 @@ def _objective(cfg: dict[str, Any], dataset: Any, tuning: dict[str, Any], base: 
     return objective
 
 
-def _best(study: Any, folder: Path, dataset: Any, name: str) -> dict[str, Any]:
+def warn_small_validation(rows: int) -> None:
+    from scripts.training.kfold import MIN_VALIDATION_ROWS
+
+    if rows < MIN_VALIDATION_ROWS:
+        say(
+            f"warning: the validation split has {rows} rows (< {MIN_VALIDATION_ROWS}): trials ranked on it "
+            "differ mostly by chance; label more rows or raise validation_split before trusting the best trial"
+        )
+
+
+def _best(study: Any, folder: Path, dataset: Any, name: str, validation_rows: int) -> dict[str, Any]:
     """trials.md, the plots and best.json."""
     metric = plan_metric(dataset)
     write_results(study, folder, metric)
@@ -204,6 +217,7 @@ def _best(study: Any, folder: Path, dataset: Any, name: str) -> dict[str, Any]:
         "trial": study.best_trial.number,
         "trials": finished(study),
         "metric": f"validation {metric}",
+        "validation_rows": validation_rows,
         "sweep": name,
     }
     runs.write_json(folder / "best.json", best)

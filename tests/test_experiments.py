@@ -70,6 +70,9 @@ def test_sweep_runs_never_reads_test_prunes_and_resumes(
     test_texts = set(pd.read_csv(runs.split_path(final, "test"))["text"])
     validation = set(pd.read_csv(runs.split_path(final, "validation"))["text"])
     assert len(seen) == 4
+    # 22 validation rows: the sweep says its ranking is mostly chance and best.json keeps the count
+    assert best["validation_rows"] == len(validation) < 50
+    assert f"the validation split has {len(validation)} rows (< 50)" in capsys.readouterr().out
     for train_texts, eval_texts in seen[:3]:
         assert not (train_texts | eval_texts) & test_texts and eval_texts == validation
     record = runs.read_record(final)
