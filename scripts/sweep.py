@@ -203,7 +203,7 @@ def warn_small_validation(rows: int) -> None:
     if rows < MIN_VALIDATION_ROWS:
         say(
             f"warning: the validation split has {rows} rows (< {MIN_VALIDATION_ROWS}): trials ranked on it "
-            "differ mostly by chance; label more rows or raise validation_split before trusting the best trial"
+            "differ mostly by chance; label more rows or raise validation_split before trusting the winner"
         )
 
 
