@@ -11,8 +11,9 @@ name exactly one top-level topic and whose README has at least MIN_CHARS charact
 are kept once; topics with fewer than MIN_PER_TOPIC projects are dropped, and at most MAX_PER_TOPIC of a
 topic are kept. It writes the manifest
 bench/data/pypi_topics.csv (project, version, topic): the release, not the project, so `build` refetches
-exactly the same READMEs later (`/pypi/<project>/<version>/json`) into data/pypi_topics.csv
-(text, labels) for `make train DATA=data/pypi_topics.csv` and bench.long_texts.
+exactly the same READMEs later (`/pypi/<project>/<version>/json`; where only the registry's latest
+pages can be reached, as here, a project with a newer release is left out and counted) into
+data/pypi_topics.csv (text, labels) for `make train DATA=data/pypi_topics.csv` and bench.long_texts.
 """
 
 from __future__ import annotations
@@ -63,25 +64,21 @@ def clean(text: str) -> str:
 
 
 def metadata(project: str, version: str | None = None) -> dict | None:
-    url = (
-        f"https://pypi.org/pypi/{project}/{version}/json"
-        if version
-        else f"https://pypi.org/pypi/{project}/json"
-    )
-    raw = get(url)
-    if raw is None:
-        return None
-    try:
-        info = json.loads(raw)["info"]
-    except (ValueError, KeyError):  # an error page instead of metadata: skipped like a missing project
-        return None
-    text = clean(info.get("description") or "")
-    return {
-        "project": project,
-        "version": info["version"],
-        "topic": topic_of(info.get("classifiers") or []),
-        "text": text,
-    }
+    """The project's README and topic, at `version` when given (None if that release cannot be had)."""
+    urls = [f"https://pypi.org/pypi/{project}/json"]
+    if version:  # the release's own page; its latest page serves as well while it is still the latest
+        urls.insert(0, f"https://pypi.org/pypi/{project}/{version}/json")
+    for url in urls:
+        raw = get(url)
+        try:
+            info = json.loads(raw)["info"] if raw else None
+        except (ValueError, KeyError):  # an error page instead of metadata: skipped like a missing project
+            info = None
+        if info and (version is None or info["version"] == version):
+            text = clean(info.get("description") or "")
+            topic = topic_of(info.get("classifiers") or [])
+            return {"project": project, "version": info["version"], "topic": topic, "text": text}
+    return None
 
 
 def collect(sample: int, seed: int) -> None:
@@ -99,25 +96,26 @@ def collect(sample: int, seed: int) -> None:
     frame[["project", "version", "topic"]].sort_values("project").to_csv(MANIFEST, index=False)
     topics = frame["topic"].value_counts().to_string()
     print(f"{len(chosen)} projects read, {len(frame)} kept; topics:\n{topics}")
-    write_data(frame)
+    write_data(frame, DATA)
 
 
-def build() -> None:
+def build(out: Path) -> None:
     import pandas as pd
 
-    manifest = pd.read_csv(MANIFEST, keep_default_na=False)
+    manifest = pd.read_csv(MANIFEST, dtype=str, keep_default_na=False)  # "0.10" stays a version
     with ThreadPoolExecutor(32) as pool:
         found = list(pool.map(lambda r: metadata(r.project, r.version), manifest.itertuples()))
     frame = pd.DataFrame([dict(m, topic=r.topic) for m, r in zip(found, manifest.itertuples()) if m])
-    print(f"{len(frame)} of {len(manifest)} releases fetched")
-    write_data(frame)
+    missing = "the rest removed, or released anew where only the latest pages can be read"
+    print(f"{len(frame)} of {len(manifest)} releases fetched ({missing})")
+    write_data(frame, out)
 
 
-def write_data(frame) -> None:
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    out = frame.rename(columns={"topic": "labels"})[["text", "labels"]]
-    out.sample(frac=1, random_state=0).to_csv(DATA, index=False)
-    print(f"wrote {DATA} ({len(out)} rows)")
+def write_data(frame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = frame.sort_values("project").rename(columns={"topic": "labels"})[["text", "labels"]]
+    rows.sample(frac=1, random_state=0).to_csv(path, index=False)
+    print(f"wrote {path} ({len(rows)} rows)")
 
 
 def main() -> None:
@@ -125,8 +123,9 @@ def main() -> None:
     parser.add_argument("step", choices=("collect", "build"))
     parser.add_argument("--sample", type=int, default=60000, help="projects drawn from the index")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=DATA, help="build: where the CSV goes")
     args = parser.parse_args()
-    collect(args.sample, args.seed) if args.step == "collect" else build()
+    collect(args.sample, args.seed) if args.step == "collect" else build(args.out)
 
 
 if __name__ == "__main__":
