@@ -105,3 +105,21 @@ def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path
 def test_unknown_methods_are_one_line(methods):
     with pytest.raises(UserError, match="METHODS="):
         curve.parse_methods(methods)
+
+
+def test_setfit_reference_scores_every_label_for_multilabel(tiny_model, tmp_path):
+    from scripts import train
+    from scripts.model.inference import decide
+
+    csv = write_multilabel_csv(tmp_path / "m.csv", 200)
+    cfg = settings.resolve(
+        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
+    )
+    dataset, splits, _ = train.prepare(cfg)
+    rows = curve.draw(splits["train"], dataset, 4, seed=0)
+    texts = splits["test"]["text"].tolist()
+    probs = curve.reference_probs(
+        "setfit", tiny_model, rows, curve.encoded(rows, dataset), texts, dataset, 64, 0
+    )
+    assert probs.shape == (len(texts), len(dataset.label_names)) and ((probs >= 0) & (probs <= 1)).all()
+    assert decide(probs, "multilabel", [0.5] * len(dataset.label_names), None).shape == probs.shape
