@@ -39,14 +39,19 @@ def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp
     assert not set(splits["test"]["text"]) & set().union(*drawn)
 
 
-def test_multilabel_draws_are_per_label(tiny_model, tmp_path):
+def prepared(csv, tiny_model, out):
+    """The dataset and splits make curve draws from, for a tiny model."""
     from scripts import train
 
-    csv = write_multilabel_csv(tmp_path / "m.csv", 200)
-    cfg = settings.resolve(
-        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
-    )
+    cfg = settings.resolve({**settings.parse_overrides(tiny_args(tiny_model, out)), "dataset": str(csv)})
     dataset, splits, _ = train.prepare(cfg)
+    return dataset, splits
+
+
+def test_multilabel_draws_are_per_label(tiny_model, tmp_path):
+
+    csv = write_multilabel_csv(tmp_path / "m.csv", 200)
+    dataset, splits = prepared(csv, tiny_model, tmp_path / "o")
     rows = curve.draw(splits["train"], dataset, 4, seed=0)
     assert len(rows) == 4 * len(dataset.label_names)
 
@@ -58,13 +63,9 @@ def test_bad_sizes_are_one_line(sizes):
 
 
 def test_more_rows_per_class_than_a_class_has_is_one_line(tiny_model, tmp_path):
-    from scripts import train
 
     csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=30)
-    cfg = settings.resolve(
-        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
-    )
-    dataset, splits, _ = train.prepare(cfg)
+    dataset, splits = prepared(csv, tiny_model, tmp_path / "o")
     with pytest.raises(UserError, match="SIZES asks for 64 rows per class but class 'spam' has"):
         curve.draw(splits["train"], dataset, 64, seed=0)
 
@@ -108,18 +109,18 @@ def test_unknown_methods_are_one_line(methods):
 
 
 def test_setfit_reference_scores_every_label_for_multilabel(tiny_model, tmp_path):
-    from scripts import train
     from scripts.model.inference import decide
 
     csv = write_multilabel_csv(tmp_path / "m.csv", 200)
-    cfg = settings.resolve(
-        {**settings.parse_overrides(tiny_args(tiny_model, tmp_path / "o")), "dataset": str(csv)}
-    )
-    dataset, splits, _ = train.prepare(cfg)
+    dataset, splits = prepared(csv, tiny_model, tmp_path / "o")
     rows = curve.draw(splits["train"], dataset, 4, seed=0)
     texts = splits["test"]["text"].tolist()
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
     probs = curve.reference_probs(
         "setfit", tiny_model, rows, curve.encoded(rows, dataset), texts, dataset, 64, 0
     )
     assert probs.shape == (len(texts), len(dataset.label_names)) and ((probs >= 0) & (probs <= 1)).all()
+    assert hf_logging.get_verbosity() == verbosity  # the curve's later fits keep their warnings
     assert decide(probs, "multilabel", [0.5] * len(dataset.label_names), None).shape == probs.shape

@@ -12,9 +12,33 @@ each of R8's 8 classes, hours on a CPU.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import tempfile
+from collections.abc import Iterator
+
 import numpy as np
 
 NUM_ITERATIONS = 20
+
+
+@contextlib.contextmanager
+def _hushed() -> Iterator[None]:
+    """No SetFit loss lines, progress bars or transformers warnings inside; the curve's later fits in the
+    same process get the logging they had before."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def setfit_proba(
@@ -28,18 +52,11 @@ def setfit_proba(
 ) -> np.ndarray:
     """Train SetFit on (train_texts, y_train: label ids, or a 0/1 matrix for multi-label); probabilities
     for `texts`, one column per label id."""
-    import contextlib
-    import io
-    import tempfile
-
     import datasets
     from setfit import SetFitModel, Trainer, TrainingArguments
-    from transformers.utils import logging as hf_logging
 
     from scripts.common.runtime import offline
 
-    hf_logging.set_verbosity_error()
-    datasets.disable_progress_bars()
     multilabel = task == "multilabel"
     model = SetFitModel.from_pretrained(
         model_path,
@@ -48,10 +65,7 @@ def setfit_proba(
     )
     labels = [list(map(int, row)) for row in y_train] if multilabel else [int(v) for v in y_train]
     rows = datasets.Dataset.from_dict({"text": train_texts, "label": labels})
-    with (
-        tempfile.TemporaryDirectory(prefix="quickfit-setfit-") as work,
-        contextlib.redirect_stdout(io.StringIO()),
-    ):
+    with tempfile.TemporaryDirectory(prefix="quickfit-setfit-") as work, _hushed():
         args = TrainingArguments(
             output_dir=work,
             num_iterations=NUM_ITERATIONS,
