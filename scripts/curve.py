@@ -200,7 +200,7 @@ def parse_sizes(value: str) -> list[int | None]:
 
 
 def parse_methods(value: str) -> list[str]:
-    methods = [m.strip() for m in value.split(",") if m.strip()]
+    methods = list(dict.fromkeys(m.strip().lower() for m in value.split(",") if m.strip()))  # once each
     unknown = [m for m in methods if m not in KNOWN_METHODS]
     if unknown or not methods:
         raise UserError(f"METHODS={value!r}: choose from {', '.join(KNOWN_METHODS)}, comma-separated")

@@ -102,7 +102,11 @@ def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path
     assert table.loc[0, "accuracy"] >= 0 and table.loc[0, "accuracy"] <= 1 and table.loc[0, "seconds"] > 0
 
 
-@pytest.mark.parametrize("methods", ["", "quickfit,svm"])
+def test_methods_are_read_once_each_whatever_their_case():
+    assert curve.parse_methods(" TFIDF_logreg,frozen_probe,tfidf_logreg ") == ["tfidf_logreg", "frozen_probe"]
+
+
+@pytest.mark.parametrize("methods", ["", "quickfit,svm", " , "])
 def test_unknown_methods_are_one_line(methods):
     with pytest.raises(UserError, match="METHODS="):
         curve.parse_methods(methods)
