@@ -1,0 +1,55 @@
+"""bench.pooling_probe: the features each pooled position gives, and that aligning [CLS] to the body's
+mean-pooled embedding moves it there (the packaged MiniLM, a few texts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import pooling_probe
+
+TEXTS = [
+    "the quarterly dividend was raised to ten cents a share",
+    "wheat and corn exports fell sharply this season",
+    "the company agreed to acquire its rival for cash",
+    "crude oil prices rose after the output cut",
+    "net profit rose on higher sales of its products",
+    "the trade deficit widened in the third month",
+    "interest rates were cut by the central bank",
+    "shipping rates at the port climbed again",
+]
+
+
+@pytest.fixture(scope="module")
+def body():
+    from transformers import AutoModel, AutoTokenizer
+
+    from scripts.model.base_model import PACKAGED_MINILM, resolve_model_name
+
+    path = resolve_model_name(PACKAGED_MINILM)
+    return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def cls_to_mean_cosine(model, tokenizer) -> float:
+    feats = pooling_probe.features(model, tokenizer, TEXTS, 64)
+    return float(np.mean(np.sum(feats["cls"] * feats["mean"], axis=1)))
+
+
+def test_every_position_is_one_unit_vector_per_text(body):
+    model, tokenizer = body
+    feats = pooling_probe.features(model, tokenizer, TEXTS, 64)
+    assert set(feats) == set(pooling_probe.POSITIONS)  # a BERT body has a pooler
+    for values in feats.values():
+        assert values.shape == (len(TEXTS), model.config.hidden_size)
+        np.testing.assert_allclose(np.linalg.norm(values, axis=1), 1.0, rtol=1e-5)
+
+
+def test_aligning_cls_brings_it_to_the_mean_pooled_embedding(body):
+    import copy
+
+    model, tokenizer = body
+    model = copy.deepcopy(model)
+    before = cls_to_mean_cosine(model, tokenizer)
+    losses = pooling_probe.align_cls(model, tokenizer, TEXTS, 64, epochs=4, seed=0)
+    assert losses[-1] < losses[0]
+    assert cls_to_mean_cosine(model, tokenizer) > before + 0.1
