@@ -37,7 +37,7 @@ VARIANTS = {
     "length)",
     "C3": "quickfit with length_grouping=True and grouping_class_mix=True (each batch keeps the class mix)",
     "C1": "quickfit defaults without sub-batches (sub_batches=False: each batch in one pass)",
-    "C0": "C with the pass cost fixed at 80 token positions (not fitted from the timed steps)",
+    "CF": "C with the pass cost fitted from the timed steps (quickfit's default before 2026-12-03)",
 }
 
 
@@ -152,7 +152,7 @@ def run_variant(variant: str, spec: dict) -> dict:
             settings = {
                 "C": ("auto", "auto"),
                 "C1": ("auto", "auto"),
-                "C0": ("auto", "auto"),
+                "CF": ("auto", "auto"),
                 "C2": (True, False),
                 "C3": (True, True),
             }[variant]
@@ -164,7 +164,7 @@ def run_variant(variant: str, spec: dict) -> dict:
             result["max_seq_length"] = max_len
             split = recipes.use_sub_batches("auto" if variant != "C1" else False)
             model.pass_cost = trainer.PASS_COST_POSITIONS if split else None
-            model.fit_pass_cost = variant != "C0"
+            model.fit_pass_cost = variant == "CF"
             result["sub_batches"] = model.pass_cost is not None
             trimmed = {"tokens": 0}
 
@@ -177,7 +177,7 @@ def run_variant(variant: str, spec: dict) -> dict:
         start = time.perf_counter()
         model.train_model(frame)
         result["train_seconds"] = time.perf_counter() - start
-        if variant in ("C", "C0", "C1", "C2", "C3"):
+        if variant in ("C", "CF", "C1", "C2", "C3"):
             result["processed_tokens"] = trimmed["tokens"]
             result["pass_cost"] = model.pass_timer.measured if model.pass_timer else None
             counter.remove()
@@ -346,10 +346,10 @@ def write_results(
             f"{m['peak_rss_mb']:.0f} | {m['spam_f1']:.4f} | {per_seed} |"
         )
     lines.append("")
-    for mine in ("C", "C0", "C1", "C2", "C3"):
+    for mine in ("C", "CF", "C1", "C2", "C3"):
         if mine not in med:
             continue
-        for other in ("A", "B", "B2") + (("C0", "C1") if mine == "C" else ()):
+        for other in ("A", "B", "B2") + (("CF", "C1") if mine == "C" else ()):
             if other in med:
                 ratio = med[mine]["samples_per_second"] / med[other]["samples_per_second"]
                 gap = 100 * (med[mine]["spam_f1"] - med[other]["spam_f1"])
@@ -387,7 +387,7 @@ def write_results(
             "utilisation |",
             "|---|---|---|---|---|---|",
         ]
-        for mine in ("C", "C0", "C1", "C2", "C3"):
+        for mine in ("C", "CF", "C1", "C2", "C3"):
             if mine in results:
                 rs = results[mine]
                 params, real = rs[0]["non_embedding_params"], median(rs, "real_tokens")

@@ -180,9 +180,9 @@ def test_grouping_class_mix_reaches_the_sampler_and_the_record(tiny_model, tmp_p
 
 def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeypatch):
     """sub_batches=True: training batches are cut into runs of similar length (a pass made free here so
-    the tiny texts are cut), every training step is timed for the pass-cost fit (its forward begun, its
-    backward ended at the input embeddings) and the run completes its own checks; False: never cut, never
-    timed. Both are recorded."""
+    the tiny texts are cut); with the pass-cost fit on (bench variant CF) every training step is timed
+    (its forward begun, its backward ended at the input embeddings) and the run completes its own checks;
+    False: never cut, never timed. Both are recorded."""
     from scripts.common import runs
     from scripts.training import fit
     from scripts.training.st import models
@@ -204,6 +204,7 @@ def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeyp
     monkeypatch.setattr(models, "sub_batches", spy)
     monkeypatch.setattr(models, "PassCost", SpiedPassCost)
     monkeypatch.setattr(fit, "PASS_COST_POSITIONS", 0.0)
+    monkeypatch.setattr(models.FastPaths, "fit_pass_cost", True)
     path = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=1"]
     for enabled in (True, False):
@@ -215,4 +216,33 @@ def test_sub_batches_reach_training_and_the_record(tiny_model, tmp_path, monkeyp
         assert (max(calls) > 1) if enabled else not calls
         assert [(t.begun, t.ended) for t in timers] == ([(len(calls), len(calls))] if enabled else [])
         fitted = enabled and timers[0].fitted
-        assert record["sub_batch_pass_cost"] == (round(timers[0].positions, 1) if fitted else None)
+        expected = (round(timers[0].positions, 1) if fitted else 0.0) if enabled else None
+        assert record["sub_batch_pass_cost"] == expected
+
+
+def test_one_seed_trains_one_model_however_loaded_the_machine(tiny_model, tmp_path, monkeypatch):
+    """Where a batch is cut into sub-batches decides each row's dropout mask. The cuts follow a fixed pass
+    cost, not the steps' times: a run whose step times would fit a pass at no cost (keep cutting) and one
+    whose times would fit it at 4,096 positions (stop cutting: a loaded machine) train the same model."""
+    from scripts.data.dataset import load_split
+    from scripts.model.inference import load_predictor
+    from scripts.training import fit
+    from scripts.training.st import pass_cost
+    from tests.helpers import tiny_args, train_run, write_binary_csv
+
+    def timings_fitting(positions: float):  # what a machine's step times would fit the pass cost to
+        def fitted(timer):
+            timer.positions, timer.fitted = positions, True
+
+        return fitted
+
+    monkeypatch.setattr(fit, "PASS_COST_POSITIONS", 0.0)  # the tiny texts are cut
+    path = write_binary_csv(tmp_path / "b.csv", ham=160, spam=80)
+    args = tiny_args(tiny_model, tmp_path / "out") + ["num_train_epochs=2", "sub_batches=True"]
+    runs = []
+    for name, positions in (("idle", 0.0), ("busy", pass_cost.MOST_POSITIONS)):
+        monkeypatch.setattr(pass_cost.PassCost, "_fit", timings_fitting(positions))
+        runs.append(train_run(path, args, f"run_name={name}"))
+    texts = load_split(runs[0] / "splits/test.csv", "binary")["text"].tolist()
+    probs = [load_predictor(run / "model", threads=1).predict_proba(texts) for run in runs]
+    assert np.array_equal(probs[0], probs[1])

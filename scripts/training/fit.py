@@ -33,7 +33,7 @@ class TrainResult:
     global_step: int
     best_epoch: int
     validation_probs: np.ndarray  # as computed during training, for checking the saved model
-    pass_cost: float | None = None  # sub-batches: a pass's cost in token positions, as the steps measured it
+    pass_cost: float | None = None  # sub-batches: the pass cost in token positions the cuts used last
 
 
 # Simple Transformers' settings that every run here needs, the benches included: its feature cache key
@@ -222,8 +222,14 @@ def _keep_best_epoch(model, details, work, checkpoints, resume_from, metric_name
         global_step=global_step,
         best_epoch=int(best_row["epoch"]),
         validation_probs=validation_probabilities(checkpoint, task),
-        pass_cost=model.pass_timer.measured if model.pass_timer else None,
+        pass_cost=_pass_cost_used(model),
     )
+
+
+def _pass_cost_used(model) -> float | None:
+    """The fixed pass cost, or (bench variant CF) the one fitted from the steps; None: no sub-batches."""
+    timer = model.pass_timer
+    return timer.measured if timer is not None and timer.fitted else model.pass_cost
 
 
 @contextmanager

@@ -4,7 +4,8 @@ paths and patches. Importing this module imports Simple Transformers (~14 s): on
   * training token ids stored compactly and padded per batch (compact_tokens.py; Simple Transformers pads
     every row to max_seq_length in int64), batches grouped by length (batching.py); evaluation batches
     trimmed to their longest real sequence; a training batch of mixed lengths run as sub-batches of similar
-    length under one optimizer step, its pass cost measured on the steps (pass_cost.py);
+    length under one optimizer step, cut at a fixed pass cost (one fitted from the steps' times,
+    pass_cost.py, is a bench variant: it made the cuts, and with them the dropout masks, follow the load);
   * the patches of patches.py (resume, safe checkpoint loading, fused AdamW, bf16);
   * one multi-label path on transformers' own sequence-classification head for every architecture;
   * class weights for every architecture (it refuses them for some), bf16 autocast (it has fp16 only);
@@ -70,11 +71,14 @@ class FastPaths:
     keep_class_mix = False  # grouping_class_mix: grouped batches keep their group's class mix
 
     # sub_batches: a training batch runs as runs of similar length (sub_batches()), this the cost of
-    # one more pass in token positions to start from; None: off. While training, pass_timer refits it
-    # from the steps' times (pass_cost.py).
+    # one more pass in token positions; None: off.
     pass_cost: float | None = None
     pass_timer: PassCost | None = None
-    fit_pass_cost = True  # False: keep pass_cost as it is (bench variant C0)
+    # True: pass_timer refits pass_cost from the steps' times (pass_cost.py; bench variant CF). Off by
+    # default: where a batch is cut decides which dropout mask each row gets, so a cost that follows the
+    # machine's load made two runs of one seed train different models (Reuters R8, 64 rows: macro-F1
+    # 0.8349 and 0.8153, bench/SMALL_DATA.md), for 1.03x the speed (bench/sub_batches/pass_cost_C_C0.md).
+    fit_pass_cost = False
 
     def _calculate_loss(self, model, inputs, loss_fct, num_labels, args):
         training = model is self.model and self.model.training  # not an nn.DataParallel copy
