@@ -91,7 +91,7 @@ def align_cls(model, tokenizer, texts: Sequence[str], max_len: int, epochs: int,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(rows)
+            total += float(loss.detach()) * len(rows)
         losses.append(total / len(texts))
     model.eval()
     return losses
