@@ -7,6 +7,9 @@ trains the body for N epochs on the drawn texts (no labels) so that [CLS] reprod
 mean-pooled embedding (cosine loss), then probes again: can the head's input be made as good as the mean?
 
     python -m bench.pooling_probe [--data reuters_r8] [--per-class 8] [--seed 42] [--align-epochs 8]
+                                  [--save DIR]
+
+--save DIR keeps the aligned body (a model folder: make curve ... SET="model_name=DIR" fine-tunes it).
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ def main(argv: Sequence[str]) -> int:
         "--seed", type=int, default=42, help="the draw's seed (make curve: manual_seed + draw)"
     )
     parser.add_argument("--align-epochs", type=int, default=0)
+    parser.add_argument("--save", help="with --align-epochs: save the aligned body and tokenizer here")
     args = parser.parse_args(argv)
 
     from functools import partial
@@ -163,6 +167,9 @@ def main(argv: Sequence[str]) -> int:
             f"[CLS] aligned for {args.align_epochs} epochs (loss {losses[0]:.3f} -> {losses[-1]:.3f}):",
             aligned,
         )
+        if args.save:
+            model.save_pretrained(args.save)
+            tokenizer.save_pretrained(args.save)
     return 0
 
 
