@@ -38,6 +38,15 @@ def test_kfold_is_chosen_when_the_carved_validation_split_is_too_small(
     assert selection.method == method and selection.reason
 
 
+def test_a_validation_split_too_small_for_its_labels_gets_k_fold():
+    """89 validation rows choose an epoch for 2 labels, not 28 labels' thresholds."""
+    assert kfold.choose("auto", frames(359, 89), True, False, n_labels=2).method == "validation"
+    many = kfold.choose("auto", frames(359, 89), True, False, n_labels=28)
+    assert many.method == "kfold" and "28 labels" in many.reason
+    enough = kfold.MIN_VALIDATION_ROWS_PER_LABEL * 28
+    assert kfold.choose("auto", frames(359, enough), True, False, n_labels=28).method == "validation"
+
+
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 def test_folds_hold_out_every_row_once_and_keep_the_class_mix(task):
     if task == "binary":  # splits name the label column "labels"

@@ -154,6 +154,21 @@ def test_sub_batches_are_on_for_one_cpu_process_and_refused_with_several(monkeyp
         choose_runtime(settings.resolve({**run, "sub_batches": True}), rows_per_epoch=800)
 
 
+def test_many_labels_sharing_few_rows_get_the_small_data_recipe():
+    """448 rows for 28 labels (16 a label) train like small data; as many rows for 2 labels do not."""
+    from scripts.training.recipes import SMALL_DATA_ROWS, SMALL_ROWS_PER_LABEL, choose
+
+    cfg = settings.resolve({})
+    rows = 16 * 28
+    assert SMALL_DATA_ROWS <= rows < SMALL_ROWS_PER_LABEL * 28
+    many, reasons = choose(cfg, "multilabel", rows, 28)
+    assert (many["train_batch_size"], many["use_early_stopping"]) == (8, False)
+    assert any("16 a label" in r for r in reasons)
+    few, _ = choose(cfg, "multilabel", SMALL_ROWS_PER_LABEL * 28, 28)
+    assert (few["train_batch_size"], few["use_early_stopping"]) == (16, True)
+    assert choose(cfg, "binary", rows, 2)[0]["train_batch_size"] == 16
+
+
 def test_small_data_gets_hundreds_of_steps_and_no_early_stopping_on_a_tiny_validation():
     from scripts.training.recipes import SMALL_DATA_ROWS, choose
 

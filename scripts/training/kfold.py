@@ -22,6 +22,10 @@ from scripts.data.dataset import Dataset, encode_labels
 
 SETTINGS = ("auto", "validation", "kfold")
 MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold chooses the epoch
+# ... or fewer than this many a label: 89 rows cannot choose 28 labels' thresholds (GoEmotions at 16 per
+# label: k-fold with the small-data recipe 0.2122 and 0.2347 macro-F1 against 0.1695 and 0.1836;
+# bench/SMALL_DATA.md)
+MIN_VALIDATION_ROWS_PER_LABEL = 5
 MAX_ROWS = 2_000  # above: a carved validation split holds enough rows, and folds would cost too much
 FOLDS = 4
 
@@ -49,9 +53,12 @@ class Selection:
         }
 
 
-def choose(setting: str, splits: dict[str, pd.DataFrame], carved: bool, distributed: bool) -> Selection:
+def choose(
+    setting: str, splits: dict[str, pd.DataFrame], carved: bool, distributed: bool, n_labels: int = 2
+) -> Selection:
     """kfold or validation, with the reason, from the setting and the size of the validation split."""
     n_val, n_rows = len(splits["validation"]), len(splits["train"]) + len(splits["validation"])
+    enough = max(MIN_VALIDATION_ROWS, MIN_VALIDATION_ROWS_PER_LABEL * n_labels)
     if setting == "kfold":
         return Selection("kfold", "set in the config")
     if setting == "validation":
@@ -60,11 +67,12 @@ def choose(setting: str, splits: dict[str, pd.DataFrame], carved: bool, distribu
         return Selection("validation", "a multi-process run selects on its validation split")
     if not carved:
         return Selection("validation", "the dataset's own validation split is used as given")
-    if n_val >= MIN_VALIDATION_ROWS or n_rows > MAX_ROWS:
+    if n_val >= enough or n_rows > MAX_ROWS:
         return Selection("validation", f"{n_val} validation rows are enough to choose the epoch")
+    per_label = f" for {n_labels} labels" if enough > MIN_VALIDATION_ROWS else ""
     return Selection(
         "kfold",
-        f"{n_val} validation rows (< {MIN_VALIDATION_ROWS}) cannot choose an epoch: {FOLDS}-fold "
+        f"{n_val} validation rows (< {enough}{per_label}) cannot choose an epoch: {FOLDS}-fold "
         f"cross-validation on all {n_rows} labelled rows chooses it, then the model trains on all of them",
     )
 
@@ -176,7 +184,7 @@ def plan_for(
     labelled rows, which are then both what the final model trains on and what it is checked against."""
     from scripts.training.plan import make_plan
 
-    selection = choose(cfg["model_selection"], splits, carved, distributed)
+    selection = choose(cfg["model_selection"], splits, carved, distributed, len(dataset.label_names))
     say(f"model_selection={cfg['model_selection']} -> {selection.method} ({selection.reason})")
     if selection.method == "kfold":
         rows = pooled(splits)

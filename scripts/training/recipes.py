@@ -37,10 +37,19 @@ GROUPING_MIN_STEPS = 250
 # The small-data recipe gives it hundreds: batches of 8, 30 epochs at 1e-4, and no early stopping on a
 # validation split of a handful of rows (the best epoch on validation is still the one kept).
 SMALL_DATA_ROWS = 250
+# ... and below this many training rows per label: many labels share few rows (GoEmotions at 16 comments
+# per label, 448 rows for 28 labels: macro-F1 0.1695 and 0.1836 with the usual recipe, 0.2122 and 0.2347
+# with this one and k-fold selection on the same two draws; bench/SMALL_DATA.md)
+SMALL_ROWS_PER_LABEL = 32
 # ... up to about this many optimizer steps: k-fold chose 15 to 19 epochs at 8 rows per class (2 steps an
 # epoch, 30 to 38 steps) but 2 to 9 at 64 (15 steps an epoch) on SMS spam (bench/SMALL_DATA.md), so 30
 # epochs there only cost time
 SMALL_DATA_STEPS = 120
+
+
+def is_small(n_train: int, n_labels: int) -> bool:
+    """Whether the small-data recipe applies: few training rows, or few for each label."""
+    return n_train < SMALL_DATA_ROWS or n_train < SMALL_ROWS_PER_LABEL * max(n_labels, 1)
 
 
 def grouping(
@@ -69,9 +78,12 @@ def choose(
             chosen[key] = value
             reasons.append(f"{key}={value}: {why}")
 
-    small = n_train < SMALL_DATA_ROWS
+    small = is_small(n_train, n_labels)
+    rows = f"{n_train} training rows" + (
+        f", {n_train / n_labels:.0f} a label" if n_train >= SMALL_DATA_ROWS and small else ""
+    )
     if small:
-        pick("learning_rate", 1e-4, f"small data ({n_train} training rows): larger steps, more of them")
+        pick("learning_rate", 1e-4, f"small data ({rows}): larger steps, more of them")
     elif task == "multilabel":
         pick(
             "learning_rate",
@@ -85,7 +97,7 @@ def choose(
         steps = int(np.ceil(n_train / 8))
         epochs = int(min(30, max(10, np.ceil(SMALL_DATA_STEPS / steps))))
         why = (
-            f"small data ({n_train} training rows, {steps} steps an epoch): up to about {SMALL_DATA_STEPS} "
+            f"small data ({rows}, {steps} steps an epoch): up to about {SMALL_DATA_STEPS} "
             "steps (10 to 30 epochs), the best epoch kept"
         )
     elif n_train < 1000:
@@ -103,7 +115,7 @@ def choose(
         epochs, why = 3, "binary: three epochs, the best one kept by validation"
     pick("num_train_epochs", epochs, why)
     if small:
-        batch, why = 8, f"small data ({n_train} training rows): more update steps"
+        batch, why = 8, f"small data ({rows}): more update steps"
     elif n_train > 20_000:
         batch, why = 32, f"{n_train} rows: larger batches, fewer steps"
     else:
