@@ -56,7 +56,7 @@ ARGS = {
     # off for small data, whose validation split is a handful of rows)
     "use_early_stopping": "auto",
     # how the epoch count is chosen: validation | kfold (cross-validation on train + validation, then
-    # the model trained on all of them) | auto (kfold under 50 carved validation rows)
+    # the model trained on all of them) | auto (kfold under 50 carved validation rows, or 5 a label)
     "model_selection": "auto",
     "early_stopping_patience": 2,
     "manual_seed": 42,
