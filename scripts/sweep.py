@@ -124,7 +124,7 @@ def run_sweep(
     dataset, splits, source = train.prepare(cfg)
     tuning = {"train": splits["train"], "validation": splits["validation"]}  # the test split stays out
     train.make_plan(cfg, dataset, tuning, base)  # preflight: a plan that cannot train fails before any study
-    warn_small_validation(len(splits["validation"]))
+    warn_small_validation(len(splits["validation"]), len(dataset.label_names))
     meta = {"dataset": cfg["dataset"], "data": fingerprint(source), "trials": trials, "config": cfg}
     with locks.held(folder, f"sweep {name}"):
         check_resumable(folder, name, meta, resume)
@@ -197,13 +197,16 @@ def _objective(cfg: dict[str, Any], dataset: Any, tuning: dict[str, Any], base: 
     return objective
 
 
-def warn_small_validation(rows: int) -> None:
-    from scripts.training.kfold import MIN_VALIDATION_ROWS
+def warn_small_validation(rows: int, n_labels: int) -> None:
+    from scripts.training.kfold import MIN_VALIDATION_ROWS, enough_validation_rows
 
-    if rows < MIN_VALIDATION_ROWS:
+    enough = enough_validation_rows(n_labels)
+    per_label = f" for {n_labels} labels" if enough > MIN_VALIDATION_ROWS else ""
+    if rows < enough:
         say(
-            f"warning: the validation split has {rows} rows (< {MIN_VALIDATION_ROWS}): trials ranked on it "
-            "differ mostly by chance; label more rows or raise validation_split before trusting the winner"
+            f"warning: the validation split has {rows} rows (< {enough}{per_label}): trials "
+            "ranked on it differ mostly by chance; label more rows or raise validation_split before trusting "
+            "the winner"
         )
 
 

@@ -53,12 +53,17 @@ class Selection:
         }
 
 
+def enough_validation_rows(n_labels: int) -> int:
+    """The fewest validation rows that can choose an epoch and the thresholds of n_labels labels."""
+    return max(MIN_VALIDATION_ROWS, MIN_VALIDATION_ROWS_PER_LABEL * n_labels)
+
+
 def choose(
     setting: str, splits: dict[str, pd.DataFrame], carved: bool, distributed: bool, n_labels: int = 2
 ) -> Selection:
     """kfold or validation, with the reason, from the setting and the size of the validation split."""
     n_val, n_rows = len(splits["validation"]), len(splits["train"]) + len(splits["validation"])
-    enough = max(MIN_VALIDATION_ROWS, MIN_VALIDATION_ROWS_PER_LABEL * n_labels)
+    enough = enough_validation_rows(n_labels)
     if setting == "kfold":
         return Selection("kfold", "set in the config")
     if setting == "validation":
