@@ -58,6 +58,9 @@ ARGS = {
     # how the epoch count is chosen: validation | kfold (cross-validation on train + validation, then
     # the model trained on all of them) | auto (kfold under 50 carved validation rows, or 5 a label)
     "model_selection": "auto",
+    # start from the frozen probe: a layer appended that mean-pools the body, the head fitted as the probe
+    # (auto: on for small data with a mean-pooled sentence-transformers BERT body such as the default)
+    "probe_start": "auto",
     "early_stopping_patience": 2,
     "manual_seed": 42,
     "eval_batch_size": 64,

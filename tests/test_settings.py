@@ -77,6 +77,7 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
         "warmup_ratio": 0.06,
         "tune_binary_threshold": False,
         "use_early_stopping": True,
+        "probe_start": False,
     }  # no validation positives counted
     chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
     assert chosen["num_train_epochs"] == 8

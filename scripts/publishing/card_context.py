@@ -36,7 +36,7 @@ from scripts.publishing.card_data import (
     parameter_count,
 )
 from scripts.publishing.reproduce import public_config, reproduce_command
-from scripts.publishing.training_notes import selection_sentence, truncation_note
+from scripts.publishing.training_notes import selection_sentence, start_sentence, truncation_note
 
 
 def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_: str) -> dict[str, Any]:
@@ -119,6 +119,7 @@ def _training_section(
     hw = record["hardware"]
     return {
         "selection_sentence": selection_sentence(record, len(history) - 1),
+        "start_sentence": start_sentence(record),
         "best_epoch": record["best_epoch"],
         "epochs_run": len(history) - 1,
         "selection_metric": record["selection_metric"],

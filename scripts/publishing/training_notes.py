@@ -24,6 +24,19 @@ def selection_sentence(record: dict[str, Any], epochs_run: int) -> str:
     )
 
 
+def start_sentence(record: dict[str, Any]) -> str:
+    """probe_start: why the model has one layer more than its base, and how its head began."""
+    if not (record.get("model") or {}).get("probe_start"):
+        return ""
+    return (
+        "The fine-tune started from the frozen probe (`probe_start`, small data): one layer was appended "
+        "to the base model that gives every position the mean of its last hidden states, so the "
+        "classification head reads the mean-pooled embedding the base was trained for, and the head "
+        "began as logistic regression on it, fitted on the training rows. The model therefore has one "
+        "layer more than its base and loads as a plain transformers model.\n"
+    )
+
+
 def truncation_note(record: dict[str, Any]) -> str:
     """What max_seq_length cut, and how (records before the truncation key kept the head)."""
     stats = record.get("token_lengths") or {}

@@ -4,6 +4,7 @@ that imports it) and keep the best epoch on validation.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ import numpy as np
 
 from scripts.common.errors import UserError
 from scripts.common.runtime import quiet_environment, seed_everything
-from scripts.model import architectures
+from scripts.model import architectures, probe_start
 from scripts.model.base_model import folds_case, load_tokenizer, safe_model_path
 from scripts.training import distributed, tracking
 from scripts.training.checkpoints import copy_model_files, epoch_checkpoint, validation_probabilities
@@ -134,9 +135,23 @@ def train(
     # uncased vocabulary every capitalised word would become [UNK]. Follow what the base tokenizer does.
     args["do_lower_case"] = folds_case(load_tokenizer(model_name))
     source = str(resume_from) if resume_from else safe_model_path(model_name)
+    if cfg.get("probe_start") is True and not resume_from:  # a resumed run's checkpoint has it already
+        source = str(
+            probe_start.build(
+                model_name,
+                train_df["text"].tolist(),
+                train_df["encoded"].tolist(),
+                task,
+                len(label_names),
+                max_seq_length,
+                work / "probe_start",
+                int(cfg["manual_seed"]),
+            )
+        )
     model = _load_model(
         task, architecture, model_name, source, len(label_names), args, class_weight, pos_weight
     )
+    shutil.rmtree(work / "probe_start", ignore_errors=True)  # loaded: the fine-tune saves its own
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
     train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
     eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})

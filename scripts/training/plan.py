@@ -16,7 +16,7 @@ from scripts.common.console import say
 from scripts.common.errors import UserError
 from scripts.data import balance
 from scripts.data.dataset import Dataset, encode_labels
-from scripts.model import architectures, base_model, truncation, windows
+from scripts.model import architectures, base_model, probe_start, truncation, windows
 from scripts.training import recipes, tracking
 
 
@@ -170,7 +170,12 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         else 0
     )
     chosen, reasons = recipes.choose(
-        cfg, dataset.task, len(splits["train"]), len(dataset.label_names), positives
+        cfg,
+        dataset.task,
+        len(splits["train"]),
+        len(dataset.label_names),
+        positives,
+        body_unsuited=check_probe_start(cfg, base),
     )
     cfg = {**cfg, **chosen}
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
@@ -192,6 +197,20 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     train_df, val_df = model_frames(cfg, dataset, balanced.train, splits["validation"], tokenizer)
     check_optimizer_steps(cfg, len(train_df))
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def check_probe_start(cfg: dict[str, Any], base: str) -> str | None:
+    """Why the base cannot start from the frozen probe (None: it can); probe_start=True on such a base
+    is refused."""
+    if cfg["probe_start"] is False:
+        return "set in the config"
+    why = probe_start.unsuited(base, cfg["model_type"])
+    if why and cfg["probe_start"] is True:
+        raise UserError(
+            f"probe_start=True needs a mean-pooled sentence-transformers BERT body, and "
+            f"{cfg['model_name']} is {why}; set probe_start=auto or False"
+        )
+    return why
 
 
 def model_frames(

@@ -22,6 +22,7 @@ AUTO_KEYS = (
     "warmup_ratio",
     "tune_binary_threshold",
     "use_early_stopping",
+    "probe_start",
 )
 # resolved by choose_runtime()
 RUNTIME_AUTO_KEYS = ("length_grouping", "grouping_class_mix", "sub_batches", "threads")
@@ -67,9 +68,15 @@ def grouping(
 # A decision table: every "auto" training value in one place, each with its reason, read top to bottom;
 # longer than 60 lines on purpose (splitting it would scatter the rules).
 def choose(
-    cfg: dict[str, Any], task: str, n_train: int, n_labels: int, validation_positives: int = 0
+    cfg: dict[str, Any],
+    task: str,
+    n_train: int,
+    n_labels: int,
+    validation_positives: int = 0,
+    body_unsuited: str | None = "the body was not checked",
 ) -> tuple[dict[str, Any], list[str]]:
-    """Values for the "auto" hyperparameters and one line of reason for each."""
+    """Values for the "auto" hyperparameters and one line of reason for each. body_unsuited: why the base
+    cannot start from the frozen probe (scripts/model/probe_start.py), None when it can."""
     chosen: dict[str, Any] = {}
     reasons: list[str] = []
 
@@ -128,6 +135,15 @@ def choose(
         if small
         else "stop once validation has not improved for early_stopping_patience epochs",
     )
+    if small and body_unsuited is None:
+        pick(
+            "probe_start",
+            True,
+            f"small data ({rows}) on a mean-pooled sentence-transformers body: the head reads its "
+            "mean through an appended pooling layer and starts as the frozen probe",
+        )
+    else:
+        pick("probe_start", False, body_unsuited if small else "enough rows to train the head from scratch")
     pick(
         "warmup_ratio",
         0.1 if task == "multilabel" else 0.06,

@@ -52,6 +52,7 @@ def run_record(
             "model_type": cfg["model_type"],
             "model_name": cfg["model_name"],
             "base_model": base_model.hub_base_model(cfg["model_name"]),
+            "probe_start": cfg.get("probe_start") is True,
         },
         "selection_metric": plan.metric_name,
         "best_epoch": result.best_epoch,
