@@ -5,11 +5,14 @@ produce, and what the probe and SetFit classify), once on its [CLS] position and
 (dense + tanh over [CLS], what BertForSequenceClassification's head reads). `--align-epochs N` first
 trains the body for N epochs on the drawn texts (no labels) so that [CLS] reproduces the frozen body's
 mean-pooled embedding (cosine loss), then probes again: can the head's input be made as good as the mean?
+`--mean-layer` instead appends probe_start's mean-pooling layer (scripts/model/probe_start.py), which
+hands [CLS] the mean without training.
 
     python -m bench.pooling_probe [--data reuters_r8] [--per-class 8] [--seed 42] [--align-epochs 8]
-                                  [--save DIR]
+                                  [--mean-layer] [--save DIR]
 
---save DIR keeps the aligned body (a model folder: make curve ... SET="model_name=DIR" fine-tunes it).
+--save DIR keeps the aligned (or extended) body, a model folder: make curve ... SET="model_name=DIR
+probe_start=False" fine-tunes it with a new head.
 """
 
 from __future__ import annotations
@@ -121,7 +124,8 @@ def main(argv: Sequence[str]) -> int:
         "--seed", type=int, default=42, help="the draw's seed (make curve: manual_seed + draw)"
     )
     parser.add_argument("--align-epochs", type=int, default=0)
-    parser.add_argument("--save", help="with --align-epochs: save the aligned body and tokenizer here")
+    parser.add_argument("--mean-layer", action="store_true", help="append probe_start's mean-pooling layer")
+    parser.add_argument("--save", help="save the aligned or extended body and its tokenizer here")
     args = parser.parse_args(argv)
 
     from functools import partial
@@ -154,19 +158,23 @@ def main(argv: Sequence[str]) -> int:
         metric,
     )
     print("frozen body:", frozen)
-    if args.align_epochs:
-        losses = align_cls(model, tokenizer, texts, max_len, args.align_epochs, args.seed)
-        aligned = probe_scores(
+    if args.align_epochs or args.mean_layer:
+        if args.mean_layer:
+            from scripts.model.probe_start import append_mean_layer
+
+            append_mean_layer(model)
+            what = "probe_start's mean-pooling layer appended"
+        else:
+            losses = align_cls(model, tokenizer, texts, max_len, args.align_epochs, args.seed)
+            what = f"[CLS] aligned for {args.align_epochs} epochs (loss {losses[0]:.3f} -> {losses[-1]:.3f})"
+        changed = probe_scores(
             features(model, tokenizer, texts, max_len),
             y,
             features(model, tokenizer, test_texts, max_len),
             y_test,
             metric,
         )
-        print(
-            f"[CLS] aligned for {args.align_epochs} epochs (loss {losses[0]:.3f} -> {losses[-1]:.3f}):",
-            aligned,
-        )
+        print(f"{what}:", changed)
         if args.save:
             model.save_pretrained(args.save)
             tokenizer.save_pretrained(args.save)

@@ -53,3 +53,16 @@ def test_aligning_cls_brings_it_to_the_mean_pooled_embedding(body):
     losses = pooling_probe.align_cls(model, tokenizer, TEXTS, 64, epochs=4, seed=0)
     assert losses[-1] < losses[0]
     assert cls_to_mean_cosine(model, tokenizer) > before + 0.1
+
+
+def test_the_mean_layer_hands_cls_and_the_pooler_the_mean(body):
+    import copy
+
+    from scripts.model.probe_start import append_mean_layer
+
+    model, tokenizer = body
+    model = copy.deepcopy(model)
+    assert cls_to_mean_cosine(model, tokenizer) < 0.9  # this body's [CLS] is not its mean
+    append_mean_layer(model)
+    feats = pooling_probe.features(model, tokenizer, TEXTS, 64)
+    assert np.sum(feats["cls"] * feats["mean"], axis=1).min() > 0.999  # every position is the mean now

@@ -134,20 +134,9 @@ def train(
     # Simple Transformers' single-label classes pass do_lower_case to the tokenizer (default False): with an
     # uncased vocabulary every capitalised word would become [UNK]. Follow what the base tokenizer does.
     args["do_lower_case"] = folds_case(load_tokenizer(model_name))
-    source = str(resume_from) if resume_from else safe_model_path(model_name)
-    if cfg.get("probe_start") is True and not resume_from:  # a resumed run's checkpoint has it already
-        source = str(
-            probe_start.build(
-                model_name,
-                train_df["text"].tolist(),
-                train_df["encoded"].tolist(),
-                task,
-                len(label_names),
-                max_seq_length,
-                work / "probe_start",
-                int(cfg["manual_seed"]),
-            )
-        )
+    source = _starting_point(
+        model_name, resume_from, cfg, task, len(label_names), train_df, max_seq_length, work
+    )
     model = _load_model(
         task, architecture, model_name, source, len(label_names), args, class_weight, pos_weight
     )
@@ -165,6 +154,20 @@ def train(
         return None  # rank 0 keeps the checkpoints and picks the best epoch
     return _keep_best_epoch(
         model, details, work, Path(args["output_dir"]), resume_from, metric_name, task, int(global_step)
+    )
+
+
+def _starting_point(model_name, resume_from, cfg, task, n_labels, train_df, max_seq_length, work) -> str:
+    """What the fine-tune loads: the checkpoint resumed from, the base model, or (probe_start) the base
+    with its mean-pooling layer and the head fitted as the probe on these training rows."""
+    if resume_from:  # a resumed run's checkpoint has the layer and head already
+        return str(resume_from)
+    if cfg.get("probe_start") is not True:
+        return safe_model_path(model_name)
+    rows = train_df["text"].tolist(), train_df["encoded"].tolist()
+    seed = int(cfg["manual_seed"])
+    return str(
+        probe_start.build(model_name, *rows, task, n_labels, max_seq_length, work / "probe_start", seed)
     )
 
 
