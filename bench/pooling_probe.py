@@ -32,33 +32,27 @@ def _batches(n: int, size: int):
         yield slice(start, start + size)
 
 
-def _mean(hidden, mask):
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-
-
 def features(model, tokenizer, texts: Sequence[str], max_len: int) -> dict[str, np.ndarray]:
     """L2-normalised mean-pooled, [CLS] and (when the body has one) pooler outputs, in input order."""
     import torch
 
-    out: dict[str, list] = {name: [] for name in POSITIONS}
+    from scripts.model.base_model import batches_by_length, masked_mean
+
+    out: dict[str, np.ndarray] = {}
     model.eval()
     with torch.inference_mode():
-        for part in _batches(len(texts), 64):
-            batch = tokenizer(
-                list(texts[part]), truncation=True, max_length=max_len, padding=True, return_tensors="pt"
-            )
+        for rows, batch in batches_by_length(tokenizer, texts, max_len, 64):
             result = model(**batch)
             hidden = result.last_hidden_state
-            out["mean"].append(_mean(hidden, batch["attention_mask"]))
-            out["cls"].append(hidden[:, 0])
-            if getattr(result, "pooler_output", None) is not None:
-                out["pooler"].append(result.pooler_output)
-    return {
-        name: torch.nn.functional.normalize(torch.cat(parts), dim=1).numpy()
-        for name, parts in out.items()
-        if parts
-    }
+            pooler = getattr(result, "pooler_output", None)
+            positions = {"mean": masked_mean(hidden, batch["attention_mask"]), "cls": hidden[:, 0]}
+            if pooler is not None:
+                positions["pooler"] = pooler
+            for name, value in positions.items():
+                if name not in out:
+                    out[name] = np.zeros((len(texts), value.shape[1]), dtype=np.float32)
+                out[name][rows] = torch.nn.functional.normalize(value.float(), dim=1).numpy()
+    return out
 
 
 def align_cls(model, tokenizer, texts: Sequence[str], max_len: int, epochs: int, seed: int) -> list[float]:
@@ -66,16 +60,14 @@ def align_cls(model, tokenizer, texts: Sequence[str], max_len: int, epochs: int,
     (1 - cosine, batches of 8, AdamW 1e-4); the mean loss of each epoch."""
     import torch
 
+    from scripts.model.base_model import batches_by_length, masked_mean
+
     torch.manual_seed(seed)
     teacher = copy.deepcopy(model).eval()
+    target = torch.zeros(len(texts), model.config.hidden_size)
     with torch.inference_mode():
-        targets = []
-        for part in _batches(len(texts), 64):
-            batch = tokenizer(
-                list(texts[part]), truncation=True, max_length=max_len, padding=True, return_tensors="pt"
-            )
-            targets.append(_mean(teacher(**batch).last_hidden_state, batch["attention_mask"]))
-        target = torch.cat(targets)
+        for rows, batch in batches_by_length(tokenizer, texts, max_len, 64):
+            target[rows] = masked_mean(teacher(**batch).last_hidden_state, batch["attention_mask"])
     del teacher
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     model.train()

@@ -66,3 +66,23 @@ def test_the_mean_layer_hands_cls_and_the_pooler_the_mean(body):
     append_mean_layer(model)
     feats = pooling_probe.features(model, tokenizer, TEXTS, 64)
     assert np.sum(feats["cls"] * feats["mean"], axis=1).min() > 0.999  # every position is the mean now
+
+
+def test_batched_features_are_in_input_order_and_match_one_text_at_a_time(body):
+    """Texts are batched by length (base_model.batches_by_length): each row's features land back at its
+    own position, padding changes nothing, and the frozen probe embeds exactly the bench's mean."""
+    from scripts.evaluation import frozen_probe
+    from scripts.model.base_model import PACKAGED_MINILM, batches_by_length, resolve_model_name
+
+    model, tokenizer = body
+    texts = [TEXTS[0] + " " + TEXTS[1], "oil", *TEXTS[2:5]]  # lengths out of order
+    rows = [r for r, _ in batches_by_length(tokenizer, texts, 64, 2)]
+    assert sorted(np.concatenate(rows).tolist()) == list(range(len(texts)))
+    assert [len(texts[r[0]]) for r in rows] == sorted((len(texts[r[0]]) for r in rows), reverse=True)
+    batched = pooling_probe.features(model, tokenizer, texts, 64)
+    for i, text in enumerate(texts):
+        alone = pooling_probe.features(model, tokenizer, [text], 64)
+        for name in batched:
+            np.testing.assert_allclose(batched[name][i], alone[name][0], atol=1e-4)
+    embedded = frozen_probe.embed(resolve_model_name(PACKAGED_MINILM), texts, 64, batch_size=2)
+    np.testing.assert_allclose(embedded, batched["mean"], atol=1e-4)

@@ -20,24 +20,14 @@ def embed(model_path: str, texts: Sequence[str], max_seq_length: int, batch_size
     from transformers import AutoModel, AutoTokenizer
 
     from scripts.common.runtime import offline
+    from scripts.model.base_model import batches_by_length, masked_mean
 
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=offline())
     model = AutoModel.from_pretrained(model_path, local_files_only=offline(), dtype=torch.float32).eval()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            batch = tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=max_seq_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        for rows, batch in batches_by_length(tokenizer, texts, max_seq_length, batch_size):
+            pooled = masked_mean(model(**batch).last_hidden_state, batch["attention_mask"])
             out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +141,26 @@ def hub_base_model(model_name: str) -> str | None:
 def token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
     """Each text's token count with the special tokens, untruncated."""
     return np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
+
+
+def batches_by_length(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_len: int, batch_size: int
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """The texts tokenised (PyTorch tensors) in batches of similar length, longest first, so that little
+    padding is computed; each batch with the input positions of its rows, for results in input order."""
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        encoded = tokenizer(
+            [texts[i] for i in rows], truncation=True, max_length=max_len, padding=True, return_tensors="pt"
+        )
+        yield rows, encoded
+
+
+def masked_mean(hidden: Any, attention_mask: Any) -> Any:
+    """Mean of the last hidden states over the real tokens (a sentence-transformers body's mean pooling)."""
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
 def length_stats(lengths: np.ndarray, max_seq_length: int) -> dict[str, Any]:

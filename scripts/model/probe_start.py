@@ -107,19 +107,12 @@ def pooled_features(model: Any, tokenizer: Any, texts: Sequence[str], max_len: i
     """The pooler outputs (what the classifier reads) of texts, input order."""
     import torch
 
+    from scripts.model.base_model import batches_by_length
+
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(order), 32):
-            rows = order[start : start + 32]
-            batch = tokenizer(
-                [texts[i] for i in rows],
-                truncation=True,
-                max_length=max_len,
-                padding=True,
-                return_tensors="pt",
-            )
+        for rows, batch in batches_by_length(tokenizer, texts, max_len, 32):
             out[rows] = model.bert(**batch).pooler_output.float().numpy()
     return out
 
