@@ -133,6 +133,9 @@ def run_curve(
     cfg: dict[str, Any], sizes: list[int | None], draws: int, name: str, methods: Sequence[str] = METHODS
 ) -> Path:
     """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png)."""
+    from scripts.training.st.patches import STOP
+
+    STOP.clear()  # a stop an earlier run in this process took (a notebook's Ctrl-C) must not stop this one
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
     dataset, splits, _ = train.prepare(cfg)

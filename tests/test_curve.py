@@ -11,6 +11,17 @@ from scripts.common.errors import UserError, run_cli
 from tests.helpers import tiny_args, write_binary_csv, write_multilabel_csv
 
 
+def test_a_stop_taken_by_an_earlier_run_in_the_process_does_not_stop_the_curve(tiny_model, tmp_path):
+    """make train's Ctrl-C handler sets a process-wide stop flag; a curve run later in the same process (a
+    notebook, the test session) starts afresh, as make train and make sweep do."""
+    from scripts.training.st.patches import STOP
+
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
+    STOP.set()
+    args = ["--data", str(csv), "--sizes", "8", "--draws", "1", "--methods", "quickfit", "--name", "s"]
+    assert run_cli(curve.main, args + ["--set", *tiny_args(tiny_model, tmp_path / "out")]) == 0
+    assert len(pd.read_csv(tmp_path / "out" / "curves" / "s" / "curve.csv")) == 1
+
 def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp_path, monkeypatch):
     csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     drawn = []
