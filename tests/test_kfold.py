@@ -62,16 +62,52 @@ def test_folds_hold_out_every_row_once_and_keep_the_class_mix(task):
             assert set(rows["labels"].iloc[held_out]) == {"ham", "spam"}  # stratified
 
 
+SAVED: list[dict] = []  # what each training of kfold_run left in its epoch checkpoints
+
+
 @pytest.fixture(scope="module")
 def kfold_run(tiny_model, tmp_path_factory):
+    from scripts.training import fit
     from tests.helpers import tiny_args, train_run
+
+    original = fit._keep_best_epoch
+
+    def recording(model, details, work, checkpoints, *args):
+        SAVED.append(
+            {
+                "kind": model.checkpoint_files,
+                "files": {
+                    c.name: sorted(f.name for f in c.iterdir()) for c in checkpoints.glob("checkpoint-*")
+                },
+                "best_folder": (checkpoints / "best").exists(),
+            }
+        )
+        return original(model, details, work, checkpoints, *args)
 
     root = tmp_path_factory.mktemp("kfold")
     make_frame({"ham": 24, "spam": 16}).to_csv(root / "small.csv", index=False)
-    return train_run(
-        root / "small.csv",
-        tiny_args(tiny_model, root / "out") + ["num_train_epochs=4", "model_selection=auto"],
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fit, "_keep_best_epoch", recording)
+        return train_run(
+            root / "small.csv",
+            tiny_args(tiny_model, root / "out") + ["num_train_epochs=4", "model_selection=auto"],
+        )
+
+
+def test_k_fold_trainings_write_only_what_is_read(kfold_run):
+    """A fold's epochs keep only their out-of-fold outputs, the final model only its last epoch's
+    weights (no optimizer: a k-fold run is not resumed), and no training a second "best" copy."""
+    assert [s["kind"] for s in SAVED] == ["outputs"] * kfold.FOLDS + ["last"]
+    for fold in SAVED[:-1]:
+        assert len(fold["files"]) == 4 and not fold["best_folder"]
+        for files in fold["files"].values():
+            assert files == ["eval_results.txt", "validation_outputs.npy"]
+    final = SAVED[-1]
+    epochs = sorted(final["files"], key=lambda name: int(name.rsplit("-", 1)[1]))
+    for name in epochs[:-1]:
+        assert "model.safetensors" not in final["files"][name]
+    assert {"model.safetensors", "validation_outputs.npy"} <= set(final["files"][epochs[-1]])
+    assert "optimizer.pt" not in final["files"][epochs[-1]] and not final["best_folder"]
 
 
 def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled_row(kfold_run):

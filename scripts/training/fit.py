@@ -28,7 +28,7 @@ from scripts.training.st.trainer import model_classes
 
 @dataclass
 class TrainResult:
-    model_dir: Path
+    model_dir: Path | None  # None: a k-fold fold, which keeps no model
     history: Any  # pandas DataFrame of per-epoch scores
     best_metric: float | None
     global_step: int
@@ -208,6 +208,7 @@ def _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch,
     """What quickfit's training loop reads from the model: processes, precision, resume point, batching."""
     model.world = world
     model.keep_last_epoch = bool(cfg.get("keep_last_epoch"))
+    model.checkpoint_files = cfg.get("checkpoint_files", "all")  # k-fold's trainings keep less
     model.schedule_factor = cfg.get("schedule_epochs", cfg["num_train_epochs"]) / cfg["num_train_epochs"]
     model.precision = precision
     model.start_epoch = start_epoch
@@ -232,9 +233,11 @@ def _keep_best_epoch(model, details, work, checkpoints, resume_from, metric_name
     # was the training rows)
     best_row = history.iloc[-1] if model.keep_last_epoch else history.loc[history[metric_name].idxmax()]
     checkpoint = epoch_checkpoint(checkpoints, int(best_row["epoch"]))
-    copy_model_files(checkpoint, work / "model")
+    kept = model.checkpoint_files != "outputs"  # a fold: only its out-of-fold outputs are read
+    if kept:
+        copy_model_files(checkpoint, work / "model")
     return TrainResult(
-        model_dir=work / "model",
+        model_dir=work / "model" if kept else None,
         history=history,
         best_metric=float(best_row[metric_name]),
         global_step=global_step,

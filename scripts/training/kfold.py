@@ -107,7 +107,8 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
     epochs = int(plan.cfg["num_train_epochs"])
     oof = None
     folds = fold_indices(rows, dataset.task, plan.cfg["manual_seed"])
-    fold_cfg = {**plan.cfg, "use_early_stopping": False}  # every fold runs every epoch
+    # every fold runs every epoch, and keeps only each epoch's out-of-fold outputs
+    fold_cfg = {**plan.cfg, "use_early_stopping": False, "checkpoint_files": "outputs"}
     for k, (train_idx, held_idx) in enumerate(folds, 1):
         say(f"k-fold: fold {k} of {len(folds)} ({len(train_idx)} rows to train, {len(held_idx)} held out)")
         fold_splits = {"train": rows.iloc[train_idx], "validation": rows.iloc[held_idx]}
@@ -212,6 +213,7 @@ def fit(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any, **kwa
         "schedule_epochs": plan.cfg["num_train_epochs"],  # the learning-rate schedule the folds had
         "use_early_stopping": False,
         "keep_last_epoch": True,
+        "checkpoint_files": "last",  # a k-fold run is not resumed: its last epoch's weights are the model
     }
     return train_fn(plan, dataset, base, work, **kwargs)
 

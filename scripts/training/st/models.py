@@ -222,10 +222,24 @@ class FastPaths:
         results = super()._evaluate_during_training(*args, **kwargs) if self.world.main else None
         return broadcast(results)
 
+    # What an epoch checkpoint holds: "all" (weights, optimizer and scheduler: a resumable run's best epoch
+    # or last); "outputs" (a k-fold fold: only each epoch's validation outputs are read); "last" (k-fold's
+    # final model, never resumed: the weights of its last epoch only). A fold wrote 290 MB an epoch before.
+    checkpoint_files = "all"
+
     def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
         if not self.world.main:
             return  # rank 0 writes every checkpoint
+        if output_dir and Path(output_dir) == Path(self.args.best_model_dir):
+            return  # quickfit keeps its best epoch from the epoch checkpoints; this was a second copy
         output_dir = renumbered_checkpoint(output_dir, self.start_epoch)
+        if model is not None and output_dir and self.checkpoint_files != "all":
+            self.checkpoint_dir = Path(output_dir)
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            epoch = int(self.checkpoint_dir.name.rsplit("-", 1)[1])
+            if self.checkpoint_files == "last" and epoch == self.start_epoch + self.args.num_train_epochs:
+                super().save_model(output_dir, model=model)  # no optimizer: nothing resumes from it
+            return
         super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
         if model is not None and output_dir:
             self.checkpoint_dir = Path(output_dir)
