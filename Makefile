@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
         TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS \
-        SIZES DRAWS
+        SIZES DRAWS FIRST_DRAW METHODS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
@@ -69,7 +69,7 @@ experiments: $(STAMP)  ## defaults on SMS spam, Reuters R8, GoEmotions -> bench/
 sweep: $(STAMP)  ## Optuna search over config.SEARCH on validation: TRIALS=20 [DATA=] [SET=] [NAME=] [RESUME=1]
 	$(CLI) sweep
 
-curve: $(STAMP)  ## learning curve: quickfit, frozen probe, TF-IDF at growing labelled sizes [DATA=] [SIZES=8,16,32,64,all] [DRAWS=3] [METHODS=...,setfit] -> outputs/curves/<name>/
+curve: $(STAMP)  ## learning curve: quickfit, frozen probe, TF-IDF at growing labelled sizes [DATA=] [SIZES=8,16,32,64,all] [DRAWS=3] [FIRST_DRAW=0] [METHODS=...,setfit] -> outputs/curves/<name>/
 	$(CLI) curve
 
 compare: $(STAMP)  ## leaderboard of finished runs (comparable ones only) -> outputs/compare.md [RUNS=a,b]

@@ -84,6 +84,7 @@ TARGETS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ("DATA", "--data", "value"),
             ("SIZES", "--sizes", "value"),
             ("DRAWS", "--draws", "value"),
+            ("FIRST_DRAW", "--first-draw", "value"),
             ("METHODS", "--methods", "value"),
             ("SET", "--set", "words"),
             ("NAME", "--name", "value"),

@@ -130,9 +130,16 @@ def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:
 
 
 def run_curve(
-    cfg: dict[str, Any], sizes: list[int | None], draws: int, name: str, methods: Sequence[str] = METHODS
+    cfg: dict[str, Any],
+    sizes: list[int | None],
+    draws: int,
+    name: str,
+    methods: Sequence[str] = METHODS,
+    first_draw: int = 0,
 ) -> Path:
-    """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png)."""
+    """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png). Draw d is seeded
+    manual_seed + d; first_draw skips the earlier draws (a later draw, or another method on it, without
+    rerunning the ones already measured)."""
     from scripts.training.st.patches import STOP
 
     STOP.clear()  # a stop an earlier run in this process took (a notebook's Ctrl-C) must not stop this one
@@ -144,7 +151,7 @@ def run_curve(
     max_len = train.make_plan(cfg, dataset, {"train": pool, "validation": splits["validation"]}, base).max_len
     points, total, done = [], len(sizes) * draws * len(methods), 0
     for size in sizes:
-        for d in range(draws):
+        for d in range(first_draw, first_draw + draws):
             rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
             for method in methods:
                 started = time.time()
@@ -222,15 +229,23 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--data", help="a CSV/TSV/JSON/Parquet path, hf:owner/name or a preset")
     parser.add_argument("--sizes", default="8,16,32,64,all", help="labelled rows per class, e.g. 8,16,64,all")
     parser.add_argument("--draws", type=int, default=3, help="draws (seeds) per size")
+    parser.add_argument(
+        "--first-draw",
+        type=int,
+        default=0,
+        help="the first draw's number (seed manual_seed + it): later draws alone",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help="e.g. quickfit,frozen_probe,setfit")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--name", help="the folder under outputs/curves (default: the dataset's name)")
     args = parser.parse_args(argv)
     if args.draws < 1:
         raise UserError(f"DRAWS={args.draws}: give at least 1 draw")
+    if args.first_draw < 0:
+        raise UserError(f"FIRST_DRAW={args.first_draw}: draws are numbered from 0")
     methods, sizes = parse_methods(args.methods), parse_sizes(args.sizes)
     cfg, name = settings.resolve_from_cli(args.data, args.set, args.name)
-    folder = run_curve(cfg, sizes, args.draws, name, methods)
+    folder = run_curve(cfg, sizes, args.draws, name, methods, args.first_draw)
     print((folder / "curve.md").read_text(encoding="utf-8"))
     return 0
 

@@ -44,3 +44,16 @@ def test_debug_is_read_the_same_way():
 
 def test_every_target_has_at_least_one_flag_tested():
     assert {"RESUME", "PRIVATE", "DRY_RUN", "INCLUDE_DATA", "QUANTIZE"} <= {v for _, v, _ in FLAGS}
+
+
+def test_every_variable_a_target_reads_is_exported_by_the_makefile():
+    """A make variable missing from the Makefile's ARGS never reaches Python: `make curve METHODS=setfit`
+    ran the default methods without a word."""
+    import re
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    listed = re.search(r"^ARGS :=((?:.*\\\n)*.*)$", makefile, re.M).group(1)
+    exported = set(listed.replace("\\\n", " ").split())
+    read = {variable for _, spec in cli.TARGETS.values() for variable, _, _ in spec} | {"DEBUG"}
+    assert read <= exported, sorted(read - exported)

@@ -22,6 +22,29 @@ def test_a_stop_taken_by_an_earlier_run_in_the_process_does_not_stop_the_curve(t
     assert run_cli(curve.main, args + ["--set", *tiny_args(tiny_model, tmp_path / "out")]) == 0
     assert len(pd.read_csv(tmp_path / "out" / "curves" / "s" / "curve.csv")) == 1
 
+
+def test_first_draw_runs_a_later_draw_alone_with_its_own_seed(tiny_model, tmp_path, monkeypatch):
+    csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=30)
+    seeds = []
+    original = curve.draw
+
+    def spying(pool, dataset, per_class, seed):
+        seeds.append(seed)
+        return original(pool, dataset, per_class, seed)
+
+    monkeypatch.setattr(curve, "draw", spying)
+    args = ["--data", str(csv), "--sizes", "8", "--methods", "tfidf_logreg", "--set"]
+    sets = tiny_args(tiny_model, tmp_path / "out")
+    assert run_cli(curve.main, ["--draws", "3", "--name", "all", *args, *sets]) == 0
+    assert run_cli(curve.main, ["--draws", "1", "--first-draw", "2", "--name", "late", *args, *sets]) == 0
+    assert seeds == [42, 43, 44, 44]
+    every = pd.read_csv(tmp_path / "out" / "curves" / "all" / "curve.csv")
+    late = pd.read_csv(tmp_path / "out" / "curves" / "late" / "curve.csv")
+    assert late["draw"].tolist() == [2]
+    assert late["accuracy"].tolist() == every.loc[every["draw"] == 2, "accuracy"].tolist()
+    assert run_cli(curve.main, ["--first-draw", "-1", *args, *sets]) == 2
+
+
 def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp_path, monkeypatch):
     csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     drawn = []
