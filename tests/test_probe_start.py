@@ -117,6 +117,12 @@ def test_auto_starts_from_the_probe_for_small_data_on_a_suited_body(mean_body, t
     with pytest.raises(UserError, match="probe_start=True needs a mean-pooled sentence-transformers"):
         check_probe_start({**base, "probe_start": True}, str(tiny_model))
     assert check_probe_start({**base, "probe_start": True}, str(mean_body)) is None
+    # on large data auto never reads the body (a Hub id would be a download for nothing); True still does
+    assert check_probe_start({**base, "probe_start": "auto"}, "no/such-body", small=False).startswith(
+        "not checked"
+    )
+    with pytest.raises(UserError, match="probe_start=True needs"):
+        check_probe_start({**base, "probe_start": True}, str(tiny_model), small=False)
 
 
 @pytest.fixture(scope="module", params=["binary", "multilabel"])

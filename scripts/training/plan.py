@@ -175,7 +175,9 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         len(splits["train"]),
         len(dataset.label_names),
         positives,
-        body_unsuited=check_probe_start(cfg, base),
+        body_unsuited=check_probe_start(
+            cfg, base, recipes.is_small(len(splits["train"]), len(dataset.label_names))
+        ),
     )
     cfg = {**cfg, **chosen}
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
@@ -199,11 +201,13 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
 
 
-def check_probe_start(cfg: dict[str, Any], base: str) -> str | None:
+def check_probe_start(cfg: dict[str, Any], base: str, small: bool = True) -> str | None:
     """Why the base cannot start from the frozen probe (None: it can); probe_start=True on such a base
-    is refused."""
+    is refused. The body's files are read only where the answer counts: True, or auto on small data."""
     if cfg["probe_start"] is False:
         return "set in the config"
+    if cfg["probe_start"] == "auto" and not small:
+        return "not checked: enough rows to train the head from scratch"
     why = probe_start.unsuited(base, cfg["model_type"])
     if why and cfg["probe_start"] is True:
         raise UserError(
