@@ -16,7 +16,6 @@ paths and patches. Importing this module imports Simple Transformers (~14 s): on
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -35,29 +34,27 @@ from scripts.training.st.batching import (
     sub_batches,
     trim_batch,
 )
+from scripts.training.st.checkpoint_files import EpochCheckpoints
 from scripts.training.st.compact_tokens import CompactTokens
 from scripts.training.st.pass_cost import PassCost
 from scripts.training.st.patches import (
-    SCALER_STATE,
     STOP,
     VALIDATION_OUTPUTS,
     float_outputs,
     fused_adamw,
-    renumbered_checkpoint,
     restored_optimizer,
     stretched_schedule,
     tracked_grad_scaler,
 )
 
 
-class FastPaths:
+class FastPaths(EpochCheckpoints):
     start_epoch = 0
     group_batches = 1  # 1: random batches (still trimmed); GROUP_BATCHES: length-grouped
     schedule_factor = 1.0  # k-fold's final model: the LR schedule laid out over the folds' epochs
     resume_dir: Path | None = None
     precision = "fp32"
     scaler = None
-    checkpoint_dir: Path | None = None
 
     def _get_inputs_dict(self, batch, *args, **kwargs):
         if STOP.is_set():  # a stop signal some library swallowed: stop at the next batch
@@ -221,30 +218,6 @@ class FastPaths:
             return super()._evaluate_during_training(*args, **kwargs)
         results = super()._evaluate_during_training(*args, **kwargs) if self.world.main else None
         return broadcast(results)
-
-    # What an epoch checkpoint holds: "all" (weights, optimizer and scheduler: a resumable run's best epoch
-    # or last); "outputs" (a k-fold fold: only each epoch's validation outputs are read); "last" (k-fold's
-    # final model, never resumed: the weights of its last epoch only). A fold wrote 290 MB an epoch before.
-    checkpoint_files = "all"
-
-    def save_model(self, output_dir=None, optimizer=None, scheduler=None, model=None, results=None):
-        if not self.world.main:
-            return  # rank 0 writes every checkpoint
-        if output_dir and Path(output_dir) == Path(self.args.best_model_dir):
-            return  # quickfit keeps its best epoch from the epoch checkpoints; this was a second copy
-        output_dir = renumbered_checkpoint(output_dir, self.start_epoch)
-        if model is not None and output_dir and self.checkpoint_files != "all":
-            self.checkpoint_dir = Path(output_dir)
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            epoch = int(self.checkpoint_dir.name.rsplit("-", 1)[1])
-            if self.checkpoint_files == "last" and epoch == self.start_epoch + self.args.num_train_epochs:
-                super().save_model(output_dir, model=model)  # no optimizer: nothing resumes from it
-            return
-        super().save_model(output_dir, optimizer, scheduler, model=model, results=results)
-        if model is not None and output_dir:
-            self.checkpoint_dir = Path(output_dir)
-            if self.scaler is not None and self.scaler.is_enabled():
-                (self.checkpoint_dir / SCALER_STATE).write_text(json.dumps(self.scaler.state_dict()))
 
     epoch_callback = None
     epochs_evaluated = 0
