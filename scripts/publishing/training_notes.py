@@ -33,8 +33,7 @@ def start_sentence(record: dict[str, Any]) -> str:
         "to the base model that gives every position the mean of its last hidden states, so the "
         "classification head reads the mean-pooled embedding the base was trained for, and the head "
         "began as logistic regression on it, fitted on the training rows (a tenth of its logits). The "
-        "model therefore has one "
-        "layer more than its base and loads as a plain transformers model.\n"
+        "model therefore has one layer more than its base and loads as a plain transformers model.\n"
     )
 
 
