@@ -37,20 +37,29 @@ METRIC = {"binary": "accuracy", "multiclass": "f1_macro", "multilabel": "f1_macr
 
 
 def draw(pool: pd.DataFrame, dataset: Dataset, per_class: int | None, seed: int) -> pd.DataFrame:
-    """`per_class` rows of each class (multi-label: per_class x labels rows at random); None: the pool."""
+    """`per_class` rows of each class (multi-label: per_class x labels rows at random); None: the pool.
+    A class with fewer training rows than asked gives all it has (Reuters R8's grain has 37: 64 per class
+    there is 64 of seven classes and 37 of grain); note_short_classes says so, and the curve's `rows`."""
     if per_class is None:
         return pool.sample(frac=1, random_state=seed).reset_index(drop=True)
     if dataset.task == "multilabel":
         n = min(len(pool), per_class * len(dataset.label_names))
         return pool.sample(n=n, random_state=seed).reset_index(drop=True)
-    short = pool["labels"].value_counts()
-    if short.min() < per_class:
-        raise UserError(
-            f"SIZES asks for {per_class} rows per class but class {short.idxmin()!r} has {short.min()} "
-            "in the training rows; lower SIZES or use `all`"
-        )
-    parts = [group.sample(n=per_class, random_state=seed) for _, group in pool.groupby("labels")]
+    parts = [
+        group.sample(n=min(per_class, len(group)), random_state=seed) for _, group in pool.groupby("labels")
+    ]
     return pd.concat(parts).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def note_short_classes(pool: pd.DataFrame, dataset: Dataset, per_class: int | None) -> None:
+    """One line when a size asks more of a class than the training rows hold (every draw takes them all)."""
+    if per_class is None or dataset.task == "multilabel":
+        return
+    counts = pool["labels"].value_counts()
+    short = counts[counts < per_class]
+    if len(short):
+        listed = ", ".join(f"{name!r} has {n}" for name, n in short.items())
+        say(f"{per_class} rows per class: {listed} in the training rows; every draw takes all of those")
 
 
 def carve_validation(rows: pd.DataFrame, task: str, seed: int) -> dict[str, pd.DataFrame]:
@@ -151,6 +160,7 @@ def run_curve(
     max_len = train.make_plan(cfg, dataset, {"train": pool, "validation": splits["validation"]}, base).max_len
     points, total, done = [], len(sizes) * draws * len(methods), 0
     for size in sizes:
+        note_short_classes(pool, dataset, size)
         for d in range(first_draw, first_draw + draws):
             rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
             for method in methods:
@@ -181,9 +191,18 @@ def write_curve(table: pd.DataFrame, folder: Path, metric: str, test_rows: int) 
 
     with runs.built_aside(folder) as out:
         table.to_csv(out / "curve.csv", index=False)
-        summary = table.groupby(["per_class", "method"], sort=False)[metric].agg(["median", "min", "max"])
-        rows = [["labelled rows per class", "method", f"{metric} median", "range over draws"]] + [
-            [str(size), method, f"{s['median']:.4f}", f"[{s['min']:.4f}, {s['max']:.4f}]"]
+        groups = table.groupby(["per_class", "method"], sort=False)
+        summary = groups[metric].agg(["median", "min", "max"]).join(groups["rows"].max())
+        rows = [
+            ["labelled rows per class", "rows drawn", "method", f"{metric} median", "range over draws"]
+        ] + [
+            [
+                str(size),
+                str(int(s["rows"])),
+                method,
+                f"{s['median']:.4f}",
+                f"[{s['min']:.4f}, {s['max']:.4f}]",
+            ]
             for (size, method), s in summary.iterrows()
         ]
         intro = f"# Learning curve\n\nScored on the same {test_rows} test rows (never drawn).\n\n"

@@ -63,6 +63,7 @@ def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp
     assert len(table) == 2 * 2 * 3 and set(table["method"]) == set(curve.METHODS)
     assert table["accuracy"].dropna().between(0, 1).all() and table["rows"].isin([16, 32]).all()
     assert (folder / "curve.png").exists() and "range over draws" in (folder / "curve.md").read_text()
+    assert "| 16 | 32 | quickfit |" in (folder / "curve.md").read_text()  # the rows drawn at each size
     assert len(drawn) == 4 and drawn[0] != drawn[1]  # two draws differ
     from scripts import train
 
@@ -96,12 +97,19 @@ def test_bad_sizes_are_one_line(sizes):
         curve.parse_sizes(sizes)
 
 
-def test_more_rows_per_class_than_a_class_has_is_one_line(tiny_model, tmp_path):
-
+def test_a_class_with_fewer_rows_than_asked_gives_all_it_has_and_says_so(tiny_model, tmp_path, capsys):
+    """Reuters R8's grain has 37 training rows: 64 per class there takes all 37 of it, and says so."""
     csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=30)
     dataset, splits = prepared(csv, tiny_model, tmp_path / "o")
-    with pytest.raises(UserError, match="SIZES asks for 64 rows per class but class 'spam' has"):
-        curve.draw(splits["train"], dataset, 64, seed=0)
+    pool = splits["train"]
+    spam = int((pool["labels"] == "spam").sum())
+    curve.note_short_classes(pool, dataset, 64)
+    assert f"64 rows per class: 'spam' has {spam} in the training rows" in capsys.readouterr().out
+    rows = curve.draw(pool, dataset, 64, seed=0)
+    assert rows["labels"].value_counts().to_dict() == {"ham": 64, "spam": spam}
+    assert not rows.duplicated().any()
+    curve.note_short_classes(pool, dataset, 8)
+    assert "rows per class" not in capsys.readouterr().out
 
 
 def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_model, tmp_path, capsys):
