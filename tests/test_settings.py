@@ -79,7 +79,7 @@ def test_auto_keys_take_numbers_and_recipes_fill_them():
         "use_early_stopping": True,
         "probe_start": False,
     }  # no validation positives counted
-    chosen, _ = recipes.choose(settings.resolve(), "multiclass", 500, 8)
+    chosen, _ = recipes.choose(settings.resolve(), "multiclass", 600, 8)  # 75 a class: not small
     assert chosen["num_train_epochs"] == 8
 
 
@@ -168,6 +168,8 @@ def test_many_labels_sharing_few_rows_get_the_small_data_recipe():
     few, _ = choose(cfg, "multilabel", SMALL_ROWS_PER_LABEL * 28, 28)
     assert (few["train_batch_size"], few["use_early_stopping"]) == (16, True)
     assert choose(cfg, "binary", rows, 2)[0]["train_batch_size"] == 16
+    # Reuters R8 at 64 rows per class: 388 training rows for 8 classes, 48 a class
+    assert choose(cfg, "multiclass", 388, 8)[0]["learning_rate"] == 1e-4
 
 
 def test_small_data_gets_hundreds_of_steps_and_no_early_stopping_on_a_tiny_validation():
