@@ -16,20 +16,14 @@ from typing import Any
 import numpy as np
 
 
-def test_probabilities(checkpoint: Path, texts: list[str], max_len: int) -> np.ndarray:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def test_probabilities(checkpoint: Path, texts: list[str], dataset: Any, max_len: int) -> np.ndarray:
+    """The epoch's probabilities as predict computes them (the load invariant checked, length-sorted
+    batches), at no temperature: the checkpoint has no quickfit.json yet."""
+    from scripts.model.inference import Predictor, load_complete
 
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(texts), 64):
-            enc = tokenizer(
-                texts[i : i + 64], padding=True, truncation=True, max_length=max_len, return_tensors="pt"
-            )
-            out.append(torch.softmax(model(**enc).logits, -1).numpy())
-    return np.concatenate(out)
+    model, tokenizer = load_complete(checkpoint)
+    predictor = Predictor(model.eval(), tokenizer, dataset.task, dataset.label_names, max_len)
+    return predictor.predict_proba(texts)
 
 
 def epoch_line(epoch: int, probs: np.ndarray, y: np.ndarray, dataset: Any) -> str:
@@ -69,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
     dataset, splits, _ = train.prepare(cfg)
+    if dataset.task == "multilabel":
+        raise SystemExit("single-label data sets only (the curve's metric at argmax)")
     seed = cfg["manual_seed"] + args.draw  # the curve's seed for this draw
     rows = curve.draw(splits["train"], dataset, args.per_class, seed=seed)
     with quiet():
@@ -86,8 +82,6 @@ def main(argv: list[str] | None = None) -> None:
             p.cfg = {**p.cfg, "num_train_epochs": p.cfg["schedule_epochs"], "checkpoint_files": "all"}
         return train.train_with_plan(p, ds, b, work, **kw)
 
-    if dataset.task == "multilabel":
-        raise SystemExit("single-label data sets only (the test probabilities are a softmax)")
     if not kfold.is_kfold(plan):
         raise SystemExit("this draw's validation split is large enough: no k-fold selection to look into")
     y, texts = curve.encoded(splits["test"], dataset), splits["test"]["text"].tolist()
@@ -97,9 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"out-of-fold {plan.metric_name} by epoch: " + " ".join(f"{v:.3f}" for v in sel.per_epoch))
         print(f"chosen by k-fold: {sel.epoch} epochs")
         for epoch in range(1, plan.cfg["num_train_epochs"] + 1):
-            probs = test_probabilities(
-                epoch_checkpoint(Path(work) / "checkpoints", epoch), texts, plan.max_len
-            )
+            checkpoint = epoch_checkpoint(Path(work) / "checkpoints", epoch)
+            probs = test_probabilities(checkpoint, texts, dataset, plan.max_len)
             print(epoch_line(epoch, probs, y, dataset) + ("  <- chosen" if epoch == sel.epoch else ""))
 
 
