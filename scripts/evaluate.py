@@ -153,12 +153,12 @@ def reference_outputs(rows: Rows, run_dir: Path, tuned) -> dict[str, Any]:
 
 def _thresholds(rows: Rows, val_probs: np.ndarray, tuned) -> list[float] | None:
     """A reference gets the transformer's treatment: thresholds tuned on its own validation scores."""
-    from scripts.evaluation.thresholds import best_threshold, tune_per_label
+    from scripts.evaluation.thresholds import binary_threshold, tune_per_label
 
     if rows.task == "multilabel":
         return tune_per_label(rows.y_val, val_probs)[0]
     if rows.task == "binary" and tuned:
-        return [best_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
+        return [binary_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
     return None
 
 

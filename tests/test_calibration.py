@@ -68,7 +68,7 @@ def test_predict_and_thresholds_use_the_calibrated_probabilities(tiny_model, tmp
     validation = load_split(runs.split_path(run, "validation"), "binary")
     probs = predictor.predict_proba(validation["text"].tolist())
     y = (validation["labels"] == "spam").to_numpy().astype(int)
-    assert thresholds.best_threshold(y, probs[:, 1])[0] == pytest.approx(meta["thresholds"][0])
+    assert thresholds.binary_threshold(y, probs[:, 1])[0] == pytest.approx(meta["thresholds"][0])
 
 
 def cross_fitted_losses(logits, y, task, seed=0):

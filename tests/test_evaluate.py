@@ -62,6 +62,31 @@ def test_best_threshold_maximises_f1():
     assert f1 == 1.0 and 0.25 < t <= 0.3
 
 
+def test_one_row_better_is_the_best_f1_after_fixing_any_single_row():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.integers(0, 2, 40)
+        scores = np.clip(y * 0.3 + rng.random(40) * 0.7, 0, 1)
+        pred = (scores >= 0.5).astype(int)
+        fixed = []
+        for i in np.flatnonzero(pred != y):  # set one wrong row right, score the rest as they are
+            p = pred.copy()
+            p[i] = y[i]
+            fixed.append(thresholds.f1_at(y, p.astype(float), 0.5))
+        assert thresholds.one_row_better(y, scores) == pytest.approx(max(fixed, default=1.0))
+
+
+def test_binary_threshold_keeps_half_unless_the_gain_is_more_than_one_row():
+    y = np.array([1] * 50 + [0] * 50)
+    scores = np.r_[np.full(49, 0.9), 0.3, np.full(50, 0.1)]  # a lower cut finds one more positive
+    t, f1, reason = thresholds.binary_threshold(y, scores)
+    assert thresholds.best_threshold(y, scores)[0] < 0.5 and t == 0.5
+    assert f1 == pytest.approx(thresholds.f1_at(y, scores, 0.5)) and "0.5" in reason
+    scores[45:50] = 0.3  # five positives below 0.5, all above every negative: a real gain
+    t, f1, reason = thresholds.binary_threshold(y, scores)
+    assert 0.1 < t <= 0.3 and f1 == 1.0 and reason == ""
+
+
 def test_tuned_macro_f1_is_the_macro_f1_at_the_tuned_thresholds():
     rng = np.random.default_rng(0)
     y = (rng.random((200, 5)) < [0.5, 0.2, 0.05, 0.3, 0.0]).astype(int)  # the last label has no positive
@@ -199,7 +224,7 @@ def test_binary_threshold_auto_tunes_on_validation_with_enough_positives(tiny_mo
     val = load_split(run / "splits/validation.csv", "binary")
     y_val = (val["labels"] == "spam").to_numpy().astype(int)
     spam = predictor.labels.index("spam")
-    again, _ = thresholds.best_threshold(y_val, predictor.predict_proba(val["text"].tolist())[:, spam])
+    again = thresholds.binary_threshold(y_val, predictor.predict_proba(val["text"].tolist())[:, spam])[0]
     assert [again] == predictor.thresholds  # tuned on the validation split, nothing else
     report = evaluate.evaluate(run, threads=1)
     assert report["thresholds"] == {"values": {"spam": again}, "tuned_on": "validation"}

@@ -21,6 +21,37 @@ def best_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     return float(threshold), float(f1)
 
 
+def one_row_better(y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
+    """The F1 at `threshold` if one more row were right (a missed positive found, or a false alarm
+    dropped, whichever helps more): the least gain a tuned threshold must beat to count as signal."""
+    pred, pos = scores >= threshold, y == 1
+    tp, fp, fn = int(np.sum(pred & pos)), int(np.sum(pred & ~pos)), int(np.sum(~pred & pos))
+    options = [2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0]
+    if fn:
+        options.append(2 * (tp + 1) / (2 * tp + 2 + fp + fn - 1))
+    if fp:
+        options.append(2 * tp / (2 * tp + fp - 1 + fn) if 2 * tp + fp - 1 + fn else 0.0)
+    return max(options)
+
+
+def binary_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float, str]:
+    """The F1-best grid threshold, unless it beats 0.5 by no more than one row would: then 0.5, with
+    the reason. On ~100 validation rows the best threshold often follows a single text (measured on SMS
+    spam at 64 rows a class: 0.06 chosen for F1 0.9683 against 0.968 at 0.5, 8 test rows lost)."""
+    t, f1 = best_threshold(y, scores)
+    at_half, bar = f1_at(y, scores, 0.5), one_row_better(y, scores)
+    if t == 0.5 or f1 > bar + 1e-9:
+        return t, f1, ""
+    return (
+        0.5,
+        at_half,
+        (
+            f"the best, {t:.2f} (F1 {f1:.4f}), beats 0.5 (F1 {at_half:.4f}) by no more than one row "
+            f"would (F1 {bar:.4f})"
+        ),
+    )
+
+
 def tune_per_label(y: np.ndarray, probs: np.ndarray) -> tuple[list[float], list[list[float]]]:
     """One threshold per label column; also the F1 curve per label (for the plot)."""
     thresholds, curves = [], []

@@ -133,9 +133,14 @@ def tune_thresholds(
     y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
     if dataset.task == "binary":
         pos = dataset.label_names.index(dataset.positive_label)
-        t, f1 = thresholds.best_threshold((y == pos).astype(int), probs[:, pos])
-        say(f"binary threshold tuned on {source} scores: {t:.2f} (F1 there {f1:.4f})")
-        return [t], {"values": {dataset.positive_label: t}, "tuned_on": source, "rows": len(y)}
+        t, f1, kept = thresholds.binary_threshold((y == pos).astype(int), probs[:, pos])
+        say(
+            f"binary threshold kept at 0.5 on {source} scores: {kept}"
+            if kept
+            else f"binary threshold tuned on {source} scores: {t:.2f} (F1 there {f1:.4f})"
+        )
+        info = {"values": {dataset.positive_label: t}, "tuned_on": source, "rows": len(y)}
+        return [t], {**info, "kept_0.5": kept} if kept else info
     tuned, curves = thresholds.tune_per_label(y, probs)
     say(f"per-label thresholds tuned on {len(y)} {source} rows (range {min(tuned):.2f}-{max(tuned):.2f})")
     return tuned, {
