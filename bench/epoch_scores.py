@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         plan = kfold.plan_for(
             {**cfg, "manual_seed": seed},
             dataset,
-            curve.carve_validation(rows, dataset.task, seed),
+            curve.carve_validation(rows, dataset, cfg["validation_size"], seed),
             base,
             True,
             False,

@@ -6,9 +6,10 @@ scored on the same test rows, which no draw ever contains.
                             [--set K=V ...] [--name NAME]
 
 Sizes are labelled rows per class (multi-label: per label, drawn at random). quickfit carves its own
-validation split out of each draw (20 %, at least one row a class), as it would for a user with that many
-labels; the probe and TF-IDF fit on the whole draw. `--methods` may add `setfit` (the setfit library with
-the same body, scripts/evaluation/setfit_reference.py) or leave methods out. Writes outputs/curves/<name>/:
+validation split out of each draw (`validation_size`, at least one row a class), as make train would for
+a user with that many labels and a test split of their own (k-fold where that validation is too small);
+the probe and TF-IDF fit on the whole draw. `--methods` may add `setfit` (the setfit library with the
+same body, scripts/evaluation/setfit_reference.py) or leave methods out. Writes outputs/curves/<name>/:
 curve.csv (every run), curve.md (medians and ranges) and curve.png.
 """
 
@@ -62,21 +63,15 @@ def note_short_classes(pool: pd.DataFrame, dataset: Dataset, per_class: int | No
         say(f"{per_class} rows per class: {listed} in the training rows; every draw takes all of those")
 
 
-def carve_validation(rows: pd.DataFrame, task: str, seed: int) -> dict[str, pd.DataFrame]:
-    """20 % of a draw for quickfit's epoch choice and thresholds, at least one row a class when it can."""
-    rng = np.random.default_rng(seed)
-    if task == "multilabel":
-        held = rng.permutation(len(rows))[: max(1, len(rows) // 5)]
-    else:
-        held = np.concatenate(
-            [
-                rng.permutation(np.flatnonzero(rows["labels"].to_numpy() == name))[: max(1, n // 5)]
-                for name, n in rows["labels"].value_counts().items()
-            ]
-        )
-    mask = np.zeros(len(rows), bool)
-    mask[held] = True
-    return {"train": rows[~mask].reset_index(drop=True), "validation": rows[mask].reset_index(drop=True)}
+def carve_validation(
+    rows: pd.DataFrame, dataset: Dataset, fraction: float, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The draw's validation carved as make train carves it from a dataset with its own test split
+    (`validation_size` of the rows, stratified), so k-fold is chosen at the sizes make train chooses it."""
+    from scripts.data.split import carve
+
+    train, validation = carve(rows, fraction, dataset, seed, "validation")
+    return {"train": train, "validation": validation}
 
 
 def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[str], seed: int):
@@ -87,7 +82,7 @@ def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: 
     from scripts.training import kfold
     from scripts.training.finalise import finalise
 
-    splits = carve_validation(rows, dataset.task, seed)
+    splits = carve_validation(rows, dataset, cfg["validation_size"], seed)
     with quiet():
         plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, splits, base, True, False)
     with tempfile.TemporaryDirectory(prefix="quickfit-curve-") as work:

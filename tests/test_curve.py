@@ -112,6 +112,29 @@ def test_a_class_with_fewer_rows_than_asked_gives_all_it_has_and_says_so(tiny_mo
     assert "rows per class" not in capsys.readouterr().out
 
 
+def test_a_draw_carves_validation_as_make_train_carves_it_given_a_test_split():
+    """The curve's quickfit decides k-fold on validation carved as make train would carve it: an R8 draw
+    at 64 a class (485 rows) leaves 49 validation rows, under k-fold's 50, where a 20 % carve held 97."""
+    from scripts.data.dataset import Dataset
+    from scripts.data.split import make_splits
+    from scripts.training import kfold
+
+    names = [f"topic{i}" for i in range(8)]
+    counts = [64] * 7 + [37]  # R8's grain has 37 training rows
+    labels = [n for n, c in zip(names, counts) for _ in range(c)]
+    rows = pd.DataFrame({"text": [f"row {i} on {n}" for i, n in enumerate(labels)], "labels": labels})
+    dataset = Dataset({"train": rows}, names, "multiclass", None)
+    carved = curve.carve_validation(rows, dataset, 0.1, seed=3)
+    test = pd.DataFrame({"text": [f"test on {n}" for n in names], "labels": names})
+    made = make_splits(Dataset({"train": rows, "test": test}, names, "multiclass", None), 0.1, 0.1, seed=3)
+    assert list(carved["validation"]["text"]) == list(made["validation"]["text"])
+    assert len(carved["validation"]) == 49 and len(carved["train"]) == 436
+    assert kfold.choose("auto", carved, True, False, 8).method == "kfold"
+    wider = curve.carve_validation(rows, dataset, 0.2, seed=3)
+    assert len(wider["validation"]) == 97
+    assert kfold.choose("auto", wider, True, False, 8).method == "validation"
+
+
 def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_model, tmp_path, capsys):
     """quickfit's points go the way make train goes: a draw whose validation is a few rows cross-validates."""
     csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=40)

@@ -58,6 +58,18 @@ def test_given_test_split_is_honoured():
     assert parts.report["carved"] == ["validation"]  # the split says what it carved
 
 
+def test_eight_rows_a_class_of_eight_classes_split_with_every_class_in_each_split():
+    """10 % of 64 rows is 7, fewer than the classes: every split still gets one row of each."""
+    names = [f"topic{i}" for i in range(8)]
+    frame = pd.DataFrame(
+        {"text": [f"text {i} about {n}" for n in names for i in range(8)], "label": np.repeat(names, 8)}
+    )
+    parts = split.make_splits(dataset_from(frame, "multiclass", names), 0.1, 0.1, seed=0)
+    for part in parts.values():
+        assert sorted(set(part["labels"])) == names
+    assert len(parts["test"]) == len(parts["validation"]) == 8 and len(parts["train"]) == 48
+
+
 def test_class_with_one_example_cannot_be_stratified():
     frame = pd.concat(
         [make_frame({"ham": 30, "spam": 30}), pd.DataFrame({"text": ["lonely"], "label": ["rare"]})]

@@ -5,6 +5,8 @@ A dataset's own splits are honoured: only what is missing is carved out of its t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -23,10 +25,11 @@ class Splits(dict):
         self.report = report
 
 
-def _carve(
+def carve(
     frame: pd.DataFrame, fraction: float, dataset: Dataset, seed: int, what: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split `fraction` of the rows off `frame`, stratified by label."""
+    """Split `fraction` of the rows off `frame`, stratified by label; single-label, at least one row a
+    class (8 rows a class of 8 classes: 10 % is 7 rows, which no stratified split can hold)."""
     if dataset.task == "multilabel":
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
@@ -41,8 +44,9 @@ def _carve(
             f"class {rare.index[0]!r} has only {int(rare.iloc[0])} example(s): a stratified {what} split "
             "needs at least 3 per class; add examples or drop that class"
         )
+    size = max(math.ceil(fraction * len(frame)), len(counts))
     try:
-        keep, out = train_test_split(frame, test_size=fraction, random_state=seed, stratify=frame["labels"])
+        keep, out = train_test_split(frame, test_size=size, random_state=seed, stratify=frame["labels"])
     except ValueError as exc:
         raise UserError(
             f"cannot make a stratified {what} split of {len(frame)} rows: {exc}; "
@@ -61,7 +65,7 @@ def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed
     if "test" not in frames:
         if test_size <= 0:
             raise UserError("the dataset has no test split and test_size=0; set test_size (e.g. 0.1)")
-        pool, frames["test"] = _carve(pool, test_size, dataset, seed, "test")
+        pool, frames["test"] = carve(pool, test_size, dataset, seed, "test")
         carved.append("test")
     if "validation" not in frames:
         if validation_size <= 0:
@@ -69,7 +73,7 @@ def make_splits(dataset: Dataset, validation_size: float, test_size: float, seed
                 "the dataset has no validation split and validation_size=0; set validation_size (e.g. 0.1)"
             )
         share = validation_size / (1 - test_size) if carved else validation_size
-        pool, frames["validation"] = _carve(pool, share, dataset, seed, "validation")
+        pool, frames["validation"] = carve(pool, share, dataset, seed, "validation")
         carved.append("validation")
     frames["train"] = pool
     overlap = set(frames["train"]["text"]) & (set(frames["test"]["text"]) | set(frames["validation"]["text"]))
