@@ -7,11 +7,17 @@ import numpy as np
 GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)  # up to 0.98: pos_weight pushes probabilities up
 
 
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else 0.0
+
+
+def _counts(y: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[int, int, int]:
+    pred, pos = scores >= threshold, y == 1
+    return int(np.sum(pred & pos)), int(np.sum(pred & ~pos)), int(np.sum(~pred & pos))
+
+
 def f1_at(y: np.ndarray, scores: np.ndarray, threshold: float) -> float:
-    pred = scores >= threshold
-    tp = float(np.sum(pred & (y == 1)))
-    denom = float(pred.sum() + (y == 1).sum())
-    return 2 * tp / denom if denom else 0.0
+    return _f1(*_counts(y, scores, threshold))
 
 
 def best_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -24,13 +30,12 @@ def best_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
 def one_row_better(y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
     """The F1 at `threshold` if one more row were right (a missed positive found, or a false alarm
     dropped, whichever helps more): the least gain a tuned threshold must beat to count as signal."""
-    pred, pos = scores >= threshold, y == 1
-    tp, fp, fn = int(np.sum(pred & pos)), int(np.sum(pred & ~pos)), int(np.sum(~pred & pos))
-    options = [2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0]
+    tp, fp, fn = _counts(y, scores, threshold)
+    options = [_f1(tp, fp, fn)]
     if fn:
-        options.append(2 * (tp + 1) / (2 * tp + 2 + fp + fn - 1))
+        options.append(_f1(tp + 1, fp, fn - 1))
     if fp:
-        options.append(2 * tp / (2 * tp + fp - 1 + fn) if 2 * tp + fp - 1 + fn else 0.0)
+        options.append(_f1(tp, fp - 1, fn))
     return max(options)
 
 
