@@ -26,7 +26,7 @@ import pandas as pd
 
 from scripts import train
 from scripts.common import runs, settings
-from scripts.common.console import say
+from scripts.common.console import quiet, say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import Dataset, encode_labels
 from scripts.evaluation.metrics import score
@@ -77,7 +77,6 @@ def carve_validation(
 def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[str], seed: int):
     """quickfit as make train runs it on the draw (its own validation carved out, or k-fold selection on
     the whole draw where that validation is too small); test probabilities."""
-    from scripts.common.console import quiet
     from scripts.model.inference import load_predictor
     from scripts.training import kfold
     from scripts.training.finalise import finalise
@@ -85,11 +84,22 @@ def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: 
     splits = carve_validation(rows, dataset, cfg["validation_size"], seed)
     with quiet():
         plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, splits, base, True, False)
+    say(draw_plan_line(plan, splits))
     with tempfile.TemporaryDirectory(prefix="quickfit-curve-") as work:
         result = kfold.fit(plan, dataset, base, Path(work), train.train_with_plan)
         finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
         predictor = load_predictor(result.model_dir, cfg["threads"])
         return predictor.predict_proba(texts), predictor.thresholds or None
+
+
+def draw_plan_line(plan: Any, splits: dict[str, pd.DataFrame]) -> str:
+    """What make train would print about the draw, in one line (its plan is made quietly)."""
+    c = plan.cfg
+    return (
+        f"quickfit on the draw: {len(splits['train'])} training + {len(splits['validation'])} validation "
+        f"rows; model_selection -> {plan.selection.method}; {c['num_train_epochs']} epochs of batches of "
+        f"{c['train_batch_size']} at {c['learning_rate']:g}, probe_start={c['probe_start']}"
+    )
 
 
 def reference_probs(
@@ -152,7 +162,10 @@ def run_curve(
     dataset, splits, _ = train.prepare(cfg)
     pool, test = splits["train"], splits["test"]  # test rows are never drawn
     y_test = encoded(test, dataset)
-    max_len = train.make_plan(cfg, dataset, {"train": pool, "validation": splits["validation"]}, base).max_len
+    whole = {"train": pool, "validation": splits["validation"]}
+    with quiet():  # the whole pool's plan only sets the references' length; each draw plans its own
+        max_len = train.make_plan(cfg, dataset, whole, base).max_len
+    say(f"the frozen probe reads up to {max_len} tokens a text (the training pool's length)")
     points, total, done = [], len(sizes) * draws * len(methods), 0
     for size in sizes:
         note_short_classes(pool, dataset, size)

@@ -45,7 +45,7 @@ def test_first_draw_runs_a_later_draw_alone_with_its_own_seed(tiny_model, tmp_pa
     assert run_cli(curve.main, ["--first-draw", "-1", *args, *sets]) == 2
 
 
-def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp_path, monkeypatch):
+def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp_path, monkeypatch, capsys):
     csv = write_binary_csv(tmp_path / "b.csv", ham=120, spam=60)
     drawn = []
     original = curve.draw
@@ -58,6 +58,10 @@ def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp
     monkeypatch.setattr(curve, "draw", spying)
     args = ["--data", str(csv), "--sizes", "8,16", "--draws", "2", "--name", "c", "--set"]
     assert run_cli(curve.main, args + tiny_args(tiny_model, tmp_path / "out")) == 0
+    said = capsys.readouterr().out
+    # each draw's own plan in one line, not the whole training pool's recipe (which no draw trains with)
+    assert said.count("quickfit on the draw: ") == 4 and "recipe: " not in said
+    assert "model_selection -> validation" in said  # as tiny_args sets it
     folder = tmp_path / "out" / "curves" / "c"
     table = pd.read_csv(folder / "curve.csv")
     assert len(table) == 2 * 2 * 3 and set(table["method"]) == set(curve.METHODS)
