@@ -4,6 +4,7 @@ test rows. The validation chooses every threshold; the test rows only score the 
 test's own best per-label thresholds, is a ceiling no rule can reach, shown for scale).
 
     python -m bench.threshold_rules [--data NAME] --per-label 64 [--draws 3] [--first-draw 0] [--set K=V ...]
+    python -m bench.threshold_rules --run outputs/<run>   (a finished multi-label run: its own splits)
 """
 
 from __future__ import annotations
@@ -71,9 +72,7 @@ def one_draw(cfg: dict[str, Any], dataset: Any, base: str, splits: Any, per_labe
     y_val, y_test = curve.encoded(parts["validation"], dataset), curve.encoded(splits["test"], dataset)
     chosen = rules(y_val, p_val)
     differ = int(np.sum(~np.isclose(chosen["per label (today)"], published)))  # make train's rule, re-run
-    scores = {name: macro_f1(y_test, p_test, cuts) for name, cuts in chosen.items()}
-    ceiling = thresholds.tune_per_label(y_test, p_test)[0]
-    scores["ceiling: per label tuned on test"] = macro_f1(y_test, p_test, ceiling)
+    scores = scored_rules(y_val, p_val, y_test, p_test)
     positives = y_val.sum(axis=0)
     print(
         f"draw {d}: {len(parts['validation'])} validation rows, positives a label: median "
@@ -83,17 +82,55 @@ def one_draw(cfg: dict[str, Any], dataset: Any, base: str, splits: Any, per_labe
     return scores
 
 
+def scored_rules(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict:
+    """Every rule's test macro-F1, and the test rows' own per-label ceiling."""
+    scores = {name: macro_f1(y_test, p_test, cuts) for name, cuts in rules(y_val, p_val).items()}
+    ceiling = thresholds.tune_per_label(y_test, p_test)[0]
+    scores["ceiling: per label tuned on test"] = macro_f1(y_test, p_test, ceiling)
+    return scores
+
+
+def from_run(run_dir: Path) -> dict:
+    """The rules on a finished run: its model's probabilities on its own validation and test splits."""
+    from scripts.common import runs
+    from scripts.data.dataset import encode_labels, load_split
+    from scripts.model.inference import load_predictor
+
+    predictor = load_predictor(runs.model_dir(run_dir))
+    if predictor.task != "multilabel":
+        raise SystemExit("multi-label runs only (per-label thresholds)")
+    parts = {
+        part: load_split(runs.split_path(run_dir, part), "multilabel") for part in ("validation", "test")
+    }
+    y = {k: np.array(encode_labels(v["labels"], predictor.labels, "multilabel")) for k, v in parts.items()}
+    p = {k: predictor.predict_proba(v["text"].tolist()) for k, v in parts.items()}
+    positives = y["validation"].sum(axis=0)
+    print(
+        f"{run_dir.name}: {len(y['validation'])} validation rows, positives a label: median "
+        f"{np.median(positives):.0f}, min {positives.min()}, {int((positives < 10).sum())} labels under 10"
+    )
+    return scored_rules(y["validation"], p["validation"], y["test"], p["test"])
+
+
 def main(argv: list[str] | None = None) -> None:
     from scripts import train
     from scripts.common import settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="goemotions")
-    parser.add_argument("--per-label", type=int, required=True)
+    parser.add_argument("--per-label", type=int)
+    parser.add_argument("--run", type=Path, help="score the rules on a finished run instead of curve draws")
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--first-draw", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[])
     args = parser.parse_args(argv)
+    if args.run:
+        scores = from_run(args.run)
+        print("\n| rule | test macro-F1 |\n|---|---|")
+        print("\n".join(f"| {name} | {value:.4f} |" for name, value in scores.items()))
+        return
+    if not args.per_label:
+        parser.error("give --per-label (curve draws) or --run (a finished run)")
     cfg, _ = settings.resolve_from_cli(args.data, args.set, "threshold_rules")
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}

@@ -48,3 +48,22 @@ def test_the_shared_threshold_is_the_one_best_for_all_labels_together():
         few.astype(int), probs
     )
     assert chosen["per label, shared under 5 positives"][:2] == chosen["per label (today)"][:2]
+
+
+def test_a_finished_runs_published_thresholds_score_as_the_rule_of_today(tiny_model, tmp_path, capsys):
+    from scripts.data.dataset import encode_labels, load_split
+    from scripts.model.inference import load_predictor
+    from tests.helpers import train_run
+
+    args = tiny_args(tiny_model, tmp_path / "outputs") + ["num_train_epochs=1"]
+    run = train_run(write_multilabel_csv(tmp_path / "ml.csv"), args)
+    threshold_rules.main(["--run", str(run)])
+    rows = dict(re.findall(r"^\| (.+?) \| (\d\.\d{4}) \|$", capsys.readouterr().out, flags=re.M))
+    predictor = load_predictor(run / "model", threads=1)
+    test = load_split(run / "splits/test.csv", "multilabel")
+    y = np.array(encode_labels(test["labels"], predictor.labels, "multilabel"))
+    published = threshold_rules.macro_f1(
+        y, predictor.predict_proba(test["text"].tolist()), predictor.thresholds
+    )
+    assert float(rows["per label (today)"]) == round(published, 4)
+    assert float(rows["per label (today)"]) <= float(rows["ceiling: per label tuned on test"])
