@@ -72,7 +72,7 @@ def one_draw(cfg: dict[str, Any], dataset: Any, base: str, splits: Any, per_labe
     y_val, y_test = curve.encoded(parts["validation"], dataset), curve.encoded(splits["test"], dataset)
     chosen = rules(y_val, p_val)
     differ = int(np.sum(~np.isclose(chosen["per label (today)"], published)))  # make train's rule, re-run
-    scores = scored_rules(y_val, p_val, y_test, p_test)
+    scores = scored_rules(chosen, y_test, p_test)
     positives = y_val.sum(axis=0)
     print(
         f"draw {d}: {len(parts['validation'])} validation rows, positives a label: median "
@@ -82,9 +82,9 @@ def one_draw(cfg: dict[str, Any], dataset: Any, base: str, splits: Any, per_labe
     return scores
 
 
-def scored_rules(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict:
+def scored_rules(chosen: dict[str, list[float]], y_test: np.ndarray, p_test: np.ndarray) -> dict:
     """Every rule's test macro-F1, and the test rows' own per-label ceiling."""
-    scores = {name: macro_f1(y_test, p_test, cuts) for name, cuts in rules(y_val, p_val).items()}
+    scores = {name: macro_f1(y_test, p_test, cuts) for name, cuts in chosen.items()}
     ceiling = thresholds.tune_per_label(y_test, p_test)[0]
     scores["ceiling: per label tuned on test"] = macro_f1(y_test, p_test, ceiling)
     return scores
@@ -109,7 +109,7 @@ def from_run(run_dir: Path) -> dict:
         f"{run_dir.name}: {len(y['validation'])} validation rows, positives a label: median "
         f"{np.median(positives):.0f}, min {positives.min()}, {int((positives < 10).sum())} labels under 10"
     )
-    return scored_rules(y["validation"], p["validation"], y["test"], p["test"])
+    return scored_rules(rules(y["validation"], p["validation"]), y["test"], p["test"])
 
 
 def main(argv: list[str] | None = None) -> None:
