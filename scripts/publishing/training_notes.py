@@ -29,7 +29,7 @@ def start_sentence(record: dict[str, Any]) -> str:
     if not (record.get("model") or {}).get("probe_start"):
         return ""
     return (
-        "The fine-tune started from the frozen probe (`probe_start`, small data): one layer was appended "
+        "The fine-tune started from the frozen probe (`probe_start`): one layer was appended "
         "to the base model that gives every position the mean of its last hidden states, so the "
         "classification head reads the mean-pooled embedding the base was trained for, and the head "
         "began as logistic regression on it, fitted on the training rows (a tenth of its logits). The "

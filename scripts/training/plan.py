@@ -176,7 +176,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         len(dataset.label_names),
         positives,
         body_unsuited=check_probe_start(
-            cfg, base, recipes.is_small(len(splits["train"]), len(dataset.label_names))
+            cfg, base, recipes.probe_start_helps(dataset.task, len(splits["train"]), len(dataset.label_names))
         ),
     )
     cfg = {**cfg, **chosen}
@@ -201,12 +201,13 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
 
 
-def check_probe_start(cfg: dict[str, Any], base: str, small: bool = True) -> str | None:
+def check_probe_start(cfg: dict[str, Any], base: str, helps: bool = True) -> str | None:
     """Why the base cannot start from the frozen probe (None: it can); probe_start=True on such a base
-    is refused. The body's files are read only where the answer counts: True, or auto on small data."""
+    is refused. The body's files are read only where the answer counts: True, or auto where the start
+    helps (recipes.probe_start_helps)."""
     if cfg["probe_start"] is False:
         return "set in the config"
-    if cfg["probe_start"] == "auto" and not small:
+    if cfg["probe_start"] == "auto" and not helps:
         return "not checked: enough rows to train the head from scratch"
     why = probe_start.unsuited(base, cfg["model_type"])
     if why and cfg["probe_start"] is True:

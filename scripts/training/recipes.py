@@ -51,9 +51,23 @@ SMALL_ROWS_PER_LABEL = 64
 SMALL_DATA_STEPS = 120
 
 
+# Multi-label runs start from the probe beyond the small-data cut-over, up to this many training rows a
+# label: a fresh head on [CLS], which a mean-pooled sentence-transformers body never trained, learns rare
+# labels slowly (GoEmotions at 256 comments a label, 6,458 training rows, the usual recipe: macro-F1
+# 0.3673 from a fresh head, 0.4674 from the probe on the same draw; bench/SMALL_DATA.md)
+PROBE_START_ROWS_PER_LABEL = 512
+
+
 def is_small(n_train: int, n_labels: int) -> bool:
     """Whether the small-data recipe applies: few training rows, or few for each label."""
     return n_train < SMALL_DATA_ROWS or n_train < SMALL_ROWS_PER_LABEL * max(n_labels, 1)
+
+
+def probe_start_helps(task: str, n_train: int, n_labels: int) -> bool:
+    """Whether auto starts the fine-tune from the frozen probe (on a body that can): on small data, and on
+    multi-label data with up to PROBE_START_ROWS_PER_LABEL training rows a label."""
+    many_labels = task == "multilabel" and n_train < PROBE_START_ROWS_PER_LABEL * max(n_labels, 1)
+    return is_small(n_train, n_labels) or many_labels
 
 
 def grouping(
@@ -138,15 +152,22 @@ def choose(
         if small
         else "stop once validation has not improved for early_stopping_patience epochs",
     )
-    if small and body_unsuited is None:
+    start = probe_start_helps(task, n_train, n_labels)
+    if start and body_unsuited is None:
+        case = (
+            f"small data ({rows})"
+            if small
+            else f"multi-label with {n_train / n_labels:.0f} training rows a label (rare labels learn slowly "
+            "from a fresh head on [CLS], which this body never trained)"
+        )
         pick(
             "probe_start",
             True,
-            f"small data ({rows}) on a mean-pooled sentence-transformers body: the head reads its "
+            f"{case} on a mean-pooled sentence-transformers body: the head reads its "
             "mean through an appended pooling layer and starts as the frozen probe",
         )
     else:
-        pick("probe_start", False, body_unsuited if small else "enough rows to train the head from scratch")
+        pick("probe_start", False, body_unsuited if start else "enough rows to train the head from scratch")
     pick(
         "warmup_ratio",
         0.1 if task == "multilabel" else 0.06,
