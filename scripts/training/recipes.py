@@ -54,7 +54,9 @@ SMALL_DATA_STEPS = 120
 # Multi-label runs start from the probe beyond the small-data cut-over, up to this many training rows a
 # label: a fresh head on [CLS], which a mean-pooled sentence-transformers body never trained, learns rare
 # labels slowly (GoEmotions at 256 comments a label, 6,458 training rows, the usual recipe: macro-F1
-# 0.3673 from a fresh head, 0.4674 from the probe on the same draw; bench/SMALL_DATA.md)
+# 0.3673 / 0.3752 from a fresh head, 0.4674 / 0.4739 from the probe on the same two draws;
+# bench/SMALL_DATA.md). 512: twice the largest size measured to the end; the full data set (1,529 a label)
+# keeps the fresh head until its run from the probe is scored on the test rows.
 PROBE_START_ROWS_PER_LABEL = 512
 
 
