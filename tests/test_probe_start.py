@@ -126,20 +126,22 @@ def test_auto_starts_from_the_probe_for_small_data_on_a_suited_body(mean_body, t
 
 
 def test_auto_starts_multilabel_from_the_probe_beyond_the_small_data_cut_over():
-    from scripts.training.recipes import PROBE_START_ROWS_PER_LABEL, SMALL_ROWS_PER_LABEL, choose, is_small
+    from scripts.training.recipes import SMALL_ROWS_PER_LABEL, choose, is_small
 
     cfg = settings.resolve({})
     rows = 100 * 28  # GoEmotions' 28 labels at 100 rows a label: over the small-data cut-over
-    assert not is_small(rows, 28) and SMALL_ROWS_PER_LABEL < 100 < PROBE_START_ROWS_PER_LABEL
+    assert not is_small(rows, 28) and SMALL_ROWS_PER_LABEL < 100
     chosen, reasons = choose(cfg, "multilabel", rows, 28, body_unsuited=None)
     assert chosen["probe_start"] is True and chosen["train_batch_size"] == 16  # the usual recipe otherwise
     assert any(r.startswith("probe_start=True: multi-label with 100 training rows a label") for r in reasons)
-    # single-label data of the same size, and multi-label data past the bound, train a fresh head
-    assert choose(cfg, "multiclass", rows, 28, body_unsuited=None)[0]["probe_start"] is False
-    past = PROBE_START_ROWS_PER_LABEL * 28
-    chosen, reasons = choose(cfg, "multilabel", past, 28, body_unsuited=None)
-    assert chosen["probe_start"] is False
-    assert "probe_start=False: enough rows to train the head from scratch" in reasons
+    # the full GoEmotions training split (42,820 rows) too; single-label data of either size keep a fresh head
+    chosen, reasons = choose(cfg, "multilabel", 42_820, 28, body_unsuited=None)
+    assert chosen["probe_start"] is True and chosen["num_train_epochs"] == 5
+    assert any(r.startswith("probe_start=True: multi-label with 1529 training rows a label") for r in reasons)
+    for n_train in (rows, 42_820):
+        chosen, reasons = choose(cfg, "multiclass", n_train, 28, body_unsuited=None)
+        assert chosen["probe_start"] is False
+        assert "probe_start=False: enough rows to train the head from scratch" in reasons
     unsuited = choose(cfg, "multilabel", rows, 28, body_unsuited="a roberta body")
     assert unsuited[0]["probe_start"] is False and "probe_start=False: a roberta body" in unsuited[1]
 
