@@ -51,19 +51,17 @@ SMALL_ROWS_PER_LABEL = 64
 SMALL_DATA_STEPS = 120
 
 
+def is_small(n_train: int, n_labels: int) -> bool:
+    """Whether the small-data recipe applies: few training rows, or few for each label."""
+    return n_train < SMALL_DATA_ROWS or n_train < SMALL_ROWS_PER_LABEL * max(n_labels, 1)
+
+
 # Multi-label runs start from the probe at every size on a body that can (beyond the small-data cut-over
 # too): a fresh head on [CLS], which a mean-pooled sentence-transformers body never trained, learns rare
 # labels slowly. GoEmotions at 256 comments a label (6,458 training rows, the usual recipe): macro-F1
 # 0.3673 / 0.3752 from a fresh head, 0.4674 / 0.4739 from the probe on the same two draws; the full data
 # set (42,820 training rows, seed 42): test macro-F1 0.4944 from a fresh head, 0.5213 from the probe
 # (bench/SMALL_DATA.md, bench/EXPERIMENTS.md).
-
-
-def is_small(n_train: int, n_labels: int) -> bool:
-    """Whether the small-data recipe applies: few training rows, or few for each label."""
-    return n_train < SMALL_DATA_ROWS or n_train < SMALL_ROWS_PER_LABEL * max(n_labels, 1)
-
-
 def probe_start_helps(task: str, n_train: int, n_labels: int) -> bool:
     """Whether auto starts the fine-tune from the frozen probe (on a body that can): on small data, and on
     multi-label data of any size."""
