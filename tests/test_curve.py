@@ -151,7 +151,7 @@ def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_mod
     assert table.loc[table["method"] == "quickfit", "accuracy"].between(0, 1).all()
 
 
-def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path):
+def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path, capsys):
     csv = write_binary_csv(tmp_path / "b.csv", ham=60, spam=40)
     args = [
         "--data",
@@ -169,6 +169,8 @@ def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path
     table = pd.read_csv(tmp_path / "out" / "curves" / "s" / "curve.csv")
     assert list(table["method"]) == ["setfit", "tfidf_logreg"]
     assert table.loc[0, "accuracy"] >= 0 and table.loc[0, "accuracy"] <= 1 and table.loc[0, "seconds"] > 0
+    beats = [line for line in capsys.readouterr().out.splitlines() if "SetFit pairs:" in line]
+    assert 1 <= len(beats) <= 10 and beats[-1].split("SetFit pairs: ")[1].startswith("40 of 40 batches")
 
 
 def test_methods_are_read_once_each_whatever_their_case():

@@ -14,12 +14,39 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from typing import Any, TextIO
 
 import numpy as np
 
 NUM_ITERATIONS = 20
+
+
+def _heartbeat(out: TextIO) -> Any:
+    """A progress line at every tenth of SetFit's pair batches, with the time left at that pace: one SetFit
+    fit is minutes to hours on a CPU, and everything else it would print is hushed."""
+    from transformers import TrainerCallback
+
+    from scripts.common.console import say
+
+    class Heartbeat(TrainerCallback):
+        def __init__(self) -> None:
+            self.started, self.tenths = time.time(), 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            steps, done = max(state.max_steps, 1), state.global_step
+            tenths = done * 10 // steps
+            if tenths > self.tenths:
+                self.tenths = tenths
+                left = (time.time() - self.started) * (steps - done) / max(done, 1)
+                eta = f"about {left / 60:.0f} min left" if left >= 90 else f"{left:.0f} s left"
+                with contextlib.redirect_stdout(out):
+                    say(f"SetFit pairs: {done} of {steps} batches, {eta}")
+
+    return Heartbeat()
 
 
 @contextlib.contextmanager
@@ -65,6 +92,7 @@ def setfit_proba(
     )
     labels = [list(map(int, row)) for row in y_train] if multilabel else [int(v) for v in y_train]
     rows = datasets.Dataset.from_dict({"text": train_texts, "label": labels})
+    out = sys.stdout  # the heartbeat's lines go where the curve's do, past the hush
     with tempfile.TemporaryDirectory(prefix="quickfit-setfit-") as work, _hushed():
         args = TrainingArguments(
             output_dir=work,
@@ -75,7 +103,8 @@ def setfit_proba(
             save_strategy="no",
             logging_strategy="no",
         )
-        Trainer(model=model, args=args, train_dataset=rows).train()  # its loss lines would swamp the curve's
+        # its loss lines (hushed) would swamp the curve's; the heartbeat says how far it is instead
+        Trainer(model=model, args=args, train_dataset=rows, callbacks=[_heartbeat(out)]).train()
     raw = np.asarray(model.predict_proba(texts, show_progress_bar=False, as_numpy=True), dtype=float)
     if multilabel:
         return raw
