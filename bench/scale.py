@@ -156,7 +156,7 @@ def stage_tokenise(csv: Path, work: Path, model: Path) -> dict[str, Any]:
 def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
     import torch
 
-    from scripts.evaluation.metrics import selection_metric
+    from scripts.common import tasks
     from scripts.training import fit
 
     train = training_rows(csv)
@@ -178,7 +178,7 @@ def stage_train50(csv: Path, work: Path, model: Path) -> dict[str, Any]:
         return clip(*args, **kwargs)
 
     torch.nn.utils.clip_grad_norm_ = counting
-    name, metric = selection_metric("multiclass", None)
+    name, metric = tasks.get("multiclass").selection(None)
     start = time.perf_counter()
     with contextlib.suppress(KeyboardInterrupt):  # raised by `counting` after STEPS steps
         fit.train(

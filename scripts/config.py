@@ -11,11 +11,14 @@ default, in docs/config.md; the keys most users change come first, the engineeri
 DATA = {
     # preset (sms_spam, sms_spam_uci, reuters_r8, goemotions), a CSV/TSV/JSON/Parquet path, or hf:owner/name
     "dataset": "sms_spam",
-    # the text column (a list is joined with newlines); auto: guessed from common names
+    # the text column, or two columns for a pair of texts (more are joined with newlines); auto: guessed
+    # from common names, a pair found by name (question1/question2, premise/hypothesis, #1 String/#2 String)
     "text_column": "auto",
-    # the label column, or a list of 0/1 columns for multi-label; auto: guessed
+    # two text columns: auto or True encodes them as a pair (a cross-encoder); False joins them in one text
+    "text_pair": "auto",
+    # the label column, a list of 0/1 columns for multi-label, or of numeric columns for several targets
     "label_column": "auto",
-    # auto | binary | multiclass | multilabel
+    # auto | binary | multiclass | multilabel | regression (a score per text: numbers, not classes)
     "task": "auto",
     # binary: the class whose precision, recall and F1 are reported; auto: the minority class
     "positive_label": "auto",

@@ -15,6 +15,9 @@ curve.csv (every run), curve.md (medians and ranges) and curve.png.
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Sequence
@@ -35,6 +38,11 @@ from scripts.model.inference import decide
 METHODS = ("quickfit", "frozen_probe", "tfidf_logreg")  # the default; SetFit is slower and opt-in
 KNOWN_METHODS = METHODS + ("setfit",)
 METRIC = {"binary": "accuracy", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+SCRATCH_PREFIX = "quickfit-curve-"  # + the pid: a draw's training folder in the temp dir
+MAX_SEED = 2**32 - 1  # numpy's seeds; draw d is seeded manual_seed + d
+KEY = ["per_class", "draw", "method"]
+MAX_PER_CLASS = 10_000_000  # one point of a curve
+MIN_PER_CLASS = 3  # quickfit carves a stratified validation split of each draw: 3 rows a class at least
 
 
 def draw(pool: pd.DataFrame, dataset: Dataset, per_class: int | None, seed: int) -> pd.DataFrame:
@@ -85,7 +93,7 @@ def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: 
     with quiet():
         plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, splits, base, True, False)
     say(draw_plan_line(plan, splits))
-    with tempfile.TemporaryDirectory(prefix="quickfit-curve-") as work:
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as work:
         result = kfold.fit(plan, dataset, base, Path(work), train.train_with_plan)
         finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
         predictor = load_predictor(result.model_dir, cfg["threads"])
@@ -143,6 +151,90 @@ def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:
     return np.array(encode_labels(frame["labels"], dataset.label_names, dataset.task))
 
 
+def check_draws(cfg: dict[str, Any], draws: int, first_draw: int) -> None:
+    """Every draw's seed (manual_seed + draw) is one numpy takes: refused before any work."""
+    last = cfg["manual_seed"] + first_draw + draws - 1
+    if last > MAX_SEED:
+        raise UserError(
+            f"draw {first_draw + draws - 1} would be seeded manual_seed + {first_draw + draws - 1} = {last}, "
+            f"above {MAX_SEED} (the largest seed numpy takes); lower manual_seed, FIRST_DRAW or DRAWS"
+        )
+
+
+def check_sizes(
+    pool: pd.DataFrame, dataset: Dataset, sizes: list[int | None], methods: Sequence[str]
+) -> None:
+    """A size quickfit cannot train on (its validation split is carved stratified, 3 rows a class at
+    least) is refused before any point is computed, naming the class that falls short."""
+    if "quickfit" not in methods or dataset.task == "multilabel":
+        return
+    counts = pool["labels"].value_counts()
+    for size in sizes:
+        short = counts[counts.clip(upper=size) < MIN_PER_CLASS] if size else counts[counts < MIN_PER_CLASS]
+        if len(short):
+            name, have = short.index[0], int(short.iloc[0])
+            took = min(have, size) if size else have
+            raise UserError(
+                f"SIZES: {size or 'all'} rows per class gives class {name!r} {took} row(s) ({have} in the "
+                f"training pool), and quickfit carves a stratified validation split that needs at least "
+                f"{MIN_PER_CLASS} a class; use sizes of {MIN_PER_CLASS} or more, or leave quickfit out of "
+                "METHODS"
+            )
+
+
+def remove_stale_scratch() -> None:
+    """Draw folders of curve processes that were killed (kill -9 skips every clean-up)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not runs.pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def earlier_points(folder: Path, about: dict[str, Any]) -> pd.DataFrame:
+    """The points an earlier `make curve` with this NAME wrote, when they were measured on the same data
+    and test rows; an empty table when the folder is new. Anything else is refused: never replaced."""
+    if not folder.exists():
+        return pd.DataFrame()
+    table_path, about_path = folder / "curve.csv", folder / "curve.json"
+    if not table_path.exists() or not about_path.exists():
+        raise UserError(
+            f"{folder} exists but is not a curve quickfit can add to (no curve.csv or curve.json); choose "
+            "another NAME, or move that folder away"
+        )
+    before = runs.read_json(about_path)
+    differs = [k for k in ("dataset", "metric", "test_rows", "test_sha256") if before.get(k) != about.get(k)]
+    if differs:
+        raise UserError(
+            f"NAME={folder.name} holds a curve of other data ({', '.join(differs)} differ); its points are "
+            "kept: choose another NAME for this one"
+        )
+    try:
+        return pd.read_csv(table_path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{table_path} cannot be read ({exc}); restore it or choose another NAME") from exc
+
+
+def check_new_points(earlier: pd.DataFrame, sizes, draws: int, first_draw: int, methods, name: str) -> None:
+    """Adding to a curve never measures a point twice: refused, naming what it already holds."""
+    if earlier.empty:
+        return
+    held = {(str(p), int(d), str(m)) for p, d, m in earlier[KEY].itertuples(index=False)}
+    wanted = {
+        (str(size or "all"), d, m)
+        for size in sizes
+        for d in range(first_draw, first_draw + draws)
+        for m in methods
+    }
+    again = sorted(held & wanted)
+    if again:
+        draws_held = sorted({d for _, d, _ in held})
+        raise UserError(
+            f"NAME={name} already holds {len(again)} of these points (e.g. {again[0][0]} per class, draw "
+            f"{again[0][1]}, {again[0][2]}; its draws: {', '.join(map(str, draws_held))}); add later draws "
+            f"with FIRST_DRAW={max(draws_held) + 1}, other methods or sizes, or choose another NAME"
+        )
+
+
 def run_curve(
     cfg: dict[str, Any],
     sizes: list[int | None],
@@ -153,14 +245,29 @@ def run_curve(
 ) -> Path:
     """Every (size, draw, method) point -> outputs/curves/<name>/ (csv, md, png). Draw d is seeded
     manual_seed + d; first_draw skips the earlier draws (a later draw, or another method on it, without
-    rerunning the ones already measured)."""
+    rerunning the ones already measured). An existing NAME of the same data is added to, never replaced;
+    each finished point is written at once, so a failure later keeps it."""
     from scripts.training.st.patches import STOP
 
     STOP.clear()  # a stop an earlier run in this process took (a notebook's Ctrl-C) must not stop this one
+    check_draws(cfg, draws, first_draw)
+    remove_stale_scratch()
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
     dataset, splits, _ = train.prepare(cfg)
     pool, test = splits["train"], splits["test"]  # test rows are never drawn
+    check_sizes(pool, dataset, sizes, methods)
+    folder = runs.outputs_dir(cfg) / "curves" / name
+    about = {
+        "dataset": cfg["dataset"],
+        "metric": METRIC[dataset.task],
+        "test_rows": len(test),
+        "test_sha256": runs.texts_digest(test["text"].tolist()),
+    }
+    earlier = earlier_points(folder, about)
+    check_new_points(earlier, sizes, draws, first_draw, methods, name)
+    if not earlier.empty:
+        say(f"adding to {folder} ({len(earlier)} points already there)")
     y_test = encoded(test, dataset)
     whole = {"train": pool, "validation": splits["validation"]}
     with quiet():  # the whole pool's plan only sets the references' length; each draw plans its own
@@ -173,9 +280,13 @@ def run_curve(
             rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
             for method in methods:
                 started = time.time()
-                value = one_point(
-                    cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
-                )
+                try:
+                    value = one_point(
+                        cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
+                    )
+                except UserError as exc:
+                    kept = f"; the {done} finished point(s) are in {folder}" if done else ""
+                    raise UserError(f"{size or 'all'} per class, draw {d}, {method}: {exc}{kept}") from exc
                 done += 1
                 points.append(
                     {
@@ -188,16 +299,29 @@ def run_curve(
                     }
                 )
                 say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
-    return write_curve(
-        pd.DataFrame(points), runs.outputs_dir(cfg) / "curves" / name, METRIC[dataset.task], len(test)
-    )
+                table = pd.concat([earlier, pd.DataFrame(points)], ignore_index=True)
+                write_curve(table, folder, METRIC[dataset.task], len(test), about, quiet_write=True)
+    say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
+    return folder
 
 
-def write_curve(table: pd.DataFrame, folder: Path, metric: str, test_rows: int) -> Path:
+def write_curve(
+    table: pd.DataFrame,
+    folder: Path,
+    metric: str,
+    test_rows: int,
+    about: dict[str, Any] | None = None,
+    quiet_write: bool = False,
+) -> Path:
     from scripts.evaluation.plots import learning_curve
     from scripts.evaluation.report import markdown_table
 
+    table = table.assign(per_class=table["per_class"].astype(str))
+    size = table["per_class"].map(lambda v: float("inf") if v == "all" else float(v))
+    table = table.assign(_size=size).sort_values(["_size", "draw"], kind="stable").drop(columns="_size")
     with runs.built_aside(folder) as out:
+        if about is not None:
+            runs.write_json(out / "curve.json", about)
         table.to_csv(out / "curve.csv", index=False)
         groups = table.groupby(["per_class", "method"], sort=False)
         summary = groups[metric].agg(["median", "min", "max"]).join(groups["rows"].max())
@@ -217,7 +341,8 @@ def write_curve(table: pd.DataFrame, folder: Path, metric: str, test_rows: int) 
         text = intro + markdown_table(rows) + "\n"
         (out / "curve.md").write_text(text, encoding="utf-8")
         learning_curve(table, metric, out / "curve.png")
-    say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
+    if not quiet_write:
+        say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
     return folder
 
 
@@ -227,11 +352,12 @@ def parse_sizes(value: str) -> list[int | None]:
         item = item.strip().lower()
         if item == "all":
             sizes.append(None)
-        elif item.isdigit() and int(item) > 0:
+        elif item.isdecimal() and 0 < int(item) <= MAX_PER_CLASS:  # isdigit() also passes "²", int() not
             sizes.append(int(item))
         else:
             raise UserError(
-                f"SIZES={value!r}: give rows per class as whole numbers and/or all, e.g. 8,16,64,all"
+                f"SIZES={value!r}: give rows per class as whole numbers from 1 to {MAX_PER_CLASS:,} and/or "
+                "all, e.g. 8,16,64,all"
             )
     return sizes
 
@@ -266,6 +392,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--name", help="the folder under outputs/curves (default: the dataset's name)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop cleans the draw's scratch folder
     if args.draws < 1:
         raise UserError(f"DRAWS={args.draws}: give at least 1 draw")
     if args.first_draw < 0:

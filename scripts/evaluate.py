@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts.common import runs
+from scripts.common import runs, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data import leakage, sources
-from scripts.data.dataset import encode_labels, load_dataset, load_split
+from scripts.data.dataset import load_dataset, load_split
 from scripts.evaluation import baselines, calibration, cross_validated, explain, uncertainty
 from scripts.evaluation.error_analysis import error_analysis
 from scripts.evaluation.metrics import COLLAPSE_METRIC, HEADLINE, collapse_check, score
@@ -43,12 +43,25 @@ class Rows:
     labels: list[str]
     positive: int | None
     name: str
-    texts: list[str]
+    frame: pd.DataFrame  # the scored rows: text (and text_b of a pair) and labels
     y: np.ndarray
     train: pd.DataFrame
     y_train: np.ndarray
     val: pd.DataFrame
     y_val: np.ndarray
+
+    @property
+    def kind(self) -> Any:
+        return tasks.get(self.task)
+
+    @property
+    def inputs(self) -> tasks.Inputs:
+        return tasks.inputs_of(self.record)
+
+    @property
+    def texts(self) -> list[Any]:
+        """The model inputs of the scored rows: texts, or (first, second) pairs."""
+        return self.inputs.rows(self.frame)
 
 
 def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None) -> tuple[pd.DataFrame, str]:
@@ -56,17 +69,24 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
     if not data_path:
         return load_split(runs.split_path(run_dir, "test"), record["task"]), "splits/test.csv"
     cfg = dict(runs.saved_config(run_dir))
-    cfg.update(dataset=data_path, task="multilabel" if record["task"] == "multilabel" else "auto")
+    kept = record["task"] if record["task"] in ("multilabel", "regression") else "auto"
+    cfg.update(dataset=data_path, task=kept)
     source = sources.get_source(data_path)
     source.columns = {}
     frame = pd.concat(load_dataset(source, cfg).frames.values(), ignore_index=True)
-    known = set(record["labels"])
-    seen = {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))}
-    if seen - known:
+    if tasks.inputs_of(record).pair and "text_b" not in frame:
         raise UserError(
-            f"{data_path} has labels the model never saw in training: {sorted(seen - known)}; "
-            "drop those rows or retrain with them"
+            f"{data_path} gives one text a row, and this model reads pairs of texts; give the file both text "
+            "columns the run was trained on"
         )
+    if tasks.get(record["task"]).classifies:
+        known = set(record["labels"])
+        seen = {n for v in frame["labels"] for n in (v if isinstance(v, tuple) else (v,))}
+        if seen - known:
+            raise UserError(
+                f"{data_path} has labels the model never saw in training: {sorted(seen - known)}; "
+                "drop those rows or retrain with them"
+            )
     return frame, str(data_path)
 
 
@@ -78,11 +98,11 @@ def load_rows(run_dir: Path, data_path: str | None) -> Rows:
     val = load_split(runs.split_path(run_dir, "validation"), task)
     if (record.get("model_selection") or {}).get("method") == "kfold":  # the model trained on both:
         train = pd.concat([train, val], ignore_index=True)  # so do the references it is compared with
-    encode = lambda f: np.array(encode_labels(f["labels"], labels, task))  # noqa: E731
+    kind = tasks.get(task)
+    encode = lambda f: kind.encode(f["labels"], labels)  # noqa: E731
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    texts = frame["text"].tolist()
     return Rows(
-        record, task, labels, positive, name, texts, encode(frame), train, encode(train), val, encode(val)
+        record, task, labels, positive, name, frame, encode(frame), train, encode(train), val, encode(val)
     )
 
 
@@ -104,8 +124,11 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
         line = cross_validated_sentence(report)
         if line:
             say(line)
-    report["explanations"] = explain.explain_errors(
-        predictor, report["errors"]["confident_wrong"], rows.labels, rows.task
+    explainable = rows.kind.classifies and not rows.inputs.pair
+    report["explanations"] = (
+        explain.explain_errors(predictor, report["errors"]["confident_wrong"], rows.labels, rows.task)
+        if explainable
+        else []
     )
     with runs.built_aside(runs.eval_dir(run_dir, data_path)) as out:
         write_outputs(out, report, rows, model, predictor)
@@ -113,39 +136,40 @@ def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto")
 
 
 def transformer_outputs(predictor, rows: Rows) -> dict[str, Any]:
-    """The fine-tuned model's probabilities (at its temperature, as predict gives them) and decisions."""
+    """The fine-tuned model's probabilities (at its temperature, as predict gives them) or scores, and
+    decisions; a regression's prediction intervals."""
     logits = predictor.predict_logits(rows.texts)
     temperature = predictor.meta.get("temperature")
-    probs = calibration.activate(logits, rows.task, temperature).astype(np.float32)
+    kind = rows.kind
+    probs = kind.activate(logits, temperature).astype(np.float32)
     tuned = predictor.thresholds or None
     return {
         "probs": probs,
-        "uncalibrated": calibration.activate(logits, rows.task),
+        "uncalibrated": kind.activate(logits),
         "temperature": temperature,
         "tuned": tuned,
-        "pred": decide(probs, rows.task, tuned, rows.positive),
-        "pred_default": decide(probs, rows.task, None, rows.positive),
+        "interval": predictor.meta.get("interval"),
+        "pred": kind.decide(probs, tuned, rows.positive),
+        "pred_default": kind.decide(probs, None, rows.positive),
     }
 
 
 def reference_outputs(rows: Rows, run_dir: Path, tuned) -> dict[str, Any]:
-    """TF-IDF + LR, the frozen-embedding probe of the same base model (when it can be loaded) and the
-    majority class, each fitted on the training split, with validation-tuned thresholds where the
-    transformer has them."""
-    task, n = rows.task, len(rows.labels)
+    """TF-IDF + a linear model, the frozen-embedding probe of the same base model (when it can be loaded)
+    and the trivial predictor, each fitted on the training split, with validation-tuned thresholds where
+    the transformer has them."""
+    kind, n = rows.kind, len(rows.labels)
     found: dict[str, Any] = {}
-    test, val = baselines.tfidf_logreg_proba(
-        rows.train, rows.y_train, [rows.texts, rows.val["text"].tolist()], task, n
-    )
+    test, val = baselines.tfidf_reference(rows.train, rows.y_train, [rows.frame, rows.val], kind, n)
     found["tfidf_logreg"] = (test, _thresholds(rows, val, tuned))
     probe, info = _frozen_probe(rows, run_dir)
     if probe is not None:
         found["frozen_probe"] = (probe[0], _thresholds(rows, probe[1], tuned))
-    majority = baselines.majority_proba(rows.y_train, len(rows.texts), task, n)
+    majority = kind.constant(rows.y_train, len(rows.frame), n)
     found["majority_class"] = (majority, None)
     return {
         "outputs": {
-            name: (decide(probs, task, cuts, rows.positive), probs) for name, (probs, cuts) in found.items()
+            name: (kind.decide(probs, cuts, rows.positive), probs) for name, (probs, cuts) in found.items()
         },
         "frozen_probe": info,
     }
@@ -155,28 +179,29 @@ def _thresholds(rows: Rows, val_probs: np.ndarray, tuned) -> list[float] | None:
     """A reference gets the transformer's treatment: thresholds tuned on its own validation scores."""
     from scripts.evaluation.thresholds import binary_threshold, tune_per_label
 
-    if rows.task == "multilabel":
+    if rows.kind.stratify == "iterative":
         return tune_per_label(rows.y_val, val_probs)[0]
-    if rows.task == "binary" and tuned:
+    if rows.positive is not None and tuned:
         return [binary_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
     return None
 
 
 def _frozen_probe(rows: Rows, run_dir: Path) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
-    """The probe's test and validation probabilities, or None with the reason it could not be had."""
+    """The probe's test and validation outputs, or None with the reason it could not be had."""
     from scripts.evaluation import frozen_probe
     from scripts.model.base_model import resolve_model_name
 
     model = rows.record["model"]
     cfg = runs.saved_config(run_dir)
+    inputs = rows.inputs
     try:
         path = resolve_model_name(model["model_name"], cfg.get("allow_pickle_weights", False))
-        probs, info = frozen_probe.probe_proba(
+        outputs, info = frozen_probe.probe_outputs(
             path,
-            rows.train["text"].tolist(),
+            inputs.rows(rows.train),
             rows.y_train,
-            [rows.texts, rows.val["text"].tolist()],
-            rows.task,
+            [rows.texts, inputs.rows(rows.val)],
+            rows.kind,
             len(rows.labels),
             int(rows.record["max_seq_length"]),
         )
@@ -184,7 +209,10 @@ def _frozen_probe(rows: Rows, run_dir: Path) -> tuple[list[np.ndarray] | None, d
         reason = str(exc).splitlines()[0][:200]
         say(f"frozen-embedding probe skipped: {reason}")
         return None, {"skipped": reason}
-    return probs, {**info, "base_model": model["model_name"] if hub_base_model(model["model_name"]) else None}
+    return outputs, {
+        **info,
+        "base_model": model["model_name"] if hub_base_model(model["model_name"]) else None,
+    }
 
 
 def score_all(
@@ -192,31 +220,29 @@ def score_all(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Every predictor's metrics on the same rows, bootstrap intervals for the fitted ones, and the
     transformer's score without the rows that have a near-copy in training."""
-    task, y, labels, positive = rows.task, rows.y, rows.labels, rows.positive
-    results = {"transformer": score(task, y, model["pred"], model["probs"], labels, positive)}
+    kind, y, labels, positive = rows.kind, rows.y, rows.labels, rows.positive
+    results = {"transformer": kind.score(y, model["pred"], model["probs"], labels, positive)}
     for name, (pred, probs) in references["outputs"].items():
-        results[name] = score(task, y, pred, probs, labels, positive)
+        results[name] = kind.score(y, pred, probs, labels, positive)
     if model["tuned"]:
-        results["transformer_at_0.5"] = score(
-            task, y, model["pred_default"], model["probs"], labels, positive
-        )
+        results["transformer_at_0.5"] = kind.score(y, model["pred_default"], model["probs"], labels, positive)
     # Rows with a near-copy in training are partly memorised: the score without them, beside the full one
-    leaked = leakage.leaked_rows(rows.texts, rows.train["text"].tolist())
-    if leaked.any() and (~leaked).any():
+    leaked = leakage.leaked_rows(leakage.row_texts(rows.frame), leakage.row_texts(rows.train))
+    if leaked.any() and (~leaked).sum() > 1:
         keep = ~leaked
-        results["transformer_unleaked"] = score(
-            task, y[keep], model["pred"][keep], model["probs"][keep], labels, positive
+        results["transformer_unleaked"] = kind.score(
+            y[keep], model["pred"][keep], model["probs"][keep], labels, positive
         )
-    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
+    resamples = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)
     fitted = {"transformer": (model["pred"], model["probs"]), **references["outputs"]}
     fitted.pop("majority_class")
     for name, (pred, probs) in fitted.items():
         results[name]["intervals"] = uncertainty.intervals(
-            resamples, task, y, pred, probs, positive, HEADLINE[task]
+            resamples, kind, y, pred, probs, positive, list(kind.headline)
         )
     results["_paired"] = {
         name: uncertainty.paired(
-            resamples, task, y, fitted["transformer"], fitted[name], positive, COLLAPSE_METRIC[task]
+            resamples, kind, y, fitted["transformer"], fitted[name], positive, kind.compare
         )
         for name in fitted
         if name != "transformer"
@@ -226,12 +252,13 @@ def score_all(
 
 def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> dict[str, Any]:
     """metrics.json: the scores, the checks that read them, calibration, leakage and the errors."""
-    task, record, tuned = rows.task, rows.record, model["tuned"]
+    task, record, tuned, kind = rows.task, rows.record, model["tuned"], rows.kind
     paired = results.pop("_paired")
     collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], model["pred"])
-    key = COLLAPSE_METRIC[task]
+    key = kind.compare
     ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
     y, probs, uncalibrated = rows.y, model["probs"], model["uncalibrated"]
+    standing = "above" if ours > theirs else "tied with" if ours == theirs else "below"
     return {
         "run": record["run"],
         "model": "model/",
@@ -239,11 +266,13 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
         "task": task,
         "labels": rows.labels,
         "positive_label": record.get("positive_label"),
-        "data": {"name": rows.name, "rows": len(rows.texts), "sha256": runs.texts_digest(rows.texts)},
+        "data": {
+            "name": rows.name,
+            "rows": len(rows.frame),
+            "sha256": runs.texts_digest(rows.frame["text"].tolist()),
+        },
         "thresholds": {
-            "values": dict(
-                zip(rows.labels if task == "multilabel" else [record.get("positive_label")], tuned)
-            ),
+            "values": dict(zip(rows.labels if len(tuned) > 1 else [record.get("positive_label")], tuned)),
             "tuned_on": "validation",
         }
         if tuned
@@ -253,6 +282,7 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
         "collapsed": collapsed,
         "collapse_check": reason,
         "beats_baseline": ours > theirs,
+        "baseline_standing": standing,
         "baseline_check": f"{key} {ours:.4f} vs TF-IDF + LR {theirs:.4f}",
         "paired_bootstrap": paired["tfidf_logreg"],
         "paired_bootstrap_frozen_probe": paired.get("frozen_probe"),
@@ -264,16 +294,29 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
             "ece_after": calibration.ece(probs, y, task),
             "brier_before": calibration.brier(uncalibrated, y, task),
             "brier_after": calibration.brier(probs, y, task),
-        },
+        }
+        if kind.has_temperature
+        else None,
+        "interval": _interval_coverage(model, y),
         "leakage": {
             "rows_with_near_copy_in_train": int(leaked.sum()),
-            "rows": len(rows.texts),
+            "rows": len(rows.frame),
             "threshold": leakage.THRESHOLD,
             "dedupe": runs.saved_config(run_dir).get("dedupe", "exact"),
             "moved_at_split": record["dataset"].get("split", {}).get("near_duplicates"),
         },
-        "errors": error_analysis(rows.texts, y, model["pred"], probs, rows.labels, task),
+        "errors": error_analysis(rows.inputs.shown(rows.frame), y, model["pred"], probs, rows.labels, task),
     }
+
+
+def _interval_coverage(model: dict[str, Any], y: np.ndarray) -> dict[str, Any] | None:
+    """A regression's prediction interval (fitted on validation or out of fold) and its coverage here."""
+    from scripts.evaluation.intervals import coverage
+
+    interval = model.get("interval")
+    if not interval:
+        return None
+    return {**interval, "test": coverage(y, model["pred"], interval["half_width"])}
 
 
 def main(argv: Sequence[str]) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scripts.common import runs
+from scripts.common import runs, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data import readers
@@ -36,6 +36,30 @@ def format_labels(decided: Any, delimiter: str) -> str:
     return delimiter.join(decided) if isinstance(decided, tuple) else str(decided)
 
 
+def output_columns(predictor: Predictor) -> list[str]:
+    """What predict adds to every row: `predicted` and prob_<label> (classes); a regression's score and its
+    interval (`predicted`, `low`, `high`, or predicted_<target>, low_<target>, high_<target>)."""
+    kind, names = predictor.kind, predictor.labels
+    if kind.classifies:
+        return ["predicted", *kind.output_columns(names)]
+    if len(names) == 1:
+        return ["predicted", "low", "high"] if predictor.meta.get("interval") else ["predicted"]
+    parts = ["predicted", "low", "high"] if predictor.meta.get("interval") else ["predicted"]
+    return [f"{part}_{name}" for name in names for part in parts]
+
+
+def model_inputs(
+    predictor: Predictor, frame: pd.DataFrame, text_columns: list[str]
+) -> tuple[list[Any], pd.Series]:
+    """Each row's input (its text, or a pair model's two texts) and whether it has one: a row with an
+    empty text (either text of a pair) gets no prediction."""
+    if predictor.pair:
+        first, second = join_text(frame, text_columns[:1]), join_text(frame, text_columns[1:])
+        return list(zip(first, second)), (first.str.len() > 0) & (second.str.len() > 0)
+    texts = join_text(frame, text_columns)
+    return texts.tolist(), texts.str.len() > 0
+
+
 def predict_frame(
     predictor: Predictor,
     frame: pd.DataFrame,
@@ -43,19 +67,29 @@ def predict_frame(
     delimiter: str = ",",
     batch_size: int = 64,
 ) -> tuple[pd.DataFrame, int]:
-    """Add `predicted` and `prob_<label>` columns; returns the frame and how many rows had no text."""
-    texts = join_text(frame, text_columns)
-    has_text = texts.str.len() > 0
-    probs = np.full((len(frame), len(predictor.labels)), np.nan)
+    """Add the prediction columns (output_columns); returns the frame and how many rows had no text."""
+    inputs, has_text = model_inputs(predictor, frame, text_columns)
+    keep = has_text.to_numpy()
+    values = np.full((len(frame), len(predictor.labels)), np.nan)
     predicted = pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    if has_text.any():
-        p = predictor.predict_proba(texts[has_text].tolist(), batch_size)
-        probs[has_text.to_numpy()] = p
-        predicted[has_text] = [format_labels(d, delimiter) for d in predictor.decide(p)]
+    if keep.any():
+        p = predictor.predict_proba([x for x, k in zip(inputs, keep) if k], batch_size)
+        values[keep] = p
+        if predictor.kind.classifies:
+            predicted[has_text] = [format_labels(d, delimiter) for d in predictor.decide(p)]
     out = frame.copy()
-    out["predicted"] = predicted.to_numpy()
-    for j, name in enumerate(predictor.labels):
-        out[f"prob_{name}"] = np.round(probs[:, j], 6)
+    if predictor.kind.classifies:
+        out["predicted"] = predicted.to_numpy()
+        for j, name in enumerate(predictor.labels):
+            out[f"prob_{name}"] = np.round(values[:, j], 6)
+        return out, int((~has_text).sum())
+    bounds = predictor.intervals(values)
+    columns = iter(output_columns(predictor))
+    for j in range(len(predictor.labels)):
+        out[next(columns)] = np.round(values[:, j], 6)
+        if bounds is not None:
+            out[next(columns)] = np.round(bounds[0][:, j], 6)
+            out[next(columns)] = np.round(bounds[1][:, j], 6)
     return out, int((~has_text).sum())
 
 
@@ -86,7 +120,7 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
             "separator": "json",
         }
     if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
-        frame, detected = readers.read_table(path, column_names=column_names)
+        frame, detected = readers.read_table(path, column_names=column_names, keep_blank_lines=True)
         return iter([frame[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
@@ -105,6 +139,7 @@ def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.Dat
         na_values=[""],
         chunksize=CHUNK_ROWS,
         quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
+        skip_blank_lines=False,  # every line a row: same rows, same order
         header=None if column_names else "infer",
         names=column_names or None,
     )
@@ -119,10 +154,13 @@ def check_output(input_path: Path, output_path: Path, run_dir: Path | None = Non
             f"OUTPUT is the input file {input_path.name}: predictions would overwrite it; "
             "choose another OUTPUT (the default is <input>.predictions.csv)"
         )
-    if run_dir is not None and output_path.resolve().is_relative_to(run_dir.resolve()):
+    owner = runs.owning_folder(output_path, run_dir.parent if run_dir is not None else None)
+    if owner is None and run_dir is not None and output_path.resolve().is_relative_to(run_dir.resolve()):
+        owner = run_dir
+    if owner is not None:
         raise UserError(
-            f"OUTPUT={output_path} is inside the run folder {run_dir.name}, whose files later stages read; "
-            "write the predictions elsewhere, e.g. OUTPUT=predictions.csv"
+            f"OUTPUT={output_path} is inside {owner}, whose files quickfit's later stages read (a run's "
+            "splits, model and records); write the predictions elsewhere, e.g. OUTPUT=predictions.csv"
         )
     if output_path.exists() and output_path.is_dir():
         raise UserError(
@@ -139,6 +177,21 @@ def check_output(input_path: Path, output_path: Path, run_dir: Path | None = Non
         say(f"made the output folder {output_path.parent}")
 
 
+def _check_writable(partial: Path, output_path: Path) -> None:
+    try:
+        with open(partial, "w"):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot write OUTPUT={output_path} ({exc.strerror or exc}); choose a writable OUTPUT"
+        ) from exc
+    finally:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def check_input(input_path: Path, column_names: list[str] | None) -> None:
     if not input_path.exists():
         raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
@@ -150,22 +203,38 @@ def check_input(input_path: Path, column_names: list[str] | None) -> None:
         )
 
 
-def check_columns(columns: Sequence[str], wanted: list[str], labels: list[str], name: str) -> None:
-    """The text columns are there; no input column is named like an output column (it would be
-    overwritten silently: the input keeps every column)."""
+def check_columns(
+    columns: Sequence[str], wanted: list[str], outputs: list[str], name: str, pair: bool = False
+) -> None:
+    """The text columns are there (both of a pair); no input column is named like an output column (it
+    would be overwritten silently: the input keeps every column)."""
     missing = [c for c in wanted if c not in columns]
     if missing:
+        which = f"the pair's text columns {wanted}" if pair else "text column"
         raise UserError(
-            f"text column {missing[0]!r} not found in {name} (columns: "
-            f"{', '.join(map(repr, list(columns)[:6]))}); set TEXT_COLUMN=..., or name the "
-            "columns of a file without a header row with COLUMN_NAMES=label,text"
+            f"{which} {missing[0]!r} not found in {name} (columns: "
+            f"{', '.join(map(repr, list(columns)[:6]))}); set TEXT_COLUMN=..."
+            + (" (two columns for a pair: TEXT_COLUMN=first,second)" if pair else "")
+            + ", or name the columns of a file without a header row with COLUMN_NAMES=label,text"
         )
-    clashing = [c for c in ["predicted", *(f"prob_{label}" for label in labels)] if c in columns]
+    clashing = [c for c in outputs if c in columns]
     if clashing:
         raise UserError(
             f"{name} already has column(s) {', '.join(map(repr, clashing))}, which predict writes; rename "
             "them (or drop them, e.g. from an earlier predictions file) and run again"
         )
+
+
+def agreeing(reference: Predictor, expected: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Per row, whether a copy of the model (int8, ONNX) decides as the reference: the same labels, or a
+    regression's scores within a tenth of the interval's half-width (of the scores' spread without one)."""
+    if reference.kind.classifies:
+        return np.array(
+            [a == b for a, b in zip(reference.decide(expected), reference.decide(got))], dtype=bool
+        )
+    interval = reference.meta.get("interval")
+    spread = np.asarray(interval["half_width"]) if interval else np.maximum(expected.std(axis=0), 1e-6)
+    return (np.abs(expected - got) <= spread / 10).all(axis=1)
 
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -180,6 +249,10 @@ def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) 
         raise UserError(f"BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
     exported = onnx_file(run_dir / "onnx", quantize) is not None
     if backend == "onnx" or (backend == "auto" and exported):
+        from scripts.model.meta import check_bound
+
+        if exported:  # never another run's export, nor one of weights changed since
+            check_bound(run_dir / "onnx", runs.model_dir(run_dir))
         say(f"backend: ONNX Runtime ({'int8' if quantize else 'fp32'}, {run_dir.name}/onnx)")
         return load_onnx_predictor(run_dir / "onnx", threads, quantized=quantize)
     if quantize:
@@ -190,19 +263,15 @@ def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) 
 def faithful_quantized(
     run_dir: Path, threads: Any = "auto", rows: int = 1000, needed: float = 0.99
 ) -> tuple[Predictor, float]:
-    """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows, else the fp32 model."""
-    test = load_split(runs.split_path(run_dir, "test"), runs.read_record(run_dir)["task"])["text"].tolist()[
-        :rows
-    ]
+    """The int8 model if it gives the fp32 labels on >= 99 % of the run's test rows (a regression: scores
+    within a tenth of their interval, or of the targets' spread), else the fp32 model."""
+    record = runs.read_record(run_dir)
+    test = load_split(runs.split_path(run_dir, "test"), record["task"]).head(rows)
     exact = load_predictor(runs.model_dir(run_dir), threads)
     quantized = load_predictor(runs.model_dir(run_dir), threads, quantize=True)
-    same = [
-        a == b
-        for a, b in zip(
-            exact.decide(exact.predict_proba(test)), quantized.decide(quantized.predict_proba(test))
-        )
-    ]
-    agreement = float(np.mean(same)) if same else 1.0
+    inputs = exact.rows(tasks.inputs_of(exact.meta).rows(test))
+    same = agreeing(exact, exact.predict_proba(inputs), quantized.predict_proba(inputs))
+    agreement = float(np.mean(same)) if len(same) else 1.0
     if agreement >= needed:
         say(f"int8 model: {100 * agreement:.2f} % of {len(same)} test rows keep their fp32 label; using it")
         return quantized, agreement
@@ -225,21 +294,28 @@ def predict_file(
 
     check_input(input_path, column_names)
     record = runs.read_record(run_dir)
-    wanted = [text_column] if text_column else record["dataset"].get("text_columns") or ["text"]
+    wanted = text_column.split(",") if text_column else record["dataset"].get("text_columns") or ["text"]
+    if record["dataset"].get("text_pair") and len(wanted) != 2:
+        raise UserError(
+            f"this model reads pairs of texts: TEXT_COLUMN needs the two columns, e.g. TEXT_COLUMN=first,second "
+            f"(it trained on {record['dataset'].get('text_columns')})"
+        )
     output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
     check_output(input_path, output_path, run_dir)
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    _check_writable(partial, output_path)  # before any work: /proc, a read-only disk, no permission
     chunks, detected = _chunks(input_path, column_names)
     chunks = _checked(chunks, input_path.name)
     predictor = choose_predictor(run_dir, backend, quantize, threads)
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
-    partial = output_path.with_name(f".{output_path.name}.partial")
     rows = empty = 0
     try:
         with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
             for i, chunk in enumerate(chunks):
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 if i == 0:
-                    check_columns(chunk.columns, wanted, predictor.labels, input_path.name)
+                    outputs = output_columns(predictor)
+                    check_columns(chunk.columns, wanted, outputs, input_path.name, predictor.pair)
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
                 out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
                 rows, empty = rows + len(out), empty + n_empty
@@ -270,7 +346,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--input", help="a CSV/TSV file with a text column")
     parser.add_argument("--output", help="where to write (default: <input>.predictions.csv)")
     parser.add_argument("--run", help="run folder or name (default: outputs/latest)")
-    parser.add_argument("--text-column", help="the text column (default: the one the run trained on)")
+    parser.add_argument(
+        "--text-column", help="the text column, or a pair's two: first,second (default: the run's own)"
+    )
     parser.add_argument(
         "--column-names", help="comma-separated names for a file without a header row, e.g. label,text"
     )
@@ -306,13 +384,32 @@ def main(argv: Sequence[str]) -> int:
         )
         return 0
     predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])
-    probs = predictor.predict_proba(args.texts)
-    for text, decided, row in zip(args.texts, predictor.decide(probs), probs):
-        scores = ", ".join(
-            f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5]
-        )
-        print(f"{format_labels(decided, ', ') or '(no label)'}\t[{scores}]\t{text}")
+    texts = args.texts
+    if predictor.pair:  # a pair model: the texts are first, second, first, second ...
+        if len(texts) % 2:
+            raise UserError(
+                "this model reads pairs of texts: give an even number, first and second of each pair"
+            )
+        texts = list(zip(texts[0::2], texts[1::2]))
+    probs = predictor.predict_proba(texts)
+    for text, decided, row in zip(texts, predictor.decide(probs), probs):
+        shown = " || ".join(text) if isinstance(text, tuple) else text
+        print(f"{describe(predictor, decided, row)}\t{shown}")
     return 0
+
+
+def describe(predictor: Predictor, decided: Any, row: np.ndarray) -> str:
+    """One prediction in a line: the labels and the top probabilities, or the scores and their interval."""
+    if not predictor.kind.classifies:
+        bounds = predictor.intervals(np.asarray([row]))
+        return ", ".join(
+            f"{name} {v:.4g}" + (f" [{bounds[0][0, j]:.4g}, {bounds[1][0, j]:.4g}]" if bounds else "")
+            for j, (name, v) in enumerate(zip(predictor.labels, row))
+        )
+    scores = ", ".join(
+        f"{name} {p:.3f}" for name, p in sorted(zip(predictor.labels, row), key=lambda kv: -kv[1])[:5]
+    )
+    return f"{format_labels(decided, ', ') or '(no label)'}\t[{scores}]"
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.common import runs
+from scripts.common import runs, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.model.base_model import MODEL_FILES, hub_base_model
@@ -79,8 +79,16 @@ def stage(run_dir: Path, target: Path, include_data: bool = False) -> list[Path]
     ]
     picked += [(run_dir / "eval" / name, f"eval/{name}") for name in EVAL_FILES]
     picked += [(run_dir / "training_curve.png", "eval/training_curve.png")]
-    # the ONNX export (make export), where Optimum and transformers.js look for it
-    picked += [(run_dir / "onnx" / name, f"onnx/{name}") for name in ("model.onnx", "model_quantized.onnx")]
+    # the ONNX export (make export), where Optimum and transformers.js look for it: only an export of
+    # exactly this model (a stale or foreign onnx/ is refused, never uploaded as this model)
+    if (run_dir / "onnx" / "model.onnx").exists():
+        from scripts.model.meta import check_bound
+
+        check_bound(run_dir / "onnx", runs.model_dir(run_dir))
+        picked += [
+            (run_dir / "onnx" / name, f"onnx/{name}")
+            for name in ("model.onnx", "model_quantized.onnx", "parity.json")
+        ]
     if include_data:
         picked += [(runs.split_path(run_dir, s), f"data/{s}.csv") for s in ("train", "validation", "test")]
     staged = []
@@ -151,8 +159,9 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
     from scripts.model.inference import load_predictor
 
     record = runs.read_record(run_dir)
-    texts = load_split(runs.split_path(run_dir, "test"), record["task"])["text"].tolist()[:n_rows]
+    test = load_split(runs.split_path(run_dir, "test"), record["task"]).head(n_rows)
     local = load_predictor(runs.model_dir(run_dir))
+    texts = tasks.inputs_of(local.meta).rows(test)
     local_probs = local.predict_proba(texts)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(snapshot_download(repo_id, local_dir=tmp, token=token, endpoint=endpoint()))
@@ -167,9 +176,12 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
 
 
 def _compare(local, local_probs, remote, texts: list[str], what: str, tolerance: float) -> dict[str, Any]:
+    from scripts.predict import agreeing
+
     remote_probs = remote.predict_proba(texts)
-    same = sum(a == b for a, b in zip(local.decide(local_probs), remote.decide(remote_probs)))
-    diff = float(np.abs(local_probs - remote_probs).max()) if texts else 0.0
+    same = int(agreeing(local, local_probs, remote_probs).sum())
+    size = 1.0 if local.kind.classifies else np.maximum(np.abs(local_probs).max(axis=0), 1.0)
+    diff = float((np.abs(local_probs - remote_probs) / size).max()) if texts else 0.0
     if same != len(texts) or diff > tolerance:
         raise UserError(
             f"verification failed: the Hub copy of {what} predicts differently ({same}/{len(texts)} "

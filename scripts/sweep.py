@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from scripts import train
-from scripts.common import locks, runs, settings
+from scripts.common import tasks, locks, runs, settings
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 
@@ -44,9 +44,12 @@ def sample(trial: Any, space: dict[str, tuple], task: str) -> dict[str, Any]:
         elif kind == "choice":
             choices = list(spec[1])
             if key == "balance":  # resampling has no multi-label form; pos_weight has no single-label one
+                kind = tasks.get(task)
                 allowed = (
                     MULTILABEL_BALANCE
-                    if task == "multilabel"
+                    if kind.stratify == "iterative"
+                    else ("none",)
+                    if not kind.classifies
                     else tuple(c for c in choices if c != "pos_weight")
                 )
                 choices = [c for c in choices if c in allowed] or list(allowed)
@@ -229,10 +232,8 @@ def _best(study: Any, folder: Path, dataset: Any, name: str, validation_rows: in
 
 
 def plan_metric(dataset: Any) -> str:
-    from scripts.evaluation.metrics import selection_metric
-
     positive = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
-    return selection_metric(dataset.task, positive)[0]
+    return dataset.kind.selection(positive)[0]
 
 
 def write_results(study: Any, folder: Path, metric: str) -> None:

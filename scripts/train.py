@@ -176,7 +176,7 @@ def _write_inputs(work: Path, cfg, requested, source, splits, world) -> None:
     )
     (work / "splits").mkdir()
     for part, frame in splits.items():
-        save_split(frame, work / "splits" / f"{part}.csv")
+        save_split(frame, work / "splits" / f"{part}.csv", cfg["task"])
 
 
 def _say_start(plan: Plan, world: distributed.World) -> None:

@@ -125,3 +125,54 @@ def shared_file(*parts: str) -> Path:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def make_regression_frame(n: int = 200, seed: int = 0, targets: int = 1) -> pd.DataFrame:
+    """Texts whose share of "spam" words sets a score (plus a little noise): `excerpt` and `target`, as in
+    CommonLit; with several targets, columns `cohesion`, `syntax`, ... as in Feedback Prize ELL."""
+    rng = random.Random(seed)
+    rows, seen = [], set()
+    names = ["cohesion", "syntax", "vocabulary"][:targets]
+    while len(rows) < n:
+        k = rng.randint(4, 14)
+        share = rng.random()
+        words = [
+            rng.choice(TOPICS["spam"]) if rng.random() < share else rng.choice(TOPICS["ham"])
+            for _ in range(k)
+        ]
+        text = " ".join(words)
+        if text in seen:
+            continue
+        seen.add(text)
+        spam = sum(w in TOPICS["spam"] for w in words) / k
+        row = {"excerpt": text}
+        if targets == 1:
+            row["target"] = round(4 * spam - 2 + rng.gauss(0, 0.1), 3)
+        else:
+            for j, name in enumerate(names):
+                row[name] = round(1 + 4 * (spam if j % 2 == 0 else 1 - spam) + rng.gauss(0, 0.1), 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def make_pair_frame(n: int = 200, seed: int = 0, score: bool = False) -> pd.DataFrame:
+    """Question pairs as in Quora (`question1`, `question2`, `is_duplicate`): a duplicate shares its topic;
+    with score=True a 0-5 similarity (`score`), as in STS-B."""
+    rng = random.Random(seed)
+    topics = list(TOPICS)
+    rows, seen = [], set()
+    while len(rows) < n:
+        a_topic = rng.choice(topics)
+        same = rng.random() < 0.5
+        b_topic = a_topic if same else rng.choice([t for t in topics if t != a_topic])
+        a, b = synthetic_texts(a_topic, rng), synthetic_texts(b_topic, rng)
+        if (a, b) in seen or a == b:
+            continue
+        seen.add((a, b))
+        row = {"question1": a, "question2": b}
+        if score:
+            row["score"] = round((4.2 if same else 0.8) + rng.uniform(-0.8, 0.8), 2)
+        else:
+            row["is_duplicate"] = int(same)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scripts.common import tasks
 from scripts.training import kfold
 from tests.conftest import make_frame, make_multilabel_frame
 
@@ -47,19 +48,34 @@ def test_a_validation_split_too_small_for_its_labels_gets_k_fold():
     assert kfold.choose("auto", frames(359, enough), True, False, n_labels=28).method == "validation"
 
 
-@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("task", ["binary", "multilabel", "regression"])
 def test_folds_hold_out_every_row_once_and_keep_the_class_mix(task):
+    from scripts.data.dataset import Dataset
+
     if task == "binary":  # splits name the label column "labels"
         rows = make_frame({"ham": 12, "spam": 8}).rename(columns={"label": "labels"})
+        names = ["ham", "spam"]
+    elif task == "multilabel":
+        rows = make_multilabel_frame(20).assign(labels=lambda f: f["labels"].map(tuple))
+        names = ["food", "money", "sport"]
     else:
-        rows = make_multilabel_frame(20)
-    folds = kfold.fold_indices(rows, task, seed=0)
+        rows = pd.DataFrame(
+            {"text": [f"t{i}" for i in range(40)], "labels": [(float(i),) for i in range(40)]}
+        )
+        names = ["score"]
+    dataset = Dataset({"all": rows}, names, task, "spam" if task == "binary" else None)
+    folds = kfold.fold_indices(rows, dataset, seed=0)
     held = np.concatenate([h for _, h in folds])
     assert len(folds) == kfold.FOLDS and sorted(held) == list(range(len(rows)))
     for train, held_out in folds:
         assert not set(train) & set(held_out)
         if task == "binary":
             assert set(rows["labels"].iloc[held_out]) == {"ham", "spam"}  # stratified
+        if task == "multilabel":  # iterative stratification: every label is learnt in every fold
+            assert {n for v in rows["labels"].iloc[train] for n in v} == set(names)
+        if task == "regression":  # by target quantile: each held-out fold spans the range
+            values = [v[0] for v in rows["labels"].iloc[held_out]]
+            assert min(values) < 8 and max(values) >= 32
 
 
 SAVED: list[dict] = []  # what each training of kfold_run left in its epoch checkpoints
@@ -168,7 +184,8 @@ def test_ties_on_the_score_are_broken_by_the_out_of_fold_log_loss():
     assert kfold.best_epoch(scores, [0.7, 0.2, 0.3, 0.4, 0.1]) == 1
     y = np.array([0, 1, 1])
     sure = np.array([[3.0, -3.0], [-3.0, 3.0], [-2.0, 2.0]])
-    assert kfold.log_loss("binary", y, sure) < kfold.log_loss("binary", y, sure / 3)  # same argmax
+    binary = tasks.get("binary")
+    assert kfold.log_loss(binary, y, sure) < kfold.log_loss(binary, y, sure / 3)  # same argmax
 
 
 def test_the_final_model_keeps_the_folds_learning_rate_schedule():

@@ -103,7 +103,7 @@ def test_outputs_never_land_in_a_run_folder_or_over_input_columns(binary_run, tm
     for output in (test_split, binary_run / "model" / "preds.csv", binary_run / "eval" / "x.csv"):
         args = ["--run", str(binary_run), "--input", str(tmp_path / "new.csv"), "--output", str(output)]
         assert run_cli(predict.main, args) == 2
-        assert "inside the run folder" in capsys.readouterr().err
+        assert "whose files quickfit's later stages read" in capsys.readouterr().err
     assert test_split.read_bytes() == before and not (binary_run / "model" / "preds.csv").exists()
     frame.assign(predicted="mine", prob_spam=0.5).to_csv(tmp_path / "again.csv", index=False)
     assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "again.csv")]) == 2

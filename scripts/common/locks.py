@@ -1,9 +1,12 @@
-"""One live process per run folder and per sweep. A lock is a file in outputs/.locks/ holding its owner's
-PID, created atomically (O_EXCL); a lock whose process is gone is stale and taken over. Auto-named runs
-started in the same second get distinct names; a finished run is never overwritten."""
+"""One live process per run folder and per sweep. A lock is a file in outputs/.locks/ held with an OS-level
+lock (fcntl.flock): taking it is atomic, and the kernel releases it when its process ends however it ends
+(kill -9 included), so there is no stale lock to take over and a recycled PID never looks like an owner.
+The file also holds the owner's PID and start time, for the messages. Auto-named runs started in the same
+second get distinct names; a finished run is never overwritten."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,65 +14,102 @@ from pathlib import Path
 
 from scripts.common.errors import UserError
 
+# The open descriptors of the locks this process holds, by lock file: the lock lives as long as its fd.
+_HELD: dict[Path, int] = {}
+
 
 def lock_path(folder: Path) -> Path:
     """outputs/.locks/<kind>-<name>.lock: outside the folders that users and RESUME list."""
     return folder.parent.parent / ".locks" / f"{folder.parent.name.lstrip('.')}-{folder.name}.lock"
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _stamp() -> str:
+    return f"{os.getpid()} {_start_time(os.getpid()) or ''}".strip()
+
+
 def owner(folder: Path) -> int | None:
-    """The PID of the live process that holds the folder's lock, or None (no lock, or a stale one)."""
+    """The PID of the live process that holds the folder's lock, or None (no lock, or nobody holds it)."""
+    lock = lock_path(folder)
+    if lock in _HELD:
+        return os.getpid()
     try:
-        pid = int(lock_path(folder).read_text().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    if pid <= 0:
+        handle = os.open(lock, os.O_RDONLY)
+    except OSError:
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, another user's
-        return pid
-    return pid
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: read who holds it
+            words = os.read(handle, 100).decode(errors="replace").split()
+            return int(words[0]) if words and words[0].isdigit() else -1
+        return None  # a file nobody holds (its process ended): not an owner
+    finally:
+        os.close(handle)
 
 
 def _take(folder: Path) -> bool:
-    """Create the lock for this process; False if a live process holds it."""
+    """Take the folder's lock for this process; False if another live process holds it. Atomic: flock on
+    the file, then a check that the file is still the one at the path (a releasing owner unlinks it)."""
     lock = lock_path(folder)
+    if lock in _HELD:
+        return False
     lock.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):
+    for _ in range(10):
+        handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if owner(folder) is not None:  # a live process (this one included) holds it
-                return False
-            lock.unlink(missing_ok=True)  # stale: its process is gone
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            return False
+        try:
+            same = os.fstat(handle).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # unlinked by its last owner between our open and our lock: take the new file
+            os.close(handle)
             continue
-        with os.fdopen(handle, "w") as out:
-            out.write(str(os.getpid()))
+        os.ftruncate(handle, 0)
+        os.write(handle, _stamp().encode())
+        _HELD[lock] = handle
         return True
     return False
 
 
 def _release(folder: Path) -> None:
     lock = lock_path(folder)
+    handle = _HELD.pop(lock, None)
+    if handle is None:
+        return
     try:
-        if lock.read_text().strip() == str(os.getpid()):
-            lock.unlink()
-        lock.parent.rmdir()  # only when no other lock is held: nothing left behind
+        lock.unlink(missing_ok=True)  # unlinked while still locked: a waiter re-checks the inode
+        os.close(handle)
+        lock.parent.rmdir()  # only when no other lock is left: nothing behind
     except OSError:
         pass
+
+
+def _busy(folder: Path, what: str) -> UserError:
+    pid = owner(folder)
+    return UserError(
+        f"{what} is in use by process {pid} (it holds {lock_path(folder)}; a `make train` or `make sweep` "
+        "still running): wait for it to finish or stop it, or choose another name"
+    )
 
 
 @contextmanager
 def held(folder: Path, what: str) -> Iterator[None]:
     """Hold `folder`'s lock for the block, or fail at once with one line naming the process that has it."""
     if not _take(folder):
-        raise UserError(
-            f"{what} is in use by process {owner(folder)} (a `make train` or `make sweep` still running); "
-            "wait for it to finish or stop it, or choose another name"
-        )
+        raise _busy(folder, what)
     try:
         yield
     finally:
@@ -91,10 +131,7 @@ def run_claimed(outputs_dir: Path, incomplete: Path, name: str, auto: bool) -> I
         elif _take(incomplete / chosen):
             break
         elif not auto:
-            raise UserError(
-                f"run {chosen} is being trained by process {owner(incomplete / chosen)}; wait for it, "
-                "or choose another run_name"
-            )
+            raise _busy(incomplete / chosen, f"run {chosen}")
         chosen = f"{name}_{n}"
     try:
         yield chosen

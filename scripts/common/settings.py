@@ -36,6 +36,7 @@ AUTO_NUMBERS: dict[str, tuple[type, ...]] = {
 ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     **AUTO_NUMBERS,
     "text_column": (list,),
+    "text_pair": (bool,),
     "label_column": (list,),
     "positive_label": (int,),
     "length_grouping": (bool,),
@@ -47,7 +48,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {
-    "task": ("auto", "binary", "multiclass", "multilabel"),
+    "task": ("auto", "binary", "multiclass", "multilabel", "regression"),
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
     "precision": PRECISIONS,
     "report_to": ("none", "wandb", "mlflow"),
@@ -179,11 +180,28 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     if float in allowed and int not in allowed and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) != isinstance(default, bool) and bool not in allowed:
-        raise UserError(f"{key}={value!r}: expected {type(default).__name__} like the default {default!r}")
+        raise UserError(f"{key}={value!r}: {key} takes {takes(key, default)}")
     if not isinstance(value, allowed):
-        names = " or ".join(sorted({t.__name__ for t in allowed}))
-        raise UserError(f"{key}={value!r}: expected {names} (default {default!r})")
+        raise UserError(f"{key}={value!r}: {key} takes {takes(key, default)}")
     return value
+
+
+WORDS = {int: "a whole number", float: "a number", bool: "True or False", list: "a list", str: "a text"}
+
+
+def takes(key: str, default: Any) -> str:
+    """What a key takes, in words: `num_train_epochs` takes a whole number or auto."""
+    if key in AUTO_NUMBERS:
+        return f"{'a whole number' if AUTO_NUMBERS[key] == (int,) else 'a number'} or auto"
+    if key in BOOL_OR_AUTO:
+        return "True, False or auto"
+    if key in CHOICES:
+        return "one of " + ", ".join(map(str, CHOICES[key]))
+    kinds = [type(default), *ALSO_ALLOWED.get(key, ())]
+    if float in kinds and int not in kinds:
+        kinds.append(int)
+    words = list(dict.fromkeys(WORDS.get(t, t.__name__) for t in kinds if not (t is int and float in kinds)))
+    return " or ".join(words) + f" (default {default!r})"
 
 
 def _check_value(key: str, value: Any) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from scripts.common import tasks
 from scripts.common.errors import UserError
 from scripts.data.dataset import encode_labels, label_counts
 
@@ -69,6 +71,14 @@ def rebalance(
     seed: int,
 ) -> Balanced:
     """Apply the balancing choice to the training frame; returns the frame and the loss weights."""
+    if not tasks.get(task).classifies:
+        if requested not in ("auto", "none"):
+            raise UserError(
+                f"balance={requested} is for classes, and a regression's targets are numbers; use none or auto"
+            )
+        return Balanced(
+            train=train, method="none", reason="regression: targets are numbers, nothing to balance"
+        )
     before = label_counts(train, task)
     method, reason = choose_method(requested, task, before)
     if task == "multilabel" and method in ("oversample", "undersample", "class_weight"):
@@ -94,3 +104,27 @@ def rebalance(
         result.pos_weight = [round(float(w), 6) for w in np.maximum(weights, 1.0)]
     result.counts_after = label_counts(result.train, task)
     return result
+
+
+def reweighted_for_windows(balanced: Balanced, windows: pd.DataFrame, dataset: Any, cap: float) -> Balanced:
+    """long_texts=chunks trains on windows, each carrying its text's labels: loss weights counted on the
+    windows (what the loss sees), not on the documents, so a class of long texts is not weighted twice."""
+    from dataclasses import replace
+
+    names = dataset.label_names
+    if balanced.class_weight:
+        counts = np.array([int((windows["labels"] == n).sum()) for n in names], dtype=float)
+        weights = len(windows) / (len(names) * np.maximum(counts, 1))
+        return replace(
+            balanced,
+            class_weight=[round(float(w), 6) for w in weights],
+            reason=balanced.reason + "; counted on the training windows",
+        )
+    y = np.array(encode_labels(windows["labels"], names, "multilabel"))
+    positives = y.sum(axis=0)
+    weights = np.minimum((len(y) - positives) / np.maximum(positives, 1), cap)
+    return replace(
+        balanced,
+        pos_weight=[round(float(w), 6) for w in np.maximum(weights, 1.0)],
+        reason=balanced.reason + "; counted on the training windows",
+    )

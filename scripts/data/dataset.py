@@ -17,12 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from scripts.common import tasks
 from scripts.common.console import say
 from scripts.common.errors import UserError
+from scripts.common.tasks import Inputs, Task
 from scripts.data.columns import check_scalar, choose_columns, join_text, missing_column
-from scripts.data.labels import looks_multilabel, onehot_labels, single_labels, sort_labels, split_multi
+from scripts.data.labels import (
+    looks_multilabel,
+    numeric_reading,
+    onehot_labels,
+    regression_targets,
+    single_labels,
+    sort_labels,
+    split_multi,
+)
 from scripts.data.readers import read_table
 from scripts.data.sources import Source
 
@@ -32,10 +43,19 @@ class Dataset:
     """A cleaned dataset: frames by split ("all" or train/validation/test), label names, task."""
 
     frames: dict[str, pd.DataFrame]
-    label_names: list[str]
+    label_names: list[str]  # class names, or the target names of a regression
     task: str
     positive_label: str | None
     report: dict[str, Any] = field(default_factory=dict)
+    text_pair: bool = False  # each row a pair of texts (`text` and `text_b`)
+
+    @property
+    def kind(self) -> Task:
+        return tasks.get(self.task)
+
+    @property
+    def inputs(self) -> Inputs:
+        return Inputs(self.text_pair)
 
 
 # ---------------------------------------------------------------- columns
@@ -44,12 +64,17 @@ class Dataset:
 # ---------------------------------------------------------------- cleaning
 
 
-def _clean(frame: pd.DataFrame, report: dict[str, Any], dedupe: str = "exact") -> pd.DataFrame:
-    """Drop empty texts and missing labels, then exact duplicate texts (conflicting ones entirely);
-    dedupe=none keeps duplicates and conflicts (split.py still keeps a text's copies on one side)."""
+def _clean(
+    frame: pd.DataFrame, report: dict[str, Any], dedupe: str = "exact", average: bool = False
+) -> pd.DataFrame:
+    """Drop empty texts (either text of a pair) and missing labels, then exact duplicate texts (pairs: the
+    same two texts in order), conflicting ones entirely, or with `average` (regression) as one row with
+    their targets' mean; dedupe=none keeps duplicates and conflicts (split.py still keeps a text's copies
+    on one side)."""
     n_read = len(frame)
-    frame = frame.assign(text=frame["text"].map(lambda t: "" if t is None or t != t else str(t).strip()))
-    empty_text = frame["text"] == ""
+    strip = lambda t: "" if t is None or t != t else str(t).strip()  # noqa: E731
+    frame = frame.assign(**{c: frame[c].map(strip) for c in frame.columns if c.startswith("text")})
+    empty_text = (frame[[c for c in frame.columns if c.startswith("text")]] == "").any(axis=1)
     missing_label = frame["labels"].isna()
     frame = frame[~empty_text & ~missing_label]
     if dedupe == "none":
@@ -62,11 +87,17 @@ def _clean(frame: pd.DataFrame, report: dict[str, Any], dedupe: str = "exact") -
             conflicting_texts=0,
         )
         return frame.reset_index(drop=True)
-    groups = frame.groupby("text", sort=False)["labels"].nunique()
+    key = frame["text"] + ("\0" + frame["text_b"] if "text_b" in frame else "")
+    if average:  # a score given twice for one text: one row, the mean of its scores
+        means = frame.groupby(key, sort=False)["labels"].agg(
+            lambda v: tuple(np.mean([list(x) for x in v], axis=0))
+        )
+        frame = frame.assign(labels=key.map(means))
+    groups = frame.groupby(key, sort=False)["labels"].nunique()
     conflicting = set(groups[groups > 1].index)
-    n_conflict_rows = int(frame["text"].isin(conflicting).sum())
-    frame = frame[~frame["text"].isin(conflicting)]
-    deduped = frame.drop_duplicates("text", keep="first")
+    n_conflict_rows = int(key.isin(conflicting).sum())
+    frame, key = frame[~key.isin(conflicting)], key[~key.isin(conflicting)]
+    deduped = frame[~key.duplicated(keep="first")]
     report.update(
         rows_read=n_read,
         dropped_empty_text=int(empty_text.sum()),
@@ -100,17 +131,24 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     }
     report: dict[str, Any] = {"source": source.name, "files": {k: str(v) for k, v in source.files.items()}}
     raw = _read_frames(source, config, report)
+    text_pair = config.get("text_pair", "auto")
     texts, label_cols = choose_columns(
-        next(iter(raw.values())), wanted["text_column"], wanted["label_column"]
+        next(iter(raw.values())), wanted["text_column"], wanted["label_column"], text_pair
     )
-    if len(label_cols) > 1 and wanted["task"] not in ("auto", "multilabel"):
+    pair = len(texts) == 2 and text_pair is not False
+    if text_pair is True and len(texts) != 2:
         raise UserError(
-            f"several label columns {label_cols} mean multi-label, but task={wanted['task']}; "
-            "set task=multilabel"
+            f"text_pair=True needs two text columns, and {len(texts)} were found ({texts}); set "
+            "text_column=[first, second]"
+        )
+    if len(label_cols) > 1 and wanted["task"] not in ("auto", "multilabel", "regression"):
+        raise UserError(
+            f"several label columns {label_cols} mean multi-label (0/1 columns) or several regression "
+            f"targets, but task={wanted['task']}; set task=multilabel or task=regression"
         )
     task = _label_reading(raw, label_cols, wanted["task"], config["label_delimiter"])
     frames = {
-        split: _text_and_labels(frame, texts, label_cols, task, config["label_delimiter"])
+        split: _text_and_labels(frame, texts, label_cols, task, config["label_delimiter"], pair)
         for split, frame in raw.items()
     }
     if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
@@ -122,30 +160,107 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
             )
             for split, frame in frames.items()
         }
+    frames = _unlabelled_splits_left_out(frames, report, task)
     cleaned = {}
     for split, frame in frames.items():
         cleaned[split] = _clean(
-            frame, report.setdefault("cleaning", {}).setdefault(split, {}), config.get("dedupe", "exact")
+            frame,
+            report.setdefault("cleaning", {}).setdefault(split, {}),
+            config.get("dedupe", "exact"),
+            average=task == "regression",
         )
     train_key = "all" if "all" in cleaned else "train"
     _check_usable(cleaned[train_key], report["cleaning"][train_key])
-    task, names = _task_and_label_names(
-        cleaned, train_key, wanted["task"], label_cols, source.label_names, config["label_delimiter"]
-    )
+    if task == "regression":
+        names = [str(c) for c in label_cols]
+    else:
+        task, names = _task_and_label_names(
+            cleaned, train_key, wanted["task"], label_cols, source.label_names, config["label_delimiter"]
+        )
     positive = (
         _positive_label(cleaned[train_key], names, wanted["positive_label"]) if task == "binary" else None
     )
-    report.update(task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names))
-    return Dataset(frames=cleaned, label_names=list(names), task=task, positive_label=positive, report=report)
+    report.update(
+        task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names), text_pair=pair
+    )
+    return Dataset(
+        frames=cleaned,
+        label_names=list(names),
+        task=task,
+        positive_label=positive,
+        report=report,
+        text_pair=pair,
+    )
+
+
+def _unlabelled_splits_left_out(
+    frames: dict[str, pd.DataFrame], report: dict[str, Any], task: str
+) -> dict[str, pd.DataFrame]:
+    """A split without a single label (GLUE's test splits: every label -1) is unlabelled data, never a
+    class: left out and said. The training split must have labels."""
+    kept = {}
+    for split, frame in frames.items():
+        if split not in ("all", "train") and len(frame) and frame["labels"].isna().all():
+            report.setdefault("splits_left_out", []).append(f"{split} (no labels)")
+            say(f"  split {split!r} has no labels (all missing or -1): left out, it cannot score a model")
+            continue
+        kept[split] = frame
+    return kept
 
 
 def _label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str, delimiter: str) -> str:
-    """Whether one label column is read as multi-label, decided once for the column over every split (a
-    split must never be read another way than the others), said when the delimiter decided it."""
-    if task != "auto" or len(label_cols) != 1:
+    """How the label column(s) are read, decided once over every split (a split must never be read another
+    way than the others) and said with the reason: several numeric columns are regression targets, 0/1
+    columns multi-label; one column is multi-label when its delimited parts combine, a score (regression)
+    when it holds fractions or many distinct numbers, else classes."""
+    if task != "auto":
         return task
-    column = pd.concat([frame[label_cols[0]] for frame in raw.values() if label_cols[0] in frame.columns])
+    if len(label_cols) > 1:
+        flags = all(
+            set(
+                pd.concat([f[c] for f in raw.values() if c in f.columns])
+                .dropna()
+                .astype(str)
+                .str.strip()
+                .str.lower()
+            )
+            <= {"0", "1", "0.0", "1.0", "true", "false", "", "nan", "none"}
+            for c in label_cols
+        )
+        if flags:
+            return task
+        say(
+            f"label columns {label_cols}: numbers, not 0/1 flags -> regression with {len(label_cols)} targets"
+        )
+        return "regression"
+    column = pd.concat(
+        [
+            f[label_cols[0]]
+            for f in raw.values()
+            if label_cols[0] in f.columns and not _all_minus_one(f[label_cols[0]])
+        ]
+    )
+    numeric = numeric_reading(column)
+    if numeric is not None and not looks_multilabel(column, delimiter):
+        kind, why = numeric
+        say(
+            f"label column {label_cols[0]!r}: {why} -> "
+            + (
+                "regression (a score per text; task=multiclass reads them as classes)"
+                if kind == "regression"
+                else "classification"
+            )
+        )
+        return "regression" if kind == "regression" else task
+    values = column.dropna().astype(str).str.strip()
     if not looks_multilabel(column, delimiter):
+        delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
+        if len(delimited):
+            say(
+                f"label column {label_cols[0]!r} read as single-label although {len(delimited)} cells hold "
+                f"{delimiter!r} (e.g. {delimited.iloc[0]!r}): their parts never stand alone or combine "
+                "otherwise, so they are class names; set task=multilabel if they are label sets"
+            )
         return task
     values = column.dropna().astype(str).str.strip()
     delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
@@ -189,17 +304,32 @@ def _read_frames(
 
 
 def _text_and_labels(
-    frame: pd.DataFrame, texts: list[str], label_cols: list[str], task: str, delimiter: str
+    frame: pd.DataFrame,
+    texts: list[str],
+    label_cols: list[str],
+    task: str,
+    delimiter: str,
+    pair: bool = False,
 ) -> pd.DataFrame:
-    """One split's canonical frame: `text` and `labels` (a name, a tuple of names, or None)."""
+    """One split's canonical frame: `text` (and a pair's `text_b`) and `labels` (a name, a tuple of names, a
+    tuple of targets, or None)."""
     missing = [c for c in texts + label_cols if c not in frame.columns]
     if missing:
         raise missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
     for column in label_cols:
         check_scalar(frame[column], column, "label", allow_flat_lists=len(label_cols) == 1)
+    if pair:
+        text = {"text": join_text(frame, texts[:1]).values, "text_b": join_text(frame, texts[1:]).values}
+    else:
+        text = {"text": join_text(frame, texts).values}
+    if task == "regression":
+        targets = regression_targets(frame, label_cols)
+        if all(_all_minus_one(frame[c]) for c in label_cols):  # GLUE's unlabelled test rows
+            targets = targets.map(lambda v: None)
+        return pd.DataFrame({**text, "labels": targets.values})
     if len(label_cols) > 1:
         labels = onehot_labels(frame, label_cols)
-    elif task == "multilabel" or (task == "auto" and looks_multilabel(frame[label_cols[0]], delimiter)):
+    elif task == "multilabel":  # decided once for the whole column (_label_reading)
         labels = frame[label_cols[0]].map(lambda v: split_multi(v, delimiter))
     else:
         column = frame[label_cols[0]].dropna().astype(str).str.strip()
@@ -209,7 +339,15 @@ def _text_and_labels(
                 "set task=multilabel (or auto)"
             )
         labels = single_labels(frame[label_cols[0]])
-    return pd.DataFrame({"text": join_text(frame, texts).values, "labels": labels.values})
+        if _all_minus_one(frame[label_cols[0]]):  # GLUE's unlabelled test rows
+            labels = labels.map(lambda v: None)
+    return pd.DataFrame({**text, "labels": labels.values})
+
+
+def _all_minus_one(values: pd.Series) -> bool:
+    """Every label of a split is -1: the Hub's mark of an unlabelled split (GLUE's test splits)."""
+    present = values.dropna().astype(str).str.strip()
+    return bool(len(present)) and present.isin(["-1", "-1.0"]).all()
 
 
 def _check_usable(train: pd.DataFrame, cleaning: dict[str, Any]) -> None:
@@ -283,33 +421,26 @@ def _positive_label(train: pd.DataFrame, names: list[str], wanted: Any) -> str:
 
 
 def encode_labels(labels: pd.Series, label_names: list[str], task: str) -> list:
-    """Label names -> ids (single-label) or multi-hot lists (multi-label)."""
-    index = {name: i for i, name in enumerate(label_names)}
-    if task == "multilabel":
-        return [[1 if name in set(v) else 0 for name in label_names] for v in labels]
-    return [index[v] for v in labels]
+    """Label names -> ids (single-label), multi-hot lists (multi-label) or target rows (regression)."""
+    return tasks.get(task).encode(labels, label_names).tolist()
 
 
 def label_counts(frame: pd.DataFrame, task: str) -> dict[str, int]:
-    if task == "multilabel":
-        counts: dict[str, int] = {}
-        for v in frame["labels"]:
-            for name in v:
-                counts[name] = counts.get(name, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-    return {str(k): int(v) for k, v in frame["labels"].value_counts().items()}
+    return tasks.get(task).counts(frame["labels"])
 
 
-def save_split(frame: pd.DataFrame, path: Path) -> None:
-    """Store a split as text + labels (multi-label as a JSON list) so every later stage reads the same
-    rows."""
-    out = frame[["text", "labels"]].copy()
-    out["labels"] = out["labels"].map(lambda v: json.dumps(list(v)) if isinstance(v, tuple) else v)
+def save_split(frame: pd.DataFrame, path: Path, task: str | None = None) -> None:
+    """Store a split as text (+ text_b of a pair) and labels (label sets and targets as JSON lists) so every
+    later stage reads the same rows."""
+    out = frame[[c for c in ("text", "text_b", "labels") if c in frame.columns]].copy()
+    if task is not None:
+        out["labels"] = out["labels"].map(tasks.get(task).dump_label)
+    else:
+        out["labels"] = out["labels"].map(lambda v: json.dumps(list(v)) if isinstance(v, tuple) else v)
     out.to_csv(path, index=False)
 
 
 def load_split(path: Path, task: str) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if task == "multilabel":
-        frame["labels"] = frame["labels"].map(lambda v: tuple(json.loads(v)))
+    frame["labels"] = frame["labels"].map(tasks.get(task).parse_label)
     return frame

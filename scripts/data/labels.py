@@ -73,10 +73,29 @@ def split_multi(value: Any, delimiter: str) -> tuple[str, ...] | None:
 
 
 def looks_multilabel(series: pd.Series, delimiter: str) -> bool:
+    """Lists, list-like cells, or delimited cells whose parts combine (parts_combine)."""
     if series.dropna().map(lambda v: isinstance(v, (list, tuple))).any():  # a list column (Parquet/Arrow)
         return True
     values = series.dropna().astype(str).str.strip()
-    return bool(values.str.startswith("[").any() or values.str.contains(delimiter, regex=False).any())
+    if values.str.startswith("[").any():
+        return True
+    return parts_combine(values, delimiter)
+
+
+def parts_combine(values: pd.Series, delimiter: str) -> bool:
+    """Whether delimited cells are label sets: some part also stands alone as a cell, or appears in more
+    than one combination. `Sci/Tech, Health` beside `Sport` and `World` (its parts never alone, never
+    combined otherwise) is one class name with a comma in it."""
+    cells = {str(v).strip() for v in values}
+    delimited = [v for v in cells if delimiter in v]
+    if not delimited:
+        return False
+    alone = {v for v in cells if delimiter not in v}
+    combinations: dict[str, int] = {}
+    for cell in delimited:
+        for part in {p.strip() for p in cell.split(delimiter) if p.strip()}:
+            combinations[part] = combinations.get(part, 0) + 1
+    return any(part in alone or n > 1 for part, n in combinations.items())
 
 
 def onehot_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -121,3 +140,59 @@ def sort_labels(names: set[str]) -> list[str]:
     if names and all(is_number(n) for n in names):
         return sorted(names, key=Decimal)
     return sorted(names)
+
+
+# A whole-number label column with more distinct values than this, not ids 0..K-1 (or 1..K), is a score.
+MANY_WHOLE_NUMBERS = 30
+
+
+def numeric_reading(values: pd.Series) -> tuple[str, str] | None:
+    """How a label column of numbers is read: ("regression" | "classes", why); None when it is not all
+    numbers. Fractions, or many distinct whole numbers that are not class ids, are a score; a few whole
+    numbers (0/1, 1-5 stars) stay classes, with the hint that regression would treat them as ordered."""
+    present = [str(v).strip() for v in values if not is_missing(v)]
+    if not present or not all(is_number(v) for v in present):
+        return None
+    numbers = np.array([float(v) for v in present])
+    distinct = np.unique(numbers)
+    if (numbers % 1 != 0).any():
+        return (
+            "regression",
+            f"its {len(distinct)} distinct values include fractions (e.g. {distinct[len(distinct) // 2]:g})",
+        )
+    ids = distinct.min() in (0, 1) and len(distinct) == distinct.max() - distinct.min() + 1
+    if len(distinct) > MANY_WHOLE_NUMBERS and not ids:
+        return (
+            "regression",
+            f"{len(distinct)} distinct whole numbers from {distinct.min():g} to {distinct.max():g}",
+        )
+    hint = (
+        f"; they look like ordered ratings ({distinct.min():g}-{distinct.max():g}): task=regression treats them "
+        "as a score"
+        if 3 <= len(distinct) <= 10 and ids
+        else ""
+    )
+    return "classes", f"{len(distinct)} distinct whole numbers, read as class names{hint}"
+
+
+def regression_targets(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each row's targets as a tuple of floats (None when any is missing); a cell that is not a number is
+    refused, naming it."""
+
+    def number(value: Any, column: str) -> float | None:
+        if is_missing(value):
+            return None
+        text = str(value).strip()
+        if not is_number(text):
+            raise UserError(
+                f"target column {column!r} holds {text[:40]!r}, not a number: fix or drop that row (or set "
+                "task to a classification task)"
+            )
+        return float(text)
+
+    parts = [frame[c].map(lambda v, c=c: number(v, c)) for c in columns]
+    return pd.Series(
+        [None if any(v is None for v in row) else tuple(row) for row in zip(*parts)],
+        index=frame.index,
+        dtype=object,
+    )

@@ -19,6 +19,31 @@ PAIRS = (("train", "validation"), ("train", "test"), ("validation", "test"))
 __all__ = ["SHINGLE", "Sketches", "leaked_rows", "near_copies", "normalise", "report", "separate"]
 
 
+def row_texts(frame: Any) -> list[str]:
+    """What near-copies are searched on: a row's text, or a pair's two texts together (a pair and its swap
+    read alike)."""
+    from scripts.common.tasks import Inputs
+
+    return Inputs("text_b" in frame.columns).key(frame).tolist()
+
+
+def shared_texts(later: Any, earlier: Any, sketches: Sketches) -> int:
+    """Pairs: rows of `later` with a text (either side) that also appears, after normalising, on either side
+    of a row of `earlier`: the same sentence in training and test, even where the pairs differ."""
+
+    def sides(frame: Any) -> list[str]:
+        return frame["text"].tolist() + frame["text_b"].tolist()
+
+    earlier_rows, later_rows = (
+        sketches.rows(sides(earlier)),
+        sketches.rows(sides(later)),
+    )  # first: rows() grows
+    seen = sketches.exact[earlier_rows]
+    exact = sketches.exact[later_rows]
+    n = len(later)
+    return int(np.sum(np.isin(exact[:n], seen) | np.isin(exact[n:], seen)))
+
+
 def leaked_rows(
     eval_texts: list[str], train_texts: list[str], sketches: Sketches | None = None
 ) -> np.ndarray:
@@ -44,7 +69,7 @@ def separate(
     while parts and len(newcomers):
         arrivals = []
         for part in parts:
-            leaked = leaked_rows(splits[part]["text"].tolist(), newcomers["text"].tolist(), sketches)
+            leaked = leaked_rows(row_texts(splits[part]), row_texts(newcomers), sketches)
             arrivals.append(splits[part][leaked])
             splits[part] = splits[part][~leaked].reset_index(drop=True)
             moved[f"{part}_rows_moved_to_train"] += int(leaked.sum())
@@ -53,7 +78,7 @@ def separate(
     train = splits["train"]
     for part in ("validation", "test"):
         if part not in carved:
-            hits = near_copies(splits[part]["text"].tolist(), train["text"].tolist(), THRESHOLD, sketches)
+            hits = near_copies(row_texts(splits[part]), row_texts(train), THRESHOLD, sketches)
             copies = sorted({j for h in hits for j in h})
             train = train.drop(index=train.index[copies]).reset_index(drop=True)
             moved[f"train_rows_dropped_as_near_{part}"] = len(copies)
@@ -66,7 +91,7 @@ def report(splits: dict[str, Any], examples: int = 5, sketches: Sketches | None 
     sketches = sketches or Sketches()
     for first, second in PAIRS:
         a, b = splits[first], splits[second]
-        a_texts, b_texts = a["text"].tolist(), b["text"].tolist()
+        a_texts, b_texts = row_texts(a), row_texts(b)
         hits = near_copies(b_texts, a_texts, THRESHOLD, sketches, first_only=True)
         near_rows = [i for i, h in enumerate(hits) if h]
         same = np.isin(sketches.exact[sketches.rows(b_texts)], sketches.exact[sketches.rows(a_texts)])
@@ -75,15 +100,18 @@ def report(splits: dict[str, Any], examples: int = 5, sketches: Sketches | None 
         for i in near_rows:
             label = b["labels"].iloc[i]
             for name in label if isinstance(label, tuple) else (label,):
+                if isinstance(name, float):  # a regression target: no class to count by
+                    continue
                 by_class[str(name)] = by_class.get(str(name), 0) + 1
+        shared = {"shared_texts": shared_texts(b, a, sketches)} if "text_b" in b.columns else {}
         out["pairs"][f"{first}-{second}"] = {
             "rows": len(b),
             "near": len(near_rows),
             "exact_after_normalising": len(exact_rows),
+            **shared,
             "near_by_class": dict(sorted(by_class.items(), key=lambda kv: -kv[1])),
             "examples": [
-                {second: b["text"].iloc[i][:160], first: a["text"].iloc[hits[i][0]][:160]}
-                for i in near_rows[:examples]
+                {second: b_texts[i][:160], first: a_texts[hits[i][0]][:160]} for i in near_rows[:examples]
             ],
         }
     return out
@@ -92,6 +120,8 @@ def report(splits: dict[str, Any], examples: int = 5, sketches: Sketches | None 
 def summary(leakage: dict[str, Any]) -> str:
     return "; ".join(
         f"{pair}: {p['near']} of {p['rows']} {pair.split('-')[1]} rows have a near-copy in "
-        f"{pair.split('-')[0]} ({p['exact_after_normalising']} identical after normalising)"
+        f"{pair.split('-')[0]} ({p['exact_after_normalising']} identical after normalising"
+        + (f"; {p['shared_texts']} share a text with one of its pairs" if "shared_texts" in p else "")
+        + ")"
         for pair, p in leakage["pairs"].items()
     )

@@ -19,7 +19,8 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
     dataset = load_dataset(source, cfg)
     report = dataset.report
     say(
-        f"data: {source.name} | task {dataset.task} | {len(dataset.label_names)} labels | "
+        f"data: {source.name} | task {dataset.task}{' on pairs of texts' if dataset.text_pair else ''} | "
+        f"{len(dataset.label_names)} {'labels' if dataset.kind.classifies else 'targets'} | "
         f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}"
     )
     if source.hub_dataset and source.hub_revision:
@@ -49,17 +50,18 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
         splits, moved = leakage.separate(splits, splits.report["carved"], sketches)
         report["split"]["near_duplicates"] = moved
         say(f"  dedupe=near: {moved}")
-    if dataset.task != "multilabel" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
+    if dataset.kind.stratify == "class" and 0 < cfg["max_train_rows"] < len(dataset.label_names):
         raise UserError(
             f"max_train_rows={cfg['max_train_rows']} is below the {len(dataset.label_names)} classes: "
             "a stratified sample needs a row of each; raise it or set 0 for all rows"
         )
     if cfg["max_train_rows"] and len(splits["train"]) > cfg["max_train_rows"]:
         report["split"]["train_rows_before_cap"] = len(splits["train"])
-        splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset.task, cfg["manual_seed"])
+        splits["train"] = _subsample(splits["train"], cfg["max_train_rows"], dataset, cfg["manual_seed"])
         say(f"  training rows capped at {cfg['max_train_rows']} (max_train_rows)")
     sizes = {k: len(v) for k, v in splits.items()}
     report["split"]["sizes"] = sizes  # the rows trained and evaluated on (run.json, the card): after the cap
+    check_split_sizes(sizes, report["split"], cfg["dedupe"])
     say(f"split: {sizes} (carved: {report['split']['carved'] or 'none'}, given: {report['split']['given']})")
     _labels_absent_from_training(dataset, splits, report)
     report["leakage"] = leakage.report(splits, sketches=sketches)
@@ -67,12 +69,36 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
     return dataset, splits, source
 
 
-def _subsample(frame: pd.DataFrame, n: int, task: str, seed: int) -> pd.DataFrame:
-    if task == "multilabel":
+def check_split_sizes(sizes: dict[str, int], split_report: dict[str, Any], dedupe: str) -> None:
+    """Refuse, before any training, splits that cannot do their job: no test or validation row left (or
+    fewer than 2 training rows), said with the numbers and where the rows went."""
+    empty = [part for part in ("validation", "test") if sizes[part] == 0]
+    if sizes["train"] >= 2 and not empty:
+        return
+    moved = split_report.get("near_duplicates") or {}
+    went = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in moved.items() if n)
+    why = (
+        f"; dedupe=near moved {went}: the texts are near-copies of each other (templated texts?), so "
+        "no held-out row would be new to the model. Set dedupe=exact to keep them apart anyway, or give "
+        "more varied texts"
+        if went and dedupe == "near"
+        else "; give more labelled rows (or a larger validation_size/test_size)"
+    )
+    what = ", ".join(empty) if empty else "train"
+    raise UserError(
+        f"the {what} split would hold {sizes[empty[0]] if empty else sizes['train']} rows (split: train "
+        f"{sizes['train']}, validation {sizes['validation']}, test {sizes['test']}){why}"
+    )
+
+
+def _subsample(frame: pd.DataFrame, n: int, dataset: Dataset, seed: int) -> pd.DataFrame:
+    kind = dataset.kind
+    if kind.stratify == "iterative":
         return frame.sample(n=n, random_state=seed).reset_index(drop=True)
     from sklearn.model_selection import train_test_split
 
-    kept, _ = train_test_split(frame, train_size=n, random_state=seed, stratify=frame["labels"])
+    strata = kind.strata(kind.encode(frame["labels"], dataset.label_names))
+    kept, _ = train_test_split(frame, train_size=n, random_state=seed, stratify=strata)
     return kept.reset_index(drop=True)
 
 

@@ -209,10 +209,12 @@ def read_table(
     column_names: list[str] | None = None,
     quoting: int = csv.QUOTE_MINIMAL,
     skip_rows: list[int] | None = None,
+    keep_blank_lines: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a CSV/TSV/JSON(L) file as strings; empty cells become NaN. Returns the frame and what was
     detected. A CSV/TSV file that decodes with one encoding is parsed straight from disk (never held
-    whole in memory); JSON and files mixing encodings are decoded in memory first."""
+    whole in memory); JSON and files mixing encodings are decoded in memory first. keep_blank_lines: a
+    blank or whitespace-only line is a row (prediction keeps every row of its input), not skipped."""
     with path.open("rb") as handle:
         start = handle.read(BLOCK)
     if not start.strip() and path.stat().st_size <= BLOCK:
@@ -227,7 +229,9 @@ def read_table(
         sep = _sniff_separator(head, path) if separator == "auto" else separator
         with path.open(encoding=streamed, newline="") as lines:
             quoting = _plain_tsv_quoting(lines, sep, quoting)
-        frame = _parse_delimited(path, path, sep, quoting, column_names, skip_rows, streamed)
+        frame = _parse_delimited(
+            path, path, sep, quoting, column_names, skip_rows, streamed, keep_blank_lines
+        )
         detected = {"encoding": streamed, "separator": sep, "quoting": quoting}
         return _tidy(frame, path), detected
     text, used_encoding = decode(path.read_bytes(), encoding, path)
@@ -248,7 +252,9 @@ def read_table(
     else:
         sep = _sniff_separator(text, path) if separator == "auto" else separator
         quoting = _plain_tsv_quoting(text.splitlines(), sep, quoting)
-        frame = _parse_delimited(io.StringIO(text), path, sep, quoting, column_names, skip_rows, None)
+        frame = _parse_delimited(
+            io.StringIO(text), path, sep, quoting, column_names, skip_rows, None, keep_blank_lines
+        )
         detected = {"encoding": used_encoding, "separator": sep, "quoting": quoting}
     return _tidy(frame, path), detected
 
@@ -261,10 +267,16 @@ def _parse_delimited(
     column_names: list[str] | None,
     skip_rows: list[int] | None,
     encoding: str | None,
+    keep_blank_lines: bool = False,
 ) -> pd.DataFrame:
     """pandas' parser over a file (streamed by pandas in blocks) or an in-memory text."""
     options: dict[str, Any] = dict(
-        sep=sep, dtype=str, quoting=quoting, skiprows=skip_rows, engine="python" if len(sep) > 1 else "c"
+        sep=sep,
+        dtype=str,
+        quoting=quoting,
+        skiprows=skip_rows,
+        engine="python" if len(sep) > 1 else "c",
+        skip_blank_lines=not keep_blank_lines,
     )
     if encoding is not None:
         options["encoding"] = encoding

@@ -1,45 +1,77 @@
-"""Reference predictors on the same split: TF-IDF + logistic regression, and the majority class."""
+"""Reference predictors on the same split: TF-IDF + a linear model (logistic regression for classes, ridge
+for scores), and the trivial predictor (the majority class, or the training mean).
+
+A pair of texts gets features of both sides and their interaction: TF-IDF of the first text, of the second
+(one vocabulary fitted on both), and their element-wise product (the terms they share, weighted)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import make_pipeline
+
+
+def _vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
+
+
+def tfidf_features(train: pd.DataFrame, frames: list[pd.DataFrame]) -> tuple[Any, list[Any]]:
+    """TF-IDF features of the training frame and of each frame (pairs: [a, b, a * b])."""
+    from scipy.sparse import hstack
+
+    vectorizer = _vectorizer()
+    if "text_b" not in train.columns:
+        fitted = vectorizer.fit_transform(train["text"])
+        return fitted, [vectorizer.transform(f["text"]) for f in frames]
+    vectorizer.fit(pd.concat([train["text"], train["text_b"]]))
+
+    def pair(frame: pd.DataFrame) -> Any:
+        a, b = vectorizer.transform(frame["text"]), vectorizer.transform(frame["text_b"])
+        return hstack([a, b, a.multiply(b)]).tocsr()
+
+    return pair(train), [pair(f) for f in frames]
+
+
+def fit_linear(
+    kind: Any, x_train: Any, y_train: np.ndarray, xs: list[Any], n_out: int, seed: int = 0
+) -> list[np.ndarray]:
+    """The task's linear reference fitted on x_train; its outputs (probabilities or scores) for each of xs.
+    A multi-label label never seen in training gets probability 0."""
+    model = kind.linear_reference(seed)
+    keep = None
+    if kind.stratify == "iterative":
+        keep = y_train.sum(0) > 0
+        model.fit(x_train, y_train[:, keep])
+    elif not kind.classifies:
+        model.fit(x_train, y_train.reshape(len(y_train), -1) if n_out > 1 else y_train.ravel())
+    else:
+        model.fit(x_train, y_train)
+    return [kind.reference_outputs(model, x, n_out, keep) for x in xs]
+
+
+def tfidf_reference(
+    train: pd.DataFrame, y_train: np.ndarray, frames: list[pd.DataFrame], kind: Any, n_out: int, seed: int = 0
+) -> list[np.ndarray]:
+    """TF-IDF + the task's linear model, fitted on the training split; outputs for each frame."""
+    x_train, xs = tfidf_features(train, frames)
+    return fit_linear(kind, x_train, y_train, xs, n_out, seed)
 
 
 def tfidf_logreg_proba(
     train: pd.DataFrame, y_train: np.ndarray, texts: list[list[str]], task: str, n_labels: int, seed: int = 0
 ) -> list[np.ndarray]:
-    """Fit on the training split; return probabilities for each list of texts (columns = label ids)."""
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
-    logreg = LogisticRegression(class_weight="balanced", max_iter=2000, random_state=seed)
-    if task == "multilabel":
-        keep = y_train.sum(0) > 0  # a label never seen in training gets probability 0
-        model = make_pipeline(vectorizer, OneVsRestClassifier(logreg)).fit(train["text"], y_train[:, keep])
-        outputs = []
-        for batch in texts:
-            probs = np.zeros((len(batch), y_train.shape[1]))
-            probs[:, keep] = model.predict_proba(batch)
-            outputs.append(probs)
-        return outputs
-    model = make_pipeline(vectorizer, logreg).fit(train["text"], y_train)
-    outputs = []
-    for batch in texts:
-        probs = np.zeros((len(batch), n_labels))
-        probs[:, model.classes_] = model.predict_proba(batch)
-        outputs.append(probs)
-    return outputs
+    """TF-IDF + LR on single texts (make curve and the benches): probabilities for each list of texts."""
+    from scripts.common import tasks
+
+    frames = [pd.DataFrame({"text": batch}) for batch in texts]
+    return tfidf_reference(train[["text"]], y_train, frames, tasks.get(task), n_labels, seed)
 
 
 def majority_proba(y_train: np.ndarray, n_rows: int, task: str, n_labels: int) -> np.ndarray:
-    """A constant predictor: the most frequent training class (multi-label: the most frequent label)."""
-    if task == "multilabel":
-        probs = np.zeros((n_rows, y_train.shape[1]))
-        probs[:, int(y_train.sum(0).argmax())] = 1.0
-        return probs
-    probs = np.zeros((n_rows, n_labels))
-    probs[:, int(np.bincount(y_train).argmax())] = 1.0
-    return probs
+    """A constant predictor: the most frequent training class (multi-label: the most frequent label; a
+    regression: the training mean)."""
+    from scripts.common import tasks
+
+    return tasks.get(task).constant(y_train, n_rows, n_labels)

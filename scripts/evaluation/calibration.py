@@ -20,12 +20,10 @@ BOUNDS = (0.05, 20.0)
 
 
 def activate(logits: np.ndarray, task: str, temperature: float | list[float] | None = None) -> np.ndarray:
-    """Probabilities from logits at a temperature (None or 1: as the model gives them)."""
-    scaled = logits / np.asarray(temperature if temperature is not None else 1.0, dtype=np.float64)
-    if task == "multilabel":
-        return 1.0 / (1.0 + np.exp(-scaled))
-    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    """Probabilities from logits at a temperature (None or 1: as the model gives them): the task's own."""
+    from scripts.common import tasks
+
+    return tasks.get(task).activate(logits, temperature)
 
 
 def _minimise(loss) -> float:

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from scripts.evaluation import calibration, uncertainty
-from scripts.evaluation.metrics import HEADLINE, score
-from scripts.model.inference import decide
+from scripts.common import tasks
+from scripts.evaluation import uncertainty
 
 FILE = "out_of_fold.npz"
 MIN_TEST_ROWS = 50  # a test split smaller than this is reported as too small to stand alone
@@ -32,21 +31,21 @@ def estimate(
     selection = record.get("model_selection") or {}
     if selection.get("method") != "kfold" or not path.exists():
         return None
-    task, labels = record["task"], record["labels"]
+    kind, labels = tasks.get(record["task"]), record["labels"]
     logits = np.load(path, allow_pickle=False)["logits"]
     if len(logits) != len(y):
         return None  # the splits were edited after training: no estimate rather than a wrong one
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    probs = calibration.activate(logits, task, meta.get("temperature"))
-    pred = decide(probs, task, meta.get("thresholds") or None, positive)
-    metrics = score(task, y, pred, probs, labels, positive)
-    resamples = uncertainty.resample_counts(y, task, uncertainty.RESAMPLES, seed=0)
+    probs = kind.activate(logits, meta.get("temperature"))
+    pred = kind.decide(probs, meta.get("thresholds") or None, positive)
+    metrics = kind.score(y, pred, probs, labels, positive)
+    resamples = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)
     return {
         "rows": len(y),
         "folds": selection.get("folds"),
         "epoch": selection.get("epoch"),
-        "metrics": {k: metrics[k] for k in HEADLINE[task] if k in metrics},
-        "intervals": uncertainty.intervals(resamples, task, y, pred, probs, positive, HEADLINE[task]),
+        "metrics": {k: metrics[k] for k in kind.headline if k in metrics},
+        "intervals": uncertainty.intervals(resamples, kind, y, pred, probs, positive, list(kind.headline)),
         "note": "thresholds and temperature were fitted on these same scores: slightly optimistic",
     }
 

@@ -16,9 +16,12 @@ def error_analysis(
     task: str,
     top: int = 10,
 ) -> dict[str, Any]:
-    """The most confident wrong predictions and the most confused label pairs."""
+    """The most confident wrong predictions and the most confused label pairs (a regression: the largest
+    errors)."""
     wrong: list[dict[str, Any]] = []
     pairs: dict[tuple[str, str], int] = {}
+    if task == "regression":
+        return largest_errors(texts, y, pred, labels, top)
     if task == "multilabel":
         for i, j in zip(*np.nonzero(pred != y)):
             kind = "false positive" if pred[i, j] else "false negative"
@@ -56,3 +59,26 @@ def error_analysis(
         {"true": a, "predicted": b, "count": n} for (a, b), n in sorted(pairs.items(), key=lambda kv: -kv[1])
     ]
     return {"n_wrong": len(wrong), "confident_wrong": wrong[:top], "confused_pairs": confused[:top]}
+
+
+def largest_errors(
+    texts: list[str], y: np.ndarray, pred: np.ndarray, names: list[str], top: int
+) -> dict[str, Any]:
+    """A regression's largest errors (each target's error scaled by its spread on these rows, averaged)."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float).reshape(len(y), -1)
+    spread = np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
+    size = (np.abs(pred - y) / spread).mean(axis=1)
+    worst = np.argsort(-size, kind="stable")[:top]
+    return {
+        "n_wrong": 0,
+        "confident_wrong": [],
+        "confused_pairs": [],
+        "largest_errors": [
+            {
+                "text": texts[i],
+                "true": {n: round(float(y[i, j]), 4) for j, n in enumerate(names)},
+                "predicted": {n: round(float(pred[i, j]), 4) for j, n in enumerate(names)},
+            }
+            for i in worst
+        ],
+    }

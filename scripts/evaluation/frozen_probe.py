@@ -1,7 +1,10 @@
-"""The frozen-embedding probe: logistic regression on the base model's own mean-pooled embeddings, never
-fine-tuned. Beside the fine-tuned model on the same rows it answers "was fine-tuning worth it here?"; on a
-few dozen or hundred labels it is often the stronger of the two (sentence-transformers bodies such as
-all-MiniLM-L6-v2 are trained for exactly these embeddings).
+"""The frozen-embedding probe: a linear model (logistic regression for classes, ridge for scores) on the base
+model's own mean-pooled embeddings, never fine-tuned. Beside the fine-tuned model on the same rows it
+answers "was fine-tuning worth it here?"; on a few dozen or hundred labels it is often the stronger of the
+two (sentence-transformers bodies such as all-MiniLM-L6-v2 are trained for exactly these embeddings).
+
+A pair is read as a bi-encoder reads it: each text embedded alone, then the features u, v, |u - v| and
+u * v (Conneau et al. 2017, Reimers and Gurevych 2019), where the fine-tuned model reads them together.
 """
 
 from __future__ import annotations
@@ -26,10 +29,50 @@ def embed(model_path: str, texts: Sequence[str], max_seq_length: int, batch_size
     model = AutoModel.from_pretrained(model_path, local_files_only=offline(), dtype=torch.float32).eval()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for rows, batch in batches_by_length(tokenizer, texts, max_seq_length, batch_size):
+        for rows, batch in batches_by_length(tokenizer, list(texts), max_seq_length, batch_size):
             pooled = masked_mean(model(**batch).last_hidden_state, batch["attention_mask"])
             out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
     return out
+
+
+def features(model_path: str, rows: Sequence[Any], max_seq_length: int) -> np.ndarray:
+    """The probe's features of texts (their embeddings) or of pairs (u, v, |u - v|, u * v)."""
+    if len(rows) and isinstance(rows[0], tuple):
+        u = embed(model_path, [a for a, _ in rows], max_seq_length)
+        v = embed(model_path, [b for _, b in rows], max_seq_length)
+        return np.hstack([u, v, np.abs(u - v), u * v])
+    return embed(model_path, list(rows), max_seq_length)
+
+
+def probe_outputs(
+    model_path: str,
+    train_rows: Sequence[Any],
+    y_train: np.ndarray,
+    batches: list[Sequence[Any]],
+    kind: Any,
+    n_out: int,
+    max_seq_length: int,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Fit the probe on (at most MAX_TRAIN_ROWS of) the training rows; its outputs for each batch of rows
+    (texts or pairs), and what it was fitted on."""
+    from scripts.evaluation.baselines import fit_linear
+
+    rows = np.arange(len(train_rows))
+    if len(rows) > MAX_TRAIN_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_TRAIN_ROWS, replace=False))
+    x_train = features(model_path, [train_rows[i] for i in rows], max_seq_length)
+    xs = [
+        features(model_path, batch, max_seq_length) if len(batch) else np.zeros((0, x_train.shape[1]))
+        for batch in batches
+    ]
+    outputs = fit_linear(kind, x_train, y_train[rows], xs, n_out, seed)
+    pooling = (
+        "mean; pairs as u, v, |u - v|, u * v"
+        if len(train_rows) and isinstance(train_rows[0], tuple)
+        else "mean"
+    )
+    return outputs, {"train_rows": int(len(rows)), "of_train_rows": len(train_rows), "pooling": pooling}
 
 
 def probe_proba(
@@ -42,31 +85,9 @@ def probe_proba(
     max_seq_length: int,
     seed: int = 0,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Fit the probe on (at most MAX_TRAIN_ROWS of) the training split; probabilities for each list of
-    texts (columns = label ids), and what it was fitted on."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
+    """probe_outputs by task name (make curve and the benches)."""
+    from scripts.common import tasks
 
-    rows = np.arange(len(train_texts))
-    if len(rows) > MAX_TRAIN_ROWS:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_TRAIN_ROWS, replace=False))
-    x_train = embed(model_path, [train_texts[i] for i in rows], max_seq_length)
-    y_fit = y_train[rows]
-    logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=1.0, random_state=seed)
-    outputs = []
-    if task == "multilabel":
-        keep = y_fit.sum(0) > 0  # a label never seen in training gets probability 0
-        model = OneVsRestClassifier(logreg).fit(x_train, y_fit[:, keep])
-        for batch in texts:
-            probs = np.zeros((len(batch), y_train.shape[1]))
-            if batch:
-                probs[:, keep] = model.predict_proba(embed(model_path, batch, max_seq_length))
-            outputs.append(probs)
-    else:
-        model = logreg.fit(x_train, y_fit)
-        for batch in texts:
-            probs = np.zeros((len(batch), n_labels))
-            if batch:
-                probs[:, model.classes_] = model.predict_proba(embed(model_path, batch, max_seq_length))
-            outputs.append(probs)
-    return outputs, {"train_rows": int(len(rows)), "of_train_rows": len(train_texts), "pooling": "mean"}
+    return probe_outputs(
+        model_path, train_texts, y_train, texts, tasks.get(task), n_labels, max_seq_length, seed
+    )

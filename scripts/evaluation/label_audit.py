@@ -31,10 +31,11 @@ def out_of_fold_baseline(
         if task == "multilabel"
         else StratifiedKFold(folds, shuffle=True, random_state=seed)
     )
+    from scripts.common import tasks
+
     for fit_rows, held_rows in splitter.split(np.zeros(len(y)), y if task != "multilabel" else None):
-        part = train.iloc[fit_rows]
-        probs[held_rows] = baselines.tfidf_logreg_proba(
-            part, y[fit_rows], [train["text"].iloc[held_rows].tolist()], task, n_labels, seed
+        probs[held_rows] = baselines.tfidf_reference(
+            train.iloc[fit_rows], y[fit_rows], [train.iloc[held_rows]], tasks.get(task), n_labels, seed
         )[0]
     return probs
 

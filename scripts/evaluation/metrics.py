@@ -1,25 +1,12 @@
-"""Metrics with scikit-learn, by task; the selection metric that picks the best epoch."""
+"""Classification metrics with scikit-learn (regression_metrics.py has the regression ones); which metrics
+a task shows first and compares on come from its description (scripts/common/tasks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
-
-
-def selection_metric(task: str, positive_id: int | None) -> tuple[str, Callable]:
-    """The validation metric that early stopping and the best epoch use: minority-class F1 for
-    binary, macro-F1 otherwise. Multi-label receives probabilities and is scored at the per-label
-    thresholds tuned on validation, as it will be used (at 0.5, pos_weight runs look far worse)."""
-    if task == "binary":
-        return "f1_positive", lambda y, p: skm.f1_score(y, p, pos_label=positive_id, zero_division=0)
-    if task == "multiclass":
-        return "f1_macro", lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0)
-    from scripts.evaluation.thresholds import tuned_macro_f1
-
-    return "f1_macro_at_tuned_thresholds", tuned_macro_f1
 
 
 def _r(x: float) -> float:
@@ -36,13 +23,21 @@ def per_class(y: np.ndarray, pred: np.ndarray, label_names: list[str]) -> dict[s
     }
 
 
+def averaged_labels(y: np.ndarray, pred: np.ndarray) -> list[int]:
+    """The labels a single-label macro average runs over, the same in the point estimate and in every
+    bootstrap resample: those present in the truth or the predictions of the scored rows."""
+    return sorted(set(np.asarray(y).tolist()) | set(np.asarray(pred).tolist()))
+
+
 def binary_metrics(
     y: np.ndarray, pred: np.ndarray, prob_pos: np.ndarray, positive: int, label_names: list[str]
 ) -> dict[str, Any]:
     p, r, f, _ = skm.precision_recall_fscore_support(
         y, pred, pos_label=positive, average="binary", zero_division=0
     )
-    mp, mr, mf, _ = skm.precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
+    mp, mr, mf, _ = skm.precision_recall_fscore_support(
+        y, pred, labels=averaged_labels(y, pred), average="macro", zero_division=0
+    )
     y_pos = (y == positive).astype(int)
     two_classes = len(np.unique(y_pos)) == 2
     return {
@@ -70,8 +65,11 @@ def multiclass_metrics(
         "accuracy": _r(skm.accuracy_score(y, pred)),
         "balanced_accuracy": _r(skm.balanced_accuracy_score(y, pred)),
     }
+    averaged = averaged_labels(y, pred)  # as the bootstrap intervals average them
     for avg in ("macro", "weighted", "micro"):
-        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=ids, average=avg, zero_division=0)
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y, pred, labels=averaged, average=avg, zero_division=0
+        )
         out.update({f"precision_{avg}": _r(p), f"recall_{avg}": _r(r), f"f1_{avg}": _r(f)})
     present = np.unique(y)
     try:
@@ -135,68 +133,46 @@ def per_row_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-HEADLINE = {
-    "binary": [
-        "accuracy",
-        "balanced_accuracy",
-        "precision_positive",
-        "recall_positive",
-        "f1_positive",
-        "f1_macro",
-        "roc_auc",
-        "pr_auc",
-        "mcc",
-    ],
-    "multiclass": [
-        "accuracy",
-        "balanced_accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "f1_micro",
-        "precision_macro",
-        "recall_macro",
-        "roc_auc_ovr",
-        "mcc",
-    ],
-    "multilabel": [
-        "f1_micro",
-        "f1_macro",
-        "f1_weighted",
-        "f1_samples",
-        "precision_micro",
-        "recall_micro",
-        "subset_accuracy",
-        "hamming_loss",
-        "lrap",
-        "roc_auc_micro",
-        "roc_auc_macro",
-    ],
-}
+def _task(name: str) -> Any:
+    from scripts.common import tasks
+
+    return tasks.get(name)
 
 
-COLLAPSE_METRIC = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
+class _ByTask(dict):
+    """HEADLINE[task] and COLLAPSE_METRIC[task], read from the task descriptions (scripts/common/tasks.py)."""
+
+    def __init__(self, field: str):
+        super().__init__()
+        self.field = field
+
+    def __missing__(self, task: str) -> Any:
+        value = getattr(_task(task), self.field)
+        return list(value) if isinstance(value, tuple) else value
+
+
+HEADLINE = _ByTask("headline")
+COLLAPSE_METRIC = _ByTask("compare")
 
 
 def score(
     task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, labels: list[str], positive: int | None
 ) -> dict[str, Any]:
-    if task == "binary":
-        return binary_metrics(y, pred, probs[:, positive], positive, labels)
-    if task == "multiclass":
-        return multiclass_metrics(y, pred, probs, labels)
-    return multilabel_metrics(y, pred, probs, labels)
+    return _task(task).score(y, pred, probs, labels, positive)
 
 
 def collapse_check(
     task: str, model: dict[str, Any], majority: dict[str, Any], pred: np.ndarray
 ) -> tuple[bool, str]:
-    """A model no better than predicting the majority class is reported as collapsed, loudly."""
-    key = COLLAPSE_METRIC[task]
-    if task != "multilabel" and len(np.unique(pred)) == 1:
+    """A model no better than the trivial predictor (the majority class, or a regression's training mean)
+    is reported as collapsed, loudly."""
+    kind = _task(task)
+    key, trivial = kind.compare, "majority-class" if kind.classifies else "training-mean"
+    if kind.stratify == "class" and len(np.unique(pred)) == 1:
         return True, "it predicts a single class for every row"
-    if model[key] <= majority[key]:
-        return (
-            True,
-            f"its {key} {model[key]:.4f} is not above the majority-class predictor's {majority[key]:.4f}",
-        )
-    return False, f"{key} {model[key]:.4f} > majority-class {majority[key]:.4f}"
+    if not kind.classifies and np.allclose(np.std(pred, axis=0), 0):
+        return True, "it predicts the same score for every row"
+    ours, theirs = model[key], majority[key]
+    if ours != ours or (theirs == theirs and ours <= theirs):  # nan: no score at all
+        return True, f"its {key} {ours:.4f} is not above the {trivial} predictor's {theirs:.4f}"
+    return False, f"{key} {ours:.4f} > {trivial} {theirs:.4f}"

@@ -22,9 +22,15 @@ def write_outputs(
     `rows`: what was scored (evaluate.Rows); `model`: the transformer's outputs on them."""
     task, labels, y, probs = rows.task, rows.labels, rows.y, model["probs"]
     scored = "test" if rows.name == "splits/test.csv" else "evaluated file"
-    report["label_audit"], audit_table = _label_audit(out, predictor, rows, probs, model["tuned"], scored)
-    _write_predictions(out / "predictions.csv", rows.texts, y, model["pred"], probs, labels, task)
-    report["plots"] = _plots(out, out.parent, rows.record, report, y, probs, labels, task, rows.positive)
+    if rows.kind.classifies:
+        report["label_audit"], audit_table = _label_audit(out, predictor, rows, probs, model["tuned"], scored)
+        _write_predictions(out / "predictions.csv", rows.frame, y, model["pred"], probs, labels, task)
+        report["plots"] = _plots(out, out.parent, rows.record, report, y, probs, labels, task, rows.positive)
+    else:
+        report["label_audit"], audit_table = None, ""
+        _write_scores(out / "predictions.csv", rows.frame, y, model["pred"], labels, model.get("interval"))
+        plots.regression_plots(y, model["pred"], labels, out / "predicted_vs_true.png", out / "residuals.png")
+        report["plots"] = ["predicted_vs_true.png", "residuals.png"]
     if model["temperature"] is not None:
         calibration.reliability_diagram(model["uncalibrated"], probs, y, task, out / "reliability.png")
         report["plots"].append("reliability.png")
@@ -43,20 +49,21 @@ def _label_audit(out: Path, predictor, rows, probs, tuned, name: str) -> tuple[d
         rows.val,
         rows.y_val,
     )
+    inputs = rows.inputs
     parts = [
-        (name, rows.texts, rows.y, probs, "fine-tuned model"),
+        (name, inputs.shown(rows.frame), rows.y, probs, "fine-tuned model"),
         (
             "validation",
-            val["text"].tolist(),
+            inputs.shown(val),
             y_val,
-            predictor.predict_proba(val["text"].tolist()),
+            predictor.predict_proba(inputs.rows(val)),
             "fine-tuned model",
         ),
     ]
     skipped = None
     if len(train) <= label_audit.MAX_TRAIN_ROWS:
         oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
-        parts.append(("train", train["text"].tolist(), y_train, oof, "cross-validated TF-IDF + LR"))
+        parts.append(("train", inputs.shown(train), y_train, oof, "cross-validated TF-IDF + LR"))
     else:
         skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
     issues = label_audit.audit(parts, labels, task, tuned)
@@ -81,8 +88,24 @@ def _label_audit(out: Path, predictor, rows, probs, tuned, name: str) -> tuple[d
     return found, table
 
 
-def _write_predictions(path: Path, texts, y, pred, probs, labels, task) -> None:
-    frame = pd.DataFrame({"text": texts})
+def _write_scores(path: Path, rows: pd.DataFrame, y, pred, names, interval) -> None:
+    """A regression's predictions.csv: the text(s), each target's true and predicted score, its error and
+    (with an interval) its bounds; the largest errors first."""
+    frame = rows[[c for c in ("text", "text_b") if c in rows]].copy()
+    pred = np.asarray(pred).reshape(len(rows), -1)
+    for j, name in enumerate(names):
+        frame[f"true_{name}"] = np.round(y[:, j], 6)
+        frame[f"pred_{name}"] = np.round(pred[:, j], 6)
+        frame[f"error_{name}"] = np.round(pred[:, j] - y[:, j], 6)
+        if interval:
+            frame[f"low_{name}"] = np.round(pred[:, j] - interval["half_width"][j], 6)
+            frame[f"high_{name}"] = np.round(pred[:, j] + interval["half_width"][j], 6)
+    worst = np.abs(pred - y).mean(axis=1)
+    frame.iloc[np.argsort(-worst, kind="stable")].to_csv(path, index=False)
+
+
+def _write_predictions(path: Path, rows: pd.DataFrame, y, pred, probs, labels, task) -> None:
+    frame = rows[[c for c in ("text", "text_b") if c in rows]].copy().reset_index(drop=True)
     if task == "multilabel":
         for j, name in enumerate(labels):
             frame[f"true_{name}"] = y[:, j]

@@ -148,3 +148,30 @@ def learning_curve(table, metric: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def regression_plots(
+    y: np.ndarray, pred: np.ndarray, names: list[str], scatter: Path, residuals: Path
+) -> None:
+    """Predicted against true (the diagonal is perfect) and residuals against predicted, one panel a target
+    (at most four)."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float).reshape(len(y), -1)
+    shown = list(range(min(4, y.shape[1])))
+    for path, draw in ((scatter, _true_vs_predicted), (residuals, _residual_panel)):
+        fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
+        for ax, j in zip(axes[0], shown):
+            draw(ax, y[:, j], pred[:, j], names[j])
+        _save(fig, path)
+
+
+def _true_vs_predicted(ax, truth: np.ndarray, guess: np.ndarray, name: str) -> None:
+    low, high = float(min(truth.min(), guess.min())), float(max(truth.max(), guess.max()))
+    ax.scatter(truth, guess, s=8, alpha=0.4)
+    ax.plot([low, high], [low, high], ":", color="grey")
+    ax.set(xlabel=f"true {name}", ylabel=f"predicted {name}", title="Predicted vs true (test)")
+
+
+def _residual_panel(ax, truth: np.ndarray, guess: np.ndarray, name: str) -> None:
+    ax.scatter(guess, guess - truth, s=8, alpha=0.4)
+    ax.axhline(0, ls=":", color="grey")
+    ax.set(xlabel=f"predicted {name}", ylabel="predicted - true", title="Residuals (test)")

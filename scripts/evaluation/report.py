@@ -75,6 +75,19 @@ def calibration_sentence(report: dict[str, Any]) -> str:
     )
 
 
+def interval_sentence(report: dict[str, Any]) -> str:
+    """A regression's prediction interval and how often it held on the scored rows."""
+    found = report.get("interval")
+    if not found:
+        return ""
+    widths = ", ".join(f"{w:.4g}" for w in found["half_width"])
+    return (
+        f"Prediction interval: each score +- {widths} ({found['level']:.0%} split conformal, fitted on "
+        f"{found['rows']} {found['fitted_on']} rows); it covers {found['test']['covered']:.1%} of these "
+        f"{found['test']['rows']} rows."
+    )
+
+
 def leakage_sentence(report: dict[str, Any]) -> str:
     found = report.get("leakage")
     if not found:
@@ -131,7 +144,8 @@ def probe_note(report: dict[str, Any]) -> str:
         else ""
     )
     return (
-        " frozen_probe: logistic regression on the base model's mean-pooled embeddings, never fine-tuned"
+        f" frozen_probe: a linear model on the base model's {probe.get('pooling', 'mean')}-pooled embeddings, "
+        "never fine-tuned"
         f"{sample}; if it matches the transformer, fine-tuning bought nothing here."
     )
 
@@ -179,10 +193,10 @@ def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
 
 def cross_validated_sentence(report: dict[str, Any]) -> str:
     """A k-fold run's cross-validated estimate, and whether the test split is too small to stand alone."""
+    from scripts.common import tasks
     from scripts.evaluation.cross_validated import sentence
-    from scripts.evaluation.metrics import COLLAPSE_METRIC
 
-    return sentence(report.get("cross_validated"), report["data"]["rows"], COLLAPSE_METRIC[report["task"]])
+    return sentence(report.get("cross_validated"), report["data"]["rows"], tasks.get(report["task"]).compare)
 
 
 def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:
@@ -195,7 +209,8 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         f"# Evaluation of {report['run']}",
         "",
         f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
-        f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} labels.",
+        f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} "
+        f"{'targets' if report['task'] == 'regression' else 'labels'}.",
         "",
         flag,
         "",
@@ -203,21 +218,26 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         "",
         markdown_table(comparison_table(report)),
         "",
-        "In brackets: 95 % bootstrap intervals (stratified by class, seeded). " + paired_sentence(report),
+        "In brackets: 95 % bootstrap intervals (stratified by class, or by target quantile; seeded). "
+        + paired_sentence(report),
         "",
         leakage_sentence(report),
         "",
         calibration_sentence(report),
+        interval_sentence(report),
         "",
         audit_section(report, audit_table),
         "",
     ]
-    if not report["beats_baseline"]:
+    standing = baseline_standing(report)
+    if standing == "below":
         parts += [
-            f"**Below the TF-IDF + logistic regression baseline** ({report['baseline_check']}): more data or "
-            "epochs may help, or the baseline may be the better model here.",
+            f"**Below the TF-IDF baseline** ({report['baseline_check']}): more data or epochs may help, or "
+            "the baseline may be the better model here.",
             "",
         ]
+    elif standing == "tied with":
+        parts += [f"Tied with the TF-IDF baseline ({report['baseline_check']}).", ""]
     parts += _thresholds_and_per_class(report)
     parts += (
         ["## Plots", ""]
@@ -225,6 +245,12 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         + ["", "![training curve](../training_curve.png)", ""]
     )
     errors = report["errors"]
+    if "largest_errors" in errors:
+        parts += ["## Largest errors", ""]
+        for e in errors["largest_errors"]:
+            text = e["text"].replace("\n", " ").replace("|", "/")[:160]
+            parts.append(f"- true {_scores(e['true'])}, predicted {_scores(e['predicted'])}: {text}")
+        return "\n".join(parts + [""])
     parts += [f"## Error analysis ({errors['n_wrong']} wrong)", "", "Most confident wrong predictions:", ""]
     for w in errors["confident_wrong"]:
         text = w["text"].replace("\n", " ").replace("|", "/")[:160]
@@ -235,15 +261,29 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
     return "\n".join(parts)
 
 
+def _scores(values: dict[str, float]) -> str:
+    return ", ".join(f"{v:.4g}" if len(values) == 1 else f"{k} {v:.4g}" for k, v in values.items())
+
+
+def baseline_standing(report: dict[str, Any]) -> str:
+    """above, tied with, or below the TF-IDF baseline (a tie is a tie, never "below")."""
+    if "baseline_standing" in report:
+        return report["baseline_standing"]
+    return "above" if report["beats_baseline"] else "below"
+
+
 def print_table(report: dict[str, Any]) -> None:
     rows = comparison_table(report)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
+    sentence = interval_sentence(report)
+    if sentence:
+        print("\n" + sentence)
     if report["collapsed"]:
         print(f"\n!!! COLLAPSED MODEL: {report['collapse_check']}. Do not use it. !!!")
-    elif not report["beats_baseline"]:
-        print(f"\nNote: below the TF-IDF + logistic regression baseline ({report['baseline_check']}).")
+    elif baseline_standing(report) != "above":
+        print(f"\nNote: {baseline_standing(report)} the TF-IDF baseline ({report['baseline_check']}).")
 
 
 def error_words(wrong: dict[str, Any]) -> str:

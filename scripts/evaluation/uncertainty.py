@@ -17,18 +17,24 @@ import numpy as np
 
 RESAMPLES = 4000
 LEVEL = 0.95
+LOWER_IS_BETTER = {"rmse", "mae", "hamming_loss"}
 
 
-def resample_counts(y: np.ndarray, task: str, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, rows): how often each row is drawn in each resample."""
+def resample_counts(y: np.ndarray, task: Any, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, rows): how often each row is drawn in each resample, stratified by the task's strata
+    (class, or a regression's target quantile; multi-label rows as they are)."""
+    from scripts.common import tasks
+
+    kind = tasks.get(task) if isinstance(task, str) else task
     rng = np.random.default_rng(seed)
     n = len(y)
-    if task == "multilabel":
+    strata = kind.strata(y)
+    if strata is None:
         draws = rng.integers(0, n, size=(resamples, n))
-    else:  # stratified: each class is resampled within itself
+    else:  # stratified: each stratum is resampled within itself
         parts = []
-        for label in np.unique(y):
-            rows = np.flatnonzero(y == label)
+        for label in np.unique(strata):
+            rows = np.flatnonzero(strata == label)
             parts.append(rows[rng.integers(0, len(rows), size=(resamples, len(rows)))])
         draws = np.concatenate(parts, axis=1)
     flat = (np.arange(resamples)[:, None] * n + draws).ravel()
@@ -42,7 +48,9 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def single_label_scores(
     W: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int, positive: int | None, prob_pos: np.ndarray | None
 ) -> dict[str, np.ndarray]:
-    """Each resample's single-label metrics, as sklearn defines them (zero_division=0)."""
+    """Each resample's single-label metrics, as sklearn defines them (zero_division=0). Macro averages are
+    over one label set in every resample, the point estimate's (metrics.averaged_labels: the labels present
+    in the full sample's truth or predictions), never over what a resample happens to hold."""
     onehot = np.zeros((len(y), k * k))
     onehot[np.arange(len(y)), y * k + pred] = 1
     confusion = (W @ onehot).reshape(len(W), k, k)
@@ -51,7 +59,11 @@ def single_label_scores(
     truth, predicted = confusion.sum(axis=2), confusion.sum(axis=1)
     precision, recall = _ratio(tp, predicted), _ratio(tp, truth)
     f1 = _ratio(2 * precision * recall, precision + recall)
-    seen = (truth + predicted) > 0  # sklearn averages over the labels present in y or pred
+    from scripts.evaluation.metrics import averaged_labels
+
+    seen = np.zeros(k, dtype=bool)
+    seen[averaged_labels(y, pred)] = True
+    seen = np.broadcast_to(seen, truth.shape)
     correct = tp.sum(axis=1)
     mcc_den = np.sqrt((n**2 - (predicted**2).sum(1)) * (n**2 - (truth**2).sum(1)))
     scores = {
@@ -114,12 +126,12 @@ def multilabel_scores(W: np.ndarray, y: np.ndarray, pred: np.ndarray) -> dict[st
 
 
 def scores(
-    W: np.ndarray, task: str, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, positive: int | None
+    W: np.ndarray, task: Any, y: np.ndarray, pred: np.ndarray, probs: np.ndarray, positive: int | None
 ) -> dict[str, np.ndarray]:
-    if task == "multilabel":
-        return multilabel_scores(W, y.astype(int), pred.astype(int))
-    prob_pos = probs[:, positive] if task == "binary" else None
-    return single_label_scores(W, y, pred, probs.shape[1], positive if task == "binary" else None, prob_pos)
+    from scripts.common import tasks
+
+    kind = tasks.get(task) if isinstance(task, str) else task
+    return kind.resampled(W, y, pred, probs, positive)
 
 
 def interval(values: np.ndarray) -> list[float]:
@@ -148,7 +160,7 @@ def paired(
     share of resamples where the transformer is ahead."""
     a = scores(W, task, y, *ours, positive)[metric]
     b = scores(W, task, y, *theirs, positive)[metric]
-    difference = a - b
+    difference = (a - b) * (-1 if metric in LOWER_IS_BETTER else 1)  # > 0: the transformer is better
     return {
         "metric": metric,
         "difference_interval": interval(difference),

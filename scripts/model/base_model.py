@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scripts.common import tasks
 from scripts.common.errors import UserError
 from scripts.common.runtime import offline
 from scripts.model import architectures
@@ -138,9 +139,25 @@ def hub_base_model(model_name: str) -> str | None:
     return model_name
 
 
-def token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
-    """Each text's token count with the special tokens, untruncated."""
-    return np.array([len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]])
+def tokenize(tokenizer, rows: Sequence[Any], **kwargs: Any) -> Any:
+    """The tokenizer on texts, or on (first, second) pairs as its pair input (token types where the model
+    has them; `truncation=True` cuts the longer text first)."""
+    rows = list(rows)
+    if rows and isinstance(rows[0], tuple):
+        return tokenizer([a for a, _ in rows], [b for _, b in rows], **kwargs)
+    return tokenizer(rows, **kwargs)
+
+
+def row_length(row: Any) -> int:
+    """Characters of a text or of a pair's two texts (the order batches are sorted in)."""
+    return len(row[0]) + len(row[1]) if isinstance(row, tuple) else len(row)
+
+
+def token_lengths(tokenizer, texts: Sequence[Any]) -> np.ndarray:
+    """Each text's (or pair's) token count with the special tokens, untruncated."""
+    if not len(texts):
+        return np.zeros(0, dtype=np.int64)
+    return np.array([len(ids) for ids in tokenize(tokenizer, texts, truncation=False)["input_ids"]])
 
 
 def batches_by_length(
@@ -148,11 +165,16 @@ def batches_by_length(
 ) -> Iterator[tuple[np.ndarray, Any]]:
     """The texts tokenised (PyTorch tensors) in batches of similar length, longest first, so that little
     padding is computed; each batch with the input positions of its rows, for results in input order."""
-    order = np.argsort([-len(t) for t in texts], kind="stable")
+    order = np.argsort([-row_length(t) for t in texts], kind="stable")
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        encoded = tokenizer(
-            [texts[i] for i in rows], truncation=True, max_length=max_len, padding=True, return_tensors="pt"
+        encoded = tokenize(
+            tokenizer,
+            [texts[i] for i in rows],
+            truncation=True,
+            max_length=max_len,
+            padding=True,
+            return_tensors="pt",
         )
         yield rows, encoded
 
@@ -191,9 +213,7 @@ def write_label_map(model_dir: Path, label_names: list[str], task: str, extra: M
     config = json.loads(config_path.read_text())
     config["id2label"] = {str(i): name for i, name in enumerate(label_names)}
     config["label2id"] = {name: i for i, name in enumerate(label_names)}
-    config["problem_type"] = (
-        "multi_label_classification" if task == "multilabel" else "single_label_classification"
-    )
+    config["problem_type"] = tasks.get(task).problem_type
     config["torch_dtype" if "dtype" not in config else "dtype"] = "float32"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     meta = {"task": task, "labels": label_names, **extra}

@@ -20,11 +20,22 @@ class Predictor:
     model: Any
     tokenizer: Any
     task: str
-    labels: list[str]
+    labels: list[str]  # class names, or a regression's target names
     max_seq_length: int
     thresholds: list[float] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     device: Any = "cpu"
+
+    @property
+    def kind(self) -> Any:
+        from scripts.common import tasks
+
+        return tasks.get(self.task)
+
+    @property
+    def pair(self) -> bool:
+        """Whether the model reads a pair of texts (rows are (first, second) tuples)."""
+        return bool(self.meta.get("text_pair"))
 
     def fit_texts(self, texts: Sequence[str]) -> list[str]:
         """The texts as the model was trained on them: long ones cut by the run's truncation rule."""
@@ -32,24 +43,45 @@ class Predictor:
 
         return fit(texts, self.tokenizer, self.max_seq_length, self.meta.get("truncation", "head"))
 
-    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """The model's raw scores, in input order. A run trained on windows (long_texts=chunks) scores
-        every window of a long text and averages their logits, as its validation did."""
-        texts = ["" if t is None else str(t) for t in texts]
+    def rows(self, items: Sequence[Any]) -> list[Any]:
+        """Inputs as the model takes them: strings, or (first, second) tuples for a pair model; a pair
+        model refuses single texts (one line, never a silent guess at the second text)."""
+        from scripts.common.errors import UserError
+
+        if self.pair:
+            bad = next((x for x in items if not (isinstance(x, (tuple, list)) and len(x) == 2)), None)
+            if bad is not None:
+                raise UserError(
+                    f"this model reads pairs of texts, and got {str(bad)[:60]!r}; give both texts of each pair"
+                )
+            return [("" if a is None else str(a), "" if b is None else str(b)) for a, b in items]
+        return ["" if t is None else str(t) for t in items]
+
+    def predict_logits(self, texts: Sequence[Any], batch_size: int = 64) -> np.ndarray:
+        """The model's raw outputs, in input order. A run trained on windows (long_texts=chunks) scores
+        every window of a long text and averages their logits weighted by their tokens, as its
+        validation did; a pair is read in one sequence, cut longest first."""
+        texts = self.rows(texts)
+        if self.pair:
+            return self.batch_logits(texts, batch_size)
         if self.meta.get("long_texts") != "chunks":
             return self.batch_logits(self.fit_texts(texts), batch_size)
-        from scripts.model.windows import pool, split
+        from scripts.model.windows import pool, split, text_tokens
 
         pieces, owners = split(texts, self.tokenizer, self.max_seq_length, int(self.meta["window_overlap"]))
-        return pool(self.batch_logits(pieces, batch_size), owners, len(texts))
+        return pool(
+            self.batch_logits(pieces, batch_size), owners, len(texts), text_tokens(pieces, self.tokenizer)
+        )
 
-    def batch_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Raw scores of texts that fit, in input order (sorted by length and padded per batch)."""
+    def batch_logits(self, texts: Sequence[Any], batch_size: int = 64) -> np.ndarray:
+        """Raw scores of texts (or pairs) that fit, in input order (sorted by length, padded per batch)."""
         import torch
 
-        if not texts:
+        from scripts.model.base_model import tokenize
+
+        if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
+        encoded = tokenize(self.tokenizer, texts, truncation=True, max_length=self.max_seq_length)
         ids = encoded["input_ids"]
         order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
@@ -60,36 +92,39 @@ class Predictor:
                 batch = self.tokenizer.pad(
                     {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
                 )
-                out[rows] = self.model(**batch.to(self.device)).logits.float().cpu().numpy()
+                logits = self.model(**batch.to(self.device)).logits.float().cpu().numpy()
+                out[rows] = logits.reshape(len(rows), -1)
         return out
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Class probabilities (softmax) or per-label probabilities (sigmoid), in input order, at the
-        temperature fitted on validation (quickfit.json), so predict, the app and the card agree."""
-        from scripts.evaluation.calibration import activate
-
+    def predict_proba(self, texts: Sequence[Any], batch_size: int = 64) -> np.ndarray:
+        """What a user reads: class probabilities (softmax), per-label probabilities (sigmoid), or a
+        regression's scores in the data's units, in input order, at the temperature fitted on validation
+        (quickfit.json), so predict, the app and the card agree."""
         logits = self.predict_logits(texts, batch_size)
-        return activate(logits, self.task, self.meta.get("temperature")).astype(np.float32)
+        return self.kind.activate(logits, self.meta.get("temperature")).astype(np.float32)
 
     def decide(self, probs: np.ndarray) -> list:
-        """Probabilities -> label names (single-label) or tuples of names (multi-label, stored thresholds)."""
+        """Outputs -> label names (single-label), tuples of names (multi-label, stored thresholds) or tuples
+        of scores (regression)."""
         positive = self.labels.index(self.meta["positive_label"]) if self.meta.get("positive_label") else None
-        ids = decide(probs, self.task, self.thresholds or None, positive)
-        if self.task == "multilabel":
-            return [tuple(self.labels[j] for j in np.flatnonzero(row)) for row in ids]
-        return [self.labels[i] for i in ids]
+        return self.kind.named(self.kind.decide(probs, self.thresholds or None, positive), self.labels)
+
+    def intervals(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """A regression's prediction interval around each score (split conformal, quickfit.json), or None."""
+        interval = self.meta.get("interval")
+        if not interval:
+            return None
+        width = np.asarray(interval["half_width"], dtype=np.float64)
+        return scores - width, scores + width
 
 
 def decide(probs: np.ndarray, task: str, thresholds: list[float] | None, positive: int | None) -> np.ndarray:
-    """The decision rule, in one place: label ids (single-label) or a 0/1 matrix (multi-label).
-    Multi-label: each label at its threshold (0.5 without); binary with a tuned threshold: the positive
-    class when its probability reaches it; otherwise the most probable class."""
-    if task == "multilabel":
-        cut = np.array(thresholds) if thresholds else 0.5
-        return (probs >= cut).astype(int)
-    if task == "binary" and thresholds:
-        return np.where(probs[:, positive] >= thresholds[0], positive, 1 - positive)
-    return probs.argmax(axis=1)
+    """The decision rule, in one place (the task's): label ids (single-label), a 0/1 matrix (multi-label)
+    or the scores (regression). Multi-label: each label at its threshold (0.5 without); binary with a tuned
+    threshold: the positive class when its probability reaches it; otherwise the most probable class."""
+    from scripts.common import tasks
+
+    return tasks.get(task).decide(probs, thresholds, positive)
 
 
 def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = False) -> Predictor:
@@ -115,13 +150,12 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
             "give a run folder made by `make train`"
         )
     from scripts.common.runs import read_json
+    from scripts.model.meta import validate_meta
 
-    meta = read_json(model_dir / "quickfit.json")  # damage is one line naming the file
-    if not isinstance(meta, dict) or not {"task", "labels", "max_seq_length"} <= set(meta):
-        raise UserError(
-            f"{model_dir / 'quickfit.json'} is damaged (task, labels or max_seq_length missing); restore it"
-        )
+    path = model_dir / "quickfit.json"
+    meta = validate_meta(read_json(path), path)  # damage is one line naming the file and the field
     model, tokenizer = load_complete(model_dir)
+    check_label_count(model.config.num_labels, meta, model_dir / "config.json")
     model.eval()
     target = device()
     if quantize:  # int8 dynamic quantisation runs on the CPU
@@ -140,6 +174,17 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
         meta=meta,
         device=target,
     )
+
+
+def check_label_count(outputs: int, meta: dict[str, Any], where: Path) -> None:
+    """The model's outputs, its config and quickfit.json agree on the number of labels (or targets)."""
+    from scripts.common.errors import UserError
+
+    if outputs != len(meta["labels"]):
+        raise UserError(
+            f"{where} gives {outputs} outputs but quickfit.json names {len(meta['labels'])} labels; the files "
+            "come from different runs: restore the folder, or train (or export) again"
+        )
 
 
 def load_complete(model_dir: Path) -> tuple[Any, Any]:

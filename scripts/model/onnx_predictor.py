@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scripts.common.errors import UserError
+from scripts.model.base_model import tokenize
 from scripts.model.inference import Predictor
 
 FP32, INT8 = "model.onnx", "model_quantized.onnx"
@@ -41,18 +42,24 @@ class TokenizerAdapter:
         processor = self.backend.post_processor
         return processor.num_special_tokens_to_add(pair) if processor is not None else 0
 
-    def __call__(self, texts, add_special_tokens: bool = True, return_offsets_mapping: bool = False, **_):
+    def __call__(
+        self, texts, pairs=None, add_special_tokens: bool = True, return_offsets_mapping: bool = False, **_
+    ):
         single = isinstance(texts, str)
-        encodings = self.backend.encode_batch(
-            [texts] if single else list(texts), add_special_tokens=add_special_tokens
-        )
+        items = [texts] if single else list(texts)
+        if (
+            pairs is not None
+        ):  # tokenizer(first_texts, second_texts): pairs, as transformers' tokenizers take them
+            items = list(zip(items, [pairs] if single else list(pairs)))
+        encodings = self.backend.encode_batch(items, add_special_tokens=add_special_tokens)
         out: dict[str, Any] = {"input_ids": [e.ids for e in encodings]}
         if return_offsets_mapping:
             out["offset_mapping"] = [e.offsets for e in encodings]
         return {k: v[0] for k, v in out.items()} if single else out
 
-    def batch(self, texts: Sequence[str], max_length: int) -> dict[str, np.ndarray]:
-        """Model inputs for texts, cut at max_length tokens (specials included), padded to the longest."""
+    def batch(self, texts: Sequence[Any], max_length: int) -> dict[str, np.ndarray]:
+        """Model inputs for texts (or (first, second) pairs, cut longest first), cut at max_length tokens
+        (specials included), padded to the longest."""
         self.backend.enable_truncation(max_length=max_length)
         self.backend.enable_padding(pad_id=self.pad_id, direction=self.padding_side)
         try:
@@ -83,13 +90,13 @@ class OnnxPredictor(Predictor):
             return out
         # sorted by token count (a second tokenisation, but sorting by characters measured 33 % slower
         # on SMS spam: more padding per batch)
-        lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
+        lengths = [len(ids) for ids in tokenize(self.tokenizer, texts)["input_ids"]]
         order = np.argsort([-n for n in lengths], kind="stable")
         wanted = [i.name for i in self.model.get_inputs()]
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = self.tokenizer.batch([texts[i] for i in rows], self.max_seq_length)
-            out[rows] = self.model.run(None, {name: batch[name] for name in wanted})[0]
+            out[rows] = self.model.run(None, {name: batch[name] for name in wanted})[0].reshape(len(rows), -1)
         return out
 
 
@@ -115,9 +122,12 @@ def load_onnx_predictor(folder: Path, threads: Any = "auto", quantized: bool = F
             + (" QUANTIZE=1" if quantized else "")
             + "` first, or predict with BACKEND=torch"
         )
-    meta = _read(folder / "quickfit.json")
-    if not meta or not (folder / "tokenizer.json").exists():
+    from scripts.model.inference import check_label_count
+    from scripts.model.meta import validate_meta
+
+    if not (folder / "quickfit.json").exists() or not (folder / "tokenizer.json").exists():
         raise UserError(f"{folder} lacks quickfit.json or tokenizer.json beside the ONNX model; export again")
+    meta = validate_meta(_read(folder / "quickfit.json"), folder / "quickfit.json")
     options = ort.SessionOptions()
     options.intra_op_num_threads = physical_cores() if threads == "auto" else int(threads)
     options.log_severity_level = 3
@@ -125,6 +135,14 @@ def load_onnx_predictor(folder: Path, threads: Any = "auto", quantized: bool = F
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own error types for a damaged file
         raise UserError(f"{path} cannot be loaded ({str(exc).splitlines()[0][:160]}); export again") from exc
+    shape = session.get_outputs()[0].shape
+    outputs = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
+    if outputs is None:
+        raise UserError(f"{path} does not output one row of scores per text (shape {shape}); export again")
+    check_label_count(outputs, meta, path)
+    config = _read(folder / "config.json")
+    if config.get("id2label") and len(config["id2label"]) != len(meta["labels"]):
+        check_label_count(len(config["id2label"]), meta, folder / "config.json")
     return OnnxPredictor(
         model=session,
         tokenizer=TokenizerAdapter(folder),

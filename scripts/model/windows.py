@@ -1,6 +1,6 @@
 """Long texts read whole: a text longer than max_seq_length is cut into overlapping windows on token
 boundaries, each window is scored, and the window logits are averaged per text (per label for
-multi-label). Training sees the windows, each carrying its text's labels, at most `cap` per text so one
+multi-label), weighted by each window's tokens. Training sees the windows, each carrying its text's labels, at most `cap` per text so one
 long document cannot dominate; validation, `make eval`, `make predict`, the app, the ONNX path and the
 card's snippet pool every window of a text, the same way.
 
@@ -81,22 +81,25 @@ def split(
     return pieces, np.asarray(owners, dtype=np.int64)
 
 
-def pool(window_logits: np.ndarray, owners: np.ndarray, n_texts: int) -> np.ndarray:
-    """The mean of each text's window logits (log-odds for multi-label), in text order."""
+def pool(
+    window_logits: np.ndarray, owners: np.ndarray, n_texts: int, tokens: np.ndarray | None = None
+) -> np.ndarray:
+    """Each text's window logits (raw, every task) averaged, weighted by the window's tokens so a short
+    last window weighs what it holds; in text order."""
+    weights = (
+        np.ones(len(owners)) if tokens is None else np.maximum(np.asarray(tokens, dtype=np.float64), 1.0)
+    )
     sums = np.zeros((n_texts, window_logits.shape[1]), dtype=np.float64)
-    np.add.at(sums, owners, window_logits.astype(np.float64))
-    counts = np.bincount(owners, minlength=n_texts).astype(np.float64)
-    return (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+    np.add.at(sums, owners, window_logits.astype(np.float64) * weights[:, None])
+    totals = np.bincount(owners, weights=weights, minlength=n_texts)
+    return (sums / np.maximum(totals, 1e-12)[:, None]).astype(np.float32)
 
 
-def pool_outputs(outputs: np.ndarray, owners: np.ndarray, n_texts: int, probabilities: bool) -> np.ndarray:
-    """pool() for outputs that are probabilities (Simple Transformers' multi-label validation): pooled as
-    log-odds, as the predictor pools the logits, and returned as probabilities."""
-    if not probabilities:
-        return pool(outputs, owners, n_texts)
-    from scripts.evaluation.calibration import activate, log_odds
-
-    return activate(pool(log_odds(outputs), owners, n_texts), "multilabel")
+def text_tokens(pieces: Sequence[str], tokenizer: Any) -> np.ndarray:
+    """Each window's text tokens (no special tokens): its weight in pool()."""
+    if not len(pieces):
+        return np.zeros(0)
+    return np.array([len(ids) for ids in tokenizer(list(pieces), add_special_tokens=False)["input_ids"]])
 
 
 def window_counts(lengths: Sequence[int], room: int, overlap: int) -> np.ndarray:

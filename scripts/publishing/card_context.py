@@ -276,9 +276,17 @@ def usage_values(
 
 
 def onnx_values(ref: str, onnx: Path | None) -> dict[str, Any]:
-    """Where the ONNX snippet finds its files: the Hub repo's onnx/ folder, or the run's local onnx/."""
+    """Where the ONNX snippet finds its files: the Hub repo's onnx/ folder, or the run's local onnx/. Only
+    an export of exactly this model, whose checks ran (parity.json), is shown and claimed."""
+    from scripts.model.meta import check_bound
+
     if onnx is None or not (onnx / "model.onnx").exists():
         return {"onnx": False}
+    try:
+        parity = check_bound(onnx, onnx.parent / "model")
+    except UserError:
+        return {"onnx": False}
+    int8 = parity.get("int8") or {}
     hub = "/" in ref and not ref.startswith(("/", "."))
 
     def where(name: str, local: Path) -> str:
@@ -286,7 +294,9 @@ def onnx_values(ref: str, onnx: Path | None) -> dict[str, Any]:
 
     return {
         "onnx": True,
-        "onnx_int8": (onnx / "model_quantized.onnx").exists(),
+        "onnx_rows": parity["rows"],
+        "onnx_int8_shown": bool(int8.get("shown", True)),
+        "onnx_int8": (onnx / "model_quantized.onnx").exists() and bool(int8.get("kept")),
         "tokenizer_path": where("tokenizer.json", onnx / "tokenizer.json"),
         "onnx_path": where("onnx/model.onnx", onnx / "model.onnx"),
     }

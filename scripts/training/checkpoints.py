@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,13 +21,13 @@ def copy_model_files(src: Path, dst: Path) -> None:
         raise RuntimeError(f"no model.safetensors in {src}: weights must be saved as safetensors")
 
 
-def validation_probabilities(checkpoint: Path, task: str) -> np.ndarray:
-    """The validation probabilities Simple Transformers computed for this checkpoint while training."""
+def validation_probabilities(
+    checkpoint: Path, kind: Any, scale: dict[str, list[float]] | None = None
+) -> np.ndarray:
+    """What the saved model must give on the validation rows, from the raw outputs its evaluation kept
+    while training: probabilities, or a regression's scores in the data's units."""
     outputs = np.load(checkpoint / VALIDATION_OUTPUTS, allow_pickle=False).astype(np.float64)
-    if task == "multilabel":
-        return outputs  # already sigmoid probabilities
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return kind.activate(kind.from_model(outputs, scale))
 
 
 def epoch_checkpoint(checkpoints: Path, epoch: int) -> Path:

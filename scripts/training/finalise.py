@@ -33,12 +33,20 @@ def finalise(
         "long_texts": cfg["long_texts"],
         "window_overlap": cfg["window_overlap"],
         "model_type": cfg["model_type"],
+        "text_pair": dataset.text_pair,
+        "target_scale": cfg.get("target_scale"),  # already folded into the head; kept for the record
     }
     base_model.write_label_map(result.model_dir, dataset.label_names, dataset.task, meta)
-    logits = check_saved_model(result, validation, cfg)
+    logits = check_saved_model(result, validation, cfg, dataset)
     source = "validation"
     if selection is not None and selection.method == "kfold":
         logits, source = selection.oof_logits, "out-of-fold"
+    if not dataset.kind.has_temperature:  # regression: a prediction interval instead of a temperature
+        interval = prediction_interval(logits, dataset, validation, source)
+        base_model.update_model_meta(
+            result.model_dir, {"thresholds": [], "temperature": None, "interval": interval}
+        )
+        return {"calibration": None, "thresholds": None, "interval": interval}
     temperature, calibration_info, validation_probs = calibrate(logits, dataset, validation, cfg, source)
     tuned, threshold_info = tune_thresholds(dataset, cfg, validation, validation_probs, source)
     base_model.update_model_meta(
@@ -52,22 +60,45 @@ def finalise(
     return {"calibration": calibration_info, "thresholds": threshold_info}
 
 
+def prediction_interval(
+    scores: np.ndarray, dataset: Dataset, validation: pd.DataFrame, source: str
+) -> dict[str, Any] | None:
+    """The 90 % split-conformal half-width of each target from held-out residuals (validation, or out of
+    fold), said; None (and said why) when the rows are too few."""
+    from scripts.evaluation.intervals import LEVEL, conformal_half_width
+
+    y = dataset.kind.encode(validation["labels"], dataset.label_names)
+    widths, why = conformal_half_width(y, scores, LEVEL)
+    if widths is None:
+        say(f"no prediction interval: {why}")
+        return None
+    say(f"{LEVEL:.0%} prediction interval: +- {', '.join(f'{w:.4g}' for w in widths)} ({why}, {source})")
+    return {
+        "level": LEVEL,
+        "half_width": widths,
+        "fitted_on": source,
+        "rows": len(y),
+        "method": "split conformal",
+    }
+
+
 # How far the saved model's validation probabilities may drift from the training-time ones: float
 # round-off in fp32 (padding per batch instead of to max_seq_length); half precision rounds more.
 SAVED_MODEL_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2}
 
 
-def check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any]) -> np.ndarray:
+def check_saved_model(result, validation: pd.DataFrame, cfg: dict[str, Any], dataset: Dataset) -> np.ndarray:
     """Load the saved folder as every later stage will (plain transformers) and check it reproduces the
-    validation probabilities of the chosen epoch as computed during training: a head that does not
-    round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the Hub."""
-    from scripts.evaluation.calibration import activate
+    validation probabilities (or scores) of the chosen epoch as computed during training: a head that does
+    not round-trip, a tokenizer that differs, or weights that were not saved are caught here, not on the
+    Hub. A regression's scores are compared relative to each target's spread."""
     from scripts.model.inference import load_predictor
 
     predictor = load_predictor(result.model_dir, cfg["threads"])
-    logits = predictor.predict_logits(validation["text"].tolist(), cfg["eval_batch_size"])
-    probs = activate(logits, predictor.task)
-    drift = float(np.abs(probs - result.validation_probs).max()) if len(probs) else 0.0
+    logits = predictor.predict_logits(dataset.inputs.rows(validation), cfg["eval_batch_size"])
+    probs = predictor.kind.activate(logits)
+    spread = np.asarray((cfg.get("target_scale") or {}).get("std") or [1.0])
+    drift = float((np.abs(probs - result.validation_probs) / spread).max()) if len(probs) else 0.0
     if drift > SAVED_MODEL_TOLERANCE[cfg["precision"]]:
         raise UserError(
             f"the saved {cfg['model_type']} model does not reproduce its training-time validation "
@@ -128,7 +159,9 @@ def tune_thresholds(
     source: str = "validation",
 ) -> tuple[list[float], dict[str, Any] | None]:
     """Multi-label always, binary when asked: thresholds from the validation split only."""
-    if dataset.task == "multiclass" or (dataset.task == "binary" and not cfg["tune_binary_threshold"]):
+    if dataset.kind.threshold_counts(len(dataset.label_names))[-1] == 0 or (
+        dataset.positive_label is not None and not cfg["tune_binary_threshold"]
+    ):
         return [], None
     y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
     if dataset.task == "binary":

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common import tasks
 from scripts.common.errors import UserError
 from scripts.common.runtime import quiet_environment, seed_everything
 from scripts.model import architectures, probe_start
@@ -137,15 +138,24 @@ def train(
     source = _starting_point(
         model_name, resume_from, cfg, task, len(label_names), train_df, max_seq_length, work
     )
+    kind = tasks.get(task)
     model = _load_model(
-        task, architecture, model_name, source, len(label_names), args, class_weight, pos_weight
+        kind, architecture, model_name, source, len(label_names), args, class_weight, pos_weight
     )
     shutil.rmtree(work / "probe_start", ignore_errors=True)  # loaded: the fine-tune saves its own
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
-    train_frame = pd.DataFrame({"text": train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
-    eval_frame = pd.DataFrame({"text": eval_df["text"].tolist(), "labels": eval_df["encoded"].tolist()})
+    model.task_kind = kind
+    pair = "text_b" in train_df
+    # Simple Transformers reads a pair as text_a/text_b (its training path hands them to CompactTokens)
+    first = "text_a" if pair else "text"
+    train_frame = pd.DataFrame({first: train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
+    if pair:
+        train_frame.insert(1, "text_b", train_df["text_b"].tolist())
+    eval_frame = eval_df[[c for c in ("text", "text_b") if c in eval_df]].assign(
+        labels=eval_df["encoded"].tolist()
+    )
     _score_per_document(model, eval_df)
-    eval_key = "eval_df" if task == "multilabel" else "eval_data"  # the two classes name it differently
+    eval_key = "eval_df" if kind.head == "multi" else "eval_data"  # the two classes name it differently
     with _no_torchvision_formatting():
         global_step, details = model.train_model(
             train_frame, **{eval_key: eval_frame, metric_name: metric_fn}
@@ -153,7 +163,15 @@ def train(
     if not world.main:
         return None  # rank 0 keeps the checkpoints and picks the best epoch
     return _keep_best_epoch(
-        model, details, work, Path(args["output_dir"]), resume_from, metric_name, task, int(global_step)
+        model,
+        details,
+        work,
+        Path(args["output_dir"]),
+        resume_from,
+        metric_name,
+        kind,
+        int(global_step),
+        cfg.get("target_scale"),
     )
 
 
@@ -171,21 +189,24 @@ def _starting_point(model_name, resume_from, cfg, task, n_labels, train_df, max_
     )
 
 
-def _load_model(task, architecture, model_name, source, num_labels, args, class_weight, pos_weight):
-    """Simple Transformers' single- or multi-label model (quickfit's subclasses) on the base weights."""
+def _load_model(kind, architecture, model_name, source, num_labels, args, class_weight, pos_weight):
+    """Simple Transformers' single- or multi-label model (quickfit's subclasses) on the base weights; a
+    regression is its single-label class with `regression` and one output a target."""
     import torch
 
     classes = model_classes()
     st_type = architectures.simpletransformers_type(architecture)
     use_cuda = torch.cuda.is_available()
+    if not kind.classifies:
+        args = {**args, "regression": True, "config": {"problem_type": kind.problem_type}}
     try:
-        if task == "multilabel":
+        if kind.head == "multi":
             model = classes["multi"](
                 st_type, source, num_labels=num_labels, pos_weight=pos_weight, args=args, use_cuda=use_cuda
             )
         else:
             model = classes["single"](st_type, source, num_labels=num_labels, args=args, use_cuda=use_cuda)
-            model.set_class_weight(class_weight)
+            model.set_loss_weight(class_weight)
     except (OSError, ValueError) as exc:
         raise UserError(
             f"could not load model {model_name!r} as {architecture!r}: {str(exc).splitlines()[0][:200]}; "
@@ -219,8 +240,11 @@ def _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch,
     model.pass_cost = PASS_COST_POSITIONS if cfg.get("sub_batches") is True else None  # resolved by recipes
 
 
-def _keep_best_epoch(model, details, work, checkpoints, resume_from, metric_name, task, global_step):
-    """history.csv over every epoch (a resumed run's earlier ones included) and the best epoch's model."""
+def _keep_best_epoch(
+    model, details, work, checkpoints, resume_from, metric_name, kind, global_step, scale=None
+):
+    """history.csv over every epoch (a resumed run's earlier ones included) and the best epoch's model (a
+    regression's target scale folded into its head, so it outputs the data's units)."""
     import pandas as pd
 
     history = pd.DataFrame(details)
@@ -236,15 +260,44 @@ def _keep_best_epoch(model, details, work, checkpoints, resume_from, metric_name
     kept = model.checkpoint_files != "outputs"  # a fold: only its out-of-fold outputs are read
     if kept:
         copy_model_files(checkpoint, work / "model")
+        if scale:
+            fold_scale_into_head(work / "model", scale)
     return TrainResult(
         model_dir=work / "model" if kept else None,
         history=history,
         best_metric=float(best_row[metric_name]),
         global_step=global_step,
         best_epoch=int(best_row["epoch"]),
-        validation_probs=validation_probabilities(checkpoint, task),
+        validation_probs=validation_probabilities(checkpoint, kind, scale),
         pass_cost=_pass_cost_used(model),
     )
+
+
+def fold_scale_into_head(model_dir: Path, scale: dict[str, list[float]]) -> None:
+    """y = z * std + mean folded into the classifier's last linear layer (weight * std, bias * std + mean):
+    the saved model gives the data's units with no quickfit code in between."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = model_dir / "model.safetensors"
+    state = load_file(str(path))
+    std = torch.tensor(scale["std"], dtype=torch.float32)
+    mean = torch.tensor(scale["mean"], dtype=torch.float32)
+    heads = [
+        key[: -len(".weight")]
+        for key, value in state.items()
+        if key.startswith("classifier")
+        and key.endswith(".weight")
+        and value.dim() == 2
+        and value.shape[0] == len(std)
+        and f"{key[: -len('.weight')]}.bias" in state
+    ]
+    if not heads:
+        raise RuntimeError(f"no output layer with {len(std)} outputs in {path}: cannot fold the target scale")
+    head = sorted(heads)[-1]  # the last linear layer (RoBERTa's classifier.out_proj after its dense)
+    state[f"{head}.weight"] = state[f"{head}.weight"].float() * std[:, None]
+    state[f"{head}.bias"] = state[f"{head}.bias"].float() * std + mean
+    save_file(state, str(path), metadata={"format": "pt"})
 
 
 def _pass_cost_used(model) -> float | None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from scripts.common.console import quiet, say
-from scripts.data.dataset import Dataset, encode_labels
+from scripts.data.dataset import Dataset
 
 SETTINGS = ("auto", "validation", "kfold")
 MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold chooses the epoch
@@ -86,15 +86,23 @@ def pooled(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([splits["train"], splits["validation"]], ignore_index=True)
 
 
-def fold_indices(rows: pd.DataFrame, task: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds for single-label data (plain shuffled folds when a class has too few rows, and for
-    multi-label)."""
+def fold_indices(rows: pd.DataFrame, dataset: Dataset, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds: by class (single-label), iteratively by label (multi-label, iterstrat), by target
+    quantile (regression); plain shuffled folds where a stratum has fewer rows than folds."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     k = min(FOLDS, len(rows))
-    if task != "multilabel" and rows["labels"].value_counts().min() >= k:
+    kind = dataset.kind
+    y = kind.encode(rows["labels"], dataset.label_names)
+    if kind.stratify == "iterative" and k >= 2:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(rows)), y))
+    strata = kind.strata(y)
+    if strata is not None and k >= 2 and np.bincount(strata).min() >= k:
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(rows)), rows["labels"].astype(str)))
+        return list(splitter.split(np.zeros(len(rows)), strata))
     return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(rows))))
 
 
@@ -106,7 +114,7 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
     rows = plan.selection.rows
     epochs = int(plan.cfg["num_train_epochs"])
     oof = None
-    folds = fold_indices(rows, dataset.task, plan.cfg["manual_seed"])
+    folds = fold_indices(rows, dataset, plan.cfg["manual_seed"])
     # every fold runs every epoch, and keeps only each epoch's out-of-fold outputs
     fold_cfg = {**plan.cfg, "use_early_stopping": False, "checkpoint_files": "outputs"}
     for k, (train_idx, held_idx) in enumerate(folds, 1):
@@ -117,15 +125,18 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
         fold_work = work / "folds" / str(k)
         fold_work.mkdir(parents=True)
         train_fn(fold_plan, dataset, base, fold_work)
-        outputs = epoch_outputs(fold_work / "checkpoints", epochs, dataset.task)
+        # each fold's outputs in the data's units (a regression fold standardises with its own rows)
+        outputs = dataset.kind.from_model(
+            epoch_outputs(fold_work / "checkpoints", epochs), fold_plan.cfg["target_scale"]
+        )
         if oof is None:
             oof = np.zeros((epochs, len(rows), outputs.shape[2]), dtype=np.float32)
         oof[:, held_idx] = outputs
         shutil.rmtree(fold_work, ignore_errors=True)
     shutil.rmtree(work / "folds", ignore_errors=True)
-    y = np.array(encode_labels(rows["labels"], dataset.label_names, dataset.task))
-    scores = [epoch_score(plan, dataset.task, y, logits) for logits in oof]
-    losses = [log_loss(dataset.task, y, logits) for logits in oof]
+    y = dataset.kind.encode(rows["labels"], dataset.label_names)
+    scores = [float(plan.metric_fn(y, logits)) for logits in oof]
+    losses = [log_loss(dataset.kind, y, logits) for logits in oof]
     best = best_epoch(scores, losses)
     say(
         f"k-fold: out-of-fold {plan.metric_name} by epoch "
@@ -147,35 +158,26 @@ def best_epoch(scores: list[float], losses: list[float]) -> int:
     return min(tied, key=lambda i: (losses[i], i))
 
 
-def log_loss(task: str, y: np.ndarray, logits: np.ndarray) -> float:
-    """Mean out-of-fold log-loss (cross-entropy; per-label binary cross-entropy for multi-label)."""
+def log_loss(kind: Any, y: np.ndarray, logits: np.ndarray) -> float:
+    """Mean out-of-fold loss of the tie-break: log-loss (cross-entropy; per-label binary cross-entropy for
+    multi-label), or the mean squared error of a regression's scores."""
     from scripts.evaluation import calibration
 
-    return float(np.mean(calibration.log_loss(logits, y, task)))
+    if not kind.has_temperature:
+        return float(np.mean((np.asarray(logits) - y.reshape(len(y), -1)) ** 2))
+    return float(np.mean(calibration.log_loss(logits, y, kind.name)))
 
 
-def epoch_outputs(checkpoints: Path, epochs: int, task: str) -> np.ndarray:
-    """(epochs, held-out rows, labels): each epoch's validation logits (log-odds for multi-label)."""
-    from scripts.evaluation.calibration import log_odds
+def epoch_outputs(checkpoints: Path, epochs: int) -> np.ndarray:
+    """(epochs, held-out rows, outputs): each epoch's raw validation outputs (logits, every task)."""
     from scripts.training.checkpoints import epoch_checkpoint
     from scripts.training.st.patches import VALIDATION_OUTPUTS
 
     out = []
     for epoch in range(1, epochs + 1):
         raw = np.load(epoch_checkpoint(checkpoints, epoch) / VALIDATION_OUTPUTS, allow_pickle=False)
-        if task == "multilabel":  # Simple Transformers' multi-label outputs are probabilities
-            raw = log_odds(raw)
         out.append(raw.astype(np.float32))
     return np.stack(out)
-
-
-def epoch_score(plan: Any, task: str, y: np.ndarray, logits: np.ndarray) -> float:
-    """The selection metric on out-of-fold logits, as validation scores an epoch."""
-    from scripts.evaluation.calibration import activate
-
-    if task == "multilabel":
-        return float(plan.metric_fn(y, activate(logits, task)))
-    return float(plan.metric_fn(y, logits.argmax(axis=1)))
 
 
 def plan_for(

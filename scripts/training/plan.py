@@ -15,7 +15,7 @@ from scripts.common import runtime
 from scripts.common.console import say
 from scripts.common.errors import UserError
 from scripts.data import balance
-from scripts.data.dataset import Dataset, encode_labels
+from scripts.data.dataset import Dataset
 from scripts.model import architectures, base_model, probe_start, truncation, windows
 from scripts.training import recipes, tracking
 
@@ -78,9 +78,18 @@ def auto_cap(cfg: dict[str, Any], positions: int) -> tuple[int, str]:
     return cap, ""
 
 
-def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]) -> str:
+def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any], pair: bool = False) -> str:
     """truncation: head | tail | head+tail, or auto (head+tail when many training texts are cut), said
-    with its reason. The cut needs a fast tokenizer's character offsets."""
+    with its reason. The cut needs a fast tokenizer's character offsets. A pair is cut by the tokenizer,
+    longest first (recorded as head: the tokenizer's own truncation)."""
+    if pair:
+        if cfg["truncation"] not in ("auto", "head"):
+            raise UserError(
+                f"truncation={cfg['truncation']} cuts one text; a pair's two texts are cut by the tokenizer, "
+                "the longer one first: set truncation=auto (or head)"
+            )
+        say("truncation: a pair longer than max_seq_length loses tokens from its longer text first")
+        return "head"
     mode, why = truncation.choose(cfg["truncation"], stats.get("truncated_share_pct", 0.0))
     if mode != "head" and not getattr(tokenizer, "is_fast", False):
         if cfg["truncation"] != "auto":
@@ -94,10 +103,26 @@ def choose_truncation(cfg: dict[str, Any], tokenizer: Any, stats: dict[str, Any]
 
 
 def choose_long_texts(
-    cfg: dict[str, Any], tokenizer: Any, max_len: int, stats: dict[str, Any], train_texts: list[str]
+    cfg: dict[str, Any],
+    tokenizer: Any,
+    max_len: int,
+    stats: dict[str, Any],
+    train_texts: list[str],
+    pair: bool = False,
 ) -> dict[str, Any]:
     """long_texts: chunks (overlapping windows, pooled) or truncate, said with its reason; for chunks the
-    overlap and the cap of windows per training text, chosen from the training texts' token lengths."""
+    overlap and the cap of windows per training text, chosen from the training texts' token lengths.
+    Pairs are read together in one sequence (the model attends across the two texts), so they are never
+    cut into windows."""
+    if pair:
+        if cfg["long_texts"] == "chunks":
+            raise UserError(
+                "long_texts=chunks reads one long text in windows; a pair's two texts must be read together "
+                "in one sequence (the model compares them token by token), so it does not apply to pairs: "
+                "set long_texts=auto or truncate (or a longer max_seq_length)"
+            )
+        say(f"long_texts={cfg['long_texts']} -> truncate (a pair is read in one sequence, never in windows)")
+        return {"long_texts": "truncate", "window_overlap": None, "windows_per_text": None}
     mode, why = windows.choose(
         cfg["long_texts"], stats.get("truncated_share_pct", 0.0), getattr(tokenizer, "is_fast", False)
     )
@@ -145,8 +170,6 @@ class Plan:
 def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
     """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
     train and validation splits only (a sweep's trials never pass a test split)."""
-    from scripts.evaluation.metrics import selection_metric
-
     balanced = balance.rebalance(
         splits["train"],
         dataset.task,
@@ -161,23 +184,23 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         f"{balanced.counts_after}"
     )
     tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
-    max_len, stats = choose_max_seq_length(cfg, base, tokenizer, splits["train"]["text"].tolist())
-    cut = choose_truncation(cfg, tokenizer, stats)
-    long_texts = choose_long_texts(cfg, tokenizer, max_len, stats, splits["train"]["text"].tolist())
+    train_rows = dataset.inputs.rows(splits["train"])
+    max_len, stats = choose_max_seq_length(cfg, base, tokenizer, train_rows)
+    cut = choose_truncation(cfg, tokenizer, stats, dataset.text_pair)
+    long_texts = choose_long_texts(cfg, tokenizer, max_len, stats, train_rows, dataset.text_pair)
     positives = (
         int((splits["validation"]["labels"] == dataset.positive_label).sum())
-        if dataset.task == "binary"
+        if dataset.positive_label is not None
         else 0
     )
+    helps = recipes.probe_start_helps(dataset.task, len(splits["train"]), len(dataset.label_names))
     chosen, reasons = recipes.choose(
         cfg,
         dataset.task,
         len(splits["train"]),
         len(dataset.label_names),
         positives,
-        body_unsuited=check_probe_start(
-            cfg, base, recipes.probe_start_helps(dataset.task, len(splits["train"]), len(dataset.label_names))
-        ),
+        body_unsuited=check_probe_start(cfg, base, helps, dataset),
     )
     cfg = {**cfg, **chosen}
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
@@ -191,17 +214,24 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         **long_texts,
         "balance": balanced.method,
         "task": dataset.task,
+        "text_pair": dataset.text_pair,
         "positive_label": dataset.positive_label or cfg["positive_label"],
     }
     threads = runtime.set_threads(cfg["threads"])
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
-    metric_name, metric_fn = selection_metric(dataset.task, positive_id)
-    train_df, val_df = model_frames(cfg, dataset, balanced.train, splits["validation"], tokenizer)
+    metric_name, metric_fn = dataset.kind.selection(positive_id)
+    train_df, val_df, cfg["target_scale"] = model_frames(
+        cfg, dataset, balanced.train, splits["validation"], tokenizer
+    )
+    if cfg["long_texts"] == "chunks" and balanced.method in ("class_weight", "pos_weight"):
+        balanced = balance.reweighted_for_windows(balanced, train_df, dataset, cfg["pos_weight_cap"])
     check_optimizer_steps(cfg, len(train_df))
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
 
 
-def check_probe_start(cfg: dict[str, Any], base: str, helps: bool = True) -> str | None:
+def check_probe_start(
+    cfg: dict[str, Any], base: str, helps: bool = True, dataset: Dataset | None = None
+) -> str | None:
     """Why the base cannot start from the frozen probe (None: it can); probe_start=True on such a base
     is refused. The body's files are read only where the answer counts: True, or auto where the start
     helps (recipes.probe_start_helps)."""
@@ -209,7 +239,10 @@ def check_probe_start(cfg: dict[str, Any], base: str, helps: bool = True) -> str
         return "set in the config"
     if cfg["probe_start"] == "auto" and not helps:
         return "not checked: enough rows to train the head from scratch"
-    why = probe_start.unsuited(base, cfg["model_type"])
+    why = None
+    if dataset is not None and (dataset.text_pair or not dataset.kind.classifies):
+        why = "a pair or a regression: the probe's classifier of one text's mean embedding is no start for it"
+    why = why or probe_start.unsuited(base, cfg["model_type"])
     if why and cfg["probe_start"] is True:
         raise UserError(
             f"probe_start=True needs a mean-pooled sentence-transformers BERT body, and "
@@ -220,26 +253,35 @@ def check_probe_start(cfg: dict[str, Any], base: str, helps: bool = True) -> str
 
 def model_frames(
     cfg: dict[str, Any], dataset: Dataset, train: pd.DataFrame, validation: pd.DataFrame, tokenizer: Any
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the model trains and is validated on: labels encoded, long texts cut by the truncation rule or
-    in windows, in training and in its validation pass alike (make eval, predict and the app apply the
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[float]] | None]:
+    """What the model trains and is validated on: labels encoded as the task's targets (a regression's
+    standardised with the training rows' mean and spread, returned), long texts cut by the truncation rule
+    or in windows, in training and in its validation pass alike (make eval, predict and the app apply the
     same rule from quickfit.json)."""
-    max_len = cfg["max_seq_length"]
+    kind, max_len = dataset.kind, cfg["max_seq_length"]
+    targets = [kind.encode(frame["labels"], dataset.label_names) for frame in (train, validation)]
+    scale = kind.target_scale(targets[0])
+    if scale:
+        say(
+            f"  targets standardised for training (mean {scale['mean']}, std {scale['std']}); the saved head "
+            "outputs the data's units"
+        )
     train_df, val_df = (
-        frame.assign(encoded=encode_labels(frame["labels"], dataset.label_names, dataset.task))
-        for frame in (train, validation)
+        frame.assign(encoded=list(kind.to_model(y, scale))) for frame, y in zip((train, validation), targets)
     )
     if cfg["long_texts"] == "chunks":
         overlap = cfg["window_overlap"]
         train_df = windowed(train_df, tokenizer, max_len, overlap, cfg["windows_per_text"])
         val_df = windowed(val_df, tokenizer, max_len, overlap, None)
         say(f"  {len(train)} training texts -> {len(train_df)} windows; validation scored per text")
-        return train_df, val_df
+        return train_df, val_df, scale
+    if dataset.text_pair:  # cut by the tokenizer, longest first
+        return train_df, val_df, scale
     train_df, val_df = (
         frame.assign(text=truncation.fit(frame["text"].tolist(), tokenizer, max_len, cfg["truncation"]))
         for frame in (train_df, val_df)
     )
-    return train_df, val_df
+    return train_df, val_df, scale
 
 
 def check_optimizer_steps(cfg: dict[str, Any], rows: int) -> None:

@@ -133,6 +133,8 @@ def choose(
         epochs, why = 2, f"{n_train} training rows: two passes are enough"
     elif task == "multiclass":
         epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones (the best epoch is kept)"
+    elif task == "regression":
+        epochs, why = 4, "regression: a score keeps improving past three epochs (the best epoch is kept)"
     else:
         epochs, why = 3, "binary: three epochs, the best one kept by validation"
     pick("num_train_epochs", epochs, why)

@@ -90,20 +90,24 @@ class FastPaths(EpochCheckpoints):
             loss = loss * self.batches.share  # DDP averages the ranks' losses: weigh uneven shards
         return (loss, *rest)
 
-    def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
-        return super()._calculate_loss(model, inputs, loss_fct, num_labels, args)
+    task_kind = None  # scripts.common.tasks.Task: the loss, what evaluation scores
+    loss_weight = None  # class weights (single-label) or pos_weight (multi-label), a tensor on the device
 
-    def _loss(self, logits, labels, loss_fct, num_labels):
-        """The batch's loss from its logits, as Simple Transformers computes it: its class-weighted loss,
-        or the model's own cross-entropy (the mean over the batch's rows)."""
-        return (loss_fct or torch.nn.CrossEntropyLoss())(logits.view(-1, num_labels), labels.view(-1))
+    def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
+        """One forward pass and the task's loss (cross-entropy, per-label BCE or MSE on standardised
+        targets), with its class weights or pos_weight: the same for every architecture."""
+        logits = model(**model_features(inputs)).logits
+        return self._loss(logits, inputs["labels"]), logits
+
+    def _loss(self, logits, labels):
+        return self.task_kind.loss(logits, labels, self.loss_weight)
 
     def _sub_batched_loss(self, model, inputs, loss_fct, num_labels, args):
         """One training batch as runs of similar length, each padded to its own longest row, with the
         loss computed once over all their logits in the batch's order: the same loss and gradient as
         the whole batch's (up to float rounding), one optimizer step, less padding."""
         mask = inputs.get("attention_mask")
-        if mask is None or mask.dim() != 2 or num_labels < 2 or self.tokenizer.padding_side != "right":
+        if mask is None or mask.dim() != 2 or self.tokenizer.padding_side != "right":
             return self._forward_loss(model, inputs, loss_fct, num_labels, args)
         lengths = mask.sum(dim=1).cpu().numpy()
         timer = self.pass_timer
@@ -120,24 +124,53 @@ class FastPaths(EpochCheckpoints):
             pieces.append(outputs.logits if hasattr(outputs, "logits") else outputs[0])
         back = torch.from_numpy(np.argsort(np.concatenate(runs))).to(mask.device)
         logits = torch.cat(pieces)[back]
-        return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
+        return self._loss(logits, inputs["labels"]), logits
 
-    def set_class_weight(self, weight: list[float] | None) -> None:
-        """Weighted cross-entropy for every architecture (Simple Transformers refuses some)."""
-        if weight:
-            self.loss_fct = torch.nn.CrossEntropyLoss(
-                weight=torch.tensor(weight, dtype=torch.float32, device=self.device)
-            )
+    def set_loss_weight(self, weight: list[float] | None) -> None:
+        """Class weights (cross-entropy) or pos_weight (BCE) for every architecture (Simple Transformers
+        refuses class weights for some)."""
+        self.loss_weight = torch.tensor(weight, dtype=torch.float32, device=self.device) if weight else None
 
-    multi_label = False
+    def _compact(self, texts, labels, texts_b=None) -> CompactTokens:
+        float_labels = self.task_kind.target_dtype == "float32"
+        return CompactTokens(texts, labels, self.tokenizer, self.args.max_seq_length, float_labels, texts_b)
 
     def load_and_cache_examples(self, examples, evaluate=False, *args, **kwargs):
-        """Training rows as compact token ids, padded per batch (compact_tokens.py); evaluation keeps
-        Simple Transformers' own dataset."""
-        if evaluate or not isinstance(examples, tuple) or len(examples) != 2:
+        """Training rows (texts, or pairs as text_a/text_b) as compact token ids, padded per batch
+        (compact_tokens.py)."""
+        if evaluate or not isinstance(examples, tuple) or len(examples) not in (2, 3):
             return super().load_and_cache_examples(examples, evaluate, *args, **kwargs)
-        texts, labels = examples
-        return CompactTokens(texts, labels, self.tokenizer, self.args.max_seq_length, self.multi_label)
+        texts, *pair, labels = examples
+        return self._compact(texts, labels, pair[0] if pair else None)
+
+    def evaluate(
+        self, eval_df, output_dir, multi_label=False, prefix="", verbose=True, silent=False, **kwargs
+    ):
+        """quickfit's evaluation pass (replacing Simple Transformers'): the frame's rows (pairs with their
+        token types, which its pair evaluation drops) in batches of similar length, each trimmed to its
+        longest row; the task's loss; every task's raw outputs (logits, never sigmoid probabilities), and
+        the metrics passed as keyword arguments scored on them."""
+        rows = self._compact(
+            eval_df["text"].tolist(),
+            eval_df["labels"].tolist(),
+            eval_df["text_b"].tolist() if "text_b" in eval_df else None,
+        )
+        outputs = np.zeros((len(rows), self.num_labels), dtype=np.float32)
+        total, model = 0.0, self.model
+        half = torch.autocast("cuda", dtype=torch.float16) if self.args.fp16 else nullcontext()
+        model.eval()
+        with torch.no_grad(), half:
+            for batch in rows.sorted_batches(self.args.eval_batch_size):
+                features, labels = rows.collate(batch.tolist())
+                inputs = {k: v.to(self.device) for k, v in {**features, "labels": labels}.items()}
+                loss, logits = self._calculate_loss(model, inputs, None, self.num_labels, self.args)[:2]
+                outputs[batch] = logits.float().cpu().numpy().reshape(len(batch), -1)
+                total += float(loss) * len(batch)
+        metrics = {name: fn(rows.labels, outputs) for name, fn in kwargs.items() if callable(fn)}
+        self.window_tokens = rows.lengths - self.tokenizer.num_special_tokens_to_add(
+            pair=rows.first is not None
+        )
+        return {**metrics, "eval_loss": total / max(len(rows), 1)}, outputs, []
 
     def train(self, train_dataloader, output_dir, *args, **kwargs):
         dataset = train_dataloader.dataset
@@ -156,7 +189,7 @@ class FastPaths(EpochCheckpoints):
                 start_epoch=self.start_epoch,
                 group_batches=self.group_batches,
                 world=self.world,
-                classes=batch_classes(dataset.labels) if self.keep_class_mix and lengths_known else None,
+                classes=self._mix_classes(dataset.labels) if self.keep_class_mix and lengths_known else None,
             )
             train_dataloader = DataLoader(
                 dataset, batch_sampler=self.batches, num_workers=0, collate_fn=collate
@@ -170,6 +203,14 @@ class FastPaths(EpochCheckpoints):
         stretch = stretched_schedule(self.schedule_factor) if self.schedule_factor != 1 else nullcontext()
         with fused_adamw(), resuming, scaler, stretch, self.curves(), self.timed_passes():
             return super().train(train_dataloader, output_dir, *args, **kwargs)
+
+    def _mix_classes(self, labels: np.ndarray) -> np.ndarray:
+        """What a batch's mix keeps: classes, a multi-hot row's rarest label, or a target's quantile."""
+        if self.task_kind.classifies:
+            return batch_classes(labels)
+        from scripts.common.tasks import quantile_bins
+
+        return quantile_bins(labels.reshape(len(labels), -1)[:, 0])
 
     @contextmanager
     def timed_passes(self) -> Iterator[None]:
@@ -224,6 +265,7 @@ class FastPaths(EpochCheckpoints):
     writer = None
 
     window_owners: np.ndarray | None = None  # validation in windows: the document of each window
+    window_tokens: np.ndarray | None = None  # each window's text tokens: its weight when pooled
     document_labels: list | None = None
 
     def eval_model(self, *args, **kwargs):
@@ -247,15 +289,13 @@ class FastPaths(EpochCheckpoints):
         return result, outputs, wrong
 
     def _per_document(self, result: dict, outputs: np.ndarray, kwargs: dict) -> tuple[dict, np.ndarray]:
-        """Window outputs pooled per document as the predictor pools them, then the metrics on documents."""
-        from scripts.model.windows import pool_outputs
+        """Window logits pooled per document as the predictor pools them (weighted by their tokens), then
+        the metrics on documents."""
+        from scripts.model.windows import pool
 
-        multi = getattr(self, "multi_label", False)
         labels = np.asarray(self.document_labels)
-        outputs = pool_outputs(outputs, self.window_owners, len(labels), multi)
-        preds = outputs if multi else outputs.argmax(axis=1)
-        metrics = {k: f for k, f in kwargs.items() if callable(f)}
-        scored, _ = self.compute_metrics(preds, outputs, labels, None, multi_label=multi, **metrics)
+        outputs = pool(outputs, self.window_owners, len(labels), self.window_tokens)
+        scored = {name: fn(labels, outputs) for name, fn in kwargs.items() if callable(fn)}
         return {**scored, "eval_loss": result.get("eval_loss")}, outputs
 
 
@@ -273,8 +313,6 @@ class QuickMultiLabelModel(FastPaths, MultiLabelClassificationModel):
     (tests/test_st_workarounds.py fails when that changes). This one sets what the inherited loop reads
     (args, config, model, tokenizer, device, loss) and nothing else."""
 
-    multi_label = True
-
     def __init__(self, model_type, model_name, num_labels, pos_weight=None, args=None, use_cuda=False):
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -291,17 +329,7 @@ class QuickMultiLabelModel(FastPaths, MultiLabelClassificationModel):
         self.model = AutoModelForSequenceClassification.from_pretrained(model_name, config=self.config)
         self.tokenizer = AutoTokenizer.from_pretrained(model_name)
         self.pos_weight = pos_weight
-        self.loss_fct = torch.nn.BCEWithLogitsLoss(
-            pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=self.device)
-            if pos_weight
-            else None
-        )
+        self.set_loss_weight(pos_weight)
+        self.loss_fct = None
         self.results, self.weight, self.global_attention_fn = {}, None, None
         self.args.model_name, self.args.model_type = model_name, model_type
-
-    def _forward_loss(self, model, inputs, loss_fct, num_labels, args):
-        logits = model(**model_features(inputs)).logits
-        return self._loss(logits, inputs["labels"], loss_fct, num_labels), logits
-
-    def _loss(self, logits, labels, loss_fct, num_labels):
-        return self.loss_fct(logits.float(), labels.float())
