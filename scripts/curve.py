@@ -16,7 +16,6 @@ curve.csv (every run), curve.md (medians and ranges) and curve.png.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import tempfile
 import time
@@ -31,27 +30,31 @@ from scripts import train
 from scripts.common import runs, settings
 from scripts.common.console import quiet, say
 from scripts.common.errors import Parser, UserError, run_cli
-from scripts.data.dataset import Dataset, encode_labels
-from scripts.evaluation.metrics import score
-from scripts.model.inference import decide
+from scripts.data.dataset import Dataset
+from scripts.evaluation.curve_store import (
+    MAX_PER_CLASS,
+    SCRATCH_PREFIX,
+    check_draws,
+    check_methods,
+    check_new_points,
+    check_sizes,
+    earlier_points,
+    remove_stale_scratch,
+    write_curve,
+)
 
 METHODS = ("quickfit", "frozen_probe", "tfidf_logreg")  # the default; SetFit is slower and opt-in
 KNOWN_METHODS = METHODS + ("setfit",)
-METRIC = {"binary": "accuracy", "multiclass": "f1_macro", "multilabel": "f1_macro"}
-SCRATCH_PREFIX = "quickfit-curve-"  # + the pid: a draw's training folder in the temp dir
-MAX_SEED = 2**32 - 1  # numpy's seeds; draw d is seeded manual_seed + d
-KEY = ["per_class", "draw", "method"]
-MAX_PER_CLASS = 10_000_000  # one point of a curve
-MIN_PER_CLASS = 3  # quickfit carves a stratified validation split of each draw: 3 rows a class at least
 
 
 def draw(pool: pd.DataFrame, dataset: Dataset, per_class: int | None, seed: int) -> pd.DataFrame:
-    """`per_class` rows of each class (multi-label: per_class x labels rows at random); None: the pool.
+    """`per_class` rows of each class (multi-label and regression: per_class x labels, or targets, rows at
+    random); None: the pool.
     A class with fewer training rows than asked gives all it has (Reuters R8's grain has 37: 64 per class
     there is 64 of seven classes and 37 of grain); note_short_classes says so, and the curve's `rows`."""
     if per_class is None:
         return pool.sample(frac=1, random_state=seed).reset_index(drop=True)
-    if dataset.task == "multilabel":
+    if dataset.kind.stratify != "class":  # label sets, scores: per_class x labels (targets) rows at random
         n = min(len(pool), per_class * len(dataset.label_names))
         return pool.sample(n=n, random_state=seed).reset_index(drop=True)
     parts = [
@@ -62,7 +65,7 @@ def draw(pool: pd.DataFrame, dataset: Dataset, per_class: int | None, seed: int)
 
 def note_short_classes(pool: pd.DataFrame, dataset: Dataset, per_class: int | None) -> None:
     """One line when a size asks more of a class than the training rows hold (every draw takes them all)."""
-    if per_class is None or dataset.task == "multilabel":
+    if per_class is None or dataset.kind.stratify != "class":
         return
     counts = pool["labels"].value_counts()
     short = counts[counts < per_class]
@@ -82,7 +85,7 @@ def carve_validation(
     return {"train": train, "validation": validation}
 
 
-def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[str], seed: int):
+def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[Any], seed: int):
     """quickfit as make train runs it on the draw (its own validation carved out, or k-fold selection on
     the whole draw where that validation is too small); test probabilities."""
     from scripts.model.inference import load_predictor
@@ -111,128 +114,48 @@ def draw_plan_line(plan: Any, splits: dict[str, pd.DataFrame]) -> str:
 
 
 def reference_probs(
-    method: str, base: str, rows: pd.DataFrame, y: np.ndarray, texts, dataset, max_len: int, seed: int
+    method: str,
+    base: str,
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    test: pd.DataFrame,
+    dataset,
+    max_len: int,
+    seed: int,
 ):
     from scripts.evaluation import baselines, frozen_probe
 
-    n = len(dataset.label_names)
+    n, kind, inputs = len(dataset.label_names), dataset.kind, dataset.inputs
     if method == "setfit":
         from scripts.evaluation.setfit_reference import setfit_proba
 
-        return setfit_proba(base, rows["text"].tolist(), y, texts, dataset.task, n, seed)
+        return setfit_proba(base, rows["text"].tolist(), y, test["text"].tolist(), dataset.task, n, seed)
     if method == "frozen_probe":
-        return frozen_probe.probe_proba(base, rows["text"].tolist(), y, [texts], dataset.task, n, max_len)[0][
+        return frozen_probe.probe_outputs(base, inputs.rows(rows), y, [inputs.rows(test)], kind, n, max_len)[
             0
-        ]
+        ][0]
     try:
-        return baselines.tfidf_logreg_proba(rows, y, [texts], dataset.task, n)[0]
+        return baselines.tfidf_reference(rows, y, [test], kind, n)[0]
     except ValueError:  # a handful of rows can leave TF-IDF no term seen twice (min_df=2): no score
         return None
 
 
 def one_point(cfg, dataset, base, rows, test, y_test, method: str, seed: int, max_len: int) -> float:
-    task, labels = dataset.task, dataset.label_names
+    kind, labels = dataset.kind, dataset.label_names
     positive = labels.index(dataset.positive_label) if dataset.positive_label else None
-    texts = test["text"].tolist()
     cuts = None
     if method == "quickfit":
-        probs, cuts = quickfit_probs(cfg, dataset, base, rows, texts, seed)
+        probs, cuts = quickfit_probs(cfg, dataset, base, rows, dataset.inputs.rows(test), seed)
     else:
-        probs = reference_probs(method, base, rows, encoded(rows, dataset), texts, dataset, max_len, seed)
+        probs = reference_probs(method, base, rows, encoded(rows, dataset), test, dataset, max_len, seed)
         if probs is None:
             return float("nan")
-    if task == "multilabel" and cuts is None:
-        cuts = [0.5] * len(labels)
-    pred = decide(probs, task, cuts, positive)
-    return float(score(task, y_test, pred, probs, labels, positive)[METRIC[task]])
+    pred = kind.decide(probs, cuts, positive)  # every method's own rule (multi-label: 0.5 without thresholds)
+    return float(kind.score(y_test, pred, probs, labels, positive)[kind.curve_metric])
 
 
 def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:
-    return np.array(encode_labels(frame["labels"], dataset.label_names, dataset.task))
-
-
-def check_draws(cfg: dict[str, Any], draws: int, first_draw: int) -> None:
-    """Every draw's seed (manual_seed + draw) is one numpy takes: refused before any work."""
-    last = cfg["manual_seed"] + first_draw + draws - 1
-    if last > MAX_SEED:
-        raise UserError(
-            f"draw {first_draw + draws - 1} would be seeded manual_seed + {first_draw + draws - 1} = {last}, "
-            f"above {MAX_SEED} (the largest seed numpy takes); lower manual_seed, FIRST_DRAW or DRAWS"
-        )
-
-
-def check_sizes(
-    pool: pd.DataFrame, dataset: Dataset, sizes: list[int | None], methods: Sequence[str]
-) -> None:
-    """A size quickfit cannot train on (its validation split is carved stratified, 3 rows a class at
-    least) is refused before any point is computed, naming the class that falls short."""
-    if "quickfit" not in methods or dataset.task == "multilabel":
-        return
-    counts = pool["labels"].value_counts()
-    for size in sizes:
-        short = counts[counts.clip(upper=size) < MIN_PER_CLASS] if size else counts[counts < MIN_PER_CLASS]
-        if len(short):
-            name, have = short.index[0], int(short.iloc[0])
-            took = min(have, size) if size else have
-            raise UserError(
-                f"SIZES: {size or 'all'} rows per class gives class {name!r} {took} row(s) ({have} in the "
-                f"training pool), and quickfit carves a stratified validation split that needs at least "
-                f"{MIN_PER_CLASS} a class; use sizes of {MIN_PER_CLASS} or more, or leave quickfit out of "
-                "METHODS"
-            )
-
-
-def remove_stale_scratch() -> None:
-    """Draw folders of curve processes that were killed (kill -9 skips every clean-up)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not runs.pid_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def earlier_points(folder: Path, about: dict[str, Any]) -> pd.DataFrame:
-    """The points an earlier `make curve` with this NAME wrote, when they were measured on the same data
-    and test rows; an empty table when the folder is new. Anything else is refused: never replaced."""
-    if not folder.exists():
-        return pd.DataFrame()
-    table_path, about_path = folder / "curve.csv", folder / "curve.json"
-    if not table_path.exists() or not about_path.exists():
-        raise UserError(
-            f"{folder} exists but is not a curve quickfit can add to (no curve.csv or curve.json); choose "
-            "another NAME, or move that folder away"
-        )
-    before = runs.read_json(about_path)
-    differs = [k for k in ("dataset", "metric", "test_rows", "test_sha256") if before.get(k) != about.get(k)]
-    if differs:
-        raise UserError(
-            f"NAME={folder.name} holds a curve of other data ({', '.join(differs)} differ); its points are "
-            "kept: choose another NAME for this one"
-        )
-    try:
-        return pd.read_csv(table_path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{table_path} cannot be read ({exc}); restore it or choose another NAME") from exc
-
-
-def check_new_points(earlier: pd.DataFrame, sizes, draws: int, first_draw: int, methods, name: str) -> None:
-    """Adding to a curve never measures a point twice: refused, naming what it already holds."""
-    if earlier.empty:
-        return
-    held = {(str(p), int(d), str(m)) for p, d, m in earlier[KEY].itertuples(index=False)}
-    wanted = {
-        (str(size or "all"), d, m)
-        for size in sizes
-        for d in range(first_draw, first_draw + draws)
-        for m in methods
-    }
-    again = sorted(held & wanted)
-    if again:
-        draws_held = sorted({d for _, d, _ in held})
-        raise UserError(
-            f"NAME={name} already holds {len(again)} of these points (e.g. {again[0][0]} per class, draw "
-            f"{again[0][1]}, {again[0][2]}; its draws: {', '.join(map(str, draws_held))}); add later draws "
-            f"with FIRST_DRAW={max(draws_held) + 1}, other methods or sizes, or choose another NAME"
-        )
+    return dataset.kind.encode(frame["labels"], dataset.label_names)
 
 
 def run_curve(
@@ -257,17 +180,16 @@ def run_curve(
     dataset, splits, _ = train.prepare(cfg)
     pool, test = splits["train"], splits["test"]  # test rows are never drawn
     check_sizes(pool, dataset, sizes, methods)
+    check_methods(dataset, methods)
     folder = runs.outputs_dir(cfg) / "curves" / name
     about = {
         "dataset": cfg["dataset"],
-        "metric": METRIC[dataset.task],
+        "metric": dataset.kind.curve_metric,
         "test_rows": len(test),
         "test_sha256": runs.texts_digest(test["text"].tolist()),
     }
     earlier = earlier_points(folder, about)
     check_new_points(earlier, sizes, draws, first_draw, methods, name)
-    if not earlier.empty:
-        say(f"adding to {folder} ({len(earlier)} points already there)")
     y_test = encoded(test, dataset)
     whole = {"train": pool, "validation": splits["validation"]}
     with quiet():  # the whole pool's plan only sets the references' length; each draw plans its own
@@ -288,62 +210,24 @@ def run_curve(
                     kept = f"; the {done} finished point(s) are in {folder}" if done else ""
                     raise UserError(f"{size or 'all'} per class, draw {d}, {method}: {exc}{kept}") from exc
                 done += 1
-                points.append(
-                    {
-                        "per_class": size or "all",
-                        "rows": len(rows),
-                        "draw": d,
-                        "method": method,
-                        METRIC[dataset.task]: round(value, 4),
-                        "seconds": round(time.time() - started, 1),
-                    }
-                )
+                seconds = round(time.time() - started, 1)
+                points.append(_point(size, rows, d, method, dataset.kind.curve_metric, value, seconds))
                 say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
                 table = pd.concat([earlier, pd.DataFrame(points)], ignore_index=True)
-                write_curve(table, folder, METRIC[dataset.task], len(test), about, quiet_write=True)
+                write_curve(table, folder, dataset.kind.curve_metric, len(test), about, quiet_write=True)
     say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
     return folder
 
 
-def write_curve(
-    table: pd.DataFrame,
-    folder: Path,
-    metric: str,
-    test_rows: int,
-    about: dict[str, Any] | None = None,
-    quiet_write: bool = False,
-) -> Path:
-    from scripts.evaluation.plots import learning_curve
-    from scripts.evaluation.report import markdown_table
-
-    table = table.assign(per_class=table["per_class"].astype(str))
-    size = table["per_class"].map(lambda v: float("inf") if v == "all" else float(v))
-    table = table.assign(_size=size).sort_values(["_size", "draw"], kind="stable").drop(columns="_size")
-    with runs.built_aside(folder) as out:
-        if about is not None:
-            runs.write_json(out / "curve.json", about)
-        table.to_csv(out / "curve.csv", index=False)
-        groups = table.groupby(["per_class", "method"], sort=False)
-        summary = groups[metric].agg(["median", "min", "max"]).join(groups["rows"].max())
-        rows = [
-            ["labelled rows per class", "rows drawn", "method", f"{metric} median", "range over draws"]
-        ] + [
-            [
-                str(size),
-                str(int(s["rows"])),
-                method,
-                f"{s['median']:.4f}",
-                f"[{s['min']:.4f}, {s['max']:.4f}]",
-            ]
-            for (size, method), s in summary.iterrows()
-        ]
-        intro = f"# Learning curve\n\nScored on the same {test_rows} test rows (never drawn).\n\n"
-        text = intro + markdown_table(rows) + "\n"
-        (out / "curve.md").write_text(text, encoding="utf-8")
-        learning_curve(table, metric, out / "curve.png")
-    if not quiet_write:
-        say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
-    return folder
+def _point(size, rows, d: int, method: str, metric: str, value: float, seconds: float) -> dict[str, Any]:
+    return {
+        "per_class": size or "all",
+        "rows": len(rows),
+        "draw": d,
+        "method": method,
+        metric: round(value, 4),
+        "seconds": seconds,
+    }
 
 
 def parse_sizes(value: str) -> list[int | None]:

@@ -176,7 +176,7 @@ def verify(run_dir: Path, repo_id: str, token: str, n_rows: int) -> dict[str, An
 
 
 def _compare(local, local_probs, remote, texts: list[str], what: str, tolerance: float) -> dict[str, Any]:
-    from scripts.predict import agreeing
+    from scripts.model.prediction import agreeing
 
     remote_probs = remote.predict_proba(texts)
     same = int(agreeing(local, local_probs, remote_probs).sum())

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from scripts import train
-from scripts.common import tasks, locks, runs, settings
+from scripts.common import locks, runs, settings, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 

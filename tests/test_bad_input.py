@@ -83,7 +83,7 @@ def case_single_class(t, m):
 def case_class_with_one_example(t, m):
     frame = pd.concat([good_frame(), pd.DataFrame({"text": ["lonely words"], "label": ["rare"]})])
     frame.to_csv(t / "r.csv", index=False)
-    return train.main, ["--data", str(t / "r.csv")], "'rare' has only 1 example"
+    return train.main, ["--data", str(t / "r.csv")], "class 'rare' has 1 example(s)"
 
 
 def case_numbers_and_words_mixed(t, m):
@@ -138,7 +138,7 @@ def case_bad_override_type(t, m):
 
 
 def case_bad_override_choice(t, m):
-    return train.main, ["--set", "task=regression"], "choose one of"
+    return train.main, ["--set", "task=ranking"], "choose one of"
 
 
 def case_negative_epochs(t, m):

@@ -188,15 +188,25 @@ def test_integer_labels_are_exact_never_through_float64(tmp_path):
     assert ds.frames["all"]["labels"].value_counts().tolist() == [20, 20]
 
 
-def test_a_delimiter_inside_class_names_is_said_and_task_multiclass_keeps_them(tmp_path, capsys):
+def test_a_delimiter_inside_class_names_is_said_and_read_as_one_class(tmp_path, capsys):
+    """`Sci/Tech, Health` beside `Sport` and `World`: its parts never stand alone or combine otherwise, so it
+    is one class name with a comma (said, with task=multilabel to read it as a set)."""
     path = tmp_path / "news.csv"
-    names = ["Business, Finance", "Sport", "Arts"] * 20
+    names = ["Sci/Tech, Health", "Sport", "World"] * 20
     pd.DataFrame({"text": [f"story {i}" for i in range(60)], "category": names}).to_csv(path, index=False)
-    assert load(path).task == "multilabel"
+    ds = load(path)
+    assert ds.task == "multiclass" and "Sci/Tech, Health" in ds.label_names
     said = capsys.readouterr().out
-    assert "read as multi-label: 20 of 60 cells hold ','" in said and "set task=multiclass" in said
-    ds = load(path, task="multiclass")
-    assert ds.task == "multiclass" and "Business, Finance" in ds.label_names
+    assert "read as single-label although 20 cells hold ','" in said and "set task=multilabel" in said
+    assert load(path, task="multilabel").label_names == ["Health", "Sci/Tech", "Sport", "World"]
+
+
+def test_delimited_labels_whose_parts_combine_are_label_sets(tmp_path, capsys):
+    path = tmp_path / "emotions.csv"
+    labels = ["joy", "joy,love", "anger", "love", "anger,joy"] * 12
+    pd.DataFrame({"text": [f"comment {i}" for i in range(60)], "labels": labels}).to_csv(path, index=False)
+    assert load(path).task == "multilabel"
+    assert "read as multi-label: 24 of 60 cells hold ','" in capsys.readouterr().out
 
 
 def test_a_column_decides_once_for_every_split(tmp_path):
@@ -204,10 +214,10 @@ def test_a_column_decides_once_for_every_split(tmp_path):
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
     pd.DataFrame({"text": [f"t{i}" for i in range(40)], "labels": ["a", "b"] * 20}).to_csv(train, index=False)
     pd.DataFrame({"text": [f"s{i}" for i in range(10)], "labels": ["a,b"] * 10}).to_csv(test, index=False)
-    from scripts.data.dataset import _label_reading
+    from scripts.data.label_reading import label_reading
 
     raw = {"train": pd.read_csv(train, dtype=str), "test": pd.read_csv(test, dtype=str)}
-    assert _label_reading(raw, ["labels"], "auto", ",") == "multilabel"
+    assert label_reading(raw, ["labels"], "auto", ",") == "multilabel"
 
 
 @pytest.mark.parametrize(

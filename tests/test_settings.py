@@ -41,12 +41,13 @@ def test_int_accepted_for_float_key():
     [
         ("num_train_epoch=3", "did you mean 'num_train_epochs'"),
         ("learning_rate=fast", "learning_rate='fast': give a number or auto"),
-        ("manual_seed=x", "manual_seed='x': expected int"),
+        ("manual_seed=x", "manual_seed='x': manual_seed takes a whole number"),
         ("num_train_epochs=-1", "must be greater than 0"),
-        ("task=regression", "choose one of auto, binary, multiclass, multilabel"),
+        ("task=ranking", "choose one of auto, binary, multiclass, multilabel, regression"),
+        ("num_train_epochs=True", "num_train_epochs takes a whole number or auto"),
         ("balance=smote", "choose one of"),
         ("test_size=1.5", "fraction"),
-        ("use_early_stopping=1", "expected bool"),
+        ("use_early_stopping=1", "use_early_stopping takes True, False or auto"),
         ("max_seq_length=long", "max_seq_length='long'"),
     ],
 )

@@ -74,7 +74,7 @@ def test_class_with_one_example_cannot_be_stratified():
     frame = pd.concat(
         [make_frame({"ham": 30, "spam": 30}), pd.DataFrame({"text": ["lonely"], "label": ["rare"]})]
     )
-    with pytest.raises(UserError, match="'rare' has only 1 example"):
+    with pytest.raises(UserError, match=r"class 'rare' has 1 example\(s\)"):
         split.make_splits(dataset_from(frame, "multiclass", ["ham", "rare", "spam"]), 0.1, 0.1, seed=0)
 
 

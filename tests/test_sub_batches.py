@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from scripts.common import tasks
+
 from scripts.training.st.batching import sub_batches, trim_batch
 from tests.tiny_models import ARCHITECTURES, build
 
@@ -63,20 +65,29 @@ def test_sub_batched_loss_gives_the_whole_batch_loss_and_gradient(arch, tmp_path
     assert len(sub_batches(inputs["attention_mask"].sum(dim=1).numpy(), 0.0)) > 1  # really cut
     labels_single = torch.tensor([1, 0, 2, 1, 0])
     labels_multi = torch.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float32)
-    bce = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0, 1.0, 3.0]))
+    labels_scores = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))  # three regression targets
     cases = [
-        ("single", labels_single, None, {}),
-        ("single", labels_single, torch.nn.CrossEntropyLoss(weight=torch.tensor([0.5, 2.0, 1.0])), {}),
-        ("multi", labels_multi, None, {"loss_fct": bce}),
+        ("single", labels_single, {"task_kind": tasks.MULTICLASS}),
+        (
+            "single",
+            labels_single,
+            {"task_kind": tasks.MULTICLASS, "loss_weight": torch.tensor([0.5, 2.0, 1.0])},
+        ),
+        (
+            "multi",
+            labels_multi,
+            {"task_kind": tasks.MULTILABEL, "loss_weight": torch.tensor([2.0, 1.0, 3.0])},
+        ),
+        ("single", labels_scores, {"task_kind": tasks.REGRESSION}),
     ]
-    for kind, labels, loss_fct, attributes in cases:
+    for kind, labels, attributes in cases:
         torch.manual_seed(0)
         model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3).eval()  # no dropout
         bare = _bare_model(kind, tokenizer, num_labels=3, **attributes)
         results = []
         for method in (bare._forward_loss, bare._sub_batched_loss):
             model.zero_grad()
-            loss, logits = method(model, {**inputs, "labels": labels}, loss_fct, 3, bare.args)[:2]
+            loss, logits = method(model, {**inputs, "labels": labels}, None, 3, bare.args)[:2]
             loss.backward()
             grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
             results.append((loss.detach(), logits.detach(), grads))

@@ -7,7 +7,6 @@ run never replaces the last good one. run.json is the record every later stage r
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import json
 import os
@@ -152,30 +151,13 @@ def disk_full(exc: BaseException, folder: Path) -> bool:
     return False
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-def sweep_leftovers(final: Path) -> None:
-    """The `.<name>.incomplete-<pid>` and `.<name>.old-<pid>` folders beside `final` whose process is gone
-    (a kill -9 skips every clean-up): removed at the next build, so they never pile up."""
-    for stray in final.parent.glob(f".{glob.escape(final.name)}.*-*"):
-        kind, _, pid = stray.name[len(final.name) + 2 :].rpartition("-")
-        if kind in ("incomplete", "old") and pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(stray, ignore_errors=True)
-
-
 @contextmanager
 def built_aside(final: Path) -> Iterator[Path]:
     """A folder built beside `final` and swapped in only when complete: an interrupt, a full disk or an
     error leaves the previous `final` as it was, never a mix of old and new files."""
     if final.parent.is_dir():
+        from scripts.common.ownership import sweep_leftovers
+
         sweep_leftovers(final)
     work = final.with_name(f".{final.name}.incomplete-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
@@ -240,29 +222,6 @@ def find(outputs_dir: Path, run: str | None = None) -> Path:
             "part; restore it or train again"
         )
     return candidate.resolve()
-
-
-# Folders of quickfit's own under outputs/ that hold no run but must not be written into by hand either.
-TOOL_FOLDERS = (INCOMPLETE, ".locks", "curves", "sweeps")
-
-
-def owning_folder(path: Path, outputs: Path | None = None) -> Path | None:
-    """The run (or quickfit folder) a path would write into, through any link: a folder holding run.json
-    or a run's config.json and splits, anything under outputs/.incomplete, .locks, curves or sweeps; None
-    when the path belongs to none."""
-    target = path.resolve()
-    for folder in target.parents:
-        if (folder / RECORD).is_file() or (
-            (folder / "config.json").is_file() and (folder / "splits").is_dir()
-        ):
-            return folder
-    if outputs is not None:
-        root = outputs.resolve()
-        if target.is_relative_to(root) and target != root:
-            first = target.relative_to(root).parts[0]
-            if first in TOOL_FOLDERS or first == LATEST:
-                return root / first
-    return None
 
 
 def split_path(run_dir: Path, part: str) -> Path:

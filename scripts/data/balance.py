@@ -74,7 +74,8 @@ def rebalance(
     if not tasks.get(task).classifies:
         if requested not in ("auto", "none"):
             raise UserError(
-                f"balance={requested} is for classes, and a regression's targets are numbers; use none or auto"
+                f"balance={requested} is for classes, and a regression's targets are numbers; use none or "
+                "auto"
             )
         return Balanced(
             train=train, method="none", reason="regression: targets are numbers, nothing to balance"

@@ -94,9 +94,12 @@ def _twin(a: str, b: str) -> bool:
 
 
 def _texty(frame: pd.DataFrame, column: str) -> float:
-    """The mean length of a column's cells if it holds text (not numbers or ids), else 0."""
+    """The mean length of a column's cells if it holds free text (mostly distinct, not numbers, ids or a
+    handful of label values), else 0."""
     values = frame[column].dropna().astype(str).str.strip()
     if values.empty or values.map(lambda v: v.replace(".", "", 1).lstrip("-").isdigit()).mean() > 0.5:
+        return 0.0
+    if values.nunique() < 0.5 * len(values) or values.str.len().mean() < 8:
         return 0.0
     return float(values.str.len().mean())
 
@@ -143,7 +146,8 @@ def choose_columns(
     labels = label_column if isinstance(label_column, list) else [label_column]
     texts = text_column if isinstance(text_column, list) else [text_column]
     if texts == ["auto"] and text_pair is not False:
-        found = find_pair(frame, set(labels))
+        named_label = _guess(columns, LABEL_NAMES, set()) if labels == ["auto"] else None
+        found = find_pair(frame, set(labels) | {named_label})
         if found is not None:
             texts = found[0]
             say(
@@ -161,7 +165,8 @@ def choose_columns(
         scores = numeric_targets(frame, set(texts)) if guess is None else []
         if len(scores) > 1:  # several numeric columns, none named like a label: one target each
             say(
-                f"label columns: {len(scores)} numeric columns {scores} (several scores per text: multi-target)"
+                f"label columns: {len(scores)} numeric columns {scores} (several scores per text: "
+                "multi-target)"
             )
             labels = scores
         else:

@@ -21,18 +21,12 @@ import numpy as np
 import pandas as pd
 
 from scripts.common import tasks
-from scripts.common.console import say
 from scripts.common.errors import UserError
 from scripts.common.tasks import Inputs, Task
-from scripts.data.columns import check_scalar, choose_columns, join_text, missing_column
+from scripts.data.columns import choose_columns
+from scripts.data.label_reading import label_reading, text_and_labels, unlabelled_left_out
 from scripts.data.labels import (
-    looks_multilabel,
-    numeric_reading,
-    onehot_labels,
-    regression_targets,
-    single_labels,
     sort_labels,
-    split_multi,
 )
 from scripts.data.readers import read_table
 from scripts.data.sources import Source
@@ -131,24 +125,10 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     }
     report: dict[str, Any] = {"source": source.name, "files": {k: str(v) for k, v in source.files.items()}}
     raw = _read_frames(source, config, report)
-    text_pair = config.get("text_pair", "auto")
-    texts, label_cols = choose_columns(
-        next(iter(raw.values())), wanted["text_column"], wanted["label_column"], text_pair
-    )
-    pair = len(texts) == 2 and text_pair is not False
-    if text_pair is True and len(texts) != 2:
-        raise UserError(
-            f"text_pair=True needs two text columns, and {len(texts)} were found ({texts}); set "
-            "text_column=[first, second]"
-        )
-    if len(label_cols) > 1 and wanted["task"] not in ("auto", "multilabel", "regression"):
-        raise UserError(
-            f"several label columns {label_cols} mean multi-label (0/1 columns) or several regression "
-            f"targets, but task={wanted['task']}; set task=multilabel or task=regression"
-        )
-    task = _label_reading(raw, label_cols, wanted["task"], config["label_delimiter"])
+    texts, label_cols, pair = _columns(raw, wanted, config.get("text_pair", "auto"))
+    task = label_reading(raw, label_cols, wanted["task"], config["label_delimiter"])
     frames = {
-        split: _text_and_labels(frame, texts, label_cols, task, config["label_delimiter"], pair)
+        split: text_and_labels(frame, texts, label_cols, task, config["label_delimiter"], pair)
         for split, frame in raw.items()
     }
     if source.label_names:  # ids -> names (GoEmotions ships ids and a names file)
@@ -160,7 +140,7 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
             )
             for split, frame in frames.items()
         }
-    frames = _unlabelled_splits_left_out(frames, report, task)
+    frames = unlabelled_left_out(frames, report, task)
     cleaned = {}
     for split, frame in frames.items():
         cleaned[split] = _clean(
@@ -193,84 +173,24 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     )
 
 
-def _unlabelled_splits_left_out(
-    frames: dict[str, pd.DataFrame], report: dict[str, Any], task: str
-) -> dict[str, pd.DataFrame]:
-    """A split without a single label (GLUE's test splits: every label -1) is unlabelled data, never a
-    class: left out and said. The training split must have labels."""
-    kept = {}
-    for split, frame in frames.items():
-        if split not in ("all", "train") and len(frame) and frame["labels"].isna().all():
-            report.setdefault("splits_left_out", []).append(f"{split} (no labels)")
-            say(f"  split {split!r} has no labels (all missing or -1): left out, it cannot score a model")
-            continue
-        kept[split] = frame
-    return kept
-
-
-def _label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str, delimiter: str) -> str:
-    """How the label column(s) are read, decided once over every split (a split must never be read another
-    way than the others) and said with the reason: several numeric columns are regression targets, 0/1
-    columns multi-label; one column is multi-label when its delimited parts combine, a score (regression)
-    when it holds fractions or many distinct numbers, else classes."""
-    if task != "auto":
-        return task
-    if len(label_cols) > 1:
-        flags = all(
-            set(
-                pd.concat([f[c] for f in raw.values() if c in f.columns])
-                .dropna()
-                .astype(str)
-                .str.strip()
-                .str.lower()
-            )
-            <= {"0", "1", "0.0", "1.0", "true", "false", "", "nan", "none"}
-            for c in label_cols
-        )
-        if flags:
-            return task
-        say(
-            f"label columns {label_cols}: numbers, not 0/1 flags -> regression with {len(label_cols)} targets"
-        )
-        return "regression"
-    column = pd.concat(
-        [
-            f[label_cols[0]]
-            for f in raw.values()
-            if label_cols[0] in f.columns and not _all_minus_one(f[label_cols[0]])
-        ]
+def _columns(
+    raw: dict[str, pd.DataFrame], wanted: dict[str, Any], text_pair: Any
+) -> tuple[list[str], list[str], bool]:
+    """The text columns, the label columns, and whether the two text columns are a pair."""
+    texts, label_cols = choose_columns(
+        next(iter(raw.values())), wanted["text_column"], wanted["label_column"], text_pair
     )
-    numeric = numeric_reading(column)
-    if numeric is not None and not looks_multilabel(column, delimiter):
-        kind, why = numeric
-        say(
-            f"label column {label_cols[0]!r}: {why} -> "
-            + (
-                "regression (a score per text; task=multiclass reads them as classes)"
-                if kind == "regression"
-                else "classification"
-            )
+    if text_pair is True and len(texts) != 2:
+        raise UserError(
+            f"text_pair=True needs two text columns, and {len(texts)} were found ({texts}); set "
+            "text_column=[first, second]"
         )
-        return "regression" if kind == "regression" else task
-    values = column.dropna().astype(str).str.strip()
-    if not looks_multilabel(column, delimiter):
-        delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
-        if len(delimited):
-            say(
-                f"label column {label_cols[0]!r} read as single-label although {len(delimited)} cells hold "
-                f"{delimiter!r} (e.g. {delimited.iloc[0]!r}): their parts never stand alone or combine "
-                "otherwise, so they are class names; set task=multilabel if they are label sets"
-            )
-        return task
-    values = column.dropna().astype(str).str.strip()
-    delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
-    if len(delimited):
-        say(
-            f"label column {label_cols[0]!r} read as multi-label: {len(delimited)} of {len(values)} cells "
-            f"hold {delimiter!r} (e.g. {delimited.iloc[0]!r}); if {delimiter!r} is part of a class name, set "
-            "task=multiclass (or another label_delimiter)"
+    if len(label_cols) > 1 and wanted["task"] not in ("auto", "multilabel", "regression"):
+        raise UserError(
+            f"several label columns {label_cols} mean multi-label (0/1 columns) or several regression "
+            f"targets, but task={wanted['task']}; set task=multilabel or task=regression"
         )
-    return "multilabel"
+    return texts, label_cols, len(texts) == 2 and text_pair is not False
 
 
 def _read_frames(
@@ -301,53 +221,6 @@ def _read_frames(
         )
         report.setdefault("detected", detected)
     return raw
-
-
-def _text_and_labels(
-    frame: pd.DataFrame,
-    texts: list[str],
-    label_cols: list[str],
-    task: str,
-    delimiter: str,
-    pair: bool = False,
-) -> pd.DataFrame:
-    """One split's canonical frame: `text` (and a pair's `text_b`) and `labels` (a name, a tuple of names, a
-    tuple of targets, or None)."""
-    missing = [c for c in texts + label_cols if c not in frame.columns]
-    if missing:
-        raise missing_column(missing[0], list(frame.columns), "text" if missing[0] in texts else "label")
-    for column in label_cols:
-        check_scalar(frame[column], column, "label", allow_flat_lists=len(label_cols) == 1)
-    if pair:
-        text = {"text": join_text(frame, texts[:1]).values, "text_b": join_text(frame, texts[1:]).values}
-    else:
-        text = {"text": join_text(frame, texts).values}
-    if task == "regression":
-        targets = regression_targets(frame, label_cols)
-        if all(_all_minus_one(frame[c]) for c in label_cols):  # GLUE's unlabelled test rows
-            targets = targets.map(lambda v: None)
-        return pd.DataFrame({**text, "labels": targets.values})
-    if len(label_cols) > 1:
-        labels = onehot_labels(frame, label_cols)
-    elif task == "multilabel":  # decided once for the whole column (_label_reading)
-        labels = frame[label_cols[0]].map(lambda v: split_multi(v, delimiter))
-    else:
-        column = frame[label_cols[0]].dropna().astype(str).str.strip()
-        if (column.str.startswith("[") & column.str.endswith("]")).any():
-            raise UserError(
-                f"task={task} but label column {label_cols[0]!r} holds lists like {column.iloc[0]!r}; "
-                "set task=multilabel (or auto)"
-            )
-        labels = single_labels(frame[label_cols[0]])
-        if _all_minus_one(frame[label_cols[0]]):  # GLUE's unlabelled test rows
-            labels = labels.map(lambda v: None)
-    return pd.DataFrame({**text, "labels": labels.values})
-
-
-def _all_minus_one(values: pd.Series) -> bool:
-    """Every label of a split is -1: the Hub's mark of an unlabelled split (GLUE's test splits)."""
-    present = values.dropna().astype(str).str.strip()
-    return bool(len(present)) and present.isin(["-1", "-1.0"]).all()
 
 
 def _check_usable(train: pd.DataFrame, cleaning: dict[str, Any]) -> None:

@@ -167,8 +167,8 @@ def numeric_reading(values: pd.Series) -> tuple[str, str] | None:
             f"{len(distinct)} distinct whole numbers from {distinct.min():g} to {distinct.max():g}",
         )
     hint = (
-        f"; they look like ordered ratings ({distinct.min():g}-{distinct.max():g}): task=regression treats them "
-        "as a score"
+        f"; they look like ordered ratings ({distinct.min():g}-{distinct.max():g}): task=regression "
+        "treats them as a score"
         if 3 <= len(distinct) <= 10 and ids
         else ""
     )

@@ -70,24 +70,23 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
 
 
 def check_split_sizes(sizes: dict[str, int], split_report: dict[str, Any], dedupe: str) -> None:
-    """Refuse, before any training, splits that cannot do their job: no test or validation row left (or
-    fewer than 2 training rows), said with the numbers and where the rows went."""
+    """Refuse, before any training, splits that cannot do their job: no test or validation row left, said
+    with the numbers and where the rows went."""
     empty = [part for part in ("validation", "test") if sizes[part] == 0]
-    if sizes["train"] >= 2 and not empty:
+    if not empty:  # (fewer than 2 training rows: the plan's preflight says so)
         return
     moved = split_report.get("near_duplicates") or {}
     went = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in moved.items() if n)
     why = (
-        f"; dedupe=near moved {went}: the texts are near-copies of each other (templated texts?), so "
+        f"; dedupe=near: {went}; the texts are near-copies of each other (templated texts?), so "
         "no held-out row would be new to the model. Set dedupe=exact to keep them apart anyway, or give "
         "more varied texts"
         if went and dedupe == "near"
         else "; give more labelled rows (or a larger validation_size/test_size)"
     )
-    what = ", ".join(empty) if empty else "train"
     raise UserError(
-        f"the {what} split would hold {sizes[empty[0]] if empty else sizes['train']} rows (split: train "
-        f"{sizes['train']}, validation {sizes['validation']}, test {sizes['test']}){why}"
+        f"the {' and '.join(empty)} split would hold 0 rows (split: train {sizes['train']}, validation "
+        f"{sizes['validation']}, test {sizes['test']}){why}"
     )
 
 

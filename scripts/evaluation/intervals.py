@@ -24,7 +24,8 @@ def conformal_half_width(
     if rank > n:
         return (
             None,
-            f"{n} held-out rows cannot bound a {level:.0%} interval (it needs {math.ceil(level / (1 - level))} or more)",
+            f"{n} held-out rows cannot bound a {level:.0%} interval (it needs "
+            f"{math.ceil(level / (1 - level))} or more)",
         )
     residuals = np.sort(np.abs(y - pred), axis=0)
     widths = [round(float(residuals[rank - 1, j]), 6) for j in range(y.shape[1])]

@@ -6,6 +6,7 @@ resample repeats rows, which re-ranking would only break into ties, so its ranks
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,12 @@ def _columns(y: np.ndarray) -> np.ndarray:
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 2 or a.std() == 0 or b.std() == 0:
+    """Pearson's r; nan (undefined) when either side is constant, as a trivial predictor's is."""
+    if (
+        len(a) < 2
+        or np.ptp(a) <= 1e-12 * max(1.0, np.abs(a).max())
+        or np.ptp(b) <= 1e-12 * max(1.0, np.abs(b).max())
+    ):
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
 
@@ -56,12 +62,18 @@ def target_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
+def _mean(values: list[float]) -> float:
+    """The mean over targets; nan when no target has the value (no warning)."""
+    found = [v for v in values if v == v]
+    return _r(np.mean(found)) if found else float("nan")
+
+
 def regression_metrics(y: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, Any]:
     """Each target's metrics, and their mean over targets as the headline values."""
     y, pred = _columns(y), _columns(pred)
     per_target = {name: target_metrics(y[:, j], pred[:, j]) for j, name in enumerate(names)}
     out: dict[str, Any] = {
-        key: _r(np.nanmean([t[key] for t in per_target.values()]))
+        key: _mean([t[key] for t in per_target.values()])
         for key in ("rmse", "mae", "r2", "pearson", "spearman")
     }
     out["per_target"] = per_target
@@ -94,4 +106,6 @@ def resampled_scores(W: np.ndarray, y: np.ndarray, pred: np.ndarray) -> dict[str
         found["r2"].append(np.divide(sse, sst, out=np.full_like(sse, np.nan), where=sst > 0) * -1 + 1)
         found["pearson"].append(_weighted_corr(W, t, p))
         found["spearman"].append(_weighted_corr(W, ry[:, j], rp[:, j]))
-    return {k: np.nanmean(np.stack(v), axis=0) for k, v in found.items()}
+    with warnings.catch_warnings():  # a constant predictor's correlation is nan in every resample
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {k: np.nanmean(np.stack(v), axis=0) for k, v in found.items()}

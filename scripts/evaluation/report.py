@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.evaluation.sentences import (
+    audit_sentence,
+    calibration_sentence,
+    cross_validated_sentence,
+    interval_sentence,
+    leakage_sentence,
+    paired_sentence,
+    trivial_name,
+)
+
 
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
@@ -26,7 +36,8 @@ def comparison_table(report: dict[str, Any]) -> list[list[str]]:
         )
         if c in report["results"]
     ]
-    rows = [["metric"] + columns]
+    shown = {"majority_class": trivial_name(report["task"]).replace("-", "_")}
+    rows = [["metric"] + [shown.get(c, c) for c in columns]]
     for key in report["headline"]:
         rows.append([key] + [with_interval(report["results"][c], key) for c in columns])
     return rows
@@ -38,116 +49,9 @@ def with_interval(result: dict[str, Any], key: str) -> str:
     return _fmt(result.get(key)) + (f" [{low_high[0]:.4f}, {low_high[1]:.4f}]" if low_high else "")
 
 
-def audit_sentence(report: dict[str, Any]) -> str:
-    found = report.get("label_audit")
-    if not found:
-        return ""
-    counts = ", ".join(f"{found['flagged'][k]} of {found['rows'][k]} {k} rows" for k in found["rows"])
-    return (
-        f"Label audit: cleanlab flags {counts} as possibly mislabelled (out-of-sample probabilities; "
-        "nothing was dropped; all of them in `eval/label_issues.csv`)."
-        + (f" {found['skipped']}." if found.get("skipped") else "")
-    )
-
-
 def audit_section(report: dict[str, Any], table: str) -> str:
     sentence = audit_sentence(report)
     return f"## Label audit\n\n{sentence}\n\n{table}" if sentence else ""
-
-
-def calibration_sentence(report: dict[str, Any]) -> str:
-    found = report.get("calibration")
-    if not found:
-        return ""
-    if found["temperature"] is None:
-        why = found.get("reason") or "calibrate=False"
-        return (
-            f"Calibration (not scaled: {why}): expected calibration error "
-            f"{found['ece_before']:.4f}, "
-            f"Brier score {found['brier_before']:.4f}."
-        )
-    t = found["temperature"]
-    shown = f"T = {t}" if isinstance(t, float) else f"one T per label, {min(t):.2f} to {max(t):.2f}"
-    return (
-        f"Calibration on this data: temperature scaling fitted on validation ({shown}); expected "
-        f"calibration error {found['ece_before']:.4f} -> {found['ece_after']:.4f}, Brier score "
-        f"{found['brier_before']:.4f} -> {found['brier_after']:.4f} (before -> after)."
-    )
-
-
-def interval_sentence(report: dict[str, Any]) -> str:
-    """A regression's prediction interval and how often it held on the scored rows."""
-    found = report.get("interval")
-    if not found:
-        return ""
-    widths = ", ".join(f"{w:.4g}" for w in found["half_width"])
-    return (
-        f"Prediction interval: each score +- {widths} ({found['level']:.0%} split conformal, fitted on "
-        f"{found['rows']} {found['fitted_on']} rows); it covers {found['test']['covered']:.1%} of these "
-        f"{found['test']['rows']} rows."
-    )
-
-
-def leakage_sentence(report: dict[str, Any]) -> str:
-    found = report.get("leakage")
-    if not found:
-        return ""
-    sentence = (
-        f"Leakage check: {found['rows_with_near_copy_in_train']} of {found['rows']} evaluation rows have a "
-        f"near-copy in the training split (character 5-gram Jaccard >= {found['threshold']}); "
-        "`transformer_unleaked` is the score on the others."
-        if found["rows_with_near_copy_in_train"]
-        else "Leakage check: no evaluation row has a near-copy in the training split "
-        f"(character 5-gram Jaccard >= {found['threshold']})."
-    )
-    moved = found.get("moved_at_split")
-    if moved:  # dedupe=near at training: say what it did to validation, test and training
-        said = [
-            f"{n} {key.split('_')[0]} rows with a near-copy in training moved to training"
-            if key.endswith("moved_to_train")
-            else f"{n} training rows dropped as near-copies of {key.rsplit('_', 1)[1]} rows"
-            for key, n in moved.items()
-        ]
-        sentence += f" At the split, dedupe=near: {'; '.join(said)}."
-    return sentence
-
-
-def paired_sentence(report: dict[str, Any]) -> str:
-    """The transformer against each fitted reference on the same resampled rows."""
-    said = []
-    for key, name in (
-        ("paired_bootstrap_frozen_probe", "the frozen-embedding probe"),
-        ("paired_bootstrap", "TF-IDF + LR"),
-    ):
-        paired = report.get(key)
-        if not paired:
-            continue
-        low, high = paired["difference_interval"]
-        said.append(
-            f"Transformer minus {name}, {paired['metric']}, paired bootstrap over the same test rows "
-            f"({paired['resamples']} resamples): 95 % interval [{low:+.4f}, {high:+.4f}]; the transformer is "
-            f"ahead in {100 * paired['transformer_wins_share']:.1f} % of resamples."
-        )
-    return " ".join(said) + probe_note(report)
-
-
-def probe_note(report: dict[str, Any]) -> str:
-    """What the frozen probe is, or why it is missing: the answer to "was fine-tuning worth it?"."""
-    probe = report.get("frozen_probe")
-    if not probe:
-        return ""
-    if probe.get("skipped"):
-        return f" (No frozen-embedding probe: {probe['skipped']}.)"
-    sample = (
-        f", a sample of {probe['train_rows']:,} of the {probe['of_train_rows']:,} training rows"
-        if probe["train_rows"] < probe["of_train_rows"]
-        else ""
-    )
-    return (
-        f" frozen_probe: a linear model on the base model's {probe.get('pooling', 'mean')}-pooled embeddings, "
-        "never fine-tuned"
-        f"{sample}; if it matches the transformer, fine-tuning bought nothing here."
-    )
 
 
 def markdown_cell(text: object) -> str:
@@ -189,14 +93,6 @@ def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
         ]
         parts += ["## Per class", "", markdown_table(rows), ""]
     return parts
-
-
-def cross_validated_sentence(report: dict[str, Any]) -> str:
-    """A k-fold run's cross-validated estimate, and whether the test split is too small to stand alone."""
-    from scripts.common import tasks
-    from scripts.evaluation.cross_validated import sentence
-
-    return sentence(report.get("cross_validated"), report["data"]["rows"], tasks.get(report["task"]).compare)
 
 
 def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: str = "") -> str:

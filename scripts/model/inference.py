@@ -52,7 +52,8 @@ class Predictor:
             bad = next((x for x in items if not (isinstance(x, (tuple, list)) and len(x) == 2)), None)
             if bad is not None:
                 raise UserError(
-                    f"this model reads pairs of texts, and got {str(bad)[:60]!r}; give both texts of each pair"
+                    f"this model reads pairs of texts, and got {str(bad)[:60]!r}; give both texts of each "
+                    "pair"
                 )
             return [("" if a is None else str(a), "" if b is None else str(b)) for a, b in items]
         return ["" if t is None else str(t) for t in items]
@@ -182,8 +183,8 @@ def check_label_count(outputs: int, meta: dict[str, Any], where: Path) -> None:
 
     if outputs != len(meta["labels"]):
         raise UserError(
-            f"{where} gives {outputs} outputs but quickfit.json names {len(meta['labels'])} labels; the files "
-            "come from different runs: restore the folder, or train (or export) again"
+            f"{where} gives {outputs} outputs but quickfit.json names {len(meta['labels'])} labels; the "
+            "files come from different runs: restore the folder, or train (or export) again"
         )
 
 

@@ -130,18 +130,20 @@ def _int8_agreement(out: Path, texts, expected, reference, threads) -> dict[str,
         )
     elif shown:
         say(
-            f"ONNX int8: {100 * same:.2f} % of {len(texts)} validation and test decisions identical to fp32; kept"
+            f"ONNX int8: {100 * same:.2f} % of {len(texts)} validation and test decisions identical to "
+            "fp32; kept"
         )
     else:
         say(
-            f"ONNX int8 kept, its agreement not shown: {100 * same:.2f} % of only {len(texts)} validation and test "
-            f"rows (showing {100 * INT8_AGREEMENT:.1f} % takes {INT8_MIN_ROWS}); check it on your own data"
+            f"ONNX int8 kept, its agreement not shown: {100 * same:.2f} % of only {len(texts)} validation "
+            f"and test rows (showing {100 * INT8_AGREEMENT:.1f} % takes {INT8_MIN_ROWS}); check it on your "
+            "own data"
         )
     return {"identical_decisions": same, "rows": len(texts), "kept": kept, "shown": shown}
 
 
 def _same_decisions(reference, got: np.ndarray, expected: np.ndarray) -> float:
-    from scripts.predict import agreeing
+    from scripts.model.prediction import agreeing
 
     if not len(got):
         return 1.0

@@ -1,8 +1,8 @@
 """Long texts read whole: a text longer than max_seq_length is cut into overlapping windows on token
 boundaries, each window is scored, and the window logits are averaged per text (per label for
-multi-label), weighted by each window's tokens. Training sees the windows, each carrying its text's labels, at most `cap` per text so one
-long document cannot dominate; validation, `make eval`, `make predict`, the app, the ONNX path and the
-card's snippet pool every window of a text, the same way.
+multi-label), weighted by each window's tokens. Training sees the windows, each carrying its text's
+labels, at most `cap` per text so one long document cannot dominate; validation, `make eval`, `make
+predict`, the app, the ONNX path and the card's snippet pool every window of a text, the same way.
 
 `long_texts=auto` reads in windows when more than AUTO_CHUNKS_PCT % of the training texts are longer
 than max_seq_length (on Reuters R8, 12 % longer, windows scored below keeping the head:

@@ -10,33 +10,36 @@ from typing import Any
 
 import pandas as pd
 
-from scripts.common import runs
+from scripts.common import runs, tasks
 from scripts.common.errors import UserError
 from scripts.evaluation.report import (
-    audit_sentence,
-    calibration_sentence,
     comparison_table,
-    cross_validated_sentence,
     explained_error_items,
-    leakage_sentence,
     markdown_cell,
     markdown_table,
-    paired_sentence,
     with_interval,
 )
-from scripts.model import truncation, windows
-from scripts.model.architectures import simpletransformers_type
+from scripts.evaluation.sentences import (
+    audit_sentence,
+    calibration_sentence,
+    cross_validated_sentence,
+    interval_sentence,
+    leakage_sentence,
+    paired_sentence,
+    references_sentence,
+    trivial_name,
+)
 from scripts.model.base_model import hub_base_model
 from scripts.publishing.card_data import (
     LANGUAGES,
     METRIC_NAMES,
-    TASK_WORDS,
     card_data,
     millions,
     parameter_count,
 )
 from scripts.publishing.reproduce import public_config, reproduce_command
 from scripts.publishing.training_notes import selection_sentence, start_sentence, truncation_note
+from scripts.publishing.usage import usage_values
 
 
 def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_: str) -> dict[str, Any]:
@@ -66,8 +69,36 @@ def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_
 def _about(run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
     ds = record["dataset"]
     base = hub_base_model(record["model"]["base_model"] or "")
+    kind = tasks.get(record["task"])
+    pair = bool(record.get("text_pair"))
+    of = " of pairs of texts" if pair else ""
+    listed = ", ".join(f"`{markdown_cell(n).replace('`', chr(39))}`" for n in record["labels"])
+    language = LANGUAGES.get(ds.get("language") or "en", ds.get("language"))
+    texts = f"pairs of {language} texts" if pair else f"short {language} texts"
+    if kind.classifies:
+        what = f"{kind.word} text classifier{of}"
+        use = f"Classifying {texts} like those in {ds['name']} into: {listed}."
+        note = (
+            "Scores were calibrated on the validation split (see Evaluation); on other data they may be "
+            "over- or under-confident."
+        )
+    else:
+        what = f"text regression model{of} ({len(record['labels'])} score{'s' * (len(record['labels']) > 1)})"
+        spans = "; ".join(_target_range(record, name) for name in record["labels"])
+        use = (
+            f"Scoring {texts} like those in {ds['name']} on {listed}, in the data's own units (training "
+            f"targets: {spans}); each prediction comes with a prediction interval."
+        )
+        note = (
+            "The prediction interval was fitted on held-out rows of this data (see Evaluation for its "
+            "coverage on the test split); on other data it may be too narrow."
+        )
     return {
-        "task_word": TASK_WORDS[record["task"]],
+        "task_word": kind.word,
+        "what": what,
+        "intended_use": use,
+        "confidence_note": note,
+        "labels_heading": "Labels" if kind.classifies else "Targets",
         "base_link": f"[{base}](https://huggingface.co/{base})"
         if base
         else f"a local base model (`{Path(record['model']['model_name']).name}`)",
@@ -76,6 +107,13 @@ def _about(run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         "model_type": record["model"]["model_type"],
         "parameters": millions(parameter_count(runs.model_dir(run_dir))),
     }
+
+
+def _target_range(record: dict[str, Any], name: str) -> str:
+    stats = (record.get("target_stats") or {}).get("train", {}).get(name)
+    if not stats:
+        return f"`{name}`"
+    return f"`{name}` {stats['min']:.4g} to {stats['max']:.4g}, mean {stats['mean']:.4g}"
 
 
 def _data_section(record: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -156,10 +194,12 @@ def _evaluation_section(report: dict[str, Any]) -> dict[str, Any]:
         "collapse": (
             "**Warning: this model collapsed** - " + report["collapse_check"] + "."
             if report["collapsed"]
-            else f"It beats the majority-class predictor ({report['collapse_check']})."
+            else f"It beats the {trivial_name(report['task'])} predictor ({report['collapse_check']})."
         ),
         "calibration": calibration_sentence(report),
+        "interval": interval_sentence(report),
         "cross_validated": cross_validated_sentence(report),
+        "references": references_sentence(report),
         "leakage": leakage_sentence(report),
         "audit": audit_sentence(report),
         "explained_errors": "\n".join(explained_error_items(report)),
@@ -205,6 +245,17 @@ def _hyperparameters(record: dict[str, Any], config: dict[str, Any]) -> list[lis
 
 
 def _counts_table(record: dict[str, Any]) -> str:
+    if not tasks.get(record["task"]).classifies:  # targets: their spread in each split
+        rows = [["target", "split", "rows", "mean", "std", "min", "max"]]
+        for name in record["labels"]:
+            for part, stats in (record.get("target_stats") or {}).items():
+                found = stats.get(name)
+                if found:
+                    rows.append(
+                        [name, part, str(found["rows"])]
+                        + [f"{found[k]:.4g}" for k in ("mean", "std", "min", "max")]
+                    )
+        return markdown_table(rows)
     counts = record["counts"]
     after = record["balance"]["after"]
     rows = [["label", "train (before balancing)", "train (as trained)", "validation", "test"]]
@@ -225,6 +276,14 @@ def _counts_table(record: dict[str, Any]) -> str:
 
 
 def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
+    interval = meta.get("interval")
+    if not tasks.get(record["task"]).classifies:
+        rows = [
+            ["output", "target", f"{interval['level']:.0%} interval half-width" if interval else "interval"]
+        ]
+        for i, name in enumerate(record["labels"]):
+            rows.append([str(i), name, f"+- {interval['half_width'][i]:.4g}" if interval else "-"])
+        return markdown_table(rows)
     thresholds = meta.get("thresholds") or []
     # multi-label: one cut-off per label; binary: one, on the positive label's probability
     cuts = (
@@ -236,67 +295,3 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     for i, name in enumerate(record["labels"]):
         rows.append([str(i), name] + ([f"{cuts[name]:.2f}" if name in cuts else "-"] if cuts else []))
     return markdown_table(rows)
-
-
-def usage_values(
-    record: dict[str, Any], meta: dict[str, Any], ref: str, onnx: Path | None = None
-) -> dict[str, Any]:
-    """What the template's usage snippets need: where the model and quickfit.json are, an example text (cut
-    as in training when the run's truncation is not the tokenizer's own), the task and thresholds."""
-    example = (
-        "Free entry! Text WIN to 80086 to claim your prize"
-        if "spam" in record["labels"]
-        else "Your text here"
-    )
-    mode = meta.get("truncation", "head")
-    chunks = meta.get("long_texts") == "chunks"
-    fit_text = "" if chunks else truncation.card_snippet(mode, int(meta.get("max_seq_length", 512)))
-    text = f'fit_text("{example}", classifier.tokenizer)' if fit_text else f'"{example}"'
-    return {
-        "ref": ref,
-        "meta_path": f'hf_hub_download("{ref}", "quickfit.json")'
-        if "/" in ref and not ref.startswith(("/", "."))
-        else f'"{ref}/quickfit.json"',
-        "mode": mode,
-        "fit_text": fit_text,
-        "windows": windows.card_snippet(int(meta["max_seq_length"]), int(meta["window_overlap"]))
-        if chunks
-        else "",
-        "text": text,
-        "st_text": text.replace("classifier.", "model."),
-        "task": record["task"],
-        "tuned_binary": record["task"] == "binary" and bool(meta.get("thresholds")),
-        # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT,
-        # another one for ELECTRA): only its single-label class loads this folder as it was trained.
-        "st_type": simpletransformers_type(record["model"]["model_type"]),
-        "max_seq_length": int(meta.get("max_seq_length", 128)),
-        "example": example,
-        **onnx_values(ref, onnx),
-    }
-
-
-def onnx_values(ref: str, onnx: Path | None) -> dict[str, Any]:
-    """Where the ONNX snippet finds its files: the Hub repo's onnx/ folder, or the run's local onnx/. Only
-    an export of exactly this model, whose checks ran (parity.json), is shown and claimed."""
-    from scripts.model.meta import check_bound
-
-    if onnx is None or not (onnx / "model.onnx").exists():
-        return {"onnx": False}
-    try:
-        parity = check_bound(onnx, onnx.parent / "model")
-    except UserError:
-        return {"onnx": False}
-    int8 = parity.get("int8") or {}
-    hub = "/" in ref and not ref.startswith(("/", "."))
-
-    def where(name: str, local: Path) -> str:
-        return f'hf_hub_download("{ref}", "{name}")' if hub else f'"{local}"'
-
-    return {
-        "onnx": True,
-        "onnx_rows": parity["rows"],
-        "onnx_int8_shown": bool(int8.get("shown", True)),
-        "onnx_int8": (onnx / "model_quantized.onnx").exists() and bool(int8.get("kept")),
-        "tokenizer_path": where("tokenizer.json", onnx / "tokenizer.json"),
-        "onnx_path": where("onnx/model.onnx", onnx / "model.onnx"),
-    }

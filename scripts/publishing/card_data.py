@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scripts.common import tasks
 from scripts.model.base_model import hub_base_model
 
 if TYPE_CHECKING:
@@ -29,9 +30,13 @@ METRIC_NAMES = {
     "roc_auc_micro": "ROC AUC (micro)",
     "precision_positive": "Precision (positive class)",
     "recall_positive": "Recall (positive class)",
+    "pearson": "Pearson r",
+    "spearman": "Spearman rho",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R squared",
 }
 LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
-TASK_WORDS = {"binary": "binary", "multiclass": "multi-class", "multilabel": "multi-label"}
 
 
 def millions(n: int) -> str:
@@ -54,6 +59,7 @@ def card_data(
 
     ds = record["dataset"]
     model = report["results"]["transformer"]
+    kind = tasks.get(record["task"])
     dataset_type = ds.get("hub_dataset") or ds["name"]
     eval_results = [
         EvalResult(
@@ -64,7 +70,7 @@ def card_data(
             dataset_split="test",
             dataset_config=ds.get("hub_config"),
             dataset_revision=ds.get("hub_revision") if ds.get("hub_dataset") else None,
-            metric_type=key,
+            metric_type=kind.hub_metrics.get(key, key),
             metric_name=METRIC_NAMES.get(key, key),
             metric_value=float(model[key]),
         )
@@ -78,10 +84,11 @@ def card_data(
         pipeline_tag="text-classification",
         base_model=hub_base_model(record["model"]["base_model"] or ""),
         datasets=[ds["hub_dataset"]] if ds.get("hub_dataset") else None,
-        metrics=[k for k in report["headline"] if model.get(k) is not None],
+        metrics=[kind.hub_metrics.get(k, k) for k in report["headline"] if model.get(k) is not None],
         tags=[
             "text-classification",
-            TASK_WORDS[record["task"]] + "-classification",
+            kind.word + "-classification" if kind.classifies else "text-regression",
+            *(["sentence-pair-classification", "cross-encoder"] if record.get("text_pair") else []),
             "simpletransformers",
             "quickfit",
         ],

@@ -19,6 +19,7 @@ from scripts.common.errors import UserError
 from scripts.common.runtime import quiet_environment, seed_everything
 from scripts.model import architectures, probe_start
 from scripts.model.base_model import folds_case, load_tokenizer, safe_model_path
+from scripts.model.head_scale import fold_scale_into_head
 from scripts.training import distributed, tracking
 from scripts.training.checkpoints import copy_model_files, epoch_checkpoint, validation_probabilities
 from scripts.training.st.batching import GROUP_BATCHES, PASS_COST_POSITIONS
@@ -122,7 +123,6 @@ def train(
     """Fine-tune with Simple Transformers; returns the best model (on validation) copied to work/model
     (None on ranks other than 0 of a multi-process run, which keep nothing).
     on_epoch(epoch, validation metric) is called after each epoch's evaluation (a sweep prunes there)."""
-    import pandas as pd
     from transformers.utils import logging as hf_logging
 
     quiet_environment()
@@ -145,15 +145,7 @@ def train(
     shutil.rmtree(work / "probe_start", ignore_errors=True)  # loaded: the fine-tune saves its own
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
     model.task_kind = kind
-    pair = "text_b" in train_df
-    # Simple Transformers reads a pair as text_a/text_b (its training path hands them to CompactTokens)
-    first = "text_a" if pair else "text"
-    train_frame = pd.DataFrame({first: train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
-    if pair:
-        train_frame.insert(1, "text_b", train_df["text_b"].tolist())
-    eval_frame = eval_df[[c for c in ("text", "text_b") if c in eval_df]].assign(
-        labels=eval_df["encoded"].tolist()
-    )
+    train_frame, eval_frame = _frames(train_df, eval_df)
     _score_per_document(model, eval_df)
     eval_key = "eval_df" if kind.head == "multi" else "eval_data"  # the two classes name it differently
     with _no_torchvision_formatting():
@@ -162,17 +154,24 @@ def train(
         )
     if not world.main:
         return None  # rank 0 keeps the checkpoints and picks the best epoch
+    checkpoints, scale = Path(args["output_dir"]), cfg.get("target_scale")
     return _keep_best_epoch(
-        model,
-        details,
-        work,
-        Path(args["output_dir"]),
-        resume_from,
-        metric_name,
-        kind,
-        int(global_step),
-        cfg.get("target_scale"),
+        model, details, work, checkpoints, resume_from, metric_name, kind, global_step, scale
     )
+
+
+def _frames(train_df, eval_df) -> tuple[Any, Any]:
+    """The training and validation frames as Simple Transformers takes them: text (a pair as text_a and
+    text_b, which its training path hands to CompactTokens) and the encoded labels."""
+    import pandas as pd
+
+    pair = "text_b" in train_df
+    first = "text_a" if pair else "text"
+    train_frame = pd.DataFrame({first: train_df["text"].tolist(), "labels": train_df["encoded"].tolist()})
+    if pair:
+        train_frame.insert(1, "text_b", train_df["text_b"].tolist())
+    columns = [c for c in ("text", "text_b") if c in eval_df]
+    return train_frame, eval_df[columns].assign(labels=eval_df["encoded"].tolist())
 
 
 def _starting_point(model_name, resume_from, cfg, task, n_labels, train_df, max_seq_length, work) -> str:
@@ -266,38 +265,11 @@ def _keep_best_epoch(
         model_dir=work / "model" if kept else None,
         history=history,
         best_metric=float(best_row[metric_name]),
-        global_step=global_step,
+        global_step=int(global_step),
         best_epoch=int(best_row["epoch"]),
         validation_probs=validation_probabilities(checkpoint, kind, scale),
         pass_cost=_pass_cost_used(model),
     )
-
-
-def fold_scale_into_head(model_dir: Path, scale: dict[str, list[float]]) -> None:
-    """y = z * std + mean folded into the classifier's last linear layer (weight * std, bias * std + mean):
-    the saved model gives the data's units with no quickfit code in between."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    path = model_dir / "model.safetensors"
-    state = load_file(str(path))
-    std = torch.tensor(scale["std"], dtype=torch.float32)
-    mean = torch.tensor(scale["mean"], dtype=torch.float32)
-    heads = [
-        key[: -len(".weight")]
-        for key, value in state.items()
-        if key.startswith("classifier")
-        and key.endswith(".weight")
-        and value.dim() == 2
-        and value.shape[0] == len(std)
-        and f"{key[: -len('.weight')]}.bias" in state
-    ]
-    if not heads:
-        raise RuntimeError(f"no output layer with {len(std)} outputs in {path}: cannot fold the target scale")
-    head = sorted(heads)[-1]  # the last linear layer (RoBERTa's classifier.out_proj after its dense)
-    state[f"{head}.weight"] = state[f"{head}.weight"].float() * std[:, None]
-    state[f"{head}.bias"] = state[f"{head}.bias"].float() * std + mean
-    save_file(state, str(path), metadata={"format": "pt"})
 
 
 def _pass_cost_used(model) -> float | None:

@@ -37,6 +37,7 @@ def run_record(
         "positive_label": dataset.positive_label,
         "dataset": _dataset(source, dataset),
         "counts": {part: label_counts(frame, dataset.task) for part, frame in splits.items()},
+        "target_stats": _target_stats(dataset, splits),
         "balance": _balance(plan.balanced),
         "max_seq_length": plan.max_len,
         "truncation": cfg["truncation"],
@@ -117,3 +118,23 @@ def _balance(balanced: Any) -> dict[str, Any]:
         "class_weight": balanced.class_weight,
         "pos_weight": balanced.pos_weight,
     }
+
+
+def _target_stats(dataset: Any, splits: dict[str, Any]) -> dict[str, Any] | None:
+    """A regression's targets in each split: rows, mean, spread and range (the card's data table)."""
+    if dataset.kind.classifies:
+        return None
+    out: dict[str, Any] = {}
+    for part, frame in splits.items():
+        y = dataset.kind.encode(frame["labels"], dataset.label_names)
+        out[part] = {
+            name: {
+                "rows": len(y),
+                "mean": float(y[:, j].mean()) if len(y) else None,
+                "std": float(y[:, j].std()) if len(y) else None,
+                "min": float(y[:, j].min()) if len(y) else None,
+                "max": float(y[:, j].max()) if len(y) else None,
+            }
+            for j, name in enumerate(dataset.label_names)
+        }
+    return out

@@ -1,0 +1,77 @@
+"""The references a run is scored beside, on the same rows: TF-IDF + a linear model, the frozen-embedding
+probe of the same base model (when it can be loaded) and the trivial predictor, each fitted on the training
+split, with thresholds tuned on their own validation scores where the transformer has tuned ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.common import runs
+from scripts.common.console import say
+from scripts.common.errors import UserError
+from scripts.evaluation import baselines
+from scripts.model.base_model import hub_base_model
+
+
+def reference_outputs(rows: Any, run_dir: Path, tuned) -> dict[str, Any]:
+    """TF-IDF + a linear model, the frozen-embedding probe of the same base model (when it can be loaded)
+    and the trivial predictor, each fitted on the training split, with validation-tuned thresholds where
+    the transformer has them."""
+    kind, n = rows.kind, len(rows.labels)
+    found: dict[str, Any] = {}
+    test, val = baselines.tfidf_reference(rows.train, rows.y_train, [rows.frame, rows.val], kind, n)
+    found["tfidf_logreg"] = (test, _thresholds(rows, val, tuned))
+    probe, info = _frozen_probe(rows, run_dir)
+    if probe is not None:
+        found["frozen_probe"] = (probe[0], _thresholds(rows, probe[1], tuned))
+    majority = kind.constant(rows.y_train, len(rows.frame), n)
+    found["majority_class"] = (majority, None)
+    return {
+        "outputs": {
+            name: (kind.decide(probs, cuts, rows.positive), probs) for name, (probs, cuts) in found.items()
+        },
+        "frozen_probe": info,
+    }
+
+
+def _thresholds(rows: Any, val_probs: np.ndarray, tuned) -> list[float] | None:
+    """A reference gets the transformer's treatment: thresholds tuned on its own validation scores."""
+    from scripts.evaluation.thresholds import binary_threshold, tune_per_label
+
+    if rows.kind.stratify == "iterative":
+        return tune_per_label(rows.y_val, val_probs)[0]
+    if rows.positive is not None and tuned:
+        return [binary_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
+    return None
+
+
+def _frozen_probe(rows: Any, run_dir: Path) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
+    """The probe's test and validation outputs, or None with the reason it could not be had."""
+    from scripts.evaluation import frozen_probe
+    from scripts.model.base_model import resolve_model_name
+
+    model = rows.record["model"]
+    cfg = runs.saved_config(run_dir)
+    inputs = rows.inputs
+    try:
+        path = resolve_model_name(model["model_name"], cfg.get("allow_pickle_weights", False))
+        outputs, info = frozen_probe.probe_outputs(
+            path,
+            inputs.rows(rows.train),
+            rows.y_train,
+            [rows.texts, inputs.rows(rows.val)],
+            rows.kind,
+            len(rows.labels),
+            int(rows.record["max_seq_length"]),
+        )
+    except (UserError, OSError, ValueError) as exc:  # the base model is gone or cannot be reached now
+        reason = str(exc).splitlines()[0][:200]
+        say(f"frozen-embedding probe skipped: {reason}")
+        return None, {"skipped": reason}
+    return outputs, {
+        **info,
+        "base_model": model["model_name"] if hub_base_model(model["model_name"]) else None,
+    }
