@@ -28,14 +28,14 @@ def test_probabilities(checkpoint: Path, texts: list[str], dataset: Any, max_len
 
 def epoch_line(epoch: int, probs: np.ndarray, y: np.ndarray, dataset: Any) -> str:
     """The curve's metric at argmax (0.5 for binary); for binary also the false positives and negatives."""
-    from scripts.curve import METRIC
+    from scripts.common import tasks
     from scripts.evaluation.metrics import score
 
     task, labels = dataset.task, dataset.label_names
     pred = probs.argmax(axis=1)
     positive = labels.index(dataset.positive_label) if dataset.positive_label else None
-    value = score(task, y, pred, probs, labels, positive)[METRIC[task]]
-    line = f"epoch {epoch}: test {METRIC[task]} {value:.4f}"
+    value = score(task, y, pred, probs, labels, positive)[tasks.get(task).curve_metric]
+    line = f"epoch {epoch}: test {tasks.get(task).curve_metric} {value:.4f}"
     if task == "binary":
         fp, fn = (
             int(((pred == positive) & (y != positive)).sum()),

@@ -194,7 +194,7 @@ def test_setfit_reference_scores_every_label_for_multilabel(tiny_model, tmp_path
 
     verbosity = hf_logging.get_verbosity()
     probs = curve.reference_probs(
-        "setfit", tiny_model, rows, curve.encoded(rows, dataset), texts, dataset, 64, 0
+        "setfit", tiny_model, rows, curve.encoded(rows, dataset), splits["test"], dataset, 64, 0
     )
     assert probs.shape == (len(texts), len(dataset.label_names)) and ((probs >= 0) & (probs <= 1)).all()
     assert hf_logging.get_verbosity() == verbosity  # the curve's later fits keep their warnings

@@ -53,9 +53,9 @@ def holder():
 def test_a_lock_held_by_a_live_process_refuses_and_is_freed_when_it_dies(tmp_path, holder):
     folder = tmp_path / "runs" / "run"
     proc = holder(folder)
-    with pytest.raises(UserError, match=f"in use by process {proc.pid} .*{locks.lock_path(folder).name}"):
-        with locks.held(folder, "run x"):
-            pass
+    busy = pytest.raises(UserError, match=f"in use by process {proc.pid} .*{locks.lock_path(folder).name}")
+    with busy, locks.held(folder, "run x"):
+        pass
     proc.kill()  # kill -9: no clean-up ran, the kernel released the lock
     proc.wait()
     assert locks.lock_path(folder).exists() and locks.owner(folder) is None

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from scripts.common import tasks
-
 from scripts.training.st.batching import sub_batches, trim_batch
 from tests.tiny_models import ARCHITECTURES, build
 
