@@ -22,7 +22,7 @@ MODES = ("head", "tail", "head+tail")
 
 @pytest.fixture(scope="module")
 def carded_runs(tiny_model, tmp_path_factory):
-    """One tiny binary run per truncation mode, cutting most texts (max_seq_length 12), exported and carded."""
+    """One tiny binary run per truncation mode, most texts cut (max_seq_length 12), exported and carded."""
     from scripts import card, export
     from scripts.common.errors import run_cli
     from tests.helpers import tiny_args, train_run, write_binary_csv
