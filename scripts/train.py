@@ -40,6 +40,11 @@ def check_disk(path: Path, base_model: str, epochs: float) -> None:
         )
 
 
+class LostProcess(KeyboardInterrupt):
+    """Another training process died under a collective: the work folder is kept as an interrupt keeps it
+    (RESUME=1), but nobody sent a signal, so the exit code is 1, not 130."""
+
+
 # Set while the finished run is being published: a stop signal then waits until the run is in place,
 # so an interrupt can never strand a trained model between its clean-up and its publication.
 PUBLISHING = threading.Event()
@@ -210,7 +215,7 @@ def _fit(plan: Plan, dataset: Dataset, base: str, work: Path, interrupted, world
         if not world.distributed:
             raise
         # another rank died under a collective: keep the last epoch checkpoint, as an interrupt does
-        raise KeyboardInterrupt(f"lost a training process: {str(exc).splitlines()[0][:160]}") from exc
+        raise LostProcess(f"lost a training process ({str(exc).splitlines()[0][:160]})") from exc
     timing["train_seconds"] = time.time() - started
     return result
 
@@ -279,6 +284,9 @@ def main(argv: Sequence[str]) -> int:
     if args.data:
         overrides["dataset"] = args.data
     cfg = settings.resolve(overrides)
+    several = (args.nproc and str(args.nproc).strip() != "1") or args.torchrun_args
+    if cfg["model_selection"] == "kfold" and (several or distributed.current().distributed):
+        raise UserError(kfold.NOT_DISTRIBUTED)
     if (args.nproc or args.torchrun_args) and not distributed.current().distributed:
         from scripts.training import launch
 
@@ -294,6 +302,16 @@ def main(argv: Sequence[str]) -> int:
             return 130  # stopped with the others (rank 0 says so); its broken collective is no news
         raise
     except KeyboardInterrupt as exc:
+        if isinstance(exc, LostProcess):  # no signal: another rank failed; its own error says why
+            print(
+                f"stopped: {exc}; the last good run is unchanged"
+                + (
+                    f"; continue from the last epoch checkpoint with `make train RESUME=1 NPROC={world.size}`"
+                    if getattr(exc, "resumable", False)
+                    else ""
+                )
+            )
+            return 1
         if getattr(exc, "resumable", False):
             print(
                 "interrupted: the last good run is unchanged; continue from the last epoch checkpoint with "

@@ -18,86 +18,9 @@ from typing import Any
 import pandas as pd
 
 from scripts.common.errors import UserError
+from scripts.data.encodings import LEGACY_FALLBACK, _unreadable, _wide_encoding, decode
 
-
-def _unreadable(path: Path, encoding: str, exc: Exception) -> UserError:
-    return UserError(
-        f"{path.name} cannot be read as {encoding}: {exc.__class__.__name__}; "
-        "set encoding=auto or the file's real encoding"
-    )
-
-
-WIDE_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _wide_encoding(start: bytes, encoding: str) -> str:
-    """UTF-16/32 text is full of NUL bytes: with its byte-order mark it is read as what it is."""
-    if encoding == "auto":
-        for bom, name in WIDE_BOMS:  # UTF-32 LE's mark begins with UTF-16 LE's: test it first
-            if start.startswith(bom):
-                return name
-    return encoding
-
-
-def decode(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
-    if encoding != "auto":
-        try:
-            return raw.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise _unreadable(path, encoding, exc) from exc
-    try:
-        return raw.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
-    mixed = decode_mixed(raw)
-    if mixed is not None:
-        return mixed
-    for candidate in ("cp1252", "latin-1"):
-        try:
-            return raw.decode(candidate), candidate
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")
-
-
-def _legacy(line: bytes) -> str:
-    try:
-        return line.decode("cp1252")
-    except UnicodeDecodeError:
-        return line.decode("latin-1")
-
-
-def _legacy_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
-    return _legacy(error.object[error.start : error.end]), error.end
-
-
-# An error handler for streamed reads: bytes that are not valid UTF-8 are read as cp1252 (or latin-1).
-LEGACY_FALLBACK = "quickfit-legacy"
-codecs.register_error(LEGACY_FALLBACK, _legacy_fallback)
-
-
-def decode_mixed(raw: bytes) -> tuple[str, str] | None:
-    """A file whose lines are partly UTF-8 and partly cp1252 (pasted together from two exports): each line
-    is decoded as what it is, and the count is reported. None when no line is UTF-8 beyond ASCII (then the
-    whole file is one legacy encoding)."""
-    lines = raw.split(b"\n")
-    utf8 = legacy = 0
-    decoded = []
-    for line in lines:
-        try:
-            text = line.decode("utf-8")
-            utf8 += not line.isascii()
-        except UnicodeDecodeError:
-            text, legacy = _legacy(line), legacy + 1
-        decoded.append(text)
-    if not utf8:
-        return None
-    return "\n".join(decoded).lstrip("\ufeff"), f"utf-8 with {legacy} cp1252 lines"
+__all__ = ["LEGACY_FALLBACK", "decode", "read_table"]
 
 
 def _sniff_separator(text: str, path: Path) -> str:

@@ -234,6 +234,11 @@ def _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch,
     model.start_epoch = start_epoch
     model.resume_dir = resume_from
     model.epoch_callback = (lambda epoch, result: on_epoch(epoch, result[metric_name])) if on_epoch else None
+    earlier = Path(model.args.output_dir).parent / "history_before_resume.csv"
+    if resume_from and earlier.exists():  # a resumed run's best epoch may be one it ran before
+        import pandas as pd
+
+        model.epoch_scores = pd.read_csv(earlier)[metric_name].tolist()
     model.group_batches = GROUP_BATCHES if cfg["length_grouping"] is True else 1  # resolved by recipes.choose
     model.keep_class_mix = bool(cfg.get("grouping_class_mix", False))
     model.pass_cost = PASS_COST_POSITIONS if cfg.get("sub_batches") is True else None  # resolved by recipes

@@ -21,6 +21,11 @@ from scripts.common.console import quiet, say
 from scripts.data.dataset import Dataset
 
 SETTINGS = ("auto", "validation", "kfold")
+NOT_DISTRIBUTED = (
+    "model_selection=kfold trains its folds in one process, and this run starts several (NPROC or "
+    "torchrun): k-fold is for small data, which one process trains in minutes; drop NPROC, or set "
+    "model_selection=validation"
+)
 MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold chooses the epoch
 # ... or fewer than this many a label: 89 rows cannot choose 28 labels' thresholds (GoEmotions at 16 per
 # label: k-fold with the small-data recipe 0.2122 and 0.2347 macro-F1 against 0.1695 and 0.1836;
@@ -65,6 +70,10 @@ def choose(
     n_val, n_rows = len(splits["validation"]), len(splits["train"]) + len(splits["validation"])
     enough = enough_validation_rows(n_labels)
     if setting == "kfold":
+        if distributed:
+            from scripts.common.errors import UserError
+
+            raise UserError(NOT_DISTRIBUTED)
         return Selection("kfold", "set in the config")
     if setting == "validation":
         return Selection("validation", "set in the config")

@@ -7,6 +7,7 @@ last epoch only). A fold wrote 290 MB of weights and optimizer state an epoch be
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from scripts.training.st.patches import SCALER_STATE, renumbered_checkpoint
@@ -36,3 +37,11 @@ class EpochCheckpoints:
             self.checkpoint_dir = Path(output_dir)
             if self.scaler is not None and self.scaler.is_enabled():
                 (self.checkpoint_dir / SCALER_STATE).write_text(json.dumps(self.scaler.state_dict()))
+
+    def prune_checkpoints(self, keep: set[int]) -> None:
+        """Remove the epoch checkpoints whose epoch is not in `keep` (a full one holds the optimizer state,
+        twice the weights)."""
+        for folder in Path(self.args.output_dir).glob("checkpoint-*-epoch-*"):
+            epoch = folder.name.rsplit("-", 1)[1]
+            if epoch.isdigit() and int(epoch) not in keep:
+                shutil.rmtree(folder, ignore_errors=True)

@@ -70,6 +70,7 @@ class EvaluationPass:
                 allow_pickle=False,
             )
             self.epochs_evaluated += 1
+            self._keep_best_and_last(result)
             if self.writer is not None:
                 epoch = self.start_epoch + self.epochs_evaluated
                 for key, value in result.items():
@@ -78,6 +79,20 @@ class EvaluationPass:
             if self.epoch_callback is not None:
                 self.epoch_callback(self.start_epoch + self.epochs_evaluated, result)
         return result, outputs, wrong
+
+    epoch_scores: list | None = (
+        None  # every scored epoch's selection metric, a resumed run's earlier ones too
+    )
+
+    def _keep_best_and_last(self, result: dict) -> None:
+        """Only the best epoch so far (the first of equals, as the final choice takes it) and the last one
+        keep their full checkpoints: a run killed with kill -9 leaves two, not one an epoch."""
+        self.epoch_scores = list(self.epoch_scores or []) + [result.get(self.args.early_stopping_metric)]
+        if self.checkpoint_files != "all":
+            return
+        scores = [float("-inf") if s is None or s != s else float(s) for s in self.epoch_scores]
+        best = int(np.argmax(scores)) + 1
+        self.prune_checkpoints({best, len(scores)})
 
     def _per_document(self, result: dict, outputs: np.ndarray, kwargs: dict) -> tuple[dict, np.ndarray]:
         """Window logits pooled per document as the predictor pools them (weighted by their tokens), then
