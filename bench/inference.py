@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scripts.common.provenance import bench_command
+
 PROJECT = Path(__file__).resolve().parent.parent
 BACKENDS = ("torch fp32", "torch int8", "onnx fp32", "onnx int8")
 
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{lat[n][0]:.1f} / {lat[n][1]:.1f} | {size[n]:.1f} | {100 * agree[n]:.2f} % |"
         for n in BACKENDS
     ]
-    command = " ".join(["python -m bench.inference", *(sys.argv[1:] if argv is None else argv)])
+    command = bench_command("bench.inference", list(sys.argv[1:] if argv is None else argv))
     text = "\n".join(
         [
             "# Inference: PyTorch against ONNX Runtime",

