@@ -89,6 +89,10 @@ SPLIT = {
 }
 
 EVALUATION = {
+    # the metric that chooses the epoch, leads the evaluation and compares with the references; auto: the
+    # task's (binary: F1 of the positive class; multi-class, multi-label: macro-F1; regression: R²) or the
+    # dataset's official one (GLUE: MCC for CoLA, Spearman for STS-B ...); or a metric name, e.g. accuracy
+    "metric": "auto",
     # temperature scaling on validation, applied only where it lowers held-out log-loss
     "calibrate": True,
     # binary: tune the decision threshold on validation; auto: with at least 30 validation positives
@@ -128,7 +132,7 @@ ADVANCED = {
     "max_seq_length_cap": 256,
     "pos_weight_cap": 30.0,
     "max_train_rows": 0,
-    # long_texts=chunks: tokens a window shares with the next; auto: a quarter of max_seq_length
+    # long_texts=chunks: tokens a window shares with the next; auto: a quarter of its room for text
     "window_overlap": "auto",
     # batches of similar length; auto: on every run
     "length_grouping": "auto",

@@ -108,6 +108,14 @@ def load_rows(run_dir: Path, data_path: str | None) -> Rows:
     )
 
 
+def lead_metric(rows: Rows) -> str:
+    """The metric that leads: the one the run chose its epoch by when it is not the task's default (the
+    dataset's official metric, or `metric`), else the task's comparison metric."""
+    chosen = rows.record.get("selection_metric")
+    default = rows.kind.selection(rows.positive)[0]
+    return chosen if chosen and chosen != default and chosen in rows.kind.headline else rows.kind.compare
+
+
 def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
     """Score the run's model and its references on the same rows; write the evaluation folder."""
     from scripts.model.inference import load_predictor  # transformers only when evaluating
@@ -183,7 +191,7 @@ def score_all(
         )
     results["_paired"] = {
         name: uncertainty.paired(
-            resamples, kind, y, fitted["transformer"], fitted[name], positive, kind.compare
+            resamples, kind, y, fitted["transformer"], fitted[name], positive, lead_metric(rows)
         )
         for name in fitted
         if name != "transformer"
@@ -196,7 +204,7 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
     task, record, tuned, kind = rows.task, rows.record, model["tuned"], rows.kind
     paired = results.pop("_paired")
     collapsed, reason = collapse_check(task, results["transformer"], results["majority_class"], model["pred"])
-    key = kind.compare
+    key = lead_metric(rows)
     ours, theirs = results["transformer"][key], results["tfidf_logreg"][key]
     y, probs, uncalibrated = rows.y, model["probs"], model["uncalibrated"]
     standing = "above" if ours > theirs else "tied with" if ours == theirs else "below"
@@ -219,7 +227,9 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
         }
         if tuned
         else None,
-        "headline": HEADLINE[task],
+        "headline": [key] + [m for m in HEADLINE[task] if m != key]
+        if key in HEADLINE[task]
+        else HEADLINE[task],
         "results": results,
         "collapsed": collapsed,
         "collapse_check": reason,

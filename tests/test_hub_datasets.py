@@ -313,3 +313,83 @@ def test_parquet_file_and_save_to_disk_folder_train_like_a_csv(tiny_model, tmp_p
     assert record["dataset"]["split"]["given"] == ["train", "test"] or record["dataset"]["split"][
         "carved"
     ] == ["validation"]
+
+
+def glue_repo() -> dict[str, bytes]:
+    """GLUE's layout for two of its tasks: mrpc (a pair, ClassLabel) and stsb (a pair, a float score), each
+    with a test split whose labels are all -1 (GLUE hides them), as nyu-mll/glue serves them."""
+    from datasets import ClassLabel, Features, Value
+
+    from tests.conftest import make_pair_frame
+
+    pairs = make_pair_frame(300).rename(columns={"question1": "sentence1", "question2": "sentence2"})
+    mrpc = pairs.rename(columns={"is_duplicate": "label"}).assign(idx=range(300))
+    stsb = make_pair_frame(300, seed=1, score=True).rename(
+        columns={"question1": "sentence1", "question2": "sentence2", "score": "label"}
+    )
+    stsb = stsb.assign(idx=range(300))
+    features = {
+        "mrpc": Features(
+            {
+                "sentence1": Value("string"),
+                "sentence2": Value("string"),
+                "label": ClassLabel(names=["not_equivalent", "equivalent"]),
+                "idx": Value("int32"),
+            }
+        ),
+        "stsb": Features(
+            {
+                "sentence1": Value("string"),
+                "sentence2": Value("string"),
+                "label": Value("float32"),
+                "idx": Value("int32"),
+            }
+        ),
+    }
+    files, configs, infos = {}, [], []
+    for name, frame in (("mrpc", mrpc), ("stsb", stsb)):
+        test = frame.iloc[250:].assign(label=-1)
+        parts = {"train": frame.iloc[:200], "validation": frame.iloc[200:250], "test": test}
+        for split, part in parts.items():
+            files[f"{name}/{split}-00000-of-00001.parquet"] = parquet(part, features[name])
+        configs.append(
+            {
+                "config_name": name,
+                "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in parts],
+            }
+        )
+        label = (
+            {"name": "label", "dtype": {"class_label": {"names": {"0": "not_equivalent", "1": "equivalent"}}}}
+            if name == "mrpc"
+            else {"name": "label", "dtype": "float32"}
+        )
+        declared = [{"name": "sentence1", "dtype": "string"}, {"name": "sentence2", "dtype": "string"}, label]
+        infos.append({"config_name": name, "features": [*declared, {"name": "idx", "dtype": "int32"}]})
+    meta = {"license": "other", "dataset_info": infos, "configs": configs}
+    files["README.md"] = f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n# GLUE (test stand-in)\n".encode()
+    return files
+
+
+@pytest.mark.parametrize(
+    ("config", "task", "metric"), [("mrpc", "binary", "f1_positive"), ("stsb", "regression", "spearman")]
+)
+def test_glue_trains_with_its_official_metric_and_never_a_minus_one_class(
+    hub_env, tiny_model, tmp_path, config, task, metric
+):
+    """DATA=hf:nyu-mll/glue hf_config=<task>: the pair found, the task's official metric chooses the epoch and
+    leads the evaluation, and the test split's -1 labels are unlabelled data, left out (never a class)."""
+    import json
+
+    add_dataset(hub_env, "nyu-mll/glue", glue_repo())
+    args = tiny_args(tiny_model, tmp_path / "out") + [f"hf_config={config}", "num_train_epochs=2"]
+    run = train_run("hf:nyu-mll/glue", args)
+    record = json.loads((run / "run.json").read_text())
+    assert (record["task"], record["text_pair"], record["selection_metric"]) == (task, True, metric)
+    assert record["dataset"]["split"]["carved"] == ["test"]  # GLUE's test split: unlabelled, left out
+    assert any("test" in s for s in record["dataset"].get("splits_left_out", []))
+    if task == "binary":
+        assert (
+            record["labels"] == ["equivalent", "not_equivalent"] and record["positive_label"] == "equivalent"
+        )
+    report = evaluate.evaluate(run, threads=1)
+    assert report["headline"][0] == metric and report["paired_bootstrap"]["metric"] == metric

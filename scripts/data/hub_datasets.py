@@ -30,6 +30,10 @@ SPLIT_NAMES = {
     "dev": "validation",
     "test": "test",
     "testing": "test",
+    # MNLI: the matched validation split chooses the epoch, the mismatched one scores the model (its test
+    # splits are unlabelled)
+    "validation_matched": "validation",
+    "validation_mismatched": "test",
 }
 
 

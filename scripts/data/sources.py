@@ -99,6 +99,21 @@ def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
     return target
 
 
+# GLUE on the Hub: each task's label roles and official metric (Wang et al. 2019). Its test splits are
+# unlabelled (-1, left out); MNLI's mismatched validation split scores the model (hub_datasets.py).
+GLUE_REPOS = ("nyu-mll/glue", "glue")
+GLUE: dict[str, dict[str, Any]] = {
+    "cola": {"task": "binary", "positive_label": "acceptable", "metric": "mcc"},
+    "sst2": {"task": "binary", "positive_label": "positive", "metric": "accuracy"},
+    "mrpc": {"task": "binary", "positive_label": "equivalent", "metric": "f1_positive"},
+    "qqp": {"task": "binary", "positive_label": "duplicate", "metric": "f1_positive"},
+    "stsb": {"task": "regression", "metric": "spearman"},
+    "mnli": {"task": "multiclass", "metric": "accuracy"},
+    "qnli": {"task": "binary", "positive_label": "entailment", "metric": "accuracy"},
+    "rte": {"task": "binary", "positive_label": "entailment", "metric": "accuracy"},
+    "wnli": {"task": "binary", "positive_label": "entailment", "metric": "accuracy"},
+}
+
 # owner/name or name, as the Hub spells them: never a path (hf:../folder, hf:/abs) read as a Hub dataset
 HUB_DATASET_ID = re.compile(
     r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?(?:/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?)?"
@@ -128,6 +143,7 @@ def get_source(dataset: str, hf_config: str = "auto", hf_revision: str = "auto")
         )
         return Source(
             name=repo_id,
+            columns=dict(GLUE.get(loaded.config or "", {})) if repo_id in GLUE_REPOS else {},
             files={},
             frames=loaded.frames,
             description=f"Hugging Face dataset {repo_id}" + (f" ({loaded.config})" if loaded.config else ""),

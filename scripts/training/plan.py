@@ -219,7 +219,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
     }
     threads = runtime.set_threads(cfg["threads"])
     positive_id = dataset.label_names.index(dataset.positive_label) if dataset.positive_label else None
-    metric_name, metric_fn = dataset.kind.selection(positive_id)
+    metric_name, metric_fn = selection_metric(cfg, dataset, positive_id)
     train_df, val_df, cfg["target_scale"] = model_frames(
         cfg, dataset, balanced.train, splits["validation"], tokenizer
     )
@@ -227,6 +227,24 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         balanced = balance.reweighted_for_windows(balanced, train_df, dataset, cfg["pos_weight_cap"])
     check_optimizer_steps(cfg, len(train_df))
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def selection_metric(cfg: dict[str, Any], dataset: Dataset, positive: int | None) -> tuple[str, Any]:
+    """The metric that chooses the epoch: the task's own, or the one `metric` names (the dataset's official
+    metric when its preset sets it, e.g. GLUE's)."""
+    wanted = cfg.get("metric", "auto")
+    official = dataset.report.get("official_metric")
+    if wanted == "auto" and not official:
+        return dataset.kind.selection(positive)
+    if wanted == "auto":
+        wanted = official
+        say(
+            f"metric=auto -> {wanted} (the dataset's official metric): it chooses the epoch and leads the "
+            "evaluation"
+        )
+    else:
+        say(f"metric={wanted}: it chooses the epoch and leads the evaluation")
+    return wanted, dataset.kind.metric(wanted, dataset.label_names, positive)
 
 
 def check_probe_start(

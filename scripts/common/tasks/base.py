@@ -76,6 +76,28 @@ class Task:
         """The validation metric that chooses the epoch, from raw outputs (logits) and encoded targets."""
         raise NotImplementedError
 
+    lower_is_better = frozenset({"rmse", "mae", "hamming_loss"})
+
+    def metric(
+        self, name: str, names: Sequence[str], positive: int | None
+    ) -> Callable[[np.ndarray, np.ndarray], float]:
+        """A named metric (one of the headline ones, higher better) as a selection metric: raw outputs ->
+        the task's decision rule -> the metric, as make eval computes it."""
+        from scripts.common.errors import UserError
+
+        if name not in self.headline or name in self.lower_is_better:
+            choices = ", ".join(m for m in self.headline if m not in self.lower_is_better)
+            raise UserError(
+                f"metric={name!r} is not one {self.name} can choose an epoch by; choose one of {choices}"
+            )
+
+        def measure(y: np.ndarray, logits: np.ndarray) -> float:
+            outputs = self.activate(logits)
+            value = self.score(y, self.decide(outputs, None, positive), outputs, names, positive)[name]
+            return float("-inf") if value is None or value != value else float(value)
+
+        return measure
+
     def score(
         self,
         y: np.ndarray,
