@@ -14,12 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.common import runs, settings
+from scripts.common import runs, settings, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.sources import sha256_of
-
-HEADLINE = {"binary": "f1_positive", "multiclass": "f1_macro", "multilabel": "f1_macro"}
 
 
 def describe(run_dir: Path) -> dict[str, Any]:
@@ -28,7 +26,8 @@ def describe(run_dir: Path) -> dict[str, Any]:
     cfg = runs.saved_config(run_dir)
     report = runs.test_metrics(run_dir)  # only scores of the run's own test split are ranked
     results = report["results"]["transformer"] if report else {}
-    headline = HEADLINE[record["task"]]
+    # the metric each run leads with: its evaluation's first (the dataset's official one where it has one)
+    headline = (report or {}).get("lead_metric") or tasks.get(record["task"]).compare
     interval = (results.get("intervals") or {}).get(headline)
     return {
         "run": run_dir.name,

@@ -228,8 +228,9 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
         if tuned
         else None,
         "headline": [key] + [m for m in HEADLINE[task] if m != key]
-        if key in HEADLINE[task]
+        if key != kind.compare and key in HEADLINE[task]
         else HEADLINE[task],
+        "lead_metric": key,
         "results": results,
         "collapsed": collapsed,
         "collapse_check": reason,

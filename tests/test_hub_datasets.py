@@ -392,4 +392,4 @@ def test_glue_trains_with_its_official_metric_and_never_a_minus_one_class(
             record["labels"] == ["equivalent", "not_equivalent"] and record["positive_label"] == "equivalent"
         )
     report = evaluate.evaluate(run, threads=1)
-    assert report["headline"][0] == metric and report["paired_bootstrap"]["metric"] == metric
+    assert report["lead_metric"] == metric and report["paired_bootstrap"]["metric"] == metric

@@ -162,3 +162,46 @@ def test_a_pair_model_refuses_a_file_without_both_texts(task_runs, tmp_path, cap
     assert run_cli(predict.main, args) == 2
     err = capsys.readouterr().err
     assert "the pair's text columns" in err and "question2" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["regression", "pair"])
+def test_small_data_selects_by_k_fold_for_pairs_and_regression(tiny_model, tmp_path, kind):
+    """Under 50 carved validation rows: 4-fold selection (a regression fold standardises with its own rows
+    and its out-of-fold scores come back in the data's units), then the model on all labelled rows."""
+    frame = make_regression_frame(60) if kind == "regression" else make_pair_frame(60)
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    args = [a for a in tiny_args(tiny_model, tmp_path / "out") if not a.startswith("model_selection")]
+    run = train_run(tmp_path / "small.csv", args + ["num_train_epochs=2"])
+    selection = record(run)["model_selection"]
+    assert selection["method"] == "kfold" and selection["folds"] == 4
+    report = evaluate.evaluate(run, threads=1)
+    assert report["cross_validated"]["rows"] == selection["rows"]
+    if kind == "regression":  # out-of-fold scores in the data's units, their interval from them
+        meta = json.loads((run / "model" / "quickfit.json").read_text())
+        assert meta["interval"]["fitted_on"] == "out-of-fold"
+        assert -5 < report["cross_validated"]["metrics"]["r2"] <= 1
+
+
+@pytest.mark.parametrize("name", ["regression", "pair"])
+def test_curve_sweep_and_compare_work_for_pairs_and_regression(
+    tiny_model, task_runs, tmp_path, name, monkeypatch
+):
+    from scripts import compare, curve, sweep
+    from scripts.common import settings
+
+    frame = make_regression_frame(160) if name == "regression" else make_pair_frame(160)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    sets = tiny_args(tiny_model, tmp_path / "out")
+    args = ["--data", str(tmp_path / "d.csv"), "--sizes", "16", "--draws", "1", "--name", "c", "--set", *sets]
+    assert run_cli(curve.main, args) == 0
+    table = pd.read_csv(tmp_path / "out" / "curves" / "c" / "curve.csv")
+    metric = "r2" if name == "regression" else "accuracy"
+    assert set(table["method"]) == {"quickfit", "frozen_probe", "tfidf_logreg"} and metric in table
+    assert table[metric].notna().all()
+    cfg = settings.resolve({**settings.parse_overrides(sets), "dataset": str(tmp_path / "d.csv")})
+    folder = sweep.run_sweep(cfg, trials=1, name="s", retrain=False)
+    assert (folder / "best.json").exists()
+    groups = compare.leaderboard([task_runs[name]])
+    (row,) = next(iter(groups.values()))
+    lead = "r2" if name == "regression" else "f1_positive"
+    assert row["headline"] == lead and row["test"] is not None

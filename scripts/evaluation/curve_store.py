@@ -36,7 +36,7 @@ def check_draws(cfg: dict[str, Any], draws: int, first_draw: int) -> None:
 def check_sizes(pool: pd.DataFrame, dataset: Any, sizes: list[int | None], methods: Sequence[str]) -> None:
     """A size quickfit cannot train on (its validation split is carved stratified, 3 rows a class at
     least) is refused before any point is computed, naming the class that falls short."""
-    if "quickfit" not in methods or dataset.task == "multilabel":
+    if "quickfit" not in methods or dataset.kind.stratify != "class":
         return
     counts = pool["labels"].value_counts()
     for size in sizes:
