@@ -96,9 +96,10 @@ format: $(STAMP)  ## ruff: fix what it can and format the code
 	$(PY) -m ruff format scripts tests bench
 
 # One pytest-xdist worker a logical CPU, at most 4: the tiny trainings run on one thread and many tests
-# wait on subprocesses, so two workers took the suite from 822 s to 523 s on a 2-core machine.
-# PYTEST_XDIST_AUTO_NUM_WORKERS=0 make test runs it in one process.
-XDIST := -n logical --maxprocesses=4
+# wait on subprocesses, so two workers took the suite from 822 s to 523 s on a 2-core machine. Tests go to
+# the workers module by module (loadscope): a module's shared training fixtures are built once, not once
+# a worker. PYTEST_XDIST_AUTO_NUM_WORKERS=0 make test runs it in one process.
+XDIST := -n logical --maxprocesses=4 --dist loadscope
 test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(XDIST)
 

@@ -141,13 +141,14 @@ def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled
     assert calibration["fitted_on"] == "out-of-fold" and calibration["rows"] == labelled
     oof = np.load(kfold_run / "out_of_fold.npz")["logits"]
     assert oof.shape == (labelled, 2)
-    if calibration["temperature"] is not None:  # applied only where it lowers the out-of-fold log-loss
-        from scripts.evaluation.calibration import activate
+    # the temperature is the held-out (cross-fitted) rule's decision on exactly these out-of-fold logits
+    from scripts.evaluation.calibration import held_out_temperature
 
-        rows = pd.concat([pd.read_csv(kfold_run / "splits" / f"{p}.csv") for p in ("train", "validation")])
-        y = (rows["label"] if "label" in rows else rows["labels"]).map({"ham": 0, "spam": 1}).to_numpy()
-        loss = lambda t: -np.log(activate(oof, "binary", t)[np.arange(len(y)), y]).mean()  # noqa: E731
-        assert loss(calibration["temperature"]) <= loss(None)
+    rows = pd.concat([pd.read_csv(kfold_run / "splits" / f"{p}.csv") for p in ("train", "validation")])
+    y = (rows["label"] if "label" in rows else rows["labels"]).map({"ham": 0, "spam": 1}).to_numpy()
+    seed = json.loads((kfold_run / "config.json").read_text())["flat"]["manual_seed"]
+    expected, reason = held_out_temperature(oof, y, "binary", seed)
+    assert calibration["temperature"] == expected and calibration["reason"] == reason
     assert not (kfold_run / "folds").exists()
 
 

@@ -3,6 +3,7 @@ the card's ONNX snippet runs against the pushed files (every architecture and ta
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -124,7 +125,15 @@ def test_the_cards_onnx_snippet_runs_against_the_pushed_files(exported, monkeypa
             [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=PROJECT, timeout=300
         )
         assert result.returncode == 0, result.stderr[-2000:]
-        assert "'label': 'spam'" in result.stdout or "'label': 'ham'" in result.stdout
+        printed = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # the labels with their scores
+        example = re.search(r'tokenizer.encode\("([^"]*)"\)', snippet).group(1)
+        from scripts.model.inference import load_predictor
+
+        predictor = load_predictor(exported / "model", threads=1)
+        expected = dict(zip(predictor.labels, predictor.predict_proba([example])[0].tolist()))
+        assert {row["label"] for row in printed} == set(expected)
+        for row in printed:  # the snippet's probabilities are predict's, label by label
+            assert abs(row["score"] - expected[row["label"]]) <= 2e-4
     finally:
         server.shutdown()
 

@@ -86,7 +86,16 @@ def test_single_text_and_missing_column(binary_run, tmp_path, capsys):
 def test_quantized_model_is_used_only_when_faithful(binary_run, capsys):
     predictor, agreement = predict.faithful_quantized(binary_run, threads=1)
     out = capsys.readouterr().out
-    assert 0 <= agreement <= 1
+    test = pd.read_csv(binary_run / "splits" / "test.csv", keep_default_na=False)["text"].tolist()
+    exact = load_predictor(binary_run / "model", threads=1)
+    int8 = load_predictor(binary_run / "model", threads=1, quantize=True)
+    same = np.mean(
+        [
+            a == b
+            for a, b in zip(exact.decide(exact.predict_proba(test)), int8.decide(int8.predict_proba(test)))
+        ]
+    )
+    assert agreement == pytest.approx(same)  # the share of the test rows whose label int8 keeps
     if agreement >= 0.99:
         assert "using it" in out and predictor.model.__class__.__module__ != "transformers"
     else:
