@@ -99,7 +99,7 @@ def _study(folder: Path, name: str, seed: int, resume: bool) -> Any:
     # A resumed sweep's sampler must not replay the first trials' random draws: seed it past them.
     done = len(study.get_trials(deepcopy=False))
     if done:
-        study.sampler = optuna.samplers.TPESampler(seed=seed + 1000 * done)
+        study.sampler = optuna.samplers.TPESampler(seed=(seed + 1000 * done) % 2**32)  # numpy: < 2**32
     return study
 
 

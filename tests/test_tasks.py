@@ -205,3 +205,80 @@ def test_curve_sweep_and_compare_work_for_pairs_and_regression(
     (row,) = next(iter(groups.values()))
     lead = "r2" if name == "regression" else "f1_positive"
     assert row["headline"] == lead and row["test"] is not None
+
+
+def run_snippet(card_text: str, section: str, first: str, second: str) -> str:
+    """The card's snippet under `section` on (first, second) instead of its examples: its last line."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    snippet = re.search(re.escape(section) + r".*?```python\n(.*?)```", card_text, re.S).group(1)
+    snippet = snippet.replace('"Your second text here"', json.dumps(second))
+    snippet = snippet.replace('"Your text here"', json.dumps(first))
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, cwd=PROJECT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+SNIPPETS = [
+    pytest.param("pair", "## How to use"),
+    pytest.param("regression", "## How to use"),
+    pytest.param("pair", "With ONNX Runtime", marks=pytest.mark.slow),
+    pytest.param("pair_regression", "## How to use", marks=pytest.mark.slow),
+    pytest.param("pair_regression", "With ONNX Runtime", marks=pytest.mark.slow),
+    pytest.param("regression", "With Simple Transformers", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("name", "section"), SNIPPETS)
+def test_the_card_s_snippets_give_predict_s_values(task_runs, name, section):
+    """The pipeline snippet (a pair as text and text_pair), ONNX Runtime's (a pair as encode(a, b)) and
+    Simple Transformers': predict's probabilities, or its scores and their interval."""
+    import ast
+
+    from scripts.model.inference import load_predictor
+
+    run = task_runs[name]
+    if not (run / "onnx" / "model.onnx").exists():
+        assert run_cli(export.main, ["--run", str(run)]) == 0
+    assert run_cli(card.main, ["--run", str(run)]) == 0
+    card_text = (run / "model" / "README.md").read_text()
+    test = pd.read_csv(run / "splits" / "test.csv", keep_default_na=False)
+    first, second = test["text"].iloc[0], test["text_b"].iloc[0] if "text_b" in test else ""
+    predictor = load_predictor(run / "model", threads=1)
+    row = (first, second) if predictor.pair else first
+    expected = predictor.predict_proba([row])[0]
+    printed = ast.literal_eval(run_snippet(card_text, section, first, second))
+    if not predictor.kind.classifies:
+        if section == "With Simple Transformers":  # it prints the score
+            assert abs(float(np.ravel(printed)[0]) - expected[0]) <= 2e-4
+            return
+        width = predictor.meta["interval"]["half_width"][0]
+        score, low, high = printed[predictor.labels[0]]
+        assert abs(score - expected[0]) <= 2e-4 and abs((high - low) - 2 * width) <= 2e-4
+        return
+    shown = {r["label"]: r["score"] for r in printed}
+    for label, p in zip(predictor.labels, expected):
+        assert abs(shown[label] - p) <= 2e-4
+
+
+def test_a_pair_and_its_swap_never_sit_on_both_sides_of_a_split(tmp_path):
+    """A pair and its swap in one file: never on both sides of a split (pairs deduplicated as pairs)."""
+    from scripts.common import settings
+    from scripts.data.prepare import prepare
+
+    frame = make_pair_frame(120)
+    test = frame.iloc[:20]
+    swapped = test.rename(columns={"question1": "question2", "question2": "question1"})
+    train = pd.concat([frame.iloc[20:], swapped], ignore_index=True)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    cfg = settings.resolve({"dataset": str(tmp_path / "train.csv"), "dedupe": "exact"})
+    dataset, splits, _ = prepare(cfg)
+    key = dataset.inputs.key
+    for part in ("validation", "test"):
+        assert not set(key(splits["train"])) & set(key(splits[part]))
