@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def every_epoch(p: Any, ds: Any, b: str, work: Path, **kw: Any) -> Any:
         if p.cfg.get("checkpoint_files") == "last":  # the final model: keep every epoch of its schedule
-            p.cfg = {**p.cfg, "num_train_epochs": p.cfg["schedule_epochs"], "checkpoint_files": "all"}
+            p.cfg = {**p.cfg, "num_train_epochs": p.cfg["schedule_epochs"], "checkpoint_files": "every"}
         return train.train_with_plan(p, ds, b, work, **kw)
 
     if not kfold.is_kfold(plan):

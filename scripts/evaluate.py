@@ -116,6 +116,12 @@ def lead_metric(rows: Rows) -> str:
     return chosen if chosen and chosen != default and chosen in rows.kind.headline else rows.kind.compare
 
 
+def headline(kind: Any, lead: str) -> list[str]:
+    """The task's headline metrics, the lead first when the run chose another metric than the task's."""
+    shown = list(kind.headline)
+    return [lead] + [m for m in shown if m != lead] if lead != kind.compare and lead in shown else shown
+
+
 def evaluate(run_dir: Path, data_path: str | None = None, threads: Any = "auto") -> dict[str, Any]:
     """Score the run's model and its references on the same rows; write the evaluation folder."""
     from scripts.model.inference import load_predictor  # transformers only when evaluating
@@ -227,9 +233,7 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
         }
         if tuned
         else None,
-        "headline": [key] + [m for m in HEADLINE[task] if m != key]
-        if key != kind.compare and key in HEADLINE[task]
-        else HEADLINE[task],
+        "headline": headline(kind, key),
         "lead_metric": key,
         "results": results,
         "collapsed": collapsed,

@@ -14,30 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scripts.common import locks, runs, settings
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import Dataset, save_split
 from scripts.data.prepare import prepare
 from scripts.training import checkpoints, distributed, kfold, tracking
+from scripts.training.checkpoints import check_disk
 from scripts.training.plan import Plan, choose_model, make_plan
 
 __all__ = ["check_disk", "choose_model", "main", "make_plan", "prepare", "train_run", "train_with_plan"]
-
-
-def check_disk(path: Path, base_model: str, epochs: float) -> None:
-    """Refuse to start when the checkpoints would not fit (weights + 2x optimizer state per epoch)."""
-    weights = Path(base_model) / "model.safetensors"
-    size = weights.stat().st_size if weights.exists() else 500 * 2**20
-    need = int(size * 3 * (np.ceil(epochs) + 1) + size)
-    free = shutil.disk_usage(path).free
-    if free < need:
-        raise UserError(
-            f"not enough disk for the checkpoints: about {need / 2**30:.1f} GiB needed in {path}, "
-            f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere"
-        )
 
 
 class LostProcess(KeyboardInterrupt):

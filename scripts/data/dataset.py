@@ -163,8 +163,7 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
     report.update(
         task=task, text_columns=texts, label_columns=label_cols, n_labels=len(names), text_pair=pair
     )
-    if source.columns.get("metric"):  # the dataset's official metric (GLUE's), the default of `metric`
-        report["official_metric"] = source.columns["metric"]
+    report["official_metric"] = source.columns.get("metric")  # the dataset's own (GLUE's), `metric`'s default
     return Dataset(
         frames=cleaned,
         label_names=list(names),

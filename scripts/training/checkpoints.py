@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common.errors import UserError
 from scripts.model.base_model import MODEL_FILES
 from scripts.training.st.patches import VALIDATION_OUTPUTS
 
@@ -65,3 +66,16 @@ def last_checkpoint(checkpoints: Path) -> tuple[Path, int] | None:
         return None
     epoch, path = max(done)
     return path, epoch
+
+
+def check_disk(path: Path, base_model: str, epochs: float) -> None:
+    """Refuse to start when the checkpoints would not fit (weights + 2x optimizer state per epoch)."""
+    weights = Path(base_model) / "model.safetensors"
+    size = weights.stat().st_size if weights.exists() else 500 * 2**20
+    need = int(size * 3 * (np.ceil(epochs) + 1) + size)
+    free = shutil.disk_usage(path).free
+    if free < need:
+        raise UserError(
+            f"not enough disk for the checkpoints: about {need / 2**30:.1f} GiB needed in {path}, "
+            f"{free / 2**30:.1f} GiB free; free some space or set outputs_dir elsewhere"
+        )

@@ -1,5 +1,6 @@
 """What an epoch checkpoint of quickfit's Simple Transformers models holds, by who reads it: "all"
-(weights, optimizer and scheduler: a resumable run's best epoch or last), "outputs" (a k-fold fold: only
+(weights, optimizer and scheduler: a resumable run's best epoch and its last, the others removed as
+training goes; "every" keeps them all, for bench.epoch_scores), "outputs" (a k-fold fold: only
 each epoch's validation outputs are read), "last" (k-fold's final model, never resumed: the weights of its
 last epoch only). A fold wrote 290 MB of weights and optimizer state an epoch before.
 """
@@ -25,7 +26,7 @@ class EpochCheckpoints:
         if output_dir and Path(output_dir) == Path(self.args.best_model_dir):
             return  # quickfit keeps its best epoch from the epoch checkpoints; this was a second copy
         output_dir = renumbered_checkpoint(output_dir, self.start_epoch)
-        if model is not None and output_dir and self.checkpoint_files != "all":
+        if model is not None and output_dir and self.checkpoint_files not in ("all", "every"):
             self.checkpoint_dir = Path(output_dir)
             self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
             epoch = int(self.checkpoint_dir.name.rsplit("-", 1)[1])
