@@ -50,9 +50,12 @@ def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp
     drawn = []
     original = curve.draw
 
+    frames = []
+
     def spying(pool, dataset, per_class, seed):
         rows = original(pool, dataset, per_class, seed)
         drawn.append(set(rows["text"]))
+        frames.append((rows, dataset))
         return rows
 
     monkeypatch.setattr(curve, "draw", spying)
@@ -76,6 +79,15 @@ def test_the_curve_scores_three_methods_on_rows_no_draw_contains(tiny_model, tmp
     )
     _, splits, _ = train.prepare(cfg)
     assert not set(splits["test"]["text"]) & set().union(*drawn)
+    # each TF-IDF point is that method's accuracy on those test rows, recomputed from its draw
+    from scripts.evaluation import baselines
+
+    points = table[table["method"] == "tfidf_logreg"].reset_index(drop=True)
+    for (rows, dataset), (_, point) in zip(frames, points.iterrows()):
+        y = curve.encoded(rows, dataset)
+        probs = baselines.tfidf_reference(rows, y, [splits["test"]], dataset.kind, 2)[0]
+        truth = curve.encoded(splits["test"], dataset)
+        assert point["accuracy"] == pytest.approx(round(float((probs.argmax(1) == truth).mean()), 4))
 
 
 def prepared(csv, tiny_model, out):

