@@ -164,11 +164,7 @@ def choose_columns(
         guess = _guess(columns, LABEL_NAMES, set(texts))
         scores = numeric_targets(frame, set(texts)) if guess is None else []
         if len(scores) > 1:  # several numeric columns, none named like a label: one target each
-            say(
-                f"label columns: {len(scores)} numeric columns {scores} (several scores per text: "
-                "multi-target)"
-            )
-            labels = scores
+            labels = scores  # said by label_reading, with the task it makes
         else:
             if guess is None:  # the column with the fewest distinct values
                 others = [c for c in columns if c not in texts]

@@ -20,7 +20,8 @@ def prepare(cfg: dict[str, Any]) -> tuple[Dataset, dict[str, pd.DataFrame], sour
     report = dataset.report
     say(
         f"data: {source.name} | task {dataset.task}{' on pairs of texts' if dataset.text_pair else ''} | "
-        f"{len(dataset.label_names)} {'labels' if dataset.kind.classifies else 'targets'} | "
+        f"{len(dataset.label_names)} {'label' if dataset.kind.classifies else 'target'}"
+        f"{'s' if len(dataset.label_names) != 1 else ''} | "
         f"detected separator {report['detected']['separator']!r}, encoding {report['detected']['encoding']}"
     )
     if source.hub_dataset and source.hub_revision:

@@ -180,8 +180,12 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         cfg["manual_seed"],
     )
     say(
-        f"balance: {balanced.method} ({balanced.reason}); train counts {balanced.counts_before} -> "
-        f"{balanced.counts_after}"
+        f"balance: {balanced.method} ({balanced.reason})"
+        + (
+            f"; train counts {balanced.counts_before} -> {balanced.counts_after}"
+            if balanced.counts_before
+            else ""
+        )
     )
     tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
     train_rows = dataset.inputs.rows(splits["train"])

@@ -177,7 +177,8 @@ def choose(
         pick(
             "tune_binary_threshold",
             False,
-            "not a binary task (multi-label always tunes per-label thresholds)",
+            "not a binary task"
+            + (" (multi-label always tunes per-label thresholds)" if task == "multilabel" else ""),
         )
     elif validation_positives >= MIN_POSITIVES_TO_TUNE:
         pick(
