@@ -539,3 +539,23 @@ def test_user_docs_and_bench_commands_name_no_folder_outside_the_project():
     for page in (PROJECT / "bench").glob("*.md"):
         text = page.read_text(encoding="utf-8")
         assert not re.search(r"/(work|root|home)/\w", text), page.name
+
+
+def test_an_export_edited_after_it_was_checked_is_refused(two_runs, tmp_path, capsys):
+    """onnx/quickfit.json with another threshold than model/'s: predict would apply it silently."""
+    run = tmp_path / "bin1"
+    shutil.copytree(two_runs[0], run)
+    assert run_cli(export.main, ["--run", str(run)]) == 0  # this version's export records its own files
+    meta = json.loads((run / "onnx" / "quickfit.json").read_text())
+    (run / "onnx" / "quickfit.json").write_text(json.dumps({**meta, "thresholds": [0.9]}))
+    capsys.readouterr()
+    args = [
+        "--run",
+        str(run),
+        "--input",
+        str(new_texts(tmp_path / "in.csv")),
+        "--output",
+        str(tmp_path / "o.csv"),
+    ]
+    assert run_cli(predict.main, args) == 2
+    assert "was changed after its export" in one_line(capsys)

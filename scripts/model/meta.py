@@ -88,10 +88,15 @@ def validate_meta(meta: Any, path: Path, tasks: tuple[str, ...] | None = None) -
     return meta
 
 
-def fingerprint(folder: Path) -> str:
+# An export's own files that decide its predictions: a model.onnx or quickfit.json changed after the export
+# (another run's, or an edited threshold) is refused like a foreign export.
+EXPORTED = ("model.onnx", "quickfit.json", "tokenizer.json")
+
+
+def fingerprint(folder: Path, names: tuple[str, ...] = FINGERPRINTED) -> str:
     """sha256 over the files that decide predictions (FINGERPRINTED), in order; a missing one counts."""
     digest = hashlib.sha256()
-    for name in FINGERPRINTED:
+    for name in names:
         digest.update(name.encode() + b"\0")
         file = folder / name
         if file.exists():
@@ -148,6 +153,12 @@ def check_bound(onnx_dir: Path, model_dir: Path) -> dict[str, Any]:
             "(make export), or predict with BACKEND=torch"
         )
     parity = validate_parity(read_json(path), path)
+    exported = parity.get("export_fingerprint")
+    if exported is not None and exported != fingerprint(onnx_dir, EXPORTED):
+        raise UserError(
+            f"{onnx_dir} was changed after its export (model.onnx, quickfit.json or tokenizer.json differ "
+            "from what was checked): export again with make export, or predict with BACKEND=torch"
+        )
     if parity["model_fingerprint"] != fingerprint(model_dir):
         raise UserError(
             f"{onnx_dir} was exported from other weights than {model_dir} (copied from another run, or the "

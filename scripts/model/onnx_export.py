@@ -21,7 +21,7 @@ from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import UserError
 from scripts.model.base_model import MODEL_FILES, tokenize
-from scripts.model.meta import fingerprint
+from scripts.model.meta import EXPORTED, fingerprint
 from scripts.model.onnx_predictor import FP32, INT8, load_onnx_predictor
 
 FP32_TOLERANCE = 1e-4
@@ -97,6 +97,7 @@ def export_run(run_dir: Path, with_int8: bool = False, threads: Any = "auto") ->
         if with_int8:
             quantize(out / FP32, out / INT8)
             parity["int8"] = _int8_agreement(out, texts, expected, reference, threads)
+        parity["export_fingerprint"] = fingerprint(out, EXPORTED)
         runs.write_json(out / "parity.json", parity)
     return parity
 
