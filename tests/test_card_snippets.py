@@ -87,5 +87,7 @@ def test_every_snippet_gives_predict_s_answer_on_a_long_text(carded_runs, mode, 
         return
     shown = {row["label"]: row["score"] for row in printed}
     assert shown.keys() == set(predictor.labels)
+    # the snippet prints 4 decimals; ONNX Runtime's fp32 differs from PyTorch's by up to 1e-4
+    tolerance = 5e-5 + (1e-4 if section == "With ONNX Runtime" else 1e-5)
     for label, p in zip(predictor.labels, probs):
-        assert abs(shown[label] - p) <= 2e-4, (label, shown, probs)
+        assert abs(shown[label] - p) <= 2 * tolerance, (label, shown, probs)

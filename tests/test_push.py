@@ -143,9 +143,7 @@ def test_binary_card_snippet_applies_the_tuned_threshold(runs_by_task, hub, tmp_
     assert f"| spam | {predictor.thresholds[0]:.2f} |" in card_text
     snippet = re.search(r"```python\n(.*?)```", card_text, re.S).group(1)
     assert predictor.meta["truncation"] == "head+tail" and "def fit_text(" in snippet
-    text = re.search(r'scores = classifier\(\[fit_text\("(.*?)", classifier.tokenizer\)\]\)', snippet).group(
-        1
-    )
+    text = re.search(r'scores = classifier\(\[fit_text\("(.*?)", classifier.tokenizer\)\],', snippet).group(1)
     assert predictor.fit_texts([text]) != [text]  # the example is cut: the snippet's cut decides too
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": state.write_token}
     result = subprocess.run(

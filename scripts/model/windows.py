@@ -157,3 +157,10 @@ def card_snippet(max_seq_length: int, overlap: int) -> str:
         f"def windows(text, tokenizer, max_len={max_seq_length}, overlap={overlap}):  # long_texts=chunks",
     )
     return spans_source + "\n\n" + source
+
+
+def windowed_rows(table: Any, tokenizer: Any, max_len: int, overlap: int, cap: int | None) -> Any:
+    """A frame with one row per window, carrying its text's labels and the index of its text (column
+    `document`)."""
+    pieces, owners = split(table["text"].tolist(), tokenizer, max_len, overlap, cap)
+    return table.iloc[owners].assign(text=pieces, document=owners).reset_index(drop=True)

@@ -142,14 +142,6 @@ def choose_long_texts(
     return {"long_texts": "chunks", "window_overlap": overlap, "windows_per_text": cap}
 
 
-def windowed(
-    frame: pd.DataFrame, tokenizer: Any, max_len: int, overlap: int, cap: int | None
-) -> pd.DataFrame:
-    """One row per window, carrying its text's labels and the index of its text (column `document`)."""
-    pieces, owners = windows.split(frame["text"].tolist(), tokenizer, max_len, overlap, cap)
-    return frame.iloc[owners].assign(text=pieces, document=owners).reset_index(drop=True)
-
-
 @dataclass
 class Plan:
     """One training, resolved: the config with every "auto" filled in, the balanced training frame and
@@ -170,23 +162,7 @@ class Plan:
 def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFrame], base: str) -> Plan:
     """Balancing, sequence length and the "auto" hyperparameters, each said with its reason. Reads the
     train and validation splits only (a sweep's trials never pass a test split)."""
-    balanced = balance.rebalance(
-        splits["train"],
-        dataset.task,
-        dataset.label_names,
-        cfg["balance"],
-        cfg["balance_ratio"],
-        cfg["pos_weight_cap"],
-        cfg["manual_seed"],
-    )
-    say(
-        f"balance: {balanced.method} ({balanced.reason})"
-        + (
-            f"; train counts {balanced.counts_before} -> {balanced.counts_after}"
-            if balanced.counts_before
-            else ""
-        )
-    )
+    balanced = _balanced(cfg, dataset, splits["train"])
     tokenizer = base_model.load_tokenizer(base)  # one load for the length, the truncation and the cut
     train_rows = dataset.inputs.rows(splits["train"])
     max_len, stats = choose_max_seq_length(cfg, base, tokenizer, train_rows)
@@ -231,6 +207,26 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         balanced = balance.reweighted_for_windows(balanced, train_df, dataset, cfg["pos_weight_cap"])
     check_optimizer_steps(cfg, len(train_df))
     return Plan(cfg, balanced, train_df, val_df, max_len, stats, threads, metric_name, metric_fn)
+
+
+def _balanced(cfg: dict[str, Any], dataset: Dataset, train: pd.DataFrame) -> balance.Balanced:
+    """The training split balanced as `balance` says, said with its reason and the counts."""
+    balanced = balance.rebalance(
+        train,
+        dataset.task,
+        dataset.label_names,
+        cfg["balance"],
+        cfg["balance_ratio"],
+        cfg["pos_weight_cap"],
+        cfg["manual_seed"],
+    )
+    counts = (
+        f"; train counts {balanced.counts_before} -> {balanced.counts_after}"
+        if balanced.counts_before
+        else ""
+    )
+    say(f"balance: {balanced.method} ({balanced.reason}){counts}")
+    return balanced
 
 
 def selection_metric(cfg: dict[str, Any], dataset: Dataset, positive: int | None) -> tuple[str, Any]:
@@ -293,8 +289,8 @@ def model_frames(
     )
     if cfg["long_texts"] == "chunks":
         overlap = cfg["window_overlap"]
-        train_df = windowed(train_df, tokenizer, max_len, overlap, cfg["windows_per_text"])
-        val_df = windowed(val_df, tokenizer, max_len, overlap, None)
+        train_df = windows.windowed_rows(train_df, tokenizer, max_len, overlap, cfg["windows_per_text"])
+        val_df = windows.windowed_rows(val_df, tokenizer, max_len, overlap, None)
         say(f"  {len(train)} training texts -> {len(train_df)} windows; validation scored per text")
         return train_df, val_df, scale
     if dataset.text_pair:  # cut by the tokenizer, longest first
