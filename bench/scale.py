@@ -34,12 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scripts.common.provenance import bench_command
+from scripts.data.sources import shared_datasets_dir
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PROJECT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT.parent / "shared" / "datasets"
+SHARED = shared_datasets_dir()  # ../shared/datasets beside the project, or QUICKFIT_SHARED
 STAGES = ("prepare", "tokenise", "train50", "predict")
 MAX_LEN = 64
 STEPS = 150  # three windows of 50 training steps
