@@ -64,8 +64,9 @@ def label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str
             if label_cols[0] in f.columns and not all_minus_one(f[label_cols[0]])
         ]
     )
+    multilabel = looks_multilabel(column, delimiter)
     numeric = numeric_reading(column)
-    if numeric is not None and not looks_multilabel(column, delimiter):
+    if numeric is not None and not multilabel:
         kind, why = numeric
         say(
             f"label column {label_cols[0]!r}: {why} -> "
@@ -77,8 +78,9 @@ def label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str
         )
         return "regression" if kind == "regression" else task
     values = column.dropna().astype(str).str.strip()
-    if not looks_multilabel(column, delimiter):
-        delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
+    # Cells holding the delimiter, shown whichever way the column is read (JSON lists excluded).
+    delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
+    if not multilabel:
         if len(delimited):
             say(
                 f"label column {label_cols[0]!r} read as single-label although {len(delimited)} cells hold "
@@ -86,8 +88,6 @@ def label_reading(raw: dict[str, pd.DataFrame], label_cols: list[str], task: str
                 "otherwise, so they are class names; set task=multilabel if they are label sets"
             )
         return task
-    values = column.dropna().astype(str).str.strip()
-    delimited = values[values.str.contains(delimiter, regex=False) & ~values.str.startswith("[")]
     if len(delimited):
         say(
             f"label column {label_cols[0]!r} read as multi-label: {len(delimited)} of {len(values)} cells "
