@@ -11,13 +11,13 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
         TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS \
-        SIZES DRAWS FIRST_DRAW METHODS
+        SIZES DRAWS FIRST_DRAW METHODS HOST SHARD ENGINE WORKERS CLIENTS REQUESTS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval card push predict export app notebook bench bench-inference bench-scale experiments sweep curve compare tensorboard gpu-check lint format test test-fast clean
+.PHONY: help install data train eval card push predict export app serve notebook bench bench-inference bench-serve bench-scale experiments sweep curve compare tensorboard gpu-check lint format test test-fast clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ export: $(STAMP)  ## the run's model as ONNX, checked against PyTorch -> outputs
 app: $(STAMP)  ## start the Gradio demo on http://127.0.0.1:7860 (RUN=, PORT=)
 	$(CLI) app
 
+serve: $(STAMP)  ## HTTP endpoint with dynamic batching: POST /predict, /health, /info, /docs (RUN=, PORT=8000, HOST=127.0.0.1, BACKEND=auto|onnx|torch)
+	$(CLI) serve
+
 notebook: $(STAMP)  ## execute notebooks/walkthrough.ipynb into outputs/walkthrough.ipynb
 	$(CLI) notebook
 
@@ -80,6 +83,9 @@ tensorboard: $(STAMP)  ## training curves of every run in outputs/ on http://127
 
 bench-inference: $(STAMP)  ## rows/s, latency and cold start: PyTorch vs ONNX Runtime, fp32 and int8 (RUN=) -> bench/INFERENCE.md
 	$(CLI) bench-inference
+
+bench-serve: $(STAMP)  ## load test of make serve at 1, 8 and 32 clients, each backend, against make predict (RUN=, REQUESTS=) -> bench/SERVE.md
+	$(CLI) bench-serve
 
 bench-scale: $(STAMP)  ## the pipeline at 10k, 100k and 1M rows (ROWS=10000,100000,1000000) -> bench/SCALE.md
 	$(CLI) bench-scale

@@ -4,6 +4,9 @@ make eval scores on the same test rows (TF-IDF + a linear model, the frozen-embe
 predictor) and, on the VADER sets, the vaderSentiment rules' compound score; the 90 % interval's coverage.
 
     python -m bench.tasks [--datasets stsb,mrpc,vader_tweets,...] [--seeds 42] [--out bench/TASKS.md]
+                          [--variant NAME --set key=value ...]
+
+--variant keeps a changed recipe's runs (config keys given by --set) apart, under outputs/bench_tasks/NAME/.
 
 Each run is a real `python -m scripts.train` process (its own torch threads), then the evaluation; the table
 is rebuilt from every result file under outputs/bench_tasks/ (a later call adds seeds or sets)."""
@@ -26,20 +29,23 @@ OUT = PROJECT / "outputs" / "bench_tasks"
 HEADLINE = {"stsb": "spearman", "mrpc": "f1_positive"}  # GLUE's metric (F1 and accuracy for MRPC)
 
 
-def train_and_evaluate(dataset: str, seed: int) -> dict[str, Any]:
-    """One default run and its evaluation; the result file it leaves under outputs/bench_tasks/."""
+def train_and_evaluate(
+    dataset: str, seed: int, out: Path = OUT, extra: list[str] | None = None
+) -> dict[str, Any]:
+    """One default run (or with the extra config keys) and its evaluation; the result file it leaves in
+    out."""
     name = f"{dataset}_seed{seed}"
     started = time.time()
-    sets = [f"outputs_dir={OUT}", f"run_name={name}", f"manual_seed={seed}"]
+    sets = [f"outputs_dir={out}", f"run_name={name}", f"manual_seed={seed}", *(extra or [])]
     subprocess.run(
         [sys.executable, "-m", "scripts.train", "--data", dataset, "--set", *sets], check=True, cwd=PROJECT
     )
     trained = time.time() - started
     subprocess.run(
-        [sys.executable, "-m", "scripts.evaluate", "--run", str(OUT / name)], check=True, cwd=PROJECT
+        [sys.executable, "-m", "scripts.evaluate", "--run", str(out / name)], check=True, cwd=PROJECT
     )
-    report = json.loads((OUT / name / "eval" / "metrics.json").read_text())
-    record = json.loads((OUT / name / "run.json").read_text())
+    report = json.loads((out / name / "eval" / "metrics.json").read_text())
+    record = json.loads((out / name / "run.json").read_text())
     result = {
         "dataset": dataset,
         "seed": seed,
@@ -49,7 +55,8 @@ def train_and_evaluate(dataset: str, seed: int) -> dict[str, Any]:
         "train_rows": record["dataset"]["split"]["sizes"]["train"],
         "train_seconds": record["train_seconds"],
         "wall_seconds": round(trained, 1),
-        "epochs": f"{record['best_epoch']} of {len(pd.read_csv(OUT / name / 'history.csv'))}",
+        "epochs": f"{record['best_epoch']} of {len(pd.read_csv(out / name / 'history.csv'))}",
+        "config": extra or [],
         "results": {k: v for k, v in report["results"].items() if not k.startswith("_")},
         "paired": {
             "tfidf": report.get("paired_bootstrap"),
@@ -58,8 +65,8 @@ def train_and_evaluate(dataset: str, seed: int) -> dict[str, Any]:
         "interval": report.get("interval"),
     }
     if dataset.startswith("vader"):
-        result["results"]["vader_rules"] = vader_rules(OUT / name)
-    (OUT / f"{name}.result.json").write_text(json.dumps(result, indent=2, default=float))
+        result["results"]["vader_rules"] = vader_rules(out / name)
+    (out / f"{name}.result.json").write_text(json.dumps(result, indent=2, default=float))
     return result
 
 
@@ -129,13 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="stsb,mrpc,vader_tweets,vader_movies,vader_amazon")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "TASKS_RESULTS.md"))
+    parser.add_argument("--variant", default="", help="a name for the runs of a changed recipe")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="the recipe's config keys")
     args = parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
+    if args.set and not args.variant:
+        parser.error("--set needs --variant (a changed recipe's runs are kept apart from the defaults')")
+    out = OUT / args.variant if args.variant else OUT
+    out.mkdir(parents=True, exist_ok=True)
     for dataset in args.datasets.split(","):
         for seed in map(int, args.seeds.split(",")):
-            if not (OUT / f"{dataset}_seed{seed}.result.json").exists():
-                train_and_evaluate(dataset, seed)
-    results = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.result.json"))]
+            if not (out / f"{dataset}_seed{seed}.result.json").exists():
+                train_and_evaluate(dataset, seed, out, args.set)
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.result.json"))]
     Path(args.out).write_text(table(results) + "\n", encoding="utf-8")
     print(table(results))
     return 0

@@ -107,15 +107,23 @@ def check_input(input_path: Path, column_names: list[str] | None) -> None:
 BACKENDS = ("auto", "torch", "onnx")
 
 
+def resolved_backend(run_dir: Path, backend: str, quantize: bool = False) -> str:
+    """torch or onnx: ONNX Runtime when asked, or with `auto` when the run has an export (make export)."""
+    from scripts.model.onnx_predictor import onnx_file
+
+    if backend not in BACKENDS:
+        raise UserError(f"BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
+    exported = onnx_file(run_dir / "onnx", quantize) is not None
+    return "onnx" if backend == "onnx" or (backend == "auto" and exported) else "torch"
+
+
 def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) -> Predictor:
     """ONNX Runtime (no torch import) when asked, or with `auto` when the run has an export (make export);
     PyTorch otherwise. QUANTIZE=1: the int8 model of the backend (checked faithful when it was made)."""
     from scripts.model.onnx_predictor import load_onnx_predictor, onnx_file
 
-    if backend not in BACKENDS:
-        raise UserError(f"BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
     exported = onnx_file(run_dir / "onnx", quantize) is not None
-    if backend == "onnx" or (backend == "auto" and exported):
+    if resolved_backend(run_dir, backend, quantize) == "onnx":
         from scripts.model.meta import check_bound
 
         if exported:  # never another run's export, nor one of weights changed since
@@ -146,6 +154,27 @@ def faithful_quantized(
     return exact, agreement
 
 
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """SHARD=i/N (i from 1 to N) as (i, N); None for the whole file."""
+    if not value:
+        return None
+    parts = value.strip().split("/")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        i, n = (int(p) for p in parts)
+        if 1 <= i <= n:
+            return i, n
+    raise UserError(f"SHARD={value}: give i/N with i from 1 to N, e.g. SHARD=1/4 ... SHARD=4/4")
+
+
+def shard_blocks(chunks: Iterator[pd.DataFrame], shard: tuple[int, int]) -> range:
+    """Which blocks of CHUNK_ROWS rows shard i of N predicts: a contiguous, deterministic run of whole
+    blocks, so that the shards' outputs, concatenated in order, are the single-process output exactly
+    (a block is predicted the same way, in the same batches, whichever process reads it)."""
+    blocks = sum(1 for _ in chunks)
+    i, n = shard
+    return range((i - 1) * blocks // n, i * blocks // n)
+
+
 def predict_file(
     run_dir: Path,
     input_path: Path,
@@ -155,8 +184,10 @@ def predict_file(
     threads: Any = "auto",
     column_names: list[str] | None = None,
     backend: str = "auto",
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Predict every row of a CSV/TSV; the output is written to a temporary file and renamed when complete."""
+    """Predict every row of a CSV/TSV (or shard i of N's rows); the output is written to a temporary file
+    and renamed when complete."""
     from tqdm import tqdm
 
     check_input(input_path, column_names)
@@ -167,28 +198,45 @@ def predict_file(
             "this model reads pairs of texts: TEXT_COLUMN needs the two columns, e.g. "
             f"TEXT_COLUMN=first,second (it trained on {record['dataset'].get('text_columns')})"
         )
-    output_path = output_path or input_path.with_name(f"{input_path.stem}.predictions.csv")
+    ending = f".predictions.shard-{shard[0]}-of-{shard[1]}.csv" if shard else ".predictions.csv"
+    output_path = output_path or input_path.with_name(f"{input_path.stem}{ending}")
     check_output(input_path, output_path, run_dir)
     partial = output_path.with_name(f".{output_path.name}.partial")
     check_writable(partial, output_path)  # before any work: /proc, a read-only disk, no permission
     chunks, detected = _chunks(input_path, column_names)
     chunks = _checked(chunks, input_path.name)
+    mine = (
+        shard_blocks(_checked(_chunks(input_path, column_names)[0], input_path.name), shard)
+        if shard
+        else None
+    )
     predictor = choose_predictor(run_dir, backend, quantize, threads)
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
-    rows = empty = 0
+    rows = empty = blocks = 0
     try:
         with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
             for i, chunk in enumerate(chunks):
+                blocks += 1
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 if i == 0:
                     outputs = output_columns(predictor)
                     check_columns(chunk.columns, wanted, outputs, input_path.name, predictor.pair)
+                if mine is not None and i not in mine:
+                    if i == 0:  # the header every shard's file starts with
+                        pd.DataFrame(columns=[*chunk.columns, *outputs]).to_csv(partial, index=False)
+                    continue
                 out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
-                out.to_csv(partial, mode="w" if i == 0 else "a", header=i == 0, index=False)
+                first = rows == 0 and (mine is None or i == 0)
+                out.to_csv(partial, mode="w" if first else "a", header=first, index=False)
                 rows, empty = rows + len(out), empty + n_empty
                 bar.update(len(out))
-        if rows == 0:
+        if blocks == 0 or (rows == 0 and mine is None):
             raise UserError(f"{input_path.name} has no data rows to predict")
+        if rows == 0:
+            say(
+                f"shard {shard[0]}/{shard[1]} has no rows: {input_path.name} has fewer blocks of "
+                f"{CHUNK_ROWS} rows than shards"
+            )
         os.replace(partial, output_path)
     except OSError as exc:
         if exc.errno not in runs.WRITE_ERRORS:
@@ -204,7 +252,31 @@ def predict_file(
         "output": str(output_path),
         "text_columns": wanted,
         "detected": detected,
+        "shard": shard
+        and f"{shard[0]}/{shard[1]}: blocks {mine.start + 1} to {mine.stop} of {blocks} ({CHUNK_ROWS} rows)",
     }
+
+
+def predict_with_ray(run_dir: Path, args: Any) -> int:
+    from scripts.serving.ray_batch import predict_folder
+
+    if not args.input or args.shard or args.quantize:
+        raise UserError("ENGINE=ray takes INPUT=<folder of CSV or Parquet files>, without SHARD or QUANTIZE")
+    if not str(args.workers).isdigit() or int(args.workers) < 1:
+        raise UserError(f"WORKERS={args.workers}: give a whole number of model workers, 1 or more")
+    result = predict_folder(
+        run_dir,
+        Path(args.input),
+        Path(args.output) if args.output else None,
+        args.text_column,
+        args.backend,
+        int(args.workers),
+    )
+    say(
+        f"{result['rows']} rows of {result['files']} file(s) -> {result['output']} "
+        f"({result['workers']} workers)"
+    )
+    return 0
 
 
 def main(argv: Sequence[str]) -> int:
@@ -220,6 +292,11 @@ def main(argv: Sequence[str]) -> int:
         "--column-names", help="comma-separated names for a file without a header row, e.g. label,text"
     )
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (CPU)")
+    parser.add_argument("--shard", help="i/N: predict the i-th of N contiguous slices (a Slurm array task)")
+    parser.add_argument(
+        "--engine", default="local", help="local | ray (INPUT: a folder of CSV or Parquet files)"
+    )
+    parser.add_argument("--workers", default="2", help="ENGINE=ray: model workers (Ray actors)")
     parser.add_argument(
         "--backend",
         default="auto",
@@ -234,6 +311,10 @@ def main(argv: Sequence[str]) -> int:
             'nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict "free prize"'
         )
     run_dir, cfg = runs.find_from_cli(args.run)
+    if args.engine not in ("local", "ray"):
+        raise UserError(f"ENGINE={args.engine!r}: use local (the default) or ray")
+    if args.engine == "ray":
+        return predict_with_ray(run_dir, args)
     if args.input:
         result = predict_file(
             run_dir,
@@ -244,10 +325,11 @@ def main(argv: Sequence[str]) -> int:
             cfg["threads"],
             args.column_names.split(",") if args.column_names else None,
             args.backend,
+            parse_shard(args.shard),
         )
         say(
             f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
-            "text got no prediction)"
+            "text got no prediction)" + (f"; shard {result['shard']}" if result["shard"] else "")
         )
         return 0
     predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])

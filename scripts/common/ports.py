@@ -20,7 +20,7 @@ def parse_port(value: str, target: str) -> int:
     return port
 
 
-DEFAULTS = {"app": 7860, "tensorboard": 6006}
+DEFAULTS = {"app": 7860, "tensorboard": 6006, "serve": 8000}
 
 
 def check_port_free(host: str, port: int, target: str = "app") -> None:

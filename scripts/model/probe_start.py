@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common import tasks
 from scripts.common.errors import UserError
 from scripts.common.runtime import offline
 
@@ -34,6 +35,9 @@ RESIDUAL_SHARE = 0.01  # how much of the body's own [CLS] the appended layer's o
 # leaves the fine-tune almost no loss to learn from (SMS spam, 8 a class, draw 0: accuracy 0.8796 at full
 # scale, 0.9606 at 0.1; Reuters R8 0.8833 and 0.8728, against 0.8153 without probe_start; bench/SMALL_DATA.md)
 HEAD_SCALE = 0.1
+# A regression's head starts as the ridge fit itself: squared error does not saturate, so a full-scale start
+# leaves the fine-tune its residuals to learn from (linear probing, then fine-tuning)
+REGRESSION_HEAD_SCALE = 1.0
 
 
 def _read_json(base: str, filename: str) -> dict | list | None:
@@ -103,8 +107,8 @@ def append_mean_layer(bert: Any) -> None:
     bert.config.num_hidden_layers = len(bert.encoder.layer)
 
 
-def pooled_features(model: Any, tokenizer: Any, texts: Sequence[str], max_len: int) -> np.ndarray:
-    """The pooler outputs (what the classifier reads) of texts, input order."""
+def pooled_features(model: Any, tokenizer: Any, texts: Sequence[Any], max_len: int) -> np.ndarray:
+    """The pooler outputs (what the classifier reads) of texts or (first, second) pairs, input order."""
     import torch
 
     from scripts.model.base_model import batches_by_length
@@ -122,12 +126,18 @@ def probe_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Classifier weight (n_labels, hidden) and bias from logistic regression on the features, as logits of
     the task's loss: softmax over labels (binary too: two logits whose difference is the log-odds), one
-    sigmoid a label for multi-label. A label the rows lack gets a zero weight and a bias that keeps it
+    sigmoid a label for multi-label; for a regression, ridge (its penalty cross-validated) on the
+    standardised targets. A label the rows lack gets a zero weight and a bias that keeps it
     unlikely on every row."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, RidgeCV
 
     weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
     bias = np.zeros(n_labels, dtype=np.float32)
+    if task == "regression":  # standardised targets, one output each
+        ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(features, y.reshape(len(y), n_labels))
+        return ridge.coef_.reshape(n_labels, -1).astype(np.float32), np.ravel(ridge.intercept_).astype(
+            np.float32
+        )
     logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=1.0, random_state=seed)
     if task == "multilabel":
         for label in range(n_labels):
@@ -151,7 +161,7 @@ def probe_head(
 
 def build(
     base: str,
-    texts: Sequence[str],
+    texts: Sequence[Any],
     encoded: Sequence[Any],
     task: str,
     n_labels: int,
@@ -159,8 +169,9 @@ def build(
     folder: Path,
     seed: int,
 ) -> Path:
-    """The starting model for a fine-tune on (texts, encoded labels): the base body with the mean layer and
-    a classifier fitted as the probe (HEAD_SCALE times its logits), saved with its tokenizer in folder."""
+    """The starting model for a fine-tune on (texts or (first, second) pairs, encoded labels): the base body
+    with the mean layer and a head fitted as the probe on the (joint) sequence's mean (HEAD_SCALE times its
+    logits; a regression's at REGRESSION_HEAD_SCALE), saved with its tokenizer in folder."""
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -170,13 +181,20 @@ def build(
         base, num_labels=n_labels, local_files_only=local, dtype=torch.float32
     )
     append_mean_layer(model.bert)
-    y = np.array([list(v) for v in encoded]) if task == "multilabel" else np.asarray(encoded, dtype=int)
-    if task != "multilabel" and len(np.unique(y)) < 2:
-        raise UserError("probe_start needs two labels or more among the training rows; set probe_start=False")
+    kind = tasks.get(task)
+    if kind.target_dtype == "int64":  # class ids
+        y = np.asarray(encoded, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise UserError(
+                "probe_start needs two labels or more among the training rows; set probe_start=False"
+            )
+    else:  # a row of 0/1 a label, or of standardised targets
+        y = np.array([list(np.ravel(v)) for v in encoded], dtype=np.float64)
     weight, bias = probe_head(pooled_features(model, tokenizer, texts, max_len), y, task, n_labels, seed)
+    scale = HEAD_SCALE if kind.classifies else REGRESSION_HEAD_SCALE
     with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(weight * HEAD_SCALE))
-        model.classifier.bias.copy_(torch.from_numpy(bias * HEAD_SCALE))
+        model.classifier.weight.copy_(torch.from_numpy(weight * scale))
+        model.classifier.bias.copy_(torch.from_numpy(bias * scale))
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -181,7 +181,7 @@ def _starting_point(model_name, resume_from, cfg, task, n_labels, train_df, max_
         return str(resume_from)
     if cfg.get("probe_start") is not True:
         return safe_model_path(model_name)
-    rows = train_df["text"].tolist(), train_df["encoded"].tolist()
+    rows = tasks.Inputs(pair="text_b" in train_df).rows(train_df), train_df["encoded"].tolist()
     seed = int(cfg["manual_seed"])
     return str(
         probe_start.build(model_name, *rows, task, n_labels, max_seq_length, work / "probe_start", seed)

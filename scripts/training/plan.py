@@ -180,7 +180,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         len(splits["train"]),
         len(dataset.label_names),
         positives,
-        body_unsuited=check_probe_start(cfg, base, helps, dataset),
+        body_unsuited=check_probe_start(cfg, base, helps),
     )
     cfg = {**cfg, **chosen}
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
@@ -247,9 +247,7 @@ def selection_metric(cfg: dict[str, Any], dataset: Dataset, positive: int | None
     return wanted, dataset.kind.metric(wanted, dataset.label_names, positive)
 
 
-def check_probe_start(
-    cfg: dict[str, Any], base: str, helps: bool = True, dataset: Dataset | None = None
-) -> str | None:
+def check_probe_start(cfg: dict[str, Any], base: str, helps: bool = True) -> str | None:
     """Why the base cannot start from the frozen probe (None: it can); probe_start=True on such a base
     is refused. The body's files are read only where the answer counts: True, or auto where the start
     helps (recipes.probe_start_helps)."""
@@ -257,10 +255,7 @@ def check_probe_start(
         return "set in the config"
     if cfg["probe_start"] == "auto" and not helps:
         return "not checked: enough rows to train the head from scratch"
-    why = None
-    if dataset is not None and (dataset.text_pair or not dataset.kind.classifies):
-        why = "a pair or a regression: the probe's classifier of one text's mean embedding is no start for it"
-    why = why or probe_start.unsuited(base, cfg["model_type"])
+    why = probe_start.unsuited(base, cfg["model_type"])
     if why and cfg["probe_start"] is True:
         raise UserError(
             f"probe_start=True needs a mean-pooled sentence-transformers BERT body, and "
