@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-torch.txt requirements.txt
 # through the shell, so spaces, quotes, parentheses, ';' and '$' in a path or a value are safe.
 ARGS := DATA SET RUN RESUME DEBUG KAGGLE REPO PRIVATE DRY_RUN INCLUDE_DATA INPUT OUTPUT COLUMN_NAMES \
         TEXT_COLUMN QUANTIZE BACKEND PORT ROWS ROUNDS SEEDS TRIALS NAME RUNS NPROC TORCHRUN_ARGS \
-        SIZES DRAWS FIRST_DRAW METHODS HOST SHARD ENGINE WORKERS CLIENTS REQUESTS
+        SIZES DRAWS FIRST_DRAW METHODS HOST SHARD ENGINE WORKERS REQUESTS
 $(foreach v,$(ARGS),$(eval export QF_$(v) = $$(value $(v))))
 unexport $(ARGS)  # make would expand the originals to export them
 CLI    := $(PY) -m scripts.cli
@@ -47,7 +47,7 @@ card: $(STAMP)  ## write the model card (README.md in the run's model folder)
 push: $(STAMP)  ## push to the Hub: REPO=user/name [PRIVATE=1] [DRY_RUN=1] [INCLUDE_DATA=1]
 	$(CLI) push
 
-predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1] [BACKEND=auto|torch|onnx]
+predict: $(STAMP)  ## predict a CSV: INPUT=new.csv [OUTPUT=] [RUN=] [COLUMN_NAMES=label,text] [TEXT_COLUMN=] [QUANTIZE=1] [BACKEND=auto|torch|onnx] [SHARD=i/N] [ENGINE=ray WORKERS=2 (INPUT=folder)]
 	$(CLI) predict
 
 export: $(STAMP)  ## the run's model as ONNX, checked against PyTorch -> outputs/<run>/onnx/ (RUN=, QUANTIZE=1 adds int8)

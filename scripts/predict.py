@@ -9,10 +9,8 @@ The output keeps every input column, in the input order, and adds `predicted` pl
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import pandas as pd
 from scripts.common import runs, tasks
 from scripts.common.console import say
 from scripts.common.errors import Parser, UserError, run_cli
-from scripts.data import readers
+from scripts.data import blocks
 from scripts.data.dataset import load_split
 from scripts.model.inference import Predictor, load_predictor
 from scripts.model.prediction import (
@@ -34,75 +32,8 @@ from scripts.model.prediction import (
     describe,
     output_columns,
     predict_frame,
+    text_columns,
 )
-
-CHUNK_ROWS = 2000
-SAMPLE_BYTES = 8 << 20  # files up to this size are read at once; larger ones stream
-
-
-def _checked(chunks: Iterator[pd.DataFrame], name: str) -> Iterator[pd.DataFrame]:
-    """A damaged line deep in a streamed file is one line naming the problem, never a traceback."""
-    try:
-        yield from chunks
-    except (ValueError, pd.errors.ParserError) as exc:  # pandas' parse errors name the line where it can
-        raise UserError(
-            f"{name} cannot be read past a damaged line ({str(exc).splitlines()[0][:160]}); fix it"
-        ) from exc
-
-
-def _chunks(path: Path, column_names: list[str] | None) -> tuple[Iterator[pd.DataFrame], dict[str, Any]]:
-    """Stream a CSV/TSV/JSON Lines file in chunks. The separator, encoding and quoting are detected on its
-    start (read_table); bytes further on that do not decode as detected are read as cp1252, not a crash."""
-    if path.suffix.lower() == ".jsonl":  # JSON Lines at any size: one object a line, streamed
-        reader = pd.read_json(
-            path,
-            lines=True,
-            chunksize=CHUNK_ROWS,
-            dtype=False,
-            encoding="utf-8",
-            encoding_errors=readers.LEGACY_FALLBACK,
-        )
-        return (chunk.astype(object).where(chunk.notna(), None) for chunk in reader), {
-            "encoding": "utf-8",
-            "separator": "json",
-        }
-    if path.stat().st_size <= SAMPLE_BYTES or path.suffix.lower() == ".json":
-        frame, detected = readers.read_table(path, column_names=column_names, keep_blank_lines=True)
-        return iter([frame[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]), detected
-    with open(path, "rb") as handle:
-        sample = handle.read(SAMPLE_BYTES).rsplit(b"\n", 1)[0]
-    with tempfile.TemporaryDirectory() as tmp:  # never beside the user's file
-        sample_path = Path(tmp) / f"sample{path.suffix}"
-        sample_path.write_bytes(sample)
-        _, detected = readers.read_table(sample_path, column_names=column_names)
-    encoding = "utf-8-sig" if detected["encoding"].startswith("utf-8") else detected["encoding"]
-    reader = pd.read_csv(
-        path,
-        sep=detected["separator"],
-        encoding=encoding,
-        encoding_errors=readers.LEGACY_FALLBACK,
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        chunksize=CHUNK_ROWS,
-        quoting=detected.get("quoting", csv.QUOTE_MINIMAL),
-        skip_blank_lines=False,  # every line a row: same rows, same order
-        header=None if column_names else "infer",
-        names=column_names or None,
-    )
-    return reader, detected
-
-
-def check_input(input_path: Path, column_names: list[str] | None) -> None:
-    if not input_path.exists():
-        raise UserError(f"input file {input_path} not found; give INPUT=path/to/file.csv")
-    if not input_path.is_file():
-        raise UserError(f"INPUT={input_path} is not a regular file (a folder or a pipe?); give a file's path")
-    if column_names and len(set(column_names)) != len(column_names):
-        raise UserError(
-            f"COLUMN_NAMES={','.join(column_names)} names a column twice; give each column its own name"
-        )
-
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -154,27 +85,6 @@ def faithful_quantized(
     return exact, agreement
 
 
-def parse_shard(value: str | None) -> tuple[int, int] | None:
-    """SHARD=i/N (i from 1 to N) as (i, N); None for the whole file."""
-    if not value:
-        return None
-    parts = value.strip().split("/")
-    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-        i, n = (int(p) for p in parts)
-        if 1 <= i <= n:
-            return i, n
-    raise UserError(f"SHARD={value}: give i/N with i from 1 to N, e.g. SHARD=1/4 ... SHARD=4/4")
-
-
-def shard_blocks(chunks: Iterator[pd.DataFrame], shard: tuple[int, int]) -> range:
-    """Which blocks of CHUNK_ROWS rows shard i of N predicts: a contiguous, deterministic run of whole
-    blocks, so that the shards' outputs, concatenated in order, are the single-process output exactly
-    (a block is predicted the same way, in the same batches, whichever process reads it)."""
-    blocks = sum(1 for _ in chunks)
-    i, n = shard
-    return range((i - 1) * blocks // n, i * blocks // n)
-
-
 def predict_file(
     run_dir: Path,
     input_path: Path,
@@ -188,54 +98,32 @@ def predict_file(
 ) -> dict[str, Any]:
     """Predict every row of a CSV/TSV (or shard i of N's rows); the output is written to a temporary file
     and renamed when complete."""
-    from tqdm import tqdm
-
-    check_input(input_path, column_names)
-    record = runs.read_record(run_dir)
-    wanted = text_column.split(",") if text_column else record["dataset"].get("text_columns") or ["text"]
-    if record["dataset"].get("text_pair") and len(wanted) != 2:
-        raise UserError(
-            "this model reads pairs of texts: TEXT_COLUMN needs the two columns, e.g. "
-            f"TEXT_COLUMN=first,second (it trained on {record['dataset'].get('text_columns')})"
-        )
+    blocks.check_input(input_path, column_names)
+    wanted = text_columns(runs.read_record(run_dir), text_column)
     ending = f".predictions.shard-{shard[0]}-of-{shard[1]}.csv" if shard else ".predictions.csv"
     output_path = output_path or input_path.with_name(f"{input_path.stem}{ending}")
     check_output(input_path, output_path, run_dir)
     partial = output_path.with_name(f".{output_path.name}.partial")
     check_writable(partial, output_path)  # before any work: /proc, a read-only disk, no permission
-    chunks, detected = _chunks(input_path, column_names)
-    chunks = _checked(chunks, input_path.name)
-    mine = (
-        shard_blocks(_checked(_chunks(input_path, column_names)[0], input_path.name), shard)
-        if shard
-        else None
-    )
+    chunks, detected = blocks.chunks(input_path, column_names)
+    chunks = blocks.checked(chunks, input_path.name)
+    mine = None
+    if shard:  # a first pass counts the blocks
+        mine = blocks.shard_blocks(
+            blocks.checked(blocks.chunks(input_path, column_names)[0], input_path.name), shard
+        )
     predictor = choose_predictor(run_dir, backend, quantize, threads)
     delimiter = runs.saved_config(run_dir).get("label_delimiter", ",")
-    rows = empty = blocks = 0
     try:
-        with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
-            for i, chunk in enumerate(chunks):
-                blocks += 1
-                chunk.columns = [str(c).strip() for c in chunk.columns]
-                if i == 0:
-                    outputs = output_columns(predictor)
-                    check_columns(chunk.columns, wanted, outputs, input_path.name, predictor.pair)
-                if mine is not None and i not in mine:
-                    if i == 0:  # the header every shard's file starts with
-                        pd.DataFrame(columns=[*chunk.columns, *outputs]).to_csv(partial, index=False)
-                    continue
-                out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
-                first = rows == 0 and (mine is None or i == 0)
-                out.to_csv(partial, mode="w" if first else "a", header=first, index=False)
-                rows, empty = rows + len(out), empty + n_empty
-                bar.update(len(out))
-        if blocks == 0 or (rows == 0 and mine is None):
+        rows, empty, n_blocks = _write_blocks(
+            predictor, chunks, partial, wanted, delimiter, mine, input_path.name
+        )
+        if n_blocks == 0 or (rows == 0 and mine is None):
             raise UserError(f"{input_path.name} has no data rows to predict")
         if rows == 0:
             say(
                 f"shard {shard[0]}/{shard[1]} has no rows: {input_path.name} has fewer blocks of "
-                f"{CHUNK_ROWS} rows than shards"
+                f"{blocks.CHUNK_ROWS} rows than shards"
             )
         os.replace(partial, output_path)
     except OSError as exc:
@@ -253,8 +141,42 @@ def predict_file(
         "text_columns": wanted,
         "detected": detected,
         "shard": shard
-        and f"{shard[0]}/{shard[1]}: blocks {mine.start + 1} to {mine.stop} of {blocks} ({CHUNK_ROWS} rows)",
+        and f"{shard[0]}/{shard[1]}: blocks {mine.start + 1} to {mine.stop} of {n_blocks} "
+        f"({blocks.CHUNK_ROWS} rows)",
     }
+
+
+def _write_blocks(
+    predictor: Predictor,
+    chunks: Iterator[pd.DataFrame],
+    partial: Path,
+    wanted: list[str],
+    delimiter: str,
+    mine: range | None,
+    name: str,
+) -> tuple[int, int, int]:
+    """Predict the blocks (those of the shard, when given) into partial, the header first; returns the rows
+    predicted, those with an empty text, and the blocks read."""
+    from tqdm import tqdm
+
+    rows = empty = n_blocks = 0
+    with tqdm(desc="predicting", unit=" rows", disable=None) as bar:
+        for i, chunk in enumerate(chunks):
+            n_blocks += 1
+            chunk.columns = [str(c).strip() for c in chunk.columns]
+            if i == 0:
+                outputs = output_columns(predictor)
+                check_columns(chunk.columns, wanted, outputs, name, predictor.pair)
+            if mine is not None and i not in mine:
+                if i == 0:  # the header every shard's file starts with
+                    pd.DataFrame(columns=[*chunk.columns, *outputs]).to_csv(partial, index=False)
+                continue
+            out, n_empty = predict_frame(predictor, chunk, wanted, delimiter)
+            first = rows == 0 and (mine is None or i == 0)
+            out.to_csv(partial, mode="w" if first else "a", header=first, index=False)
+            rows, empty = rows + len(out), empty + n_empty
+            bar.update(len(out))
+    return rows, empty, n_blocks
 
 
 def predict_with_ray(run_dir: Path, args: Any) -> int:
@@ -276,6 +198,23 @@ def predict_with_ray(run_dir: Path, args: Any) -> int:
         f"{result['rows']} rows of {result['files']} file(s) -> {result['output']} "
         f"({result['workers']} workers)"
     )
+    return 0
+
+
+def _predict_texts(run_dir: Path, args: Any, cfg: dict[str, Any]) -> int:
+    """Texts given on the command line: one line each, the decision and the top probabilities (or scores)."""
+    predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])
+    texts = args.texts
+    if predictor.pair:  # a pair model: the texts are first, second, first, second ...
+        if len(texts) % 2:
+            raise UserError(
+                "this model reads pairs of texts: give an even number, first and second of each pair"
+            )
+        texts = list(zip(texts[0::2], texts[1::2]))
+    probs = predictor.predict_proba(texts)
+    for text, decided, row in zip(texts, predictor.decide(probs), probs):
+        shown = " || ".join(text) if isinstance(text, tuple) else text
+        print(f"{describe(predictor, decided, row)}\t{shown}")
     return 0
 
 
@@ -325,26 +264,14 @@ def main(argv: Sequence[str]) -> int:
             cfg["threads"],
             args.column_names.split(",") if args.column_names else None,
             args.backend,
-            parse_shard(args.shard),
+            blocks.parse_shard(args.shard),
         )
         say(
             f"{result['rows']} rows -> {result['output']} ({result['empty_texts']} rows with an empty "
             "text got no prediction)" + (f"; shard {result['shard']}" if result["shard"] else "")
         )
         return 0
-    predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])
-    texts = args.texts
-    if predictor.pair:  # a pair model: the texts are first, second, first, second ...
-        if len(texts) % 2:
-            raise UserError(
-                "this model reads pairs of texts: give an even number, first and second of each pair"
-            )
-        texts = list(zip(texts[0::2], texts[1::2]))
-    probs = predictor.predict_proba(texts)
-    for text, decided, row in zip(texts, predictor.decide(probs), probs):
-        shown = " || ".join(text) if isinstance(text, tuple) else text
-        print(f"{describe(predictor, decided, row)}\t{shown}")
-    return 0
+    return _predict_texts(run_dir, args, cfg)
 
 
 if __name__ == "__main__":

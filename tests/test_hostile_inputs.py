@@ -17,7 +17,7 @@ import pytest
 from scripts import predict, push
 from scripts.common import runs, settings
 from scripts.common.errors import UserError, run_cli
-from scripts.data import sources
+from scripts.data import blocks, sources
 from scripts.data.dataset import load_dataset
 from tests.conftest import make_frame
 from tests.helpers import tiny_args, train_run, write_binary_csv
@@ -131,11 +131,9 @@ def big_rows(n: int, start: int = 0) -> str:
 def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk(
     finished_run, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(
-        predict, "SAMPLE_BYTES", 1 << 18
-    )  # stream from 256 KB: the same path, less to predict
+    monkeypatch.setattr(blocks, "SAMPLE_BYTES", 1 << 18)  # stream from 256 KB: the same path, less to predict
     head = ("text,label\n" + big_rows(12_000)).encode("utf-8")
-    assert len(head) > predict.SAMPLE_BYTES
+    assert len(head) > blocks.SAMPLE_BYTES
     tail = "".join(f"caf\u00e9 cr\u00e8me {i},ham\n" for i in range(50)).encode("cp1252")
     (tmp_path / "big.csv").write_bytes(head + tail)
     result = predict.predict_file(finished_run, tmp_path / "big.csv", tmp_path / "out.csv", threads=1)
@@ -145,11 +143,11 @@ def test_predict_streams_a_big_file_whose_encoding_changes_after_the_first_chunk
 
 @pytest.mark.slow
 def test_predict_reads_big_json_lines_as_json(finished_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(predict, "SAMPLE_BYTES", 1 << 18)
+    monkeypatch.setattr(blocks, "SAMPLE_BYTES", 1 << 18)
     with open(tmp_path / "big.jsonl", "w") as handle:
         for i in range(8_000):
             handle.write(json.dumps({"text": f'words, number {i}, "free" cash', "id": i}) + "\n")
-    assert (tmp_path / "big.jsonl").stat().st_size > predict.SAMPLE_BYTES
+    assert (tmp_path / "big.jsonl").stat().st_size > blocks.SAMPLE_BYTES
     result = predict.predict_file(finished_run, tmp_path / "big.jsonl", tmp_path / "out.csv", threads=1)
     out = pd.read_csv(result["output"])
     assert len(out) == 8_000 and list(out["id"][:3]) == [0, 1, 2]

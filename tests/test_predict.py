@@ -4,6 +4,7 @@ import pytest
 
 from scripts import predict
 from scripts.common.errors import run_cli
+from scripts.data import blocks
 from scripts.model.inference import load_predictor
 from tests.conftest import make_frame
 from tests.helpers import (
@@ -25,8 +26,8 @@ def new_rows(n=150, seed=5):
 @pytest.mark.parametrize("stream", [False, True])
 def test_predict_keeps_rows_columns_and_order(binary_run, tmp_path, monkeypatch, stream):
     if stream:  # force the chunked reader on a small file
-        monkeypatch.setattr(predict, "SAMPLE_BYTES", 2000)
-        monkeypatch.setattr(predict, "CHUNK_ROWS", 40)
+        monkeypatch.setattr(blocks, "SAMPLE_BYTES", 2000)
+        monkeypatch.setattr(blocks, "CHUNK_ROWS", 40)
     frame = new_rows()
     frame.to_csv(tmp_path / "new.csv", index=False)
     result = predict.predict_file(binary_run, tmp_path / "new.csv", threads=1)

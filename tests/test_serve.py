@@ -23,6 +23,7 @@ import pytest
 
 from scripts import export, predict, serve
 from scripts.common.errors import UserError, run_cli
+from scripts.data import blocks
 from tests.conftest import make_frame, make_pair_frame
 from tests.helpers import tiny_args, train_run
 
@@ -238,7 +239,7 @@ def test_the_network_is_refused_without_a_key_and_other_addresses_always(monkeyp
 
 def test_shards_concatenate_to_the_single_process_output_exactly(runs, tmp_path, monkeypatch):
     run = runs["binary"]
-    monkeypatch.setattr(predict, "CHUNK_ROWS", 7)  # 50 rows: 8 blocks
+    monkeypatch.setattr(blocks, "CHUNK_ROWS", 7)  # 50 rows: 8 blocks
     frame = make_frame({"ham": 30, "spam": 20}, seed=3)
     frame.to_csv(tmp_path / "new.csv", index=False)
     whole = predict.predict_file(
@@ -259,7 +260,7 @@ def test_shards_concatenate_to_the_single_process_output_exactly(runs, tmp_path,
     assert empty["rows"] == 0 and (tmp_path / "e.csv").read_text().count("\n") == 1
     for bad in ("0/3", "4/3", "a/b", "1/0", "2"):
         with pytest.raises(UserError, match="SHARD"):
-            predict.parse_shard(bad)
+            blocks.parse_shard(bad)
 
 
 @pytest.mark.slow

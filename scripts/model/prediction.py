@@ -35,6 +35,17 @@ def output_columns(predictor: Predictor) -> list[str]:
     return [f"{part}_{name}" for name in names for part in parts]
 
 
+def text_columns(record: dict[str, Any], text_column: str | None) -> list[str]:
+    """The input columns to read: TEXT_COLUMN (a pair's two: first,second), else those the run trained on."""
+    wanted = text_column.split(",") if text_column else record["dataset"].get("text_columns") or ["text"]
+    if record["dataset"].get("text_pair") and len(wanted) != 2:
+        raise UserError(
+            "this model reads pairs of texts: TEXT_COLUMN needs the two columns, e.g. "
+            f"TEXT_COLUMN=first,second (it trained on {record['dataset'].get('text_columns')})"
+        )
+    return wanted
+
+
 def model_inputs(
     predictor: Predictor, frame: pd.DataFrame, text_columns: list[str]
 ) -> tuple[list[Any], pd.Series]:

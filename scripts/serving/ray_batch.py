@@ -19,10 +19,10 @@ import pandas as pd
 from scripts.common import runs
 from scripts.common.console import say
 from scripts.common.errors import UserError
+from scripts.data.blocks import CHUNK_ROWS
 
 PROJECT = Path(__file__).resolve().parents[2]
 KINDS = (".csv", ".parquet")
-BATCH_ROWS = 2000  # rows an actor predicts at once (make predict's block)
 
 
 def input_files(folder: Path) -> list[Path]:
@@ -143,14 +143,14 @@ def predict_folder(
     import ray
     import ray.data
 
+    from scripts.model.prediction import check_columns, check_output, text_columns
+
     files = input_files(folder)
     record = runs.read_record(run_dir)
-    wanted = text_column.split(",") if text_column else record["dataset"].get("text_columns") or ["text"]
+    wanted = text_columns(record, text_column)
     output = output or folder.with_name(f"{folder.name}.predictions")
     if output.exists():
         raise UserError(f"OUTPUT={output} exists; remove it or give another OUTPUT folder")
-    from scripts.model.prediction import check_columns, check_output
-
     check_output(folder, output, run_dir)
     pair = bool(record.get("text_pair"))
     for file in files:  # every file's columns before Ray starts: one line, not an actor's traceback
@@ -170,7 +170,7 @@ def predict_folder(
             Scorer,
             fn_constructor_args=(str(run_dir), backend, threads, wanted, delimiter),
             batch_format="pandas",
-            batch_size=BATCH_ROWS,
+            batch_size=CHUNK_ROWS,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=1,
         )

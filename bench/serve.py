@@ -1,0 +1,228 @@
+"""Load test of make serve, loopback only, bounded in requests and time: for each backend (PyTorch, and ONNX
+Runtime when the run has an export), a real `python -m scripts.serve` process answers 1, 8 and 32 concurrent
+clients (one text a request, keep-alive connections); throughput and p50 / p95 / p99 latency, errors counted,
+and make predict's rows/s on the same texts and backend measured in the same run for the ratio. A soak at the
+highest concurrency then checks the server's memory (every process of it) before and after.
+
+    python -m bench.serve [--run outputs/latest] [--requests 400] [--soak 60] [--out bench/SERVE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.common.provenance import bench_command
+
+PROJECT = Path(__file__).resolve().parent.parent
+CLIENTS = (1, 8, 32)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def texts_of(run: Path, rows: int) -> list[Any]:
+    """The run's own split texts (or pairs), repeated up to rows."""
+    from scripts.common import runs, tasks
+    from scripts.data.dataset import load_split
+
+    record = runs.read_record(run)
+    inputs = tasks.inputs_of(record)
+    found = [
+        x
+        for part in ("test", "validation", "train")
+        for x in inputs.rows(load_split(runs.split_path(run, part), record["task"]))
+    ]
+    return (found * (rows // max(1, len(found)) + 1))[:rows]
+
+
+def body(item: Any) -> dict[str, Any]:
+    return {"text": item[0], "text_pair": item[1]} if isinstance(item, tuple) else {"text": item}
+
+
+def predict_rate(run: Path, backend: str, items: list[Any]) -> float:
+    """make predict's rows/s on these texts: the same predictor and predict_frame over its blocks of rows."""
+    import pandas as pd
+
+    from scripts.common import runs
+    from scripts.data.blocks import CHUNK_ROWS
+    from scripts.model.prediction import predict_frame
+    from scripts.predict import choose_predictor
+
+    predictor = choose_predictor(run, backend, False, runs.saved_config(run)["threads"])
+    pair = isinstance(items[0], tuple)
+    frame = pd.DataFrame(
+        {"text": [a for a, _ in items], "text_b": [b for _, b in items]} if pair else {"text": items}
+    )
+    columns = ["text", "text_b"] if pair else ["text"]
+    predict_frame(predictor, frame.head(64), columns)  # warm
+    start = time.perf_counter()
+    for i in range(0, len(frame), CHUNK_ROWS):
+        predict_frame(predictor, frame.iloc[i : i + CHUNK_ROWS], columns)
+    return len(frame) / (time.perf_counter() - start)
+
+
+def server_memory(pid: int) -> float:
+    """Resident memory (MiB) of the server and every process under it."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(c) for c in children]
+    return total / 1024
+
+
+async def load(url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict[str, Any]:
+    """clients concurrent loops, each sending one text a request until `requests` are sent or time is up."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def loop() -> None:
+            nonlocal sent, errors
+            while sent < requests and time.perf_counter() < deadline:
+                item = items[sent % len(items)]
+                sent += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post(f"{url}/predict", json=body(item))
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+
+        start = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        wall = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "rows_per_s": len(latencies) / wall,
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+    }
+
+
+def start(run: Path, backend: str) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.serve", "--run", str(run), "--port", str(port), "--backend", backend],
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).text == "ok":
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise SystemExit("the server did not start in 300 s")
+
+
+def bench_backend(run: Path, backend: str, items: list[Any], requests: int, soak: float) -> dict[str, Any]:
+    rate = predict_rate(run, backend, items)
+    process, url = start(run, backend)
+    try:
+        asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
+        rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
+        before = server_memory(process.pid)
+        soaked = asyncio.run(load(url, items, CLIENTS[-1], 10**9, soak))
+        after = server_memory(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    return {
+        "backend": backend,
+        "predict_rows_per_s": rate,
+        "loads": rows,
+        "soak": soaked,
+        "memory": (before, after),
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| backend | clients | requests | errors | rows/s | / make predict | p50 ms | p95 ms | p99 ms "
+        "| p99 / p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for row in r["loads"]:
+            lines.append(
+                f"| {r['backend']} | {row['clients']} | {row['requests']} | {row['errors']} | "
+                f"{row['rows_per_s']:.1f} | {row['rows_per_s'] / r['predict_rows_per_s']:.2f} | "
+                f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['p99'] / row['p50']:.2f} |"
+            )
+    lines += [
+        "",
+        "| backend | make predict rows/s | soak requests | soak errors | memory before / after (MiB) |",
+    ]
+    lines.append("|---|---|---|---|---|")
+    for r in results:
+        before, after = r["memory"]
+        lines.append(
+            f"| {r['backend']} | {r['predict_rows_per_s']:.1f} | {r['soak']['requests']} | "
+            f"{r['soak']['errors']} | {before:.0f} / {after:.0f} ({after - before:+.0f}) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default=str(PROJECT / "outputs" / "latest"))
+    parser.add_argument("--requests", type=int, default=400, help="requests at each concurrency")
+    parser.add_argument("--soak", type=float, default=60, help="seconds of the memory soak")
+    parser.add_argument("--out", default=str(PROJECT / "bench" / "SERVE.md"))
+    args = parser.parse_args(argv)
+    run = Path(args.run).resolve()
+    if not (run / "run.json").exists():
+        raise SystemExit(f"{run} is not a finished run: make train first, or give --run")
+    items = texts_of(run, max(args.requests, 512))
+    backends = ["torch"] + (["onnx"] if (run / "onnx").is_dir() else [])
+    results = [bench_backend(run, b, items, args.requests, args.soak) for b in backends]
+    command = bench_command("bench.serve", sys.argv[1:] if argv is None else argv)
+    text = f"Command: `{command}` on {os.cpu_count()} CPU(s), run {run.name}.\n\n" + table(results) + "\n"
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
