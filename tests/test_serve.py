@@ -310,3 +310,22 @@ def test_ray_refuses_a_folder_it_cannot_read_before_starting(runs, tmp_path):
     shutil.rmtree(tmp_path / "in")
     assert not (tmp_path / "in.predictions").exists() and not list(tmp_path.glob(".*partial"))
     assert json.loads((run / "run.json").read_text())["task"] == "binary"
+
+
+def test_a_multi_label_model_is_served_as_make_predict_answers(tiny_model, tmp_path):
+    """The model worker in process on a multi-label run: the label sets and per-label probabilities of make
+    predict, on both backends."""
+    from scripts.serving.api import SingleTextAPI
+    from tests.helpers import write_multilabel_csv
+
+    run = train_run(write_multilabel_csv(tmp_path / "ml.csv", 160), tiny_args(tiny_model, tmp_path / "out"))
+    assert run_cli(export.main, ["--run", str(run)]) == 0
+    texts = pd.read_csv(run / "splits" / "test.csv", keep_default_na=False)["text"].head(6).tolist()
+    for backend in ("torch", "onnx"):
+        truth = expected(run, pd.DataFrame({"text": texts}), tmp_path, backend).drop(columns=["text"])
+        api = SingleTextAPI(run, backend, 1, 16, 0.005)
+        api.setup("cpu")
+        answers = api.predict([texts[:4], texts[4:]])
+        got = pd.DataFrame(answers[0] + answers[1])
+        assert list(got.columns) == list(truth.columns) and len(got.columns) > 3
+        pd.testing.assert_frame_equal(got, truth, check_dtype=False, atol=2e-6)

@@ -282,3 +282,32 @@ def test_a_pair_and_its_swap_never_sit_on_both_sides_of_a_split(tmp_path):
     key = dataset.inputs.key
     for part in ("validation", "test"):
         assert not set(key(splits["train"])) & set(key(splits[part]))
+
+
+def test_the_server_s_api_answers_every_task_as_make_predict_on_both_backends(task_runs, tmp_path):
+    """make serve's model worker (in process): two requests batched together, split back, each answer make
+    predict's columns for its rows, on PyTorch and on ONNX Runtime."""
+    from scripts.serving.api import PairAPI, SingleTextAPI
+
+    for name, run in task_runs.items():
+        if not (run / "onnx" / "model.onnx").exists():
+            assert run_cli(export.main, ["--run", str(run)]) == 0
+        test = pd.read_csv(run / "splits" / "test.csv", keep_default_na=False).head(5)
+        pair = record(run)["text_pair"]
+        columns = record(run)["dataset"]["text_columns"]
+        source = test.rename(columns={"text": columns[0], "text_b": columns[-1]})[columns]
+        rows = list(zip(test["text"], test["text_b"])) if pair else test["text"].tolist()
+        for backend in ("torch", "onnx"):
+            source.to_csv(tmp_path / "rows.csv", index=False)
+            out = tmp_path / f"{name}.{backend}.csv"
+            predict.predict_file(run, tmp_path / "rows.csv", out, threads=1, backend=backend)
+            truth = pd.read_csv(out, keep_default_na=False).drop(columns=columns)
+            api = (PairAPI if pair else SingleTextAPI)(run, backend, 1, 16, 0.005)
+            api.setup("cpu")
+            answers = api.unbatch(api.predict(api.batch([rows[:2], rows[2:]])))
+            assert [len(a) for a in answers] == [2, 3]
+            got = pd.DataFrame([api.encode_response(a)["predictions"] for a in answers][0] + answers[1])
+            assert list(got.columns) == list(truth.columns), name
+            if "prob_" in "".join(truth.columns):  # class names: the CSV reads "1" back as a number
+                truth["predicted"] = truth["predicted"].astype(str)
+            pd.testing.assert_frame_equal(got, truth, check_dtype=False, atol=2e-6)
