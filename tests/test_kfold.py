@@ -211,3 +211,58 @@ def test_the_final_model_keeps_the_folds_learning_rate_schedule():
     assert lr_after(10, 1.0) == pytest.approx(0.0)  # e epochs on their own schedule: decayed to zero
     assert lr_after(10, 3.0) == pytest.approx((30 - 10) / (30 - 3))  # over 3e: two thirds still to go
     assert st_module.get_linear_schedule_with_warmup.__name__ == "get_linear_schedule_with_warmup"
+
+
+def clustered_rows(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """20 clusters of three near-copies (30 words, the last one changed) and 24 lone texts;
+    spam is the rarer class, and 'rare' a class of two lone rows."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6)) for _ in range(400)]
+    texts, labels, cluster = [], [], []
+    for c in range(20):
+        body = rng.sample(words, 29)
+        for _ in range(3):
+            texts.append(" ".join(body + [rng.choice(words)]))
+            labels.append("spam" if c % 3 == 0 else "ham")
+            cluster.append(c)
+    for i in range(24):
+        texts.append(" ".join(rng.sample(words, 30)))
+        labels.append("rare" if i < 2 else ("spam" if i % 2 else "ham"))
+        cluster.append(100 + i)
+    return pd.DataFrame({"text": texts, "labels": labels}), np.array(cluster)
+
+
+def test_folds_keep_each_near_copy_cluster_together_and_every_class_stratified():
+    from scripts.data.dataset import Dataset
+
+    rows, truth = clustered_rows()
+    dataset = Dataset({"all": rows}, ["ham", "rare", "spam"], "multiclass", None)
+    groups = kfold.near_copy_groups(rows, dataset)
+    assert len(np.unique(groups)) == len(np.unique(truth))  # the 20 clusters found, nothing else joined
+    assert all(len(set(groups[truth == c])) == 1 for c in np.unique(truth))
+    folds = kfold.fold_indices(rows, dataset, seed=0, groups=groups)
+    assert sorted(np.concatenate([h for _, h in folds])) == list(range(len(rows)))
+    for train, held in folds:
+        assert not set(truth[train]) & set(truth[held])  # no cluster on both sides
+        assert {"ham", "spam"} <= set(rows["labels"].iloc[held])
+    assert sum("rare" in set(rows["labels"].iloc[held]) for _, held in folds) == 2  # a class of 2: spread
+
+
+def test_multi_label_folds_keep_every_label_in_training_and_clusters_together():
+    from scripts.data.dataset import Dataset
+
+    rows, truth = clustered_rows(1)
+    names = ["a", "b", "c", "d"]
+    sets = [("a",) if i % 2 else ("b",) for i in range(len(rows))]
+    for i in (60, 61, 62):  # 'c': three lone rows; 'd': one cluster of three
+        sets[i] = ("a", "c")
+    sets[3:6] = [("b", "d")] * 3
+    rows = rows.assign(labels=sets)
+    dataset = Dataset({"all": rows}, names, "multilabel", None)
+    folds = kfold.fold_indices(rows, dataset, seed=0, groups=kfold.near_copy_groups(rows, dataset))
+    for train, held in folds:
+        assert not set(truth[train]) & set(truth[held])
+        learnt = {n for v in rows["labels"].iloc[train] for n in v}
+        assert {"a", "b", "c"} <= learnt  # c's three rows never all held out together

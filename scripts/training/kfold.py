@@ -95,24 +95,58 @@ def pooled(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([splits["train"], splits["validation"]], ignore_index=True)
 
 
-def fold_indices(rows: pd.DataFrame, dataset: Dataset, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds: by class (single-label), iteratively by label (multi-label, iterstrat), by target
-    quantile (regression); plain shuffled folds where a stratum has fewer rows than folds."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+def near_copy_groups(rows: pd.DataFrame, dataset: Dataset) -> np.ndarray:
+    """A group id a row: rows joined by a chain of near-copies (Jaccard >= leakage.THRESHOLD on character
+    5-grams; a pair and its swap alike) share one, so that no fold trains on a copy of a row it scores."""
+    from scripts.data.leakage import THRESHOLD
+    from scripts.data.near_duplicates import near_copies
 
-    k = min(FOLDS, len(rows))
+    texts = dataset.inputs.key(rows).astype(str).tolist()
+    parent = np.arange(len(texts))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, hits in enumerate(near_copies(texts, texts, THRESHOLD)):
+        for j in hits:
+            parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(len(texts))])
+
+
+def fold_indices(
+    rows: pd.DataFrame, dataset: Dataset, seed: int, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds that keep every near-copy cluster in one fold (groups; none: every row its own), stratified:
+    by class (single-label, every class however rare), iteratively by label (multi-label, iterstrat, on
+    the clusters' label unions), by target quantile (regression)."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = np.arange(len(rows)) if groups is None else np.asarray(groups)
+    _, groups = np.unique(groups, return_inverse=True)
+    k = min(FOLDS, int(groups.max()) + 1 if len(groups) else 0)
     kind = dataset.kind
     y = kind.encode(rows["labels"], dataset.label_names)
-    if kind.stratify == "iterative" and k >= 2:
+    if k < 2:
+        return [(np.arange(len(rows)), np.arange(len(rows)))] if len(rows) else []
+    if kind.stratify == "iterative":
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
+        unions = np.zeros((k_groups := int(groups.max()) + 1, y.shape[1]), dtype=int)
+        np.maximum.at(unions, groups, np.asarray(y, dtype=int))
         splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(rows)), y))
+        folds = splitter.split(np.zeros(k_groups), unions)
+        return [(np.flatnonzero(np.isin(groups, a)), np.flatnonzero(np.isin(groups, b))) for a, b in folds]
     strata = kind.strata(y)
-    if strata is not None and k >= 2 and np.bincount(strata).min() >= k:
-        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(rows)), strata))
-    return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(rows))))
+    strata = np.zeros(len(rows), dtype=int) if strata is None else strata
+    with warnings.catch_warnings():  # a class rarer than the folds: sklearn warns, and spreads what it has
+        warnings.simplefilter("ignore", UserWarning)
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(rows)), strata, groups))
 
 
 def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any) -> Selection:
@@ -123,7 +157,15 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
     rows = plan.selection.rows
     epochs = int(plan.cfg["num_train_epochs"])
     oof = None
-    folds = fold_indices(rows, dataset, plan.cfg["manual_seed"])
+    groups = near_copy_groups(rows, dataset)
+    clustered = len(groups) - len(np.unique(groups))
+    if clustered:
+        say(
+            f"k-fold: {clustered} of {len(rows)} rows are near-copies of another (Jaccard >= 0.8 on "
+            "character 5-grams): each cluster stays within one fold, so no fold scores a copy of a row it "
+            "trained on"
+        )
+    folds = fold_indices(rows, dataset, plan.cfg["manual_seed"], groups)
     # every fold runs every epoch, and keeps only each epoch's out-of-fold outputs
     fold_cfg = {**plan.cfg, "use_early_stopping": False, "checkpoint_files": "outputs"}
     for k, (train_idx, held_idx) in enumerate(folds, 1):
