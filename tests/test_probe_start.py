@@ -59,8 +59,9 @@ def test_the_appended_layer_gives_every_position_the_masked_mean(mean_body):
     assert not torch.allclose(hidden[:, 0], mean, atol=0.05)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.1])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
-def test_the_head_starts_as_the_probes_logistic_regression(task):
+def test_the_head_starts_as_the_probes_logistic_regression(task, scale):
     import torch
     from sklearn.linear_model import LogisticRegression
 
@@ -74,21 +75,24 @@ def test_the_head_starts_as_the_probes_logistic_regression(task):
         y = (x[:, 0] > 0).astype(int) + (2 * (x[:, 1] > 0) if task == "multiclass" else 0)
         if task == "multiclass":
             y[y == 3] = 2  # label 3 is absent: its logit starts below every other
-    weight, bias = probe_start.probe_head(x, y, task, n, seed=0)
-    logits = torch.from_numpy(x) @ torch.from_numpy(weight).T + torch.from_numpy(bias)
+    weight, bias = probe_start.probe_head(x, y, task, n, 0, scale)
+    start = torch.from_numpy(x) @ torch.from_numpy(weight).T + torch.from_numpy(
+        bias
+    )  # as the fine-tune starts
+    logits = start / scale  # the fitted labels' logits at full scale
     logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=1.0, random_state=0)
     if task == "multilabel":
         for label in range(2):
             fitted = logreg.fit(x, y[:, label])
             assert np.allclose(logits[:, label].numpy(), fitted.decision_function(x), atol=1e-4)
-        assert (torch.sigmoid(logits[:, 2]) < 0.05).all()
+        assert (torch.sigmoid(start[:, 2]) < 0.02).all()  # the absent label at any scale
     elif task == "binary":
         fitted = logreg.fit(x, y)
         assert np.allclose((logits[:, 1] - logits[:, 0]).numpy(), fitted.decision_function(x), atol=1e-4)
     else:
         fitted = logreg.fit(x, y)
-        assert (logits.argmax(1).numpy() == fitted.predict(x)).all()
-        assert (torch.softmax(logits, 1)[:, 3] < 0.05).all()
+        assert (logits[:, :3].argmax(1).numpy() == fitted.predict(x)).all()
+        assert (torch.softmax(start, 1)[:, 3] < 0.05).all()
 
 
 def test_only_a_mean_pooled_sentence_transformers_bert_body_is_suited(mean_body, tmp_path, tiny_model):
@@ -188,10 +192,10 @@ def test_a_small_run_on_a_sentence_body_publishes_a_plain_bert_with_the_mean_lay
     y = np.array(encode_labels(labels, record["labels"], record["task"]))
     tokenizer = AutoTokenizer.from_pretrained(probe_start_run / "model")
     features = probe_start.pooled_features(model, tokenizer, train["text"].tolist(), record["max_seq_length"])
-    weight, bias = probe_start.probe_head(features, y, record["task"], len(record["labels"]), seed=42)
     scale = probe_start.HEAD_SCALE
-    assert np.allclose(model.classifier.weight.detach().numpy(), scale * weight, atol=1e-4)
-    assert np.allclose(model.classifier.bias.detach().numpy(), scale * bias, atol=1e-4)
+    weight, bias = probe_start.probe_head(features, y, record["task"], len(record["labels"]), 42, scale)
+    assert np.allclose(model.classifier.weight.detach().numpy(), weight, atol=1e-4)
+    assert np.allclose(model.classifier.bias.detach().numpy(), bias, atol=1e-4)
     assert not any(probe_start_run.rglob("probe_start"))  # the starting folder is not kept
     from scripts import card
     from scripts.common.errors import run_cli

@@ -122,28 +122,28 @@ def pooled_features(model: Any, tokenizer: Any, texts: Sequence[Any], max_len: i
 
 
 def probe_head(
-    features: np.ndarray, y: np.ndarray, task: str, n_labels: int, seed: int
+    features: np.ndarray, y: np.ndarray, task: str, n_labels: int, seed: int, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Classifier weight (n_labels, hidden) and bias from logistic regression on the features, as logits of
     the task's loss: softmax over labels (binary too: two logits whose difference is the log-odds), one
     sigmoid a label for multi-label; for a regression, ridge (its penalty cross-validated) on the
-    standardised targets. A label the rows lack gets a zero weight and a bias that keeps it
-    unlikely on every row."""
+    standardised targets. The fitted logits are multiplied by scale; a label the rows lack gets a zero
+    weight and a bias that keeps it unlikely on every row at that scale (p < 0.02: its margin is not
+    scaled down with the others)."""
     from sklearn.linear_model import LogisticRegression, RidgeCV
 
     weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
     bias = np.zeros(n_labels, dtype=np.float32)
     if task == "regression":  # standardised targets, one output each
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(features, y.reshape(len(y), n_labels))
-        return ridge.coef_.reshape(n_labels, -1).astype(np.float32), np.ravel(ridge.intercept_).astype(
-            np.float32
-        )
+        weight = scale * ridge.coef_.reshape(n_labels, -1)
+        return weight.astype(np.float32), (scale * np.ravel(ridge.intercept_)).astype(np.float32)
     logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=1.0, random_state=seed)
     if task == "multilabel":
         for label in range(n_labels):
             if 0 < y[:, label].sum() < len(y):
                 fitted = logreg.fit(features, y[:, label])
-                weight[label], bias[label] = fitted.coef_[0], fitted.intercept_[0]
+                weight[label], bias[label] = scale * fitted.coef_[0], scale * fitted.intercept_[0]
             else:
                 bias[label] = 4.0 if y[:, label].all() else -4.0
         return weight, bias
@@ -154,6 +154,7 @@ def probe_head(
         weight[classes[0]], bias[classes[0]] = -fitted.coef_[0] / 2, -fitted.intercept_[0] / 2
     else:
         weight[classes], bias[classes] = fitted.coef_, fitted.intercept_
+    weight, bias = weight * scale, bias * scale
     missing = np.setdiff1d(np.arange(n_labels), classes)
     bias[missing] = (features @ weight[classes].T + bias[classes]).min() - 4.0  # under every row's logits
     return weight, bias
@@ -190,11 +191,12 @@ def build(
             )
     else:  # a row of 0/1 a label, or of standardised targets
         y = np.array([list(np.ravel(v)) for v in encoded], dtype=np.float64)
-    weight, bias = probe_head(pooled_features(model, tokenizer, texts, max_len), y, task, n_labels, seed)
     scale = HEAD_SCALE if kind.classifies else REGRESSION_HEAD_SCALE
+    features = pooled_features(model, tokenizer, texts, max_len)
+    weight, bias = probe_head(features, y, task, n_labels, seed, scale)
     with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(weight * scale))
-        model.classifier.bias.copy_(torch.from_numpy(bias * scale))
+        model.classifier.weight.copy_(torch.from_numpy(weight))
+        model.classifier.bias.copy_(torch.from_numpy(bias))
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
