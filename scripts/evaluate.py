@@ -227,9 +227,10 @@ def assemble(run_dir: Path, rows: Rows, model, references, results, leaked) -> d
             "rows": len(rows.frame),
             "sha256": runs.texts_digest(rows.frame["text"].tolist()),
         },
+        "model_selection": {"method": (record.get("model_selection") or {}).get("method", "validation")},
         "thresholds": {
             "values": dict(zip(rows.labels if len(tuned) > 1 else [record.get("positive_label")], tuned)),
-            "tuned_on": "validation",
+            "tuned_on": (record.get("calibration") or {}).get("fitted_on", "validation"),
         }
         if tuned
         else None,

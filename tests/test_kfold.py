@@ -168,6 +168,18 @@ def test_eval_reports_the_cross_validated_estimate_beside_a_tiny_test_split(kfol
     assert run_cli(card.main, ["--run", str(kfold_run)]) == 0
     text = (kfold_run / "model" / "README.md").read_text()
     assert "chosen by 4-fold cross-validation" in text and "Cross-validated estimate" in text
+    # where the temperature was fitted, in the words of where it was: never "validation" for a k-fold run
+    assert "calibrated on the out-of-fold scores of every labelled row" in text
+    assert "calibrated on the validation split" not in text
+    report = (kfold_run / "eval" / "report.md").read_text()
+    assert "fitted on the out-of-fold scores" in report and "fitted on validation" not in report
+    # the label audit reads every labelled row's out-of-fold scores: the final model trained on them all
+    audit = metrics["label_audit"]
+    assert set(audit["flagged"]) == {"test", "train + validation"}
+    assert all(not row["split"].startswith("train") for row in audit["top"])  # no training text pushed
+    issues = pd.read_csv(kfold_run / "eval" / "label_issues.csv", keep_default_na=False)
+    labelled = issues[issues["split"] == "train + validation"]
+    assert set(labelled["evidence"]) <= {"out-of-fold fine-tuned models"}
 
 
 def test_an_interrupted_kfold_run_is_not_kept_for_resume(kfold_run):

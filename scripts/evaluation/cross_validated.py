@@ -22,21 +22,32 @@ def save(work: Path, logits: np.ndarray) -> None:
     np.savez(work / FILE, logits=np.asarray(logits, dtype=np.float32))
 
 
+def out_of_fold_outputs(
+    run_dir: Path, record: dict[str, Any], meta: dict[str, Any], rows: int
+) -> np.ndarray | None:
+    """A k-fold run's out-of-fold outputs (probabilities at the run's temperature, or scores) for its
+    labelled rows, training split then validation split; None for a run selected on validation, or when
+    the splits no longer hold as many rows (edited after training: nothing rather than a wrong row)."""
+    path = run_dir / FILE
+    if (record.get("model_selection") or {}).get("method") != "kfold" or not path.exists():
+        return None
+    logits = np.load(path, allow_pickle=False)["logits"]
+    if len(logits) != rows:
+        return None
+    return tasks.get(record["task"]).activate(logits, meta.get("temperature"))
+
+
 def estimate(
     run_dir: Path, record: dict[str, Any], meta: dict[str, Any], y: np.ndarray
 ) -> dict[str, Any] | None:
     """Metrics and 95 % intervals of the out-of-fold predictions, or None for a run selected on validation.
     `y`: the labelled rows' encoded labels, training split then validation split (as make eval reads them)."""
-    path = run_dir / FILE
-    selection = record.get("model_selection") or {}
-    if selection.get("method") != "kfold" or not path.exists():
+    probs = out_of_fold_outputs(run_dir, record, meta, len(y))
+    if probs is None:
         return None
+    selection = record.get("model_selection") or {}
     kind, labels = tasks.get(record["task"]), record["labels"]
-    logits = np.load(path, allow_pickle=False)["logits"]
-    if len(logits) != len(y):
-        return None  # the splits were edited after training: no estimate rather than a wrong one
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    probs = kind.activate(logits, meta.get("temperature"))
     pred = kind.decide(probs, meta.get("thresholds") or None, positive)
     metrics = kind.score(y, pred, probs, labels, positive)
     resamples = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from scripts.common import runs
-from scripts.evaluation import calibration, label_audit, plots
+from scripts.evaluation import calibration, cross_validated, label_audit, plots
 from scripts.evaluation.report import markdown_table, render_report
 
 
@@ -50,26 +50,32 @@ def _label_audit(out: Path, predictor, rows, probs, tuned, name: str) -> tuple[d
         rows.y_val,
     )
     inputs = rows.inputs
-    parts = [
-        (name, inputs.shown(rows.frame), rows.y, probs, "fine-tuned model"),
-        (
-            "validation",
-            inputs.shown(val),
-            y_val,
-            predictor.predict_proba(inputs.rows(val)),
-            "fine-tuned model",
-        ),
-    ]
+    parts = [(name, inputs.shown(rows.frame), rows.y, probs, "fine-tuned model")]
     skipped = None
-    if len(train) <= label_audit.MAX_TRAIN_ROWS:
-        oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
-        parts.append(("train", inputs.shown(train), y_train, oof, "cross-validated TF-IDF + LR"))
+    held_out = cross_validated.out_of_fold_outputs(out.parent, rows.record, predictor.meta, len(train))
+    if held_out is not None:  # k-fold: the final model trained on every labelled row; its folds did not
+        parts.append(
+            ("train + validation", inputs.shown(train), y_train, held_out, "out-of-fold fine-tuned models")
+        )
     else:
-        skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
+        parts.append(
+            (
+                "validation",
+                inputs.shown(val),
+                y_val,
+                predictor.predict_proba(inputs.rows(val)),
+                "fine-tuned model",
+            )
+        )
+        if len(train) <= label_audit.MAX_TRAIN_ROWS:
+            oof = label_audit.out_of_fold_baseline(train, y_train, task, len(labels))
+            parts.append(("train", inputs.shown(train), y_train, oof, "cross-validated TF-IDF + LR"))
+        else:
+            skipped = f"training split not audited: {len(train)} rows (> {label_audit.MAX_TRAIN_ROWS})"
     issues = label_audit.audit(parts, labels, task, tuned)
     issues.to_csv(out / "label_issues.csv", index=False)
     found = label_audit.summary(issues, {part[0]: len(part[1]) for part in parts})
-    found["top"] = [row for row in found["top"] if row["split"] != "train"]
+    found["top"] = [row for row in found["top"] if not row["split"].startswith("train")]
     found["skipped"] = skipped
     table = markdown_table(
         [["split", "text", "given", "suggested", "confidence", "evidence"]]

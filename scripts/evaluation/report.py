@@ -12,6 +12,7 @@ from scripts.evaluation.sentences import (
     audit_sentence,
     calibration_sentence,
     cross_validated_sentence,
+    held_out_words,
     interval_sentence,
     leakage_sentence,
     paired_sentence,
@@ -76,8 +77,8 @@ def _thresholds_and_per_class(report: dict[str, Any]) -> list[str]:
     parts: list[str] = []
     if report["thresholds"]:
         parts += [
-            "`transformer` uses the thresholds tuned on the validation split; `transformer_at_0.5` the plain "
-            "0.5 cut-off.",
+            f"`transformer` uses the thresholds tuned on {held_out_words(report)}; `transformer_at_0.5` the "
+            "plain 0.5 cut-off.",
             "",
             markdown_table(
                 [["label", "threshold"]]

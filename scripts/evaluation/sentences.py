@@ -55,6 +55,13 @@ def audit_sentence(report: dict[str, Any]) -> str:
     )
 
 
+def held_out_words(record_or_report: dict[str, Any]) -> str:
+    """Where the temperature and thresholds were fitted, in words: the validation split, or (k-fold) the
+    out-of-fold scores of every labelled row."""
+    kfold = (record_or_report.get("model_selection") or {}).get("method") == "kfold"
+    return "the out-of-fold scores of every labelled row (k-fold)" if kfold else "the validation split"
+
+
 def calibration_sentence(report: dict[str, Any]) -> str:
     found = report.get("calibration")
     if not found:
@@ -69,8 +76,8 @@ def calibration_sentence(report: dict[str, Any]) -> str:
     t = found["temperature"]
     shown = f"T = {t}" if isinstance(t, float) else f"one T per label, {min(t):.2f} to {max(t):.2f}"
     return (
-        f"Calibration on this data: temperature scaling fitted on validation ({shown}); expected "
-        f"calibration error {found['ece_before']:.4f} -> {found['ece_after']:.4f}, Brier score "
+        f"Calibration on this data: temperature scaling fitted on {held_out_words(report)} ({shown}); "
+        f"expected calibration error {found['ece_before']:.4f} -> {found['ece_after']:.4f}, Brier score "
         f"{found['brier_before']:.4f} -> {found['brier_after']:.4f} (before -> after)."
     )
 

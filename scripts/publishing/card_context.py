@@ -23,6 +23,7 @@ from scripts.evaluation.sentences import (
     audit_sentence,
     calibration_sentence,
     cross_validated_sentence,
+    held_out_words,
     interval_sentence,
     leakage_sentence,
     paired_sentence,
@@ -58,6 +59,7 @@ def context(run_dir: Path, report: dict[str, Any], repo_id: str | None, license_
         **_evaluation_section(report),
         "labels_table": _labels_table(record, meta),
         "thresholds_tuned": bool(meta.get("thresholds")),
+        "tuned_where": held_out_words(record),
         "usage": usage_values(record, meta, repo_id or str(runs.model_dir(run_dir)), run_dir / "onnx"),
         "reproduce": reproduce_command(public_config(config.get("requested", config["flat"]))),
         "resolved_config": json.dumps(
@@ -79,8 +81,8 @@ def _about(run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         what = f"{kind.word} text classifier{of}"
         use = f"Classifying {texts} like those in {ds['name']} into: {listed}."
         note = (
-            "Scores were calibrated on the validation split (see Evaluation); on other data they may be "
-            "over- or under-confident."
+            f"Scores were calibrated on {held_out_words(record)} (see Evaluation); on other data they may "
+            "be over- or under-confident."
         )
     else:
         what = f"text regression model{of} ({len(record['labels'])} score{'s' * (len(record['labels']) > 1)})"
@@ -291,7 +293,10 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
         if record["task"] == "multilabel"
         else ({meta["positive_label"]: thresholds[0]} if thresholds else {})
     )
-    rows = [["id", "label"] + (["threshold (tuned on validation)"] if cuts else [])]
+    where = (
+        "out of fold" if (record.get("model_selection") or {}).get("method") == "kfold" else "on validation"
+    )
+    rows = [["id", "label"] + ([f"threshold (tuned {where})"] if cuts else [])]
     for i, name in enumerate(record["labels"]):
         rows.append([str(i), name] + ([f"{cuts[name]:.2f}" if name in cuts else "-"] if cuts else []))
     return markdown_table(rows)

@@ -9,6 +9,7 @@ from typing import Any
 
 from scripts.common import tasks
 from scripts.common.errors import UserError
+from scripts.evaluation.sentences import held_out_words
 from scripts.model import truncation, windows
 from scripts.model.architectures import simpletransformers_type
 
@@ -50,8 +51,8 @@ def usage_values(
         "meta_words": (
             "quickfit.json holds the prediction interval fitted on held-out rows"
             if not kind.classifies
-            else "quickfit.json holds the temperature fitted on the validation split and the threshold(s) "
-            "tuned after it"
+            else f"quickfit.json holds the temperature fitted on {held_out_words(record)} and the "
+            "threshold(s) tuned after it"
         ),
         "task": record["task"],
         "tuned_binary": record["task"] == "binary" and bool(meta.get("thresholds")),
