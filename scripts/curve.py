@@ -122,36 +122,62 @@ def reference_probs(
     dataset,
     max_len: int,
     seed: int,
-):
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A reference's test outputs and its out-of-fold outputs on the drawn rows (None for SetFit: four more
+    trainings a point), or None where it cannot score."""
     from scripts.evaluation import baselines, frozen_probe
 
     n, kind, inputs = len(dataset.label_names), dataset.kind, dataset.inputs
     if method == "setfit":
         from scripts.evaluation.setfit_reference import setfit_proba
 
-        return setfit_proba(base, rows["text"].tolist(), y, test["text"].tolist(), dataset.task, n, seed)
+        return setfit_proba(
+            base, rows["text"].tolist(), y, test["text"].tolist(), dataset.task, n, seed
+        ), None
     if method == "frozen_probe":
-        return frozen_probe.probe_outputs(base, inputs.rows(rows), y, [inputs.rows(test)], kind, n, max_len)[
-            0
-        ][0]
+        found = frozen_probe.probe_outputs(
+            base, inputs.rows(rows), y, [inputs.rows(test)], kind, n, max_len, with_out_of_fold=True
+        )[0]
+        return found[0], found[1]
     try:
-        return baselines.tfidf_reference(rows, y, [test], kind, n)[0]
+        found = baselines.tfidf_reference(rows, y, [test], kind, n, with_out_of_fold=True)
     except ValueError:  # a handful of rows can leave TF-IDF no term seen twice (min_df=2): no score
         return None
+    return found[0], found[1]
 
 
 def one_point(cfg, dataset, base, rows, test, y_test, method: str, seed: int, max_len: int) -> float:
+    """One method's score at one draw. Every method's decision rule is fitted as quickfit's is: quickfit's
+    thresholds on its own held-out (out-of-fold) scores, a reference's on its out-of-fold scores of the same
+    drawn rows (per label for multi-label; binary as quickfit's recipe tunes its own; SetFit keeps 0.5)."""
+    from scripts.evaluation.thresholds import reference_cuts
+
     kind, labels = dataset.kind, dataset.label_names
     positive = labels.index(dataset.positive_label) if dataset.positive_label else None
     cuts = None
     if method == "quickfit":
         probs, cuts = quickfit_probs(cfg, dataset, base, rows, dataset.inputs.rows(test), seed)
     else:
-        probs = reference_probs(method, base, rows, encoded(rows, dataset), test, dataset, max_len, seed)
-        if probs is None:
+        found = reference_probs(method, base, rows, encoded(rows, dataset), test, dataset, max_len, seed)
+        if found is None:
             return float("nan")
-    pred = kind.decide(probs, cuts, positive)  # every method's own rule (multi-label: 0.5 without thresholds)
+        probs, held = found
+        y = encoded(rows, dataset)
+        if held is not None:
+            cuts = reference_cuts(kind, y, held, positive, binary_tuned(cfg, y, positive))
+    pred = kind.decide(probs, cuts, positive)
     return float(kind.score(y_test, pred, probs, labels, positive)[kind.curve_metric])
+
+
+def binary_tuned(cfg: dict[str, Any], y: np.ndarray, positive: int | None) -> bool:
+    """Whether a binary reference gets a tuned threshold: as quickfit's recipe decides for itself (auto: from
+    MIN_POSITIVES_TO_TUNE held-out positives, here those of the drawn rows it scores out of fold)."""
+    from scripts.training.recipes import MIN_POSITIVES_TO_TUNE
+
+    setting = cfg.get("tune_binary_threshold")
+    if positive is None or setting is False:
+        return False
+    return setting is True or int((y == positive).sum()) >= MIN_POSITIVES_TO_TUNE
 
 
 def encoded(frame: pd.DataFrame, dataset: Dataset) -> np.ndarray:

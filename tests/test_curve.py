@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -205,9 +206,35 @@ def test_setfit_reference_scores_every_label_for_multilabel(tiny_model, tmp_path
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
-    probs = curve.reference_probs(
+    probs, held = curve.reference_probs(
         "setfit", tiny_model, rows, curve.encoded(rows, dataset), splits["test"], dataset, 64, 0
     )
+    assert held is None  # SetFit keeps 0.5: out-of-fold scores would cost four more trainings a point
     assert probs.shape == (len(texts), len(dataset.label_names)) and ((probs >= 0) & (probs <= 1)).all()
     assert hf_logging.get_verbosity() == verbosity  # the curve's later fits keep their warnings
     assert decide(probs, "multilabel", [0.5] * len(dataset.label_names), None).shape == probs.shape
+
+
+def test_multi_label_references_get_thresholds_fitted_on_their_own_out_of_fold_scores(
+    tiny_model, tmp_path, monkeypatch
+):
+    """make curve compares like with like: a reference's per-label cuts come from its out-of-fold scores
+    of the drawn rows (as quickfit's come from its own held-out scores), not 0.5."""
+    from scripts.evaluation import baselines, thresholds
+
+    csv = write_multilabel_csv(tmp_path / "m.csv", 200)
+    dataset, splits = prepared(csv, tiny_model, tmp_path / "o")
+    rows = curve.draw(splits["train"], dataset, 8, seed=0)
+    y = curve.encoded(rows, dataset)
+    seen = []
+    original = thresholds.reference_cuts
+    monkeypatch.setattr(thresholds, "reference_cuts", lambda *a: seen.append(a) or original(*a))
+    y_test = curve.encoded(splits["test"], dataset)
+    score = curve.one_point({}, dataset, tiny_model, rows, splits["test"], y_test, "tfidf_logreg", 0, 64)
+    ((kind, y_seen, held, _, _),) = seen
+    x, _ = baselines.tfidf_features(rows, [])
+    assert (y_seen == y).all() and np.allclose(held, baselines.out_of_fold(kind, x, y, y.shape[1]))
+    cuts = original(kind, y, held, None, False)
+    probs = baselines.tfidf_reference(rows, y, [splits["test"]], kind, y.shape[1])[0]
+    expected = kind.score(y_test, kind.decide(probs, cuts, None), probs, dataset.label_names, None)
+    assert score == pytest.approx(expected[kind.curve_metric])

@@ -278,3 +278,44 @@ def test_multi_label_folds_keep_every_label_in_training_and_clusters_together():
         assert not set(truth[train]) & set(truth[held])
         learnt = {n for v in rows["labels"].iloc[train] for n in v}
         assert {"a", "b", "c"} <= learnt  # c's three rows never all held out together
+
+
+def test_references_tune_their_thresholds_on_their_own_out_of_fold_scores(kfold_run, monkeypatch):
+    """In a k-fold run the references train on every labelled row, as the model does: their thresholds are
+    tuned on their own out-of-fold scores of those rows, never on rows they were fitted on."""
+    from scripts import evaluate
+    from scripts.evaluation import baselines, thresholds
+
+    seen = []
+    original = thresholds.binary_threshold
+
+    def spy(y, p, *args, **kwargs):
+        seen.append((np.asarray(y).copy(), np.asarray(p).copy()))
+        return original(y, p, *args, **kwargs)
+
+    monkeypatch.setattr(thresholds, "binary_threshold", spy)
+    rows = evaluate.load_rows(kfold_run, None)
+    evaluate.reference_outputs(rows, kfold_run, [0.5])
+    assert len(seen) == 2  # TF-IDF and the frozen probe
+    tfidf_y, tfidf_p = seen[0]
+    assert len(tfidf_y) == len(rows.train) and (tfidf_y == (rows.y_train == rows.positive)).all()
+    x, _ = baselines.tfidf_features(rows.train, [])
+    assert np.allclose(tfidf_p, baselines.out_of_fold(rows.kind, x, rows.y_train, 2)[:, rows.positive])
+    # out of fold: each row scored by a model fitted without it, not the in-sample fit
+    in_sample = baselines.fit_linear(rows.kind, x, rows.y_train, [x], 2)[0][:, rows.positive]
+    assert not np.allclose(tfidf_p, in_sample, atol=1e-3)
+
+
+def test_out_of_fold_outputs_come_from_models_fitted_without_the_row():
+    from sklearn.model_selection import StratifiedKFold
+
+    from scripts.evaluation import baselines
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5))
+    y = (x[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(int)
+    kind = tasks.get("binary")
+    got = baselines.out_of_fold(kind, x, y, 2, seed=0)
+    for fit, held in StratifiedKFold(4, shuffle=True, random_state=0).split(np.zeros(40), y):
+        expected = baselines.fit_linear(kind, x[fit], y[fit], [x[held]], 2)[0]
+        assert np.allclose(got[held], expected)

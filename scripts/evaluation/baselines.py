@@ -51,12 +51,41 @@ def fit_linear(
     return [kind.reference_outputs(model, x, n_out, keep) for x in xs]
 
 
+def out_of_fold(
+    kind: Any, x_train: Any, y_train: np.ndarray, n_out: int, seed: int = 0, folds: int = 4
+) -> np.ndarray:
+    """Each training row's output from the linear reference fitted without it (folds stratified as quickfit's
+    k-fold runs stratify theirs where every stratum allows): what its decision rule is fitted on when the
+    run's own rule was fitted out of fold."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = x_train.shape[0]
+    out = np.zeros((n, n_out))
+    folds = min(folds, n)
+    strata = None if kind.stratify == "iterative" else kind.strata(y_train)
+    if strata is not None and np.bincount(strata).min() >= folds:
+        splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(n), strata)
+    else:
+        splits = KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n))
+    for fit_rows, held in splits:
+        out[held] = fit_linear(kind, x_train[fit_rows], y_train[fit_rows], [x_train[held]], n_out, seed)[0]
+    return out
+
+
 def tfidf_reference(
-    train: pd.DataFrame, y_train: np.ndarray, frames: list[pd.DataFrame], kind: Any, n_out: int, seed: int = 0
+    train: pd.DataFrame,
+    y_train: np.ndarray,
+    frames: list[pd.DataFrame],
+    kind: Any,
+    n_out: int,
+    seed: int = 0,
+    with_out_of_fold: bool = False,
 ) -> list[np.ndarray]:
-    """TF-IDF + the task's linear model, fitted on the training split; outputs for each frame."""
+    """TF-IDF + the task's linear model, fitted on the training split; outputs for each frame (and, with
+    with_out_of_fold, last, the training rows' out-of-fold outputs)."""
     x_train, xs = tfidf_features(train, frames)
-    return fit_linear(kind, x_train, y_train, xs, n_out, seed)
+    outputs = fit_linear(kind, x_train, y_train, xs, n_out, seed)
+    return outputs + ([out_of_fold(kind, x_train, y_train, n_out, seed)] if with_out_of_fold else [])
 
 
 def tfidf_logreg_proba(

@@ -53,10 +53,12 @@ def probe_outputs(
     n_out: int,
     max_seq_length: int,
     seed: int = 0,
+    with_out_of_fold: bool = False,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Fit the probe on (at most MAX_TRAIN_ROWS of) the training rows; its outputs for each batch of rows
-    (texts or pairs), and what it was fitted on."""
-    from scripts.evaluation.baselines import fit_linear
+    (texts or pairs) and (with_out_of_fold, last) the training rows' out-of-fold outputs, and what it was
+    fitted on."""
+    from scripts.evaluation.baselines import fit_linear, out_of_fold
 
     rows = np.arange(len(train_rows))
     if len(rows) > MAX_TRAIN_ROWS:
@@ -67,6 +69,10 @@ def probe_outputs(
         for batch in batches
     ]
     outputs = fit_linear(kind, x_train, y_train[rows], xs, n_out, seed)
+    if with_out_of_fold:
+        if len(rows) < len(train_rows):
+            raise ValueError("out-of-fold outputs need every training row")
+        outputs.append(out_of_fold(kind, x_train, y_train, n_out, seed))
     pooling = (
         "mean; pairs as u, v, |u - v|, u * v"
         if len(train_rows) and isinstance(train_rows[0], tuple)

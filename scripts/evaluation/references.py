@@ -1,6 +1,7 @@
 """The references a run is scored beside, on the same rows: TF-IDF + a linear model, the frozen-embedding
 probe of the same base model (when it can be loaded) and the trivial predictor, each fitted on the training
-split, with thresholds tuned on their own validation scores where the transformer has tuned ones."""
+split, with thresholds tuned on their own held-out scores where the transformer has tuned ones (validation,
+or in a k-fold run their own out-of-fold scores: never rows they trained on)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ def reference_outputs(rows: Any, run_dir: Path, tuned) -> dict[str, Any]:
     and the trivial predictor, each fitted on the training split, with validation-tuned thresholds where
     the transformer has them."""
     kind, n = rows.kind, len(rows.labels)
+    # a k-fold run fitted its own rule on out-of-fold scores of the rows it trained on: so do they
+    kfold = (rows.record.get("model_selection") or {}).get("method") == "kfold"
     found: dict[str, Any] = {}
-    test, val = baselines.tfidf_reference(rows.train, rows.y_train, [rows.frame, rows.val], kind, n)
-    found["tfidf_logreg"] = (test, _thresholds(rows, val, tuned))
-    probe, info = _frozen_probe(rows, run_dir)
+    tfidf = baselines.tfidf_reference(
+        rows.train, rows.y_train, [rows.frame, rows.val], kind, n, with_out_of_fold=kfold
+    )
+    found["tfidf_logreg"] = (tfidf[0], _thresholds(rows, tfidf[-1], tuned, kfold))
+    probe, info = _frozen_probe(rows, run_dir, kfold)
     if probe is not None:
-        found["frozen_probe"] = (probe[0], _thresholds(rows, probe[1], tuned))
+        found["frozen_probe"] = (probe[0], _thresholds(rows, probe[-1], tuned, kfold))
     majority = kind.constant(rows.y_train, len(rows.frame), n)
     found["majority_class"] = (majority, None)
     return {
@@ -37,19 +42,20 @@ def reference_outputs(rows: Any, run_dir: Path, tuned) -> dict[str, Any]:
     }
 
 
-def _thresholds(rows: Any, val_probs: np.ndarray, tuned) -> list[float] | None:
-    """A reference gets the transformer's treatment: thresholds tuned on its own validation scores."""
-    from scripts.evaluation.thresholds import binary_threshold, tune_per_label
+def _thresholds(rows: Any, held_probs: np.ndarray, tuned, kfold: bool) -> list[float] | None:
+    """A reference gets the transformer's treatment: thresholds tuned on its own held-out scores (validation,
+    or a k-fold run's out-of-fold scores of every training row)."""
+    from scripts.evaluation import thresholds
 
-    if rows.kind.stratify == "iterative":
-        return tune_per_label(rows.y_val, val_probs)[0]
-    if rows.positive is not None and tuned:
-        return [binary_threshold((rows.y_val == rows.positive).astype(int), val_probs[:, rows.positive])[0]]
-    return None
+    y = rows.y_train if kfold else rows.y_val
+    return thresholds.reference_cuts(rows.kind, y, held_probs, rows.positive, bool(tuned))
 
 
-def _frozen_probe(rows: Any, run_dir: Path) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
-    """The probe's test and validation outputs, or None with the reason it could not be had."""
+def _frozen_probe(
+    rows: Any, run_dir: Path, kfold: bool = False
+) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
+    """The probe's test and validation outputs (and, k-fold, the training rows' out-of-fold outputs), or None
+    with the reason it could not be had."""
     from scripts.evaluation import frozen_probe
     from scripts.model.base_model import resolve_model_name
 
@@ -66,6 +72,7 @@ def _frozen_probe(rows: Any, run_dir: Path) -> tuple[list[np.ndarray] | None, di
             rows.kind,
             len(rows.labels),
             int(rows.record["max_seq_length"]),
+            with_out_of_fold=kfold,
         )
     except (UserError, OSError, ValueError) as exc:  # the base model is gone or cannot be reached now
         reason = str(exc).splitlines()[0][:200]

@@ -79,3 +79,15 @@ def tuned_macro_f1(y: np.ndarray, probs: np.ndarray) -> float:
     denom = pred.sum(axis=0) + y.sum(axis=0)[:, None]
     f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
     return float(np.where(y.any(axis=0), f1.max(axis=1), 0.0).mean())
+
+
+def reference_cuts(
+    kind, y: np.ndarray, held_probs: np.ndarray, positive: int | None, tuned: bool
+) -> list[float] | None:
+    """A reference's decision rule fitted as the model's was, on its own held-out scores: per-label cuts
+    (multi-label), the positive label's cut where the model tuned one (binary), none otherwise."""
+    if kind.stratify == "iterative":
+        return tune_per_label(y, held_probs)[0]
+    if positive is not None and tuned:
+        return [binary_threshold((y == positive).astype(int), held_probs[:, positive])[0]]
+    return None
