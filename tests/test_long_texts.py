@@ -297,3 +297,34 @@ def test_onnx_reads_long_texts_as_pytorch_does(carded_long_runs, task):
     onnx = load_onnx_predictor(run / "onnx", threads=1).predict_logits(texts)
     torch = load_predictor(run / "model", threads=1).predict_logits(texts)
     np.testing.assert_allclose(onnx, torch, atol=1e-4)
+
+
+def test_the_frozen_probe_reads_long_texts_whole_in_a_windowed_run(long_runs, tiny_model):
+    """The probe reference of a run that reads long texts in windows embeds each window and averages them
+    (weighted by their tokens), as the model does; not the text's head alone."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from scripts.evaluation import frozen_probe
+    from scripts.model import windows
+
+    run = long_runs["binary"]
+    record = json.loads((run / "run.json").read_text())
+    assert record["long_texts"]["mode"] == "chunks"
+    text, overlap, max_len = long_text(run), int(record["long_texts"]["window_overlap"]), 24
+    whole = frozen_probe.embed(str(tiny_model), [text], max_len, overlap=overlap)[0]
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    pieces = windows.windows(text, tokenizer, max_len, overlap)
+    assert len(pieces) > 1
+    each = frozen_probe.embed(str(tiny_model), pieces, max_len)
+    weights = windows.text_tokens(pieces, tokenizer).astype(float)
+    expected = (each * weights[:, None]).sum(0) / weights.sum()
+    np.testing.assert_allclose(whole, expected / np.linalg.norm(expected), atol=1e-5)
+    head = frozen_probe.embed(str(tiny_model), [text], max_len)[0]
+    assert not np.allclose(whole, head, atol=1e-3)
+    from scripts import evaluate
+
+    rows = evaluate.load_rows(run, None)
+    info = evaluate.reference_outputs(rows, run, [])["frozen_probe"]
+    assert "windows" in info["pooling"]

@@ -17,31 +17,49 @@ import numpy as np
 MAX_TRAIN_ROWS = 10_000  # embedding more training rows costs minutes on a CPU; a sample is said as such
 
 
-def embed(model_path: str, texts: Sequence[str], max_seq_length: int, batch_size: int = 64) -> np.ndarray:
-    """L2-normalised mean-pooled last hidden states of the base model (the body, no head), input order."""
+def embed(
+    model_path: str,
+    texts: Sequence[str],
+    max_seq_length: int,
+    batch_size: int = 64,
+    overlap: int | None = None,
+) -> np.ndarray:
+    """L2-normalised mean-pooled last hidden states of the base model (the body, no head), input order.
+    With a window overlap (a run with long_texts=chunks) a long text is read whole as the model reads it:
+    its windows' embeddings averaged, weighted by their tokens, then normalised."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     from scripts.common.runtime import offline
+    from scripts.model import windows
     from scripts.model.base_model import batches_by_length, masked_mean
 
     tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=offline())
     model = AutoModel.from_pretrained(model_path, local_files_only=offline(), dtype=torch.float32).eval()
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    pieces, owners = list(texts), None
+    if overlap is not None:
+        pieces, owners = windows.split(pieces, tokenizer, max_seq_length, overlap)
+    out = np.zeros((len(pieces), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for rows, batch in batches_by_length(tokenizer, list(texts), max_seq_length, batch_size):
+        for rows, batch in batches_by_length(tokenizer, pieces, max_seq_length, batch_size):
             pooled = masked_mean(model(**batch).last_hidden_state, batch["attention_mask"])
             out[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
-    return out
+    if owners is None:
+        return out
+    pooled = windows.pool(out, owners, len(texts), windows.text_tokens(pieces, tokenizer))
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def features(model_path: str, rows: Sequence[Any], max_seq_length: int) -> np.ndarray:
-    """The probe's features of texts (their embeddings) or of pairs (u, v, |u - v|, u * v)."""
+def features(
+    model_path: str, rows: Sequence[Any], max_seq_length: int, overlap: int | None = None
+) -> np.ndarray:
+    """The probe's features of texts (their embeddings; whole long texts in windows with an overlap) or of
+    pairs (u, v, |u - v|, u * v)."""
     if len(rows) and isinstance(rows[0], tuple):
         u = embed(model_path, [a for a, _ in rows], max_seq_length)
         v = embed(model_path, [b for _, b in rows], max_seq_length)
         return np.hstack([u, v, np.abs(u - v), u * v])
-    return embed(model_path, list(rows), max_seq_length)
+    return embed(model_path, list(rows), max_seq_length, overlap=overlap)
 
 
 def probe_outputs(
@@ -54,6 +72,7 @@ def probe_outputs(
     max_seq_length: int,
     seed: int = 0,
     with_out_of_fold: bool = False,
+    overlap: int | None = None,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Fit the probe on (at most MAX_TRAIN_ROWS of) the training rows; its outputs for each batch of rows
     (texts or pairs) and (with_out_of_fold, last) the training rows' out-of-fold outputs, and what it was
@@ -63,9 +82,11 @@ def probe_outputs(
     rows = np.arange(len(train_rows))
     if len(rows) > MAX_TRAIN_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_TRAIN_ROWS, replace=False))
-    x_train = features(model_path, [train_rows[i] for i in rows], max_seq_length)
+    x_train = features(model_path, [train_rows[i] for i in rows], max_seq_length, overlap)
     xs = [
-        features(model_path, batch, max_seq_length) if len(batch) else np.zeros((0, x_train.shape[1]))
+        features(model_path, batch, max_seq_length, overlap)
+        if len(batch)
+        else np.zeros((0, x_train.shape[1]))
         for batch in batches
     ]
     outputs = fit_linear(kind, x_train, y_train[rows], xs, n_out, seed)
@@ -76,7 +97,7 @@ def probe_outputs(
     pooling = (
         "mean; pairs as u, v, |u - v|, u * v"
         if len(train_rows) and isinstance(train_rows[0], tuple)
-        else "mean"
+        else "mean" + ("; long texts in windows, their embeddings averaged" if overlap is not None else "")
     )
     return outputs, {"train_rows": int(len(rows)), "of_train_rows": len(train_rows), "pooling": pooling}
 

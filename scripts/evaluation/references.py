@@ -51,6 +51,14 @@ def _thresholds(rows: Any, held_probs: np.ndarray, tuned, kfold: bool) -> list[f
     return thresholds.reference_cuts(rows.kind, y, held_probs, rows.positive, bool(tuned))
 
 
+def _window_overlap(record: dict[str, Any]) -> int | None:
+    """A run reading long texts in windows: the probe reads them the same way (else only their head)."""
+    long_texts = record.get("long_texts") or {}
+    if isinstance(long_texts, dict) and long_texts.get("mode") == "chunks":
+        return int(long_texts["window_overlap"])
+    return None
+
+
 def _frozen_probe(
     rows: Any, run_dir: Path, kfold: bool = False
 ) -> tuple[list[np.ndarray] | None, dict[str, Any]]:
@@ -73,6 +81,7 @@ def _frozen_probe(
             len(rows.labels),
             int(rows.record["max_seq_length"]),
             with_out_of_fold=kfold,
+            overlap=_window_overlap(rows.record),
         )
     except (UserError, OSError, ValueError) as exc:  # the base model is gone or cannot be reached now
         reason = str(exc).splitlines()[0][:200]
