@@ -131,12 +131,14 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
     }
 
 
-def start(run: Path, backend: str) -> tuple[subprocess.Popen, str]:
+def start(run: Path, backend: str, threads: str | None = None) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
+    extra = ["--threads", threads] if threads else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.serve", "--run", str(run), "--port", str(port), "--backend", backend],
+        [sys.executable, "-m", "scripts.serve", "--run", str(run), "--port", str(port), "--backend", backend]
+        + extra,
         cwd=PROJECT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -156,9 +158,11 @@ def start(run: Path, backend: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start in 300 s")
 
 
-def bench_backend(run: Path, backend: str, items: list[Any], requests: int, soak: float) -> dict[str, Any]:
+def bench_backend(
+    run: Path, backend: str, items: list[Any], requests: int, soak: float, threads: str | None = None
+) -> dict[str, Any]:
     rate = predict_rate(run, backend, items)
-    process, url = start(run, backend)
+    process, url = start(run, backend, threads)
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
         rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
@@ -169,7 +173,7 @@ def bench_backend(run: Path, backend: str, items: list[Any], requests: int, soak
         process.send_signal(signal.SIGTERM)
         process.wait(60)
     return {
-        "backend": backend,
+        "backend": backend + (f", {threads} thread(s)" if threads else ""),
         "predict_rows_per_s": rate,
         "loads": rows,
         "soak": soaked,
@@ -210,13 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests at each concurrency")
     parser.add_argument("--soak", type=float, default=60, help="seconds of the memory soak")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "SERVE.md"))
+    parser.add_argument(
+        "--threads", default="", help="server threads to compare, e.g. 1,2 (default: the run's)"
+    )
     args = parser.parse_args(argv)
     run = Path(args.run).resolve()
     if not (run / "run.json").exists():
         raise SystemExit(f"{run} is not a finished run: make train first, or give --run")
     items = texts_of(run, max(args.requests, 512))
     backends = ["torch"] + (["onnx"] if (run / "onnx").is_dir() else [])
-    results = [bench_backend(run, b, items, args.requests, args.soak) for b in backends]
+    threads = [t for t in args.threads.split(",") if t] or [None]
+    results = [bench_backend(run, b, items, args.requests, args.soak, t) for b in backends for t in threads]
     command = bench_command("bench.serve", sys.argv[1:] if argv is None else argv)
     text = f"Command: `{command}` on {os.cpu_count()} CPU(s), run {run.name}.\n\n" + table(results) + "\n"
     print(text)

@@ -123,7 +123,10 @@ def main(argv: Sequence[str]) -> int:
     if port < 1024:
         raise UserError(f"PORT={port}: LitServe serves on ports 1024 to 65535; e.g. make serve PORT=8000")
     check_port_free(args.host, port, "serve")
-    server = build_server(run_dir, args.backend, cfg["threads"])
+    threads = cfg["threads"] if args.threads is None else args.threads
+    if threads != "auto" and not str(threads).isdigit():
+        raise UserError(f"--threads {threads}: give a whole number of CPU threads, or auto")
+    server = build_server(run_dir, args.backend, threads)
     stop_gracefully(server)
     shown = "127.0.0.1" if args.host == "127.0.0.1" else args.host
     say(f"serving {run_dir.name} on http://{shown}:{port}/predict (docs: /docs; stop with Ctrl-C or SIGTERM)")
