@@ -116,6 +116,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--backend", default="auto", help="auto (ONNX when the run has an export) | torch | onnx"
     )
+    parser.add_argument("--threads", help="the model worker's CPU threads (default: the run's `threads`)")
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     check_host(args.host)

@@ -237,6 +237,11 @@ def test_the_network_is_refused_without_a_key_and_other_addresses_always(monkeyp
     assert run_cli(serve.main, ["--run", "no-such-run", "--host", "0.0.0.0"]) == 2
 
 
+def test_a_bad_thread_count_is_one_line(runs, capsys):
+    assert run_cli(serve.main, ["--run", str(runs["binary"]), "--threads", "two"]) == 2
+    assert "--threads two: give a whole number" in capsys.readouterr().err
+
+
 def test_shards_concatenate_to_the_single_process_output_exactly(runs, tmp_path, monkeypatch):
     run = runs["binary"]
     monkeypatch.setattr(blocks, "CHUNK_ROWS", 7)  # 50 rows: 8 blocks
