@@ -36,6 +36,7 @@ VARIANTS = (
     "onnx int8 per-channel",
     "onnx int8 pre-processed",
     "onnx int8 pre-processed per-channel",
+    "onnx int8 no-spin",  # ONNX Runtime's threads sleep between runs (what a shared CPU may want)
 )
 
 
@@ -55,7 +56,7 @@ def quantized_variant(onnx_dir: Path, name: str, into: Path) -> Path:
         prepared = folder / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         source = prepared
-    quantize_dynamic(
+    quantize_dynamic(  # no-spin: the default options, loaded differently
         str(source),
         str(folder / "model_quantized.onnx"),
         weight_type=QuantType.QInt8,
@@ -86,7 +87,9 @@ def worker(run: Path, variant: str, folder: str, rows: int) -> dict[str, Any]:
     if variant == "torch fp32":
         predictor = load_predictor(runs.model_dir(run), "auto")
     else:
-        predictor = load_onnx_predictor(Path(folder), "auto", quantized="int8" in variant)
+        predictor = load_onnx_predictor(
+            Path(folder), "auto", quantized="int8" in variant, spinning="no-spin" not in variant
+        )
     texts = texts_of(run, rows)
     predictor.predict_proba(texts[:64], 64)  # warm
     result: dict[str, Any] = {"variant": variant}

@@ -120,8 +120,12 @@ def onnx_file(folder: Path, quantized: bool = False) -> Path | None:
     return None
 
 
-def load_onnx_predictor(folder: Path, threads: Any = "auto", quantized: bool = False) -> OnnxPredictor:
-    """An OnnxPredictor for an exported folder (outputs/<run>/onnx/) or a pushed repo (onnx/ inside)."""
+def load_onnx_predictor(
+    folder: Path, threads: Any = "auto", quantized: bool = False, spinning: bool = True
+) -> OnnxPredictor:
+    """An OnnxPredictor for an exported folder (outputs/<run>/onnx/) or a pushed repo (onnx/ inside).
+    spinning=False: ONNX Runtime's threads sleep between runs instead of spinning, leaving the cores to
+    the tokenizer and to other processes (a server's HTTP process)."""
     import onnxruntime as ort
 
     from scripts.common.runtime import physical_cores
@@ -142,6 +146,9 @@ def load_onnx_predictor(folder: Path, threads: Any = "auto", quantized: bool = F
     options = ort.SessionOptions()
     options.intra_op_num_threads = physical_cores() if threads == "auto" else int(threads)
     options.log_severity_level = 3
+    options.inter_op_num_threads = 1  # one graph at a time: the intra-op threads are the parallelism
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own error types for a damaged file
