@@ -113,7 +113,7 @@ def choose(
             f"multi-label with {n_labels} labels: rare labels need larger steps than 5e-5",
         )
     else:
-        pick("learning_rate", 5e-5, "the usual fine-tuning rate for a small BERT on single-label text")
+        pick("learning_rate", 5e-5, f"the usual fine-tuning rate for a small BERT ({task})")
     steps_per_epoch = max(1, n_train // 16)
     if small:
         steps = int(np.ceil(n_train / 8))
