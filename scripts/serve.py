@@ -25,7 +25,7 @@ from scripts.common.errors import Parser, UserError, run_cli
 from scripts.common.ports import check_port_free, parse_port
 
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds: loopback, or every interface
-MAX_BATCH_SIZE = 16  # requests batched together (each up to schema.MAX_TEXTS texts)
+MAX_BATCH_SIZE = 32  # requests batched together (each up to schema.MAX_TEXTS texts)
 BATCH_TIMEOUT_S = 0.005  # how long the worker waits for more requests before predicting a batch
 
 
