@@ -142,6 +142,7 @@ def predict_folder(
     """Predict every file of the folder with Ray Data; the predictions folder appears whole or not at all."""
     import ray
     import ray.data
+    import ray.exceptions
 
     from scripts.model.prediction import check_columns, check_output, text_columns
 
@@ -175,9 +176,15 @@ def predict_folder(
             num_cpus=1,
         )
         writers = Writers(partial, files[0].suffix.lower() == ".parquet")
-        for batch in scored.iter_batches(batch_format="pandas", batch_size=None):
-            writers.write(batch)
-            rows += len(batch)
+        try:
+            for batch in scored.iter_batches(batch_format="pandas", batch_size=None):
+                writers.write(batch)
+                rows += len(batch)
+        except ray.exceptions.RayError as exc:  # a worker's failure: one line, nothing published
+            last = [line for line in str(exc).splitlines() if line.strip()][-1:] or ["unknown error"]
+            raise UserError(
+                f"Ray prediction failed ({last[0][:200]}); nothing was written to {output}"
+            ) from exc
         written = writers.close()
         os.replace(partial, output)
     finally:
