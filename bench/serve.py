@@ -226,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     threads = [t for t in args.threads.split(",") if t] or [None]
     results = [bench_backend(run, b, items, args.requests, args.soak, t) for b in backends for t in threads]
     command = bench_command("bench.serve", sys.argv[1:] if argv is None else argv)
-    text = f"Command: `{command}` on {os.cpu_count()} CPU(s), run {run.name}.\n\n" + table(results) + "\n"
+    text = (
+        "# make serve under load\n\n"
+        f"Command: `{command}` on {os.cpu_count()} CPU(s), run `{run.name}`: a real server process "
+        "(LitServe, one model worker, batches of up to 32 requests) on 127.0.0.1, clients in the same "
+        "machine (one text a request, keep-alive), make predict's rows/s measured in the same run on the "
+        "same texts and backend (its blocks of 2,000 rows, batch 64).\n\n" + table(results) + "\n"
+    )
     print(text)
     Path(args.out).write_text(text, encoding="utf-8")
     return 0
