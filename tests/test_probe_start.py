@@ -202,3 +202,14 @@ def test_a_small_run_on_a_sentence_body_publishes_a_plain_bert_with_the_mean_lay
 
     assert run_cli(card.main, ["--run", str(probe_start_run)]) == 0
     assert "started from the frozen probe" in (probe_start_run / "model" / "README.md").read_text()
+
+
+def test_a_regression_head_starts_as_ridge_on_the_standardised_targets():
+    from sklearn.linear_model import RidgeCV
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 6)).astype(np.float32)
+    y = np.stack([x[:, 0] - x[:, 1], 0.5 * x[:, 2]], axis=1) + 0.1 * rng.normal(size=(80, 2))
+    weight, bias = probe_start.probe_head(x, y, "regression", 2, 0, probe_start.REGRESSION_HEAD_SCALE)
+    ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(x, y)
+    np.testing.assert_allclose(x @ weight.T + bias, ridge.predict(x), atol=1e-4)

@@ -134,7 +134,7 @@ def probe_head(
 
     weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
     bias = np.zeros(n_labels, dtype=np.float32)
-    if task == "regression":  # standardised targets, one output each
+    if not tasks.get(task).classifies:  # a regression: standardised targets, one output each
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(features, y.reshape(len(y), n_labels))
         weight = scale * ridge.coef_.reshape(n_labels, -1)
         return weight.astype(np.float32), (scale * np.ravel(ridge.intercept_)).astype(np.float32)
