@@ -100,7 +100,42 @@ def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: 
         result = kfold.fit(plan, dataset, base, Path(work), train.train_with_plan)
         finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
         predictor = load_predictor(result.model_dir, cfg["threads"])
-        return predictor.predict_proba(texts), predictor.thresholds or None
+        estimate = shown_estimate(plan, dataset, predictor.meta)
+        return predictor.predict_proba(texts), predictor.thresholds or None, estimate
+
+
+def shown_estimate(plan: Any, dataset: Dataset, meta: dict[str, Any]) -> dict[str, float] | None:
+    """The cross-validated estimate make eval would show for the draw's model (k-fold runs; None
+    otherwise), in the curve's metric: corrected, its interval, and the naive score it corrects."""
+    from scripts.evaluation.cross_validated import estimate_from
+    from scripts.training import kfold
+
+    if not kfold.is_kfold(plan):
+        return None
+    s, kind, labels = plan.selection, dataset.kind, dataset.label_names
+    positive = labels.index(dataset.positive_label) if dataset.positive_label else None
+    found = estimate_from(
+        s.oof_logits,
+        s.by_epoch,
+        s.groups,
+        encoded(s.rows, dataset),
+        kind,
+        labels,
+        positive,
+        plan.metric_name,
+        meta.get("thresholds") or None,
+        meta.get("temperature"),
+    )
+    metric = kind.curve_metric
+    if metric not in found["metrics"]:
+        return None
+    low, high = found["intervals"].get(metric, [float("nan")] * 2)
+    return {
+        "estimate": found["metrics"][metric],
+        "estimate_low": low,
+        "estimate_high": high,
+        "estimate_naive": found["naive"][metric],
+    }
 
 
 def draw_plan_line(plan: Any, splits: dict[str, pd.DataFrame]) -> str:
@@ -146,27 +181,30 @@ def reference_probs(
     return found[0], found[1]
 
 
-def one_point(cfg, dataset, base, rows, test, y_test, method: str, seed: int, max_len: int) -> float:
+def one_point(
+    cfg, dataset, base, rows, test, y_test, method: str, seed: int, max_len: int
+) -> tuple[float, dict[str, float] | None]:
     """One method's score at one draw. Every method's decision rule is fitted as quickfit's is: quickfit's
     thresholds on its own held-out (out-of-fold) scores, a reference's on its out-of-fold scores of the same
-    drawn rows (per label for multi-label; binary as quickfit's recipe tunes its own; SetFit keeps 0.5)."""
+    drawn rows (per label for multi-label; binary as quickfit's recipe tunes its own; SetFit keeps 0.5).
+    Beside quickfit's score in a k-fold draw: the cross-validated estimate make eval would show."""
     from scripts.evaluation.thresholds import reference_cuts
 
     kind, labels = dataset.kind, dataset.label_names
     positive = labels.index(dataset.positive_label) if dataset.positive_label else None
-    cuts = None
+    cuts, estimate = None, None
     if method == "quickfit":
-        probs, cuts = quickfit_probs(cfg, dataset, base, rows, dataset.inputs.rows(test), seed)
+        probs, cuts, estimate = quickfit_probs(cfg, dataset, base, rows, dataset.inputs.rows(test), seed)
     else:
         found = reference_probs(method, base, rows, encoded(rows, dataset), test, dataset, max_len, seed)
         if found is None:
-            return float("nan")
+            return float("nan"), None
         probs, held = found
         y = encoded(rows, dataset)
         if held is not None:
             cuts = reference_cuts(kind, y, held, positive, binary_tuned(cfg, y, positive))
     pred = kind.decide(probs, cuts, positive)
-    return float(kind.score(y_test, pred, probs, labels, positive)[kind.curve_metric])
+    return float(kind.score(y_test, pred, probs, labels, positive)[kind.curve_metric]), estimate
 
 
 def binary_tuned(cfg: dict[str, Any], y: np.ndarray, positive: int | None) -> bool:
@@ -229,7 +267,7 @@ def run_curve(
             for method in methods:
                 started = time.time()
                 try:
-                    value = one_point(
+                    value, estimate = one_point(
                         cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
                     )
                 except UserError as exc:
@@ -237,7 +275,8 @@ def run_curve(
                     raise UserError(f"{size or 'all'} per class, draw {d}, {method}: {exc}{kept}") from exc
                 done += 1
                 seconds = round(time.time() - started, 1)
-                points.append(_point(size, rows, d, method, dataset.kind.curve_metric, value, seconds))
+                point = _point(size, rows, d, method, dataset.kind.curve_metric, value, seconds)
+                points.append({**point, **{k: round(v, 4) for k, v in (estimate or {}).items()}})
                 say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
                 table = pd.concat([earlier, pd.DataFrame(points)], ignore_index=True)
                 write_curve(table, folder, dataset.kind.curve_metric, len(test), about, quiet_write=True)

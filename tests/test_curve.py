@@ -230,7 +230,7 @@ def test_multi_label_references_get_thresholds_fitted_on_their_own_out_of_fold_s
     original = thresholds.reference_cuts
     monkeypatch.setattr(thresholds, "reference_cuts", lambda *a: seen.append(a) or original(*a))
     y_test = curve.encoded(splits["test"], dataset)
-    score = curve.one_point({}, dataset, tiny_model, rows, splits["test"], y_test, "tfidf_logreg", 0, 64)
+    score, _ = curve.one_point({}, dataset, tiny_model, rows, splits["test"], y_test, "tfidf_logreg", 0, 64)
     ((kind, y_seen, held, _, _),) = seen
     x, _ = baselines.tfidf_features(rows, [])
     assert (y_seen == y).all() and np.allclose(held, baselines.out_of_fold(kind, x, y, y.shape[1]))

@@ -1,7 +1,7 @@
-"""A k-fold run's cross-validated estimate: its out-of-fold predictions at the chosen epoch (every
-labelled row scored by a model that did not train on it), at the run's temperature and thresholds, with
-bootstrap intervals. make eval reports it beside the test score, and says so when the test split is too
-small for its score to mean much."""
+"""A k-fold run's cross-validated estimate: its out-of-fold predictions (every labelled row scored by a
+model that did not train on it), with the optimism of choosing the epoch and thresholds on those same
+scores removed (selection_bias) and 90 % intervals over near-copy clusters. make eval reports it beside
+the test score, and says so when the test split is too small for its score to mean much."""
 
 from __future__ import annotations
 
@@ -11,53 +11,121 @@ from typing import Any
 import numpy as np
 
 from scripts.common import tasks
-from scripts.evaluation import uncertainty
 
 FILE = "out_of_fold.npz"
 MIN_TEST_ROWS = 50  # a test split smaller than this is reported as too small to stand alone
 
 
-def save(work: Path, logits: np.ndarray) -> None:
-    """The chosen epoch's out-of-fold logits, in the order of splits/train.csv then validation.csv."""
-    np.savez(work / FILE, logits=np.asarray(logits, dtype=np.float32))
+def save(work: Path, logits: np.ndarray, by_epoch: np.ndarray | None, groups: np.ndarray | None) -> None:
+    """The chosen epoch's out-of-fold outputs, every epoch's (the selection replayed by the bias correction)
+    and the near-copy cluster of each row, in the order of splits/train.csv then validation.csv."""
+    arrays = {"logits": np.asarray(logits, dtype=np.float32)}
+    if by_epoch is not None and groups is not None:
+        arrays.update(by_epoch=np.asarray(by_epoch, dtype=np.float32), groups=np.asarray(groups))
+    np.savez(work / FILE, **arrays)
+
+
+def load(run_dir: Path, record: dict[str, Any], rows: int) -> dict[str, np.ndarray] | None:
+    """The saved out-of-fold arrays of a k-fold run; None for a run selected on validation, or when the
+    splits no longer hold as many rows (edited after training: nothing rather than a wrong row)."""
+    path = run_dir / FILE
+    if (record.get("model_selection") or {}).get("method") != "kfold" or not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as found:
+        arrays = {k: found[k] for k in found.files}
+    return arrays if len(arrays["logits"]) == rows else None
 
 
 def out_of_fold_outputs(
     run_dir: Path, record: dict[str, Any], meta: dict[str, Any], rows: int
 ) -> np.ndarray | None:
     """A k-fold run's out-of-fold outputs (probabilities at the run's temperature, or scores) for its
-    labelled rows, training split then validation split; None for a run selected on validation, or when
-    the splits no longer hold as many rows (edited after training: nothing rather than a wrong row)."""
-    path = run_dir / FILE
-    if (record.get("model_selection") or {}).get("method") != "kfold" or not path.exists():
+    labelled rows, training split then validation split; None as load()."""
+    arrays = load(run_dir, record, rows)
+    if arrays is None:
         return None
-    logits = np.load(path, allow_pickle=False)["logits"]
-    if len(logits) != rows:
-        return None
-    return tasks.get(record["task"]).activate(logits, meta.get("temperature"))
+    return tasks.get(record["task"]).activate(arrays["logits"], meta.get("temperature"))
 
 
 def estimate(
     run_dir: Path, record: dict[str, Any], meta: dict[str, Any], y: np.ndarray
 ) -> dict[str, Any] | None:
-    """Metrics and 95 % intervals of the out-of-fold predictions, or None for a run selected on validation.
+    """The estimate of a k-fold run (estimate_from), or None for a run selected on validation.
     `y`: the labelled rows' encoded labels, training split then validation split (as make eval reads them)."""
-    probs = out_of_fold_outputs(run_dir, record, meta, len(y))
-    if probs is None:
+    arrays = load(run_dir, record, len(y))
+    if arrays is None:
         return None
     selection = record.get("model_selection") or {}
-    kind, labels = tasks.get(record["task"]), record["labels"]
+    labels = record["labels"]
     positive = labels.index(record["positive_label"]) if record.get("positive_label") else None
-    pred = kind.decide(probs, meta.get("thresholds") or None, positive)
-    metrics = kind.score(y, pred, probs, labels, positive)
-    resamples = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)
+    found = estimate_from(
+        arrays["logits"],
+        arrays.get("by_epoch"),
+        arrays.get("groups"),
+        y,
+        tasks.get(record["task"]),
+        labels,
+        positive,
+        record.get("selection_metric"),
+        meta.get("thresholds") or None,
+        meta.get("temperature"),
+    )
+    return {"rows": len(y), "folds": selection.get("folds"), "epoch": selection.get("epoch"), **found}
+
+
+def estimate_from(
+    logits: np.ndarray,
+    by_epoch: np.ndarray | None,
+    groups: np.ndarray | None,
+    y: np.ndarray,
+    kind: Any,
+    labels: list[str],
+    positive: int | None,
+    selection_metric: str | None,
+    thresholds: list[float] | None,
+    temperature: Any,
+) -> dict[str, Any]:
+    """The out-of-fold headline metrics with their optimism removed (selection_bias), and LEVEL intervals
+    over near-copy clusters. `naive`: the scores as they fall, the epoch and thresholds having been chosen
+    on them. Saved files from before the correction (no `by_epoch`) get the naive scores, said so."""
+    from scripts.evaluation import selection_bias
+
+    outputs = kind.activate(logits, temperature) if kind.has_temperature else logits
+    pred = kind.decide(outputs, thresholds, positive)
+    naive = kind.score(y, pred, outputs, labels, positive)
+    naive = {k: float(naive[k]) for k in kind.headline if naive.get(k) is not None}
+    groups = np.arange(len(y)) if groups is None else groups
+    spans = selection_bias.interval(kind, y, pred, outputs, groups, positive, list(naive))
+    if by_epoch is None:
+        return {
+            "metrics": naive,
+            "naive": naive,
+            "intervals": spans,
+            "level": selection_bias.LEVEL,
+            "method": "naive",
+            "note": "the epoch and thresholds were chosen on these same scores: optimistic",
+        }
+    own = kind.selection(positive)
+    metric = (
+        own
+        if selection_metric in (None, own[0])
+        else (selection_metric, kind.metric(selection_metric, labels, positive))
+    )
+    fair = selection_bias.corrected(
+        by_epoch, y, groups, kind, labels, positive, metric, bool(thresholds), temperature
+    )
+    shift = {m: fair[m] - naive[m] for m in fair if m in naive}
     return {
-        "rows": len(y),
-        "folds": selection.get("folds"),
-        "epoch": selection.get("epoch"),
-        "metrics": {k: metrics[k] for k in kind.headline if k in metrics},
-        "intervals": uncertainty.intervals(resamples, kind, y, pred, probs, positive, list(kind.headline)),
-        "note": "thresholds and temperature were fitted on these same scores: slightly optimistic",
+        "metrics": {m: round(fair[m], 4) for m in shift},
+        "naive": {m: round(naive[m], 4) for m in shift},
+        "intervals": {m: [round(v + shift[m], 4) for v in spans[m]] for m in shift if m in spans},
+        "level": selection_bias.LEVEL,
+        "method": "bootstrap bias-corrected",
+        "clusters": int(len(np.unique(groups))),
+        "note": (
+            f"the epoch and thresholds were chosen on these scores; their optimism is replayed on "
+            f"{selection_bias.RESAMPLES} resamples and removed"
+        ),
     }
 
 
@@ -71,9 +139,18 @@ def sentence(estimate: dict[str, Any] | None, test_rows: int, metric: str) -> st
         if test_rows < MIN_TEST_ROWS
         else ""
     )
-    span = f" [{low:.4f}, {high:.4f}]" if low is not None else ""
+    level = estimate.get("level", 0.95)
+    span = (
+        f" [{low:.4f}, {high:.4f}] ({level:.0%} interval over near-copy clusters)" if low is not None else ""
+    )
+    how = (
+        f", corrected for choosing the epoch and thresholds on the same scores (naive "
+        f"{estimate['naive'][metric]:.4f}; bootstrap bias correction)"
+        if estimate.get("method") == "bootstrap bias-corrected"
+        else ", uncorrected: the epoch and thresholds were chosen on these same scores (optimistic)"
+    )
     return (
         f"{small}Cross-validated estimate ({estimate['folds']}-fold, every one of the {estimate['rows']} "
-        f"labelled rows scored by a model that did not train on it): {metric} "
+        f"labelled rows scored by a model that did not train on it{how}): {metric} "
         f"{estimate['metrics'][metric]:.4f}{span}."
     )

@@ -81,6 +81,38 @@ def tuned_macro_f1(y: np.ndarray, probs: np.ndarray) -> float:
     return float(np.where(y.any(axis=0), f1.max(axis=1), 0.0).mean())
 
 
+def grid_f1(W: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """(resamples, labels, thresholds): each label's F1 at each grid threshold, rows weighted by W
+    (resamples x rows): tuned_macro_f1 and tune_per_label for many resamples at once."""
+    y = np.asarray(y, dtype=float)
+    out = np.zeros((len(W), y.shape[1], len(GRID)))
+    for j in range(y.shape[1]):
+        above = (np.asarray(probs)[:, j, None] >= GRID[None, :]).astype(float)
+        tp = W @ (above * y[:, j, None])
+        denom = W @ above + (W @ y[:, j])[:, None]
+        out[:, j] = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return out
+
+
+def tuned_macro_f1_resampled(W: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """tuned_macro_f1 of each resample."""
+    has_positive = (W @ np.asarray(y, dtype=float)) > 0
+    return np.where(has_positive, grid_f1(W, y, probs).max(axis=2), 0.0).mean(axis=1)
+
+
+def per_label_cuts_resampled(W: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """(resamples, labels): tune_per_label's thresholds of each resample (F1-best, ties closest to 0.5;
+    0.5 for a label without positives)."""
+    f1 = grid_f1(W, y, probs)
+    order = np.lexsort((GRID, -np.abs(GRID - 0.5)))  # least preferred first
+    preference = np.empty(len(GRID), dtype=int)
+    preference[order] = np.arange(len(GRID))
+    tied = f1 >= f1.max(axis=2, keepdims=True) - 1e-12
+    best = np.where(tied, preference, -1).argmax(axis=2)
+    has_positive = (W @ np.asarray(y, dtype=float)) > 0
+    return np.where(has_positive, GRID[best], 0.5)
+
+
 def reference_cuts(
     kind, y: np.ndarray, held_probs: np.ndarray, positive: int | None, tuned: bool
 ) -> list[float] | None:

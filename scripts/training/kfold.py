@@ -43,6 +43,8 @@ class Selection:
     reason: str
     rows: pd.DataFrame | None = None  # the labelled rows, in the order of oof_logits
     oof_logits: np.ndarray | None = None  # the chosen epoch's out-of-fold logits (log-odds, multi-label)
+    by_epoch: np.ndarray | None = None  # every epoch's: the bias correction replays the choice
+    groups: np.ndarray | None = None  # each row's near-copy cluster, the folds' and the bootstrap's unit
     epoch: int | None = None
     per_epoch: list[float] = dataclasses.field(default_factory=list)
     folds: int = 0
@@ -196,7 +198,13 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
         f"model is trained on all {len(rows)} rows for that many"
     )
     return dataclasses.replace(
-        plan.selection, oof_logits=oof[best], epoch=best + 1, per_epoch=scores, folds=len(folds)
+        plan.selection,
+        oof_logits=oof[best],
+        by_epoch=oof,
+        groups=groups,
+        epoch=best + 1,
+        per_epoch=scores,
+        folds=len(folds),
     )
 
 
@@ -294,4 +302,5 @@ def keep_scores(plan: Any, work: Path) -> None:
     if is_kfold(plan):
         from scripts.evaluation import cross_validated
 
-        cross_validated.save(work, plan.selection.oof_logits)
+        s = plan.selection
+        cross_validated.save(work, s.oof_logits, s.by_epoch, s.groups)

@@ -1,0 +1,162 @@
+"""The optimism of a k-fold run's out-of-fold score, measured and removed. The run chose its epoch (the best
+of up to 30) and fitted its thresholds on the same out-of-fold scores it would report, so that score is
+the best of many tries on few rows. Bootstrap bias correction (Tsamardinos et al. 2018, "BBC-CV") replays
+the whole choice on resamples: each resample of near-copy clusters chooses its epoch (the run's rule: the
+selection metric, ties by log-loss) and fits its thresholds on its in-bag rows, then decides its
+out-of-bag rows, which took no part in either choice. The metric of all those out-of-bag decisions pooled
+(pooled rather than averaged per resample: an F1 of a few dozen rows is biased low) is the estimate; the
+optimism is the naive score minus it. The interval is a bootstrap of the same clusters (a row and its
+near-copies are one unit: they are not independent evidence) around the naive score, moved by that
+optimism."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+RESAMPLES = 200  # selection replays; each one chooses among every epoch and fits thresholds
+INTERVAL_RESAMPLES = 2000
+LEVEL = 0.90
+
+
+def cluster_counts(groups: np.ndarray, strata: np.ndarray | None, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, rows): how often each row is drawn when whole near-copy clusters are drawn with
+    replacement, within strata (a cluster's stratum: its first row's) so every class keeps its count of
+    clusters."""
+    _, cluster = np.unique(np.asarray(groups), return_inverse=True)
+    n_clusters = int(cluster.max()) + 1 if len(cluster) else 0
+    first = np.full(n_clusters, -1)
+    for i in range(len(cluster) - 1, -1, -1):
+        first[cluster[i]] = i
+    stratum = np.zeros(n_clusters, dtype=int) if strata is None else np.asarray(strata)[first]
+    rng = np.random.default_rng(seed)
+    drawn = np.zeros((resamples, n_clusters))
+    for value in np.unique(stratum):
+        members = np.flatnonzero(stratum == value)
+        picks = members[rng.integers(0, len(members), size=(resamples, len(members)))]
+        np.add.at(drawn, (np.arange(resamples)[:, None], picks), 1)
+    return drawn[:, cluster]
+
+
+def row_losses(kind: Any, y: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Each row's loss of the selection's tie-break (kfold.log_loss, row by row)."""
+    n = len(y)
+    if not kind.has_temperature:
+        return ((np.asarray(outputs).reshape(n, -1) - np.asarray(y).reshape(n, -1)) ** 2).mean(1)
+    probs = np.clip(kind.activate(outputs), 1e-12, 1 - 1e-12)
+    if kind.stratify == "iterative":
+        return -(y * np.log(probs) + (1 - y) * np.log(1 - probs)).mean(1)
+    return -np.log(probs[np.arange(n), y])
+
+
+def in_bag_scores(
+    W: np.ndarray,
+    kind: Any,
+    y: np.ndarray,
+    outputs: np.ndarray,
+    metric: tuple[str, Callable[[np.ndarray, np.ndarray], float]],
+    positive: int | None,
+) -> np.ndarray:
+    """The selection metric of each resample's in-bag rows, at the default decision rule as the epoch is
+    chosen; at once where the metric has a resampled form, else resample by resample."""
+    from scripts.evaluation.thresholds import tuned_macro_f1_resampled
+
+    name, fn = metric
+    activated = kind.activate(outputs)
+    if name == "f1_macro_at_tuned_thresholds":  # the multi-label selection metric
+        return tuned_macro_f1_resampled(W, y, activated)
+    found = kind.resampled(W, y, kind.decide(activated, None, positive), activated, positive)
+    if name in found:
+        return np.asarray(found[name], dtype=float)
+    rows = np.arange(len(y))
+    return np.array([fn(y[idx], outputs[idx]) for idx in (np.repeat(rows, w.astype(int)) for w in W)])
+
+
+def chosen_epochs(scores: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """(epochs, resamples) -> each resample's epoch: the best score, ties by the lowest loss (as
+    kfold.best_epoch chooses)."""
+    scores = np.nan_to_num(scores, nan=-np.inf)
+    tied = scores >= scores.max(axis=0, keepdims=True) - 1e-9
+    return np.where(tied, losses, np.inf).argmin(axis=0)
+
+
+def corrected(
+    by_epoch: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    kind: Any,
+    names: Sequence[str],
+    positive: int | None,
+    metric: tuple[str, Callable[[np.ndarray, np.ndarray], float]],
+    tuned: bool,
+    temperature: Any,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+) -> dict[str, float]:
+    """The headline metrics of the pooled out-of-bag decisions, each made by a selection (epoch, then
+    thresholds) replayed on its resample's in-bag rows. `by_epoch`: (epochs, rows, outputs) out-of-fold
+    outputs; `tuned`: whether the run fitted a binary threshold (multi-label always fits per-label ones)."""
+    W = cluster_counts(groups, kind.strata(y), resamples, seed)
+    weight = np.maximum(W.sum(1), 1)
+    scores = np.stack([in_bag_scores(W, kind, y, e, metric, positive) for e in by_epoch])
+    losses = np.stack([W @ row_losses(kind, y, e) / weight for e in by_epoch])
+    epochs = chosen_epochs(scores, losses)
+    rows = np.arange(len(y))
+    pooled_rows, pooled_decided, pooled_outputs = [], [], []
+    for e in np.unique(epochs):
+        picked = np.flatnonzero(epochs == e)
+        outputs = kind.activate(by_epoch[e], temperature) if kind.has_temperature else by_epoch[e]
+        cuts = fitted_rules(kind, W[picked], y, outputs, positive, tuned)
+        for b, rule in zip(picked, cuts, strict=True):
+            out_of_bag = rows[W[b] == 0]
+            pooled_rows.append(out_of_bag)
+            pooled_decided.append(kind.decide(outputs[out_of_bag], rule, positive))
+            pooled_outputs.append(outputs[out_of_bag])
+    idx = np.concatenate(pooled_rows)
+    found = kind.score(
+        y[idx], np.concatenate(pooled_decided), np.concatenate(pooled_outputs), names, positive
+    )
+    return {k: float(v) for k, v in found.items() if k in kind.headline and v is not None and v == v}
+
+
+def fitted_rules(
+    kind: Any, W: np.ndarray, y: np.ndarray, outputs: np.ndarray, positive: int | None, tuned: bool
+) -> list[list[float] | None]:
+    """Each resample's decision rule fitted on its in-bag rows as the run fitted its own: per-label
+    thresholds (multi-label, all resamples at once), the binary threshold where the run tuned one."""
+    from scripts.evaluation.thresholds import per_label_cuts_resampled, reference_cuts
+
+    if kind.classifies and kind.stratify == "iterative":
+        return [list(row) for row in per_label_cuts_resampled(W, y, outputs)]
+    if not (kind.classifies and tuned and positive is not None):
+        return [None] * len(W)
+    rows = np.arange(len(y))
+    return [
+        reference_cuts(
+            kind, y[np.repeat(rows, w.astype(int))], outputs[np.repeat(rows, w.astype(int))], positive, True
+        )
+        for w in W
+    ]
+
+
+def interval(
+    kind: Any,
+    y: np.ndarray,
+    decided: np.ndarray,
+    outputs: np.ndarray,
+    groups: np.ndarray,
+    positive: int | None,
+    metrics: Sequence[str],
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """LEVEL percentile intervals of the naive scores over resamples of whole near-copy clusters."""
+    W = cluster_counts(groups, kind.strata(y), INTERVAL_RESAMPLES, seed)
+    found = kind.resampled(W, y, decided, outputs, positive)
+    tail = (1 - LEVEL) / 2 * 100
+    return {
+        m: [float(np.nanpercentile(found[m], tail)), float(np.nanpercentile(found[m], 100 - tail))]
+        for m in metrics
+        if m in found
+    }
