@@ -139,8 +139,13 @@ def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled
     assert len(history) == selection["epoch"] == record["best_epoch"]  # the final model ran that many
     calibration = record["calibration"]
     assert calibration["fitted_on"] == "out-of-fold" and calibration["rows"] == labelled
-    oof = np.load(kfold_run / "out_of_fold.npz")["logits"]
+    saved = np.load(kfold_run / "out_of_fold.npz")
+    oof = saved["logits"]
     assert oof.shape == (labelled, 2)
+    # every epoch's out-of-fold outputs (the bias correction replays the choice) and each row's cluster
+    assert saved["by_epoch"].shape == (4, labelled, 2)
+    assert np.array_equal(saved["by_epoch"][selection["epoch"] - 1], oof)
+    assert saved["groups"].shape == (labelled,)
     # the temperature is the held-out (cross-fitted) rule's decision on exactly these out-of-fold logits
     from scripts.evaluation.calibration import held_out_temperature
 
@@ -164,6 +169,8 @@ def test_eval_reports_the_cross_validated_estimate_beside_a_tiny_test_split(kfol
     assert estimate["rows"] == json.loads((kfold_run / "run.json").read_text())["model_selection"]["rows"]
     low, high = estimate["intervals"]["f1_positive"]
     assert low <= estimate["metrics"]["f1_positive"] <= high
+    assert estimate["method"] == "bootstrap bias-corrected" and estimate["level"] == 0.9
+    assert "f1_positive" in estimate["naive"] and "corrected for choosing the epoch" in out
     assert "Cross-validated estimate" in (kfold_run / "eval" / "report.md").read_text()
     assert run_cli(card.main, ["--run", str(kfold_run)]) == 0
     text = (kfold_run / "model" / "README.md").read_text()

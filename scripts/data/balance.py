@@ -14,7 +14,7 @@ import pandas as pd
 
 from scripts.common import tasks
 from scripts.common.errors import UserError
-from scripts.data.dataset import encode_labels, label_counts
+from scripts.data.dataset import label_counts
 
 
 @dataclass
@@ -32,7 +32,7 @@ def choose_method(requested: str, task: str, counts: dict[str, int]) -> tuple[st
     """'auto' -> a method and its reason, from the task and the imbalance."""
     if requested != "auto":
         return requested, "set in config"
-    if task == "multilabel":
+    if tasks.get(task).per_label:
         return "pos_weight", "multi-label: rare labels get a positive weight (negatives/positives, capped)"
     ratio = max(counts.values()) / max(1, min(counts.values()))
     if ratio >= 2:
@@ -80,14 +80,14 @@ def rebalance(
         return Balanced(
             train=train, method="none", reason="regression: targets are numbers, nothing to balance"
         )
-    before = label_counts(train, task)
+    before, kind = label_counts(train, task), tasks.get(task)
     method, reason = choose_method(requested, task, before)
-    if task == "multilabel" and method in ("oversample", "undersample", "class_weight"):
+    if kind.per_label and method in ("oversample", "undersample", "class_weight"):
         raise UserError(
             f"balance={method} does not apply to multi-label data (imbalanced-learn has no multi-label "
             "support); use balance=pos_weight or none"
         )
-    if task != "multilabel" and method == "pos_weight":
+    if not kind.per_label and method == "pos_weight":
         raise UserError(
             "balance=pos_weight is for multi-label data; use class_weight, oversample or undersample"
         )
@@ -99,7 +99,7 @@ def rebalance(
         weights = len(train) / (len(label_names) * np.maximum(counts, 1))
         result.class_weight = [round(float(w), 6) for w in weights]
     elif method == "pos_weight":
-        y = np.array(encode_labels(train["labels"], label_names, "multilabel"))
+        y = kind.encode(train["labels"], label_names)
         positives = y.sum(axis=0)
         weights = np.minimum((len(y) - positives) / np.maximum(positives, 1), pos_weight_cap)
         result.pos_weight = [round(float(w), 6) for w in np.maximum(weights, 1.0)]
@@ -121,7 +121,7 @@ def reweighted_for_windows(balanced: Balanced, windows: pd.DataFrame, dataset: A
             class_weight=[round(float(w), 6) for w in weights],
             reason=balanced.reason + "; counted on the training windows",
         )
-    y = np.array(encode_labels(windows["labels"], names, "multilabel"))
+    y = dataset.kind.encode(windows["labels"], names)
     positives = y.sum(axis=0)
     weights = np.minimum((len(y) - positives) / np.maximum(positives, 1), cap)
     return replace(

@@ -26,6 +26,12 @@ def activate(logits: np.ndarray, task: str, temperature: float | list[float] | N
     return tasks.get(task).activate(logits, temperature)
 
 
+def _kind(task: str) -> Any:
+    from scripts.common import tasks
+
+    return tasks.get(task)
+
+
 def _minimise(loss) -> float:
     from scipy.optimize import minimize_scalar
 
@@ -36,7 +42,7 @@ def _minimise(loss) -> float:
 def fit_temperature(logits: np.ndarray, y: np.ndarray, task: str) -> float | list[float]:
     """The temperature(s) minimising the log-loss of y (ids, or a 0/1 matrix for multi-label)."""
     eps = 1e-12
-    if task == "multilabel":
+    if _kind(task).per_label:
         temperatures = []
         for j in range(y.shape[1]):
             z, t = logits[:, j], y[:, j]
@@ -66,11 +72,9 @@ def log_odds(probs: np.ndarray) -> np.ndarray:
 
 def log_loss(logits: np.ndarray, y: np.ndarray, task: str, temperature: Any = None) -> np.ndarray:
     """Mean log-loss at a temperature: one number (single-label), or one per label (multi-label)."""
-    eps = 1e-12
-    probs = np.clip(activate(logits, task, temperature), eps, 1 - eps)
-    if task == "multilabel":
-        return -(y * np.log(probs) + (1 - y) * np.log(1 - probs)).mean(axis=0)
-    return np.array(-np.log(probs[np.arange(len(y)), y]).mean())
+    kind = _kind(task)
+    terms = kind.loss_terms(np.clip(activate(logits, task, temperature), 1e-12, 1 - 1e-12), y)
+    return terms.mean(axis=0) if kind.per_label else np.array(terms.mean())
 
 
 def held_out_temperature(
@@ -91,7 +95,7 @@ def held_out_temperature(
         plain_loss = plain_loss + log_loss(logits[held], y[held], task) * held.sum()
     gain = plain_loss - fitted_loss  # > 0: the fitted temperature lowered the held-out log-loss
     whole = fit_temperature(logits, y, task)
-    if task == "multilabel":
+    if _kind(task).per_label:
         kept = [t if g > 0 else 1.0 for t, g in zip(whole, np.atleast_1d(gain))]
         n = sum(1 for t, g in zip(whole, np.atleast_1d(gain)) if g > 0 and t != 1.0)
         if not n:
@@ -111,10 +115,7 @@ def held_out_temperature(
 def ece(probs: np.ndarray, y: np.ndarray, task: str, bins: int = BINS) -> float:
     """Expected calibration error: |accuracy - confidence| per confidence bin, weighted by the bin's rows.
     Multi-label: every (row, label) probability against whether the label is there."""
-    if task == "multilabel":
-        confidence, correct = probs.ravel(), y.ravel().astype(float)
-    else:
-        confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == y).astype(float)
+    confidence, correct = _kind(task).reliability(probs, y)
     which = np.minimum((confidence * bins).astype(int), bins - 1)
     total = 0.0
     for b in range(bins):
@@ -125,7 +126,7 @@ def ece(probs: np.ndarray, y: np.ndarray, task: str, bins: int = BINS) -> float:
 
 
 def brier(probs: np.ndarray, y: np.ndarray, task: str) -> float:
-    truth = y.astype(float) if task == "multilabel" else np.eye(probs.shape[1])[y]
+    truth = _kind(task).truth(y, probs.shape[1])
     return round(float(((probs - truth) ** 2).sum(axis=1).mean()), 6)
 
 
@@ -141,10 +142,7 @@ def reliability_diagram(before: np.ndarray, after: np.ndarray, y: np.ndarray, ta
         (before, "before", "#dd8452"),
         (after, "after temperature scaling", "#4c72b0"),
     ):
-        if task == "multilabel":
-            confidence, correct = probs.ravel(), y.ravel().astype(float)
-        else:
-            confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == y).astype(float)
+        confidence, correct = _kind(task).reliability(probs, y)
         which = np.minimum((confidence * BINS).astype(int), BINS - 1)
         points = [
             (confidence[which == b].mean(), correct[which == b].mean())
@@ -154,7 +152,7 @@ def reliability_diagram(before: np.ndarray, after: np.ndarray, y: np.ndarray, ta
         ax.plot(*zip(*points), marker="o", color=color, label=f"{name} (ECE {ece(probs, y, task):.3f})")
     ax.set(
         xlabel="confidence",
-        ylabel="accuracy" if task != "multilabel" else "share of labels present",
+        ylabel=_kind(task).reliability_axis,
         title="Reliability on the test split",
         xlim=(0, 1),
         ylim=(0, 1),

@@ -141,7 +141,9 @@ def sentence(estimate: dict[str, Any] | None, test_rows: int, metric: str) -> st
     )
     level = estimate.get("level", 0.95)
     span = (
-        f" [{low:.4f}, {high:.4f}] ({level:.0%} interval over near-copy clusters)" if low is not None else ""
+        f" [{low:.4f}, {high:.4f}] ({level * 100:.0f} % interval over near-copy clusters)"
+        if low is not None
+        else ""
     )
     how = (
         f", corrected for choosing the epoch and thresholds on the same scores (naive "

@@ -23,19 +23,20 @@ def out_of_fold_baseline(
     """TF-IDF + LR probabilities for each training row from a model that did not see it (k folds)."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    probs = np.zeros((len(train), y.shape[1] if task == "multilabel" else n_labels))
-    smallest = np.bincount(y).min() if task != "multilabel" else FOLDS
-    folds = max(2, min(FOLDS, int(smallest)))
-    splitter = (
-        KFold(folds, shuffle=True, random_state=seed)
-        if task == "multilabel"
-        else StratifiedKFold(folds, shuffle=True, random_state=seed)
-    )
     from scripts.common import tasks
 
-    for fit_rows, held_rows in splitter.split(np.zeros(len(y)), y if task != "multilabel" else None):
+    kind = tasks.get(task)
+    probs = np.zeros((len(train), n_labels))
+    strata = kind.strata(y)  # a class a row; None (multi-label): rows split as they are
+    folds = max(2, min(FOLDS, int(np.bincount(strata).min()) if strata is not None else FOLDS))
+    splitter = (
+        KFold(folds, shuffle=True, random_state=seed)
+        if strata is None
+        else StratifiedKFold(folds, shuffle=True, random_state=seed)
+    )
+    for fit_rows, held_rows in splitter.split(np.zeros(len(y)), strata):
         probs[held_rows] = baselines.tfidf_reference(
-            train.iloc[fit_rows], y[fit_rows], [train.iloc[held_rows]], tasks.get(task), n_labels, seed
+            train.iloc[fit_rows], y[fit_rows], [train.iloc[held_rows]], kind, n_labels, seed
         )[0]
     return probs
 
@@ -43,7 +44,9 @@ def out_of_fold_baseline(
 def find_issues(y: np.ndarray, probs: np.ndarray, task: str) -> np.ndarray:
     """Row indices cleanlab flags, the most likely mislabelled first. n_jobs=1: cleanlab's forked worker pool
     deadlocks after torch has started its threads (as Simple Transformers' does)."""
-    if task == "multilabel":
+    from scripts.common import tasks
+
+    if tasks.get(task).per_label:
         from cleanlab.multilabel_classification.filter import find_label_issues
 
         given = [list(np.flatnonzero(row)) for row in y]
@@ -67,7 +70,9 @@ def audit(
 ) -> pd.DataFrame:
     """(split, texts, given label ids, out-of-sample probabilities, whose) -> the flagged rows, the most
     confident first."""
-    rows = []
+    from scripts.common import tasks
+
+    per_label, rows = tasks.get(task).per_label, []
     for split, texts, y, probs, whose in parts:
         try:
             flagged = find_issues(y, probs, task)
@@ -84,7 +89,7 @@ def audit(
             )
             continue
         for i in flagged:
-            if task == "multilabel":
+            if per_label:
                 cut = np.array(thresholds) if thresholds else 0.5
                 given = ",".join(labels[j] for j in np.flatnonzero(y[i]))
                 suggested = ",".join(labels[j] for j in np.flatnonzero(probs[i] >= cut))

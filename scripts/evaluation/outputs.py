@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from scripts.common import runs
+from scripts.common import runs, tasks
 from scripts.evaluation import calibration, cross_validated, label_audit, plots
 from scripts.evaluation.report import markdown_table, render_report
 
@@ -112,7 +112,7 @@ def _write_scores(path: Path, rows: pd.DataFrame, y, pred, names, interval) -> N
 
 def _write_predictions(path: Path, rows: pd.DataFrame, y, pred, probs, labels, task) -> None:
     frame = rows[[c for c in ("text", "text_b") if c in rows]].copy().reset_index(drop=True)
-    if task == "multilabel":
+    if tasks.get(task).per_label:
         for j, name in enumerate(labels):
             frame[f"true_{name}"] = y[:, j]
             frame[f"pred_{name}"] = pred[:, j]
@@ -125,18 +125,19 @@ def _write_predictions(path: Path, rows: pd.DataFrame, y, pred, probs, labels, t
 
 
 def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, positive) -> list[str]:
-    made = []
+    made, kind = [], tasks.get(task)
     model = report["results"]["transformer"]
+    binary = positive is not None  # one positive label: the curves and matrix are about it
     if "confusion_matrix" in model:
-        names = [labels[1 - positive], labels[positive]] if task == "binary" else labels
+        names = [labels[1 - positive], labels[positive]] if binary else labels
         plots.confusion_matrix(model["confusion_matrix"], names, out / "confusion_matrix.png")
         made.append("confusion_matrix.png")
     curves = {}
-    if task == "binary":
+    if binary:
         columns = {labels[positive]: (y == positive).astype(int)}
         scores = {labels[positive]: probs[:, positive]}
     else:
-        onehot = y if task == "multilabel" else np.eye(len(labels), dtype=int)[y]
+        onehot = kind.truth(y, len(labels)).astype(int)
         support = onehot.sum(0)
         order = [j for j in np.argsort(-support) if 0 < support[j] < len(onehot)][:6]
         columns = {labels[j]: onehot[:, j] for j in order}
@@ -164,7 +165,7 @@ def _plots(out: Path, run_dir: Path, record, report, y, probs, labels, task, pos
         )
         made.append("per_class_f1.png")
     info = record.get("thresholds")
-    if task == "multilabel" and info and info.get("curves"):
+    if kind.per_label and info and info.get("curves"):
         plots.threshold_curves(
             info["grid"], info["curves"], list(info["values"].values()), labels, out / "thresholds.png"
         )

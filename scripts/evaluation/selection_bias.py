@@ -45,10 +45,7 @@ def row_losses(kind: Any, y: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     n = len(y)
     if not kind.has_temperature:
         return ((np.asarray(outputs).reshape(n, -1) - np.asarray(y).reshape(n, -1)) ** 2).mean(1)
-    probs = np.clip(kind.activate(outputs), 1e-12, 1 - 1e-12)
-    if kind.stratify == "iterative":
-        return -(y * np.log(probs) + (1 - y) * np.log(1 - probs)).mean(1)
-    return -np.log(probs[np.arange(n), y])
+    return kind.loss_terms(np.clip(kind.activate(outputs), 1e-12, 1 - 1e-12), y).mean(1)
 
 
 def in_bag_scores(

@@ -67,6 +67,22 @@ class Task:
         """Decisions as a user reads them: label names, tuples of names, or tuples of scores."""
         raise NotImplementedError
 
+    # ---- calibration (classification)
+    per_label = False  # True: one temperature, loss term and confidence a label (independent sigmoids)
+    reliability_axis = ""  # what a reliability diagram's y axis counts
+
+    def truth(self, y: np.ndarray, n: int) -> np.ndarray:
+        """Encoded targets as a 0/1 matrix a column per output (the Brier score's truth)."""
+        raise NotImplementedError
+
+    def loss_terms(self, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(rows, 1 or labels): each row's log-loss, or each (row, label)'s binary cross-entropy."""
+        raise NotImplementedError
+
+    def reliability(self, probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(confidence, correct) points of a reliability diagram and the expected calibration error."""
+        raise NotImplementedError
+
     def output_columns(self, names: Sequence[str]) -> list[str]:
         """The columns make predict adds beside `predicted`, one a label (or target)."""
         return [f"prob_{name}" for name in names]

@@ -50,6 +50,18 @@ class SingleLabel(Task):
     def named(self, decided, names):
         return [names[i] for i in decided]
 
+    per_label = False  # one softmax: one temperature, one loss term and one confidence a row
+    reliability_axis = "accuracy"
+
+    def truth(self, y, n):
+        return np.eye(n)[y]
+
+    def loss_terms(self, probs, y):
+        return -np.log(probs[np.arange(len(y)), y])[:, None]
+
+    def reliability(self, probs, y):
+        return probs.max(axis=1), (probs.argmax(axis=1) == y).astype(float)
+
     def selection(self, positive):
         from sklearn import metrics as skm
 
@@ -151,6 +163,18 @@ class MultiLabel(Task):
 
     def named(self, decided, names):
         return [tuple(names[j] for j in np.flatnonzero(row)) for row in decided]
+
+    per_label = True  # one sigmoid a label: a temperature, a loss term and a confidence a label
+    reliability_axis = "share of labels present"
+
+    def truth(self, y, n):
+        return y.astype(float)
+
+    def loss_terms(self, probs, y):
+        return -(y * np.log(probs) + (1 - y) * np.log(1 - probs))
+
+    def reliability(self, probs, y):
+        return probs.ravel(), y.ravel().astype(float)
 
     def selection(self, positive):
         from scripts.evaluation.thresholds import tuned_macro_f1

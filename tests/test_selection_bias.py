@@ -1,0 +1,110 @@
+"""The k-fold estimate's bias correction (scripts/evaluation/selection_bias.py): choosing the best of many
+epochs on the scores it then reports is optimistic; replaying the choice on resamples and scoring only the
+rows each choice never saw removes that optimism, and keeps a real signal's score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scripts.common import tasks
+from scripts.evaluation import selection_bias, thresholds
+from scripts.evaluation.cross_validated import estimate_from, sentence
+
+
+def test_whole_near_copy_clusters_are_drawn_together_and_every_class_keeps_its_clusters():
+    groups = np.array([0, 0, 0, 1, 2, 2, 3, 4, 5, 6])
+    strata = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 0])  # clusters 0,1,4,6 of class 0; 2,3,5 of class 1
+    W = selection_bias.cluster_counts(groups, strata, 300, seed=1)
+    assert (W[:, 0] == W[:, 1]).all() and (W[:, 1] == W[:, 2]).all() and (W[:, 4] == W[:, 5]).all()
+    first_rows = [0, 3, 4, 6, 7, 8, 9]
+    per_class0 = W[:, [0, 3, 7, 9]].sum(1)
+    per_class1 = W[:, [4, 6, 8]].sum(1)
+    assert (per_class0 == 4).all() and (per_class1 == 3).all()  # clusters drawn within their class
+    assert len({tuple(r) for r in W[:, first_rows]}) > 50  # and not the same resample every time
+
+
+def test_the_resampled_threshold_rules_equal_the_row_by_row_ones():
+    rng = np.random.default_rng(0)
+    for trial in range(10):
+        y = (rng.random((50, 5)) < 0.3).astype(int)
+        probs = np.round(rng.random((50, 5)), 2 if trial % 2 else 6)
+        w = rng.integers(0, 3, size=50).astype(float)
+        rows = np.repeat(np.arange(50), w.astype(int))
+        cuts = thresholds.per_label_cuts_resampled(w[None], y, probs)[0]
+        assert np.allclose(cuts, thresholds.tune_per_label(y[rows], probs[rows])[0])
+        tuned = thresholds.tuned_macro_f1_resampled(w[None], y, probs)[0]
+        assert tuned == pytest.approx(thresholds.tuned_macro_f1(y[rows], probs[rows]))
+
+
+def _noise_estimate(task: str, n: int, k: int, seed: int = 1) -> tuple[dict, float]:
+    """30 epochs of outputs that know nothing of y: any score above chance is the choice's optimism."""
+    rng = np.random.default_rng(seed)
+    kind = tasks.get(task)
+    y = np.tile(np.arange(k), n // k)
+    by_epoch = rng.normal(size=(30, n, k)).astype(np.float32)
+    positive = 1 if task == "binary" else None
+    name, fn = kind.selection(positive)
+    best = int(np.argmax([fn(y, e) for e in by_epoch]))
+    labels = [f"l{i}" for i in range(k)]
+    found = estimate_from(by_epoch[best], by_epoch, np.arange(n), y, kind, labels, positive, None, None, None)
+    return found, 1 / k
+
+
+@pytest.mark.parametrize("task,n,k", [("binary", 40, 2), ("multiclass", 64, 4)])
+def test_the_optimism_of_choosing_the_best_of_thirty_noise_epochs_is_removed(task, n, k):
+    found, chance = _noise_estimate(task, n, k)
+    naive, fair = found["naive"]["accuracy"], found["metrics"]["accuracy"]
+    assert naive > chance + 0.1  # the best of 30 coin flips looks like skill
+    assert abs(fair - chance) < abs(naive - chance) / 2  # the correction removes most of it
+    assert found["method"] == "bootstrap bias-corrected"
+    low, high = found["intervals"]["accuracy"]
+    assert low <= fair <= high and high - low > 0.1  # 40-64 rows: a wide interval, honestly
+
+
+def test_a_real_signal_chosen_without_a_choice_keeps_its_score():
+    """Every epoch the same: no choice to be optimistic about, so the correction moves nothing much."""
+    rng = np.random.default_rng(2)
+    kind = tasks.get("multiclass")
+    y = np.tile(np.arange(3), 40)
+    logits = rng.normal(size=(120, 3)) + 2.0 * np.eye(3)[y]  # about 80 % right
+    by_epoch = np.stack([logits] * 5).astype(np.float32)
+    found = estimate_from(
+        by_epoch[0], by_epoch, np.arange(120), y, kind, ["a", "b", "c"], None, None, None, None
+    )
+    assert found["metrics"]["accuracy"] == pytest.approx(found["naive"]["accuracy"], abs=0.02)
+    assert found["naive"]["accuracy"] > 0.6
+
+
+def test_a_saved_file_from_before_the_correction_is_reported_naive_and_said_so():
+    rng = np.random.default_rng(3)
+    kind, y = tasks.get("binary"), np.tile([0, 1], 20)
+    logits = rng.normal(size=(40, 2)).astype(np.float32)
+    found = estimate_from(logits, None, None, y, kind, ["ham", "spam"], 1, None, None, None)
+    assert found["method"] == "naive" and found["metrics"] == found["naive"]
+    line = sentence({**found, "rows": 40, "folds": 4}, 10, "f1_positive")
+    assert "uncorrected" in line and "optimistic" in line and "too few" in line
+
+
+def test_the_sentence_says_the_correction_the_naive_score_and_the_interval():
+    found, _ = _noise_estimate("binary", 40, 2)
+    line = sentence({**found, "rows": 40, "folds": 4}, 500, "f1_positive")
+    assert "corrected for choosing the epoch and thresholds" in line
+    assert f"naive {found['naive']['f1_positive']:.4f}" in line and "90 % interval" in line
+    assert "too few" not in line
+
+
+def test_multi_label_and_regression_estimates_replay_their_own_rules():
+    rng = np.random.default_rng(4)
+    ml = tasks.get("multilabel")
+    y = (rng.random((80, 4)) < 0.3).astype(int)
+    by_epoch = (rng.normal(size=(10, 80, 4)) + 1.5 * (2 * y - 1)).astype(np.float32)
+    found = estimate_from(
+        by_epoch[3], by_epoch, np.arange(80), y, ml, list("abcd"), None, None, [0.5] * 4, None
+    )
+    assert 0.3 < found["metrics"]["f1_macro"] <= 1 and found["method"] == "bootstrap bias-corrected"
+    reg = tasks.get("regression")
+    t = rng.normal(size=60).astype(np.float32)
+    outs = (t[None, :, None] + rng.normal(scale=0.5, size=(8, 60, 1))).astype(np.float32)
+    found = estimate_from(outs[0], outs, np.arange(60), t, reg, ["score"], None, None, None, None)
+    assert 0.3 < found["metrics"]["r2"] < 1 and {"pearson", "rmse"} <= set(found["metrics"])
