@@ -130,11 +130,20 @@ def shown_estimate(plan: Any, dataset: Dataset, meta: dict[str, Any]) -> dict[st
     if metric not in found["metrics"]:
         return None
     low, high = found["intervals"].get(metric, [float("nan")] * 2)
+    kept = {  # what the estimate was computed from, kept beside the curve to re-examine it
+        "logits": s.oof_logits,
+        "by_epoch": s.by_epoch,
+        "groups": s.groups,
+        "y": encoded(s.rows, dataset),
+        "thresholds": np.asarray(meta.get("thresholds") or [], dtype=float),
+        "temperature": np.asarray(meta.get("temperature") or [], dtype=float),
+    }
     return {
         "estimate": found["metrics"][metric],
         "estimate_low": low,
         "estimate_high": high,
         "estimate_naive": found["naive"][metric],
+        "inputs": kept,
     }
 
 
@@ -260,6 +269,7 @@ def run_curve(
         max_len = train.make_plan(cfg, dataset, whole, base).max_len
     say(f"the frozen probe reads up to {max_len} tokens a text (the training pool's length)")
     points, total, done = [], len(sizes) * draws * len(methods), 0
+    kept: dict[str, dict[str, np.ndarray]] = {}  # k-fold draws' out-of-fold scores -> estimates/
     for size in sizes:
         note_short_classes(pool, dataset, size)
         for d in range(first_draw, first_draw + draws):
@@ -276,10 +286,15 @@ def run_curve(
                 done += 1
                 seconds = round(time.time() - started, 1)
                 point = _point(size, rows, d, method, dataset.kind.curve_metric, value, seconds)
-                points.append({**point, **{k: round(v, 4) for k, v in (estimate or {}).items()}})
+                estimate = dict(estimate or {})
+                if "inputs" in estimate:
+                    kept[f"{size or 'all'}_{d}_{method}"] = estimate.pop("inputs")
+                points.append({**point, **{k: round(v, 4) for k, v in estimate.items()}})
                 say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
                 table = pd.concat([earlier, pd.DataFrame(points)], ignore_index=True)
-                write_curve(table, folder, dataset.kind.curve_metric, len(test), about, quiet_write=True)
+                write_curve(
+                    table, folder, dataset.kind.curve_metric, len(test), about, quiet_write=True, kept=kept
+                )
     say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
     return folder
 

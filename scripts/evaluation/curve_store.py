@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scripts.common import ownership, runs
@@ -124,7 +125,10 @@ def write_curve(
     test_rows: int,
     about: dict[str, Any] | None = None,
     quiet_write: bool = False,
+    kept: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> Path:
+    """curve.csv, curve.md, curve.png (and estimates/: each k-fold draw's out-of-fold scores, those of
+    earlier runs into the same folder kept) built aside and swapped in."""
     from scripts.evaluation.plots import learning_curve
     from scripts.evaluation.report import markdown_table
 
@@ -135,6 +139,11 @@ def write_curve(
         if about is not None:
             runs.write_json(out / "curve.json", about)
         table.to_csv(out / "curve.csv", index=False)
+        if (folder / "estimates").is_dir():
+            shutil.copytree(folder / "estimates", out / "estimates")
+        for key, arrays in (kept or {}).items():
+            (out / "estimates").mkdir(exist_ok=True)
+            np.savez_compressed(out / "estimates" / f"{key}.npz", **arrays)
         groups = table.groupby(["per_class", "method"], sort=False)
         summary = groups[metric].agg(["median", "min", "max"]).join(groups["rows"].max())
         rows = [
