@@ -137,6 +137,10 @@ def shown_estimate(plan: Any, dataset: Dataset, meta: dict[str, Any]) -> dict[st
         "y": encoded(s.rows, dataset),
         "thresholds": np.asarray(meta.get("thresholds") or [], dtype=float),
         "temperature": np.asarray(meta.get("temperature") or [], dtype=float),
+        "labels": np.asarray(labels, dtype=str),
+        "positive": np.asarray(-1 if positive is None else positive),
+        "metric": np.asarray(plan.metric_name, dtype=str),
+        "task": np.asarray(kind.name, dtype=str),
     }
     return {
         "estimate": found["metrics"][metric],

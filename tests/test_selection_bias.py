@@ -108,3 +108,21 @@ def test_multi_label_and_regression_estimates_replay_their_own_rules():
     outs = (t[None, :, None] + rng.normal(scale=0.5, size=(8, 60, 1))).astype(np.float32)
     found = estimate_from(outs[0], outs, np.arange(60), t, reg, ["score"], None, None, None, None)
     assert 0.3 < found["metrics"]["r2"] < 1 and {"pearson", "rmse"} <= set(found["metrics"])
+
+
+def test_the_probe_penalty_is_chosen_by_out_of_fold_log_loss():
+    """Unit-norm embeddings under C=1 are a heavily shrunk probe: a clear signal asks for a weaker
+    penalty, noise for the strongest; regression keeps RidgeCV's own choice."""
+    from scripts.evaluation.baselines import C_GRID, chosen_c
+
+    rng = np.random.default_rng(5)
+    kind = tasks.get("binary")
+    y = np.tile([0, 1], 40)
+    signal = rng.normal(size=(80, 16)) * 0.05
+    signal[:, 0] += np.where(y == 1, 0.2, -0.2)
+    c, how = chosen_c(kind, signal, y, 2)
+    assert c >= 10 and "lowest 4-fold log-loss" in how and all(f"{g:g}:" in how for g in C_GRID)
+    c, _ = chosen_c(kind, rng.normal(size=(80, 16)), y, 2)
+    assert c == min(C_GRID)
+    c, how = chosen_c(tasks.get("regression"), signal, y.astype(float), 1)
+    assert c == 1.0 and "RidgeCV" in how

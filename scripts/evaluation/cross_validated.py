@@ -118,7 +118,15 @@ def estimate_from(
     return {
         "metrics": {m: round(fair[m], 4) for m in shift},
         "naive": {m: round(naive[m], 4) for m in shift},
-        "intervals": {m: [round(v + shift[m], 4) for v in spans[m]] for m in shift if m in spans},
+        # the interval always holds the estimate (a prior pulls an all-right 1.0's interval below it)
+        "intervals": {
+            m: [
+                round(min(spans[m][0] + shift[m], fair[m]), 4),
+                round(max(spans[m][1] + shift[m], fair[m]), 4),
+            ]
+            for m in shift
+            if m in spans
+        },
         "level": selection_bias.LEVEL,
         "method": "bootstrap bias-corrected",
         "clusters": int(len(np.unique(groups))),

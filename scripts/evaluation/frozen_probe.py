@@ -77,7 +77,7 @@ def probe_outputs(
     """Fit the probe on (at most MAX_TRAIN_ROWS of) the training rows; its outputs for each batch of rows
     (texts or pairs) and (with_out_of_fold, last) the training rows' out-of-fold outputs, and what it was
     fitted on."""
-    from scripts.evaluation.baselines import fit_linear, out_of_fold
+    from scripts.evaluation.baselines import chosen_c, fit_linear, out_of_fold
 
     rows = np.arange(len(train_rows))
     if len(rows) > MAX_TRAIN_ROWS:
@@ -89,17 +89,23 @@ def probe_outputs(
         else np.zeros((0, x_train.shape[1]))
         for batch in batches
     ]
-    outputs = fit_linear(kind, x_train, y_train[rows], xs, n_out, seed)
+    c, how = chosen_c(kind, x_train, y_train[rows], n_out, seed)
+    outputs = fit_linear(kind, x_train, y_train[rows], xs, n_out, seed, c)
     if with_out_of_fold:
         if len(rows) < len(train_rows):
             raise ValueError("out-of-fold outputs need every training row")
-        outputs.append(out_of_fold(kind, x_train, y_train, n_out, seed))
+        outputs.append(out_of_fold(kind, x_train, y_train, n_out, seed, C=c))
     pooling = (
         "mean; pairs as u, v, |u - v|, u * v"
         if len(train_rows) and isinstance(train_rows[0], tuple)
         else "mean" + ("; long texts in windows, their embeddings averaged" if overlap is not None else "")
     )
-    return outputs, {"train_rows": int(len(rows)), "of_train_rows": len(train_rows), "pooling": pooling}
+    return outputs, {
+        "train_rows": int(len(rows)),
+        "of_train_rows": len(train_rows),
+        "pooling": pooling,
+        "penalty": how,
+    }
 
 
 def probe_proba(

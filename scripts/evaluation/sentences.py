@@ -152,7 +152,7 @@ def probe_note(report: dict[str, Any]) -> str:
     )
     return (
         f" frozen_probe: a linear model on the base model's frozen embeddings (pooling: "
-        f"{probe.get('pooling', 'mean')}), never fine-tuned"
+        f"{probe.get('pooling', 'mean')}; {probe.get('penalty', 'C=1')}), never fine-tuned"
         f"{sample}; if it matches the transformer, fine-tuning bought nothing here."
     )
 

@@ -130,13 +130,19 @@ class Task:
         """Each bootstrap resample's metrics (rows weighted by W, resamples x rows)."""
         raise NotImplementedError
 
+    def prior_rows(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(targets, decisions, outputs) of pseudo-rows holding a prior's right and wrong answers for every
+        label, so that an interval over a few rows all answered right is not [1, 1]; None: no prior."""
+        return None
+
     def strata(self, y: np.ndarray) -> np.ndarray | None:
         """The group each row is resampled within (None: rows resampled as they are)."""
         return None
 
     # ---- references
-    def linear_reference(self, seed: int = 0) -> Any:
-        """The linear model fitted on TF-IDF features and on frozen embeddings (an sklearn estimator)."""
+    def linear_reference(self, seed: int = 0, C: float = 1.0) -> Any:
+        """The linear model fitted on TF-IDF features and on frozen embeddings (an sklearn estimator); C:
+        the inverse penalty of a logistic regression (a regression's ridge chooses its own)."""
         raise NotImplementedError
 
     def reference_outputs(self, model: Any, x: Any, n_out: int, keep: np.ndarray | None) -> np.ndarray:

@@ -62,6 +62,12 @@ class SingleLabel(Task):
     def reliability(self, probs, y):
         return probs.max(axis=1), (probs.argmax(axis=1) == y).astype(float)
 
+    def prior_rows(self, n):
+        truth = np.repeat(np.arange(n), 2)  # each class once answered right, once as the next class
+        decided = truth.copy()
+        decided[1::2] = (np.arange(n) + 1) % n
+        return truth, decided, np.eye(n)[decided]
+
     def selection(self, positive):
         from sklearn import metrics as skm
 
@@ -88,10 +94,10 @@ class SingleLabel(Task):
     def strata(self, y):
         return y
 
-    def linear_reference(self, seed=0):
+    def linear_reference(self, seed=0, C=1.0):
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed)
+        return LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
 
     def reference_outputs(self, model, x, n_out, keep=None):
         out = np.zeros((x.shape[0], n_out))
@@ -176,6 +182,14 @@ class MultiLabel(Task):
     def reliability(self, probs, y):
         return probs.ravel(), y.ravel().astype(float)
 
+    def prior_rows(self, n):
+        truth, decided = np.zeros((3 * n, n), dtype=int), np.zeros((3 * n, n), dtype=int)
+        for j in range(n):  # each label once found, once missed, once a false alarm
+            truth[3 * j, j] = decided[3 * j, j] = 1
+            truth[3 * j + 1, j] = 1
+            decided[3 * j + 2, j] = 1
+        return truth, decided, decided.astype(float)
+
     def selection(self, positive):
         from scripts.evaluation.thresholds import tuned_macro_f1
 
@@ -191,12 +205,12 @@ class MultiLabel(Task):
 
         return multilabel_scores(W, y.astype(int), decided.astype(int))
 
-    def linear_reference(self, seed=0):
+    def linear_reference(self, seed=0, C=1.0):
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
         return OneVsRestClassifier(
-            LogisticRegression(class_weight="balanced", max_iter=3000, random_state=seed)
+            LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
         )
 
     def reference_outputs(self, model, x, n_out, keep=None):

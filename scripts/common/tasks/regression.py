@@ -92,7 +92,7 @@ class Regression(Task):
     def strata(self, y):
         return quantile_bins(y[:, 0] if y.ndim == 2 else y)
 
-    def linear_reference(self, seed=0):
+    def linear_reference(self, seed=0, C=1.0):  # C: unused, RidgeCV chooses its own penalty
         from sklearn.linear_model import RidgeCV
 
         return RidgeCV(alphas=np.logspace(-3, 3, 13))

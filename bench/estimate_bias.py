@@ -1,0 +1,164 @@
+"""How far the cross-validated estimate a k-fold run shows its user lies from the score on a large test
+split, before and after the bias correction, on make curve's draws (each k-fold draw keeps its
+out-of-fold scores in outputs/curves/<name>/estimates/). Before: the naive out-of-fold score (the epoch
+and thresholds chosen on it) with the 95 % row bootstrap it was printed with; after: today's estimate
+(scripts/evaluation/selection_bias.py) and its 90 % interval. Both are recomputed from the same saved
+scores, so the comparison is like for like.
+
+    python -m bench.estimate_bias outputs/curves/bias_sms outputs/curves/bias_r8=reuters_r8 ...
+
+`=NAME` gives a curve's data set where its saved scores predate the label names being kept with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def label_names(data: str | None) -> tuple[list[str], int | None]:
+    """The data set's label names and positive label, as make curve prepared them."""
+    from scripts import train
+    from scripts.common import settings
+    from scripts.common.console import quiet
+
+    cfg, _ = settings.resolve_from_cli(data, [], "curve")
+    with quiet():
+        dataset, _, _ = train.prepare(cfg)
+    names = dataset.label_names
+    return names, names.index(dataset.positive_label) if dataset.positive_label else None
+
+
+def before(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None) -> tuple:
+    """The estimate as it was shown before the correction: naive, with a 95 % stratified row bootstrap."""
+    from scripts.evaluation import uncertainty
+
+    y, logits = arrays["y"], arrays["logits"]
+    temperature = arrays["temperature"].tolist() or None
+    if isinstance(temperature, list) and len(temperature) == 1:
+        temperature = temperature[0]
+    probs = kind.activate(logits, temperature)
+    cuts = arrays["thresholds"].tolist() or None
+    pred = kind.decide(probs, cuts, positive)
+    value = kind.score(y, pred, probs, names, positive)[kind.curve_metric]
+    W = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)
+    low, high = uncertainty.intervals(W, kind, y, pred, probs, positive, [kind.curve_metric])[
+        kind.curve_metric
+    ]
+    return float(value), low, high
+
+
+def after(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None) -> tuple:
+    from scripts.evaluation.cross_validated import estimate_from
+
+    temperature = arrays["temperature"].tolist() or None
+    if isinstance(temperature, list) and len(temperature) == 1:
+        temperature = temperature[0]
+    metric = str(arrays["metric"]) if "metric" in arrays else None
+    found = estimate_from(
+        arrays["logits"],
+        arrays["by_epoch"],
+        arrays["groups"],
+        arrays["y"],
+        kind,
+        names,
+        positive,
+        metric,
+        arrays["thresholds"].tolist() or None,
+        temperature,
+    )
+    m = kind.curve_metric
+    return found["metrics"][m], *found["intervals"][m]
+
+
+def rows_of(folder: Path, data: str | None) -> list[dict[str, Any]]:
+    from scripts.common import tasks
+
+    table = pd.read_csv(folder / "curve.csv")
+    found, cached = [], None
+    for _, point in table[table["method"] == "quickfit"].iterrows():
+        path = folder / "estimates" / f"{point['per_class']}_{point['draw']}_quickfit.npz"
+        if not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+        if "labels" in arrays:
+            names, positive = [str(n) for n in arrays["labels"]], int(arrays["positive"])
+            positive = None if positive < 0 else positive
+            kind = tasks.get(str(arrays["task"]))
+        else:
+            cached = cached or label_names(data)
+            names, positive = cached
+            kind = tasks.get(
+                "multilabel" if arrays["y"].ndim == 2 else "binary" if len(names) == 2 else "multiclass"
+            )
+        test = float(point[kind.curve_metric])
+        b, b_low, b_high = before(arrays, kind, names, positive)
+        a, a_low, a_high = after(arrays, kind, names, positive)
+        found.append(
+            {
+                "curve": folder.name,
+                "per_class": point["per_class"],
+                "draw": int(point["draw"]),
+                "metric": kind.curve_metric,
+                "test": test,
+                "before": b,
+                "before_low": b_low,
+                "before_high": b_high,
+                "after": a,
+                "after_low": a_low,
+                "after_high": a_high,
+            }
+        )
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("curves", nargs="+", help="outputs/curves/<name>[=DATA]")
+    args = parser.parse_args(argv)
+    points = []
+    for item in args.curves:
+        folder, _, data = item.partition("=")
+        points += rows_of(Path(folder), data or None)
+    table = pd.DataFrame(points)
+    inside_b = (table["before_low"] <= table["test"]) & (table["test"] <= table["before_high"])
+    inside_a = (table["after_low"] <= table["test"]) & (table["test"] <= table["after_high"])
+    print(
+        "| curve | per class | draw | metric | test | before (95 % row bootstrap) | after (90 % clusters) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for i, r in table.iterrows():
+        shown = [
+            f"{r[k]:.4f} [{r[k + '_low']:.4f}, {r[k + '_high']:.4f}]{'' if inside[i] else ' (out)'}"
+            for k, inside in (("before", inside_b), ("after", inside_a))
+        ]
+        print(
+            f"| {r['curve']} | {r['per_class']} | {r['draw']} | {r['metric']} | {r['test']:.4f} | "
+            f"{shown[0]} | {shown[1]} |"
+        )
+    print()
+    print(
+        "| curve | per class | draws | bias before | bias after | test inside, before | test inside, after |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    table = table.assign(inside_b=inside_b, inside_a=inside_a)
+    for (curve, size), g in table.groupby(["curve", "per_class"], sort=False):
+        print(
+            f"| {curve} | {size} | {len(g)} | {(g['before'] - g['test']).mean():+.4f} | "
+            f"{(g['after'] - g['test']).mean():+.4f} | {int(g['inside_b'].sum())} of {len(g)} | "
+            f"{int(g['inside_a'].sum())} of {len(g)} |"
+        )
+    print(
+        f"| all | | {len(table)} | {(table['before'] - table['test']).mean():+.4f} | "
+        f"{(table['after'] - table['test']).mean():+.4f} | {int(inside_b.sum())} of {len(table)} | "
+        f"{int(inside_a.sum())} of {len(table)} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
