@@ -160,8 +160,22 @@ def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_mod
     assert run_cli(curve.main, args + tiny_args(tiny_model, tmp_path / "out") + extra) == 0
     out = capsys.readouterr().out
     assert "k-fold: fold 4 of 4" in out and "-> " in out.split("out-of-fold")[1]
-    table = pd.read_csv(tmp_path / "out" / "curves" / "k" / "curve.csv")
-    assert table.loc[table["method"] == "quickfit", "accuracy"].between(0, 1).all()
+    folder = tmp_path / "out" / "curves" / "k"
+    table = pd.read_csv(folder / "curve.csv")
+    quickfit = table[table["method"] == "quickfit"].iloc[0]
+    assert 0 <= quickfit["accuracy"] <= 1
+    # the estimate make eval would show, beside the test score, and what it was computed from
+    assert quickfit["estimate_low"] <= quickfit["estimate"] <= quickfit["estimate_high"]
+    assert 0 <= quickfit["estimate_naive"] <= 1
+    saved = np.load(folder / "estimates" / "8_0_quickfit.npz")
+    assert saved["by_epoch"].shape[:2] == (2, len(saved["y"])) and str(saved["task"]) == "binary"
+    # the bias bench recomputes both estimates from those scores: the after-column is the curve's own
+    from bench import estimate_bias
+
+    (point,) = estimate_bias.rows_of(folder, None)
+    assert point["after"] == pytest.approx(quickfit["estimate"], abs=1e-4)
+    assert point["before"] == pytest.approx(quickfit["estimate_naive"], abs=1e-4)
+    assert point["before_low"] <= point["before"] <= point["before_high"]
 
 
 def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path, capsys):
