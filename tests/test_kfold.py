@@ -326,3 +326,21 @@ def test_out_of_fold_outputs_come_from_models_fitted_without_the_row():
     for fit, held in StratifiedKFold(4, shuffle=True, random_state=0).split(np.zeros(40), y):
         expected = baselines.fit_linear(kind, x[fit], y[fit], [x[held]], 2)[0]
         assert np.allclose(got[held], expected)
+
+
+def test_a_multi_label_k_fold_run_reports_a_corrected_estimate_of_its_tuned_cuts(tiny_model, tmp_path):
+    """Per-label thresholds tuned on the same out-of-fold scores they are scored on: the correction replays
+    that tuning on every resample (its in-bag rows), and the estimate says so."""
+    from scripts import evaluate
+    from tests.helpers import tiny_args, train_run, write_multilabel_csv
+
+    csv = write_multilabel_csv(tmp_path / "m.csv", 60)
+    args = [a for a in tiny_args(tiny_model, tmp_path / "out") if not a.startswith("model_selection")]
+    run = train_run(csv, args + ["num_train_epochs=2", "model_selection=kfold"])
+    saved = np.load(run / "out_of_fold.npz")
+    assert saved["by_epoch"].shape[0] == 2 and saved["by_epoch"].shape[2] == 3
+    estimate = evaluate.evaluate(run, threads=1)["cross_validated"]
+    assert estimate["method"] == "bootstrap bias-corrected"
+    assert set(estimate["metrics"]) == set(estimate["naive"]) and "f1_macro" in estimate["metrics"]
+    low, high = estimate["intervals"]["f1_macro"]
+    assert low <= estimate["metrics"]["f1_macro"] <= high
