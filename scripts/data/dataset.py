@@ -151,7 +151,7 @@ def load_dataset(source: Source, config: Mapping[str, Any]) -> Dataset:
         )
     train_key = "all" if "all" in cleaned else "train"
     _check_usable(cleaned[train_key], report["cleaning"][train_key])
-    if task == "regression":
+    if task == "regression":  # decided by the label reading; "auto" otherwise
         names = [str(c) for c in label_cols]
     else:
         task, names = _task_and_label_names(
@@ -245,7 +245,7 @@ def _task_and_label_names(
     train = cleaned[train_key]
     all_labels = pd.concat([f["labels"] for f in cleaned.values()])
     task = detect_task(all_labels, requested)
-    if task == "multilabel":
+    if tasks.get(task).per_label:
         as_tuple = lambda v: v if isinstance(v, tuple) else (v,)  # noqa: E731
         for split in cleaned:
             cleaned[split]["labels"] = cleaned[split]["labels"].map(as_tuple)

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common import tasks
+
 
 def error_analysis(
     texts: list[str],
@@ -20,9 +22,10 @@ def error_analysis(
     errors)."""
     wrong: list[dict[str, Any]] = []
     pairs: dict[tuple[str, str], int] = {}
-    if task == "regression":
+    kind = tasks.get(task)
+    if not kind.classifies:
         return largest_errors(texts, y, pred, labels, top)
-    if task == "multilabel":
+    if kind.per_label:
         for i, j in zip(*np.nonzero(pred != y)):
             kind = "false positive" if pred[i, j] else "false negative"
             confidence = probs[i, j] if pred[i, j] else 1 - probs[i, j]

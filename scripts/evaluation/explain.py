@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common import tasks
+
 STEPS = 48  # integration steps: the completeness gap is a few hundredths of a logit at this count
 SHOWN = 6  # tokens highlighted in report.md (the strongest ones towards the target)
 
@@ -127,7 +129,7 @@ def _explain_piece(predictor: Any, text: str, target: int, contrast: int | None,
     ids = inputs.pop("input_ids")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     baseline = torch.where(special.to(ids.device)[None, :], ids, torch.full_like(ids, pad))
-    multilabel = predictor.task == "multilabel"
+    multilabel = predictor.kind.per_label
 
     def explained_score(input_ids: torch.Tensor) -> torch.Tensor:
         repeat = input_ids.shape[0]
@@ -184,7 +186,7 @@ def explain_errors(
     single-label: what pushed the predicted label over the true one; multi-label: the wrongly scored label."""
     explained = []
     for wrong in errors[:top]:
-        if task == "multilabel":
+        if tasks.get(task).per_label:
             attribution = explain(predictor, wrong["text"], labels.index(wrong["label"]))
         else:
             attribution = explain(

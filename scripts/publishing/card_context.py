@@ -125,7 +125,7 @@ def _data_section(record: dict[str, Any], config: dict[str, Any]) -> dict[str, A
     how = (
         (
             f"carved with seed {config['flat']['manual_seed']} (stratified"
-            + (", iterative stratification" if record["task"] == "multilabel" else "")
+            + (", iterative stratification" if tasks.get(record["task"]).per_label else "")
             + "): "
             + ", ".join(split["carved"])
         )
@@ -290,7 +290,7 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
     # multi-label: one cut-off per label; binary: one, on the positive label's probability
     cuts = (
         dict(zip(record["labels"], thresholds))
-        if record["task"] == "multilabel"
+        if tasks.get(record["task"]).per_label
         else ({meta["positive_label"]: thresholds[0]} if thresholds else {})
     )
     where = (
