@@ -7,7 +7,8 @@ out-of-bag rows, which took no part in either choice. The metric of all those ou
 (pooled rather than averaged per resample: an F1 of a few dozen rows is biased low) is the estimate; the
 optimism is the naive score minus it. The interval is a Bayesian bootstrap of the same clusters (a row
 and its near-copies are one unit: they are not independent evidence) with half a row of prior for each
-label's right and wrong answers, around the naive score, moved by that optimism."""
+label's right and wrong answers, around the naive score; cross_validated shows the span of it and of its
+copy moved by the optimism."""
 
 from __future__ import annotations
 
