@@ -7,7 +7,10 @@ scores, so the comparison is like for like.
 
     python -m bench.estimate_bias outputs/curves/bias_sms outputs/curves/bias_r8=reuters_r8 ...
 
-`=NAME` gives a curve's data set where its saved scores predate the label names being kept with them.
+`=NAME` gives a curve's data set (the default one: none). make curve draws as many rows of every class
+while its test split keeps the data's own mix, so the drawn rows are counted at the test split's class
+mix (single-label; `--draw-mix` counts them as drawn): otherwise the comparison measures the mix, not
+the estimate.
 """
 
 from __future__ import annotations
@@ -20,22 +23,37 @@ import numpy as np
 import pandas as pd
 
 
-def label_names(data: str | None) -> tuple[list[str], int | None]:
-    """The data set's label names and positive label, as make curve prepared them."""
+def label_names(data: str | None) -> tuple[list[str], int | None, np.ndarray]:
+    """The data set's label names, positive label and test split's share of each class (single-label), as
+    make curve prepared them."""
     from scripts import train
     from scripts.common import settings
     from scripts.common.console import quiet
 
     cfg, _ = settings.resolve_from_cli(data, [], "curve")
     with quiet():
-        dataset, _, _ = train.prepare(cfg)
+        dataset, splits, _ = train.prepare(cfg)
     names = dataset.label_names
-    return names, names.index(dataset.positive_label) if dataset.positive_label else None
+    y = dataset.kind.encode(splits["test"]["labels"], names)
+    share = np.bincount(y, minlength=len(names)) / len(y) if y.ndim == 1 else np.array([])
+    return names, names.index(dataset.positive_label) if dataset.positive_label else None, share
 
 
-def before(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None) -> tuple:
+def test_mix(y: np.ndarray, share: np.ndarray) -> np.ndarray | None:
+    """Row weights that give the drawn rows the test split's class mix: make curve draws as many rows of
+    every class, the test split has the data's own mix, and an estimate on the one is no estimate of a
+    score on the other (None for multi-label: a row holds several labels)."""
+    if y.ndim != 1 or not len(share):
+        return None
+    drawn = np.bincount(y, minlength=len(share)) / len(y)
+    return share[y] / drawn[y]
+
+
+def before(
+    arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None, weights: Any
+) -> tuple:
     """The estimate as it was shown before the correction: naive, with a 95 % stratified row bootstrap."""
-    from scripts.evaluation import uncertainty
+    from scripts.evaluation import selection_bias, uncertainty
 
     y, logits = arrays["y"], arrays["logits"]
     temperature = arrays["temperature"].tolist() or None
@@ -44,15 +62,18 @@ def before(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive:
     probs = kind.activate(logits, temperature)
     cuts = arrays["thresholds"].tolist() or None
     pred = kind.decide(probs, cuts, positive)
-    value = kind.score(y, pred, probs, names, positive)[kind.curve_metric]
+    value = selection_bias.scored(kind, y, pred, probs, names, positive, weights)[kind.curve_metric]
     W = uncertainty.resample_counts(y, kind, uncertainty.RESAMPLES, seed=0)
+    W = W if weights is None else W * weights[None]
     low, high = uncertainty.intervals(W, kind, y, pred, probs, positive, [kind.curve_metric])[
         kind.curve_metric
     ]
     return float(value), low, high
 
 
-def after(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None) -> tuple:
+def after(
+    arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None, weights: Any
+) -> tuple:
     from scripts.evaluation.cross_validated import estimate_from
 
     temperature = arrays["temperature"].tolist() or None
@@ -70,12 +91,13 @@ def after(arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: 
         metric,
         arrays["thresholds"].tolist() or None,
         temperature,
+        weights,
     )
     m = kind.curve_metric
     return found["metrics"][m], *found["intervals"][m]
 
 
-def rows_of(folder: Path, data: str | None) -> list[dict[str, Any]]:
+def rows_of(folder: Path, data: str | None, mix: bool = True) -> list[dict[str, Any]]:
     from scripts.common import tasks
 
     table = pd.read_csv(folder / "curve.csv")
@@ -86,19 +108,21 @@ def rows_of(folder: Path, data: str | None) -> list[dict[str, Any]]:
             continue
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
-        if "labels" in arrays:
-            names, positive = [str(n) for n in arrays["labels"]], int(arrays["positive"])
-            positive = None if positive < 0 else positive
-            kind = tasks.get(str(arrays["task"]))
-        else:
-            cached = cached or label_names(data)
-            names, positive = cached
-            kind = tasks.get(
-                "multilabel" if arrays["y"].ndim == 2 else "binary" if len(names) == 2 else "multiclass"
-            )
+        cached = cached or label_names(data)
+        names, positive, share = cached
+        kind = tasks.get(
+            str(arrays["task"])
+            if "task" in arrays
+            else "multilabel"
+            if arrays["y"].ndim == 2
+            else "binary"
+            if len(names) == 2
+            else "multiclass"
+        )
+        weights = test_mix(arrays["y"], share) if mix else None
         test = float(point[kind.curve_metric])
-        b, b_low, b_high = before(arrays, kind, names, positive)
-        a, a_low, a_high = after(arrays, kind, names, positive)
+        b, b_low, b_high = before(arrays, kind, names, positive, weights)
+        a, a_low, a_high = after(arrays, kind, names, positive, weights)
         found.append(
             {
                 "curve": folder.name,
@@ -120,11 +144,16 @@ def rows_of(folder: Path, data: str | None) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("curves", nargs="+", help="outputs/curves/<name>[=DATA]")
+    parser.add_argument(
+        "--draw-mix",
+        action="store_true",
+        help="score the drawn rows as drawn (as many of every class), not at the test split's class mix",
+    )
     args = parser.parse_args(argv)
     points = []
     for item in args.curves:
         folder, _, data = item.partition("=")
-        points += rows_of(Path(folder), data or None)
+        points += rows_of(Path(folder), data or None, mix=not args.draw_mix)
     table = pd.DataFrame(points)
     inside_b = (table["before_low"] <= table["test"]) & (table["test"] <= table["before_high"])
     inside_a = (table["after_low"] <= table["test"]) & (table["test"] <= table["after_high"])

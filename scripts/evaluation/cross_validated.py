@@ -84,18 +84,19 @@ def estimate_from(
     selection_metric: str | None,
     thresholds: list[float] | None,
     temperature: Any,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The out-of-fold headline metrics with their optimism removed (selection_bias), and LEVEL intervals
     over near-copy clusters. `naive`: the scores as they fall, the epoch and thresholds having been chosen
-    on them. Saved files from before the correction (no `by_epoch`) get the naive scores, said so."""
+    on them. Saved files from before the correction (no `by_epoch`) get the naive scores, said so.
+    `weights`: rows counted by weight (bench/estimate_bias.py: the test split's class mix), else once."""
     from scripts.evaluation import selection_bias
 
     outputs = kind.activate(logits, temperature) if kind.has_temperature else logits
     pred = kind.decide(outputs, thresholds, positive)
-    naive = kind.score(y, pred, outputs, labels, positive)
-    naive = {k: float(naive[k]) for k in kind.headline if naive.get(k) is not None}
+    naive = selection_bias.scored(kind, y, pred, outputs, labels, positive, weights)
     groups = np.arange(len(y)) if groups is None else groups
-    spans = selection_bias.interval(kind, y, pred, outputs, groups, positive, list(naive))
+    spans = selection_bias.interval(kind, y, pred, outputs, groups, positive, list(naive), weights=weights)
     if by_epoch is None:
         return {
             "metrics": naive,
@@ -112,7 +113,7 @@ def estimate_from(
         else (selection_metric, kind.metric(selection_metric, labels, positive))
     )
     fair = selection_bias.corrected(
-        by_epoch, y, groups, kind, labels, positive, metric, bool(thresholds), temperature
+        by_epoch, y, groups, kind, labels, positive, metric, bool(thresholds), temperature, weights=weights
     )
     shift = {m: fair[m] - naive[m] for m in fair if m in naive}
     return {

@@ -92,10 +92,12 @@ def corrected(
     temperature: Any,
     seed: int = 0,
     resamples: int = RESAMPLES,
+    weights: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The headline metrics of the pooled out-of-bag decisions, each made by a selection (epoch, then
     thresholds) replayed on its resample's in-bag rows. `by_epoch`: (epochs, rows, outputs) out-of-fold
-    outputs; `tuned`: whether the run fitted a binary threshold (multi-label always fits per-label ones)."""
+    outputs; `tuned`: whether the run fitted a binary threshold (multi-label always fits per-label ones);
+    `weights`: each row's weight in the scores (the bias bench's class mix), None for every row once."""
     W = cluster_counts(groups, kind.strata(y), resamples, seed)
     weight = np.maximum(W.sum(1), 1)
     scores = np.stack([in_bag_scores(W, kind, y, e, metric, positive) for e in by_epoch])
@@ -113,9 +115,31 @@ def corrected(
             pooled_decided.append(kind.decide(outputs[out_of_bag], rule, positive))
             pooled_outputs.append(outputs[out_of_bag])
     idx = np.concatenate(pooled_rows)
-    found = kind.score(
-        y[idx], np.concatenate(pooled_decided), np.concatenate(pooled_outputs), names, positive
+    return scored(
+        kind,
+        y[idx],
+        np.concatenate(pooled_decided),
+        np.concatenate(pooled_outputs),
+        names,
+        positive,
+        None if weights is None else weights[idx],
     )
+
+
+def scored(
+    kind: Any,
+    y: np.ndarray,
+    decided: np.ndarray,
+    outputs: np.ndarray,
+    names: Sequence[str],
+    positive: int | None,
+    weights: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The headline metrics (make eval's); with row weights, their resampled form (rows counted by weight)."""
+    if weights is None:
+        found = kind.score(y, decided, outputs, names, positive)
+    else:
+        found = {k: v[0] for k, v in kind.resampled(weights[None], y, decided, outputs, positive).items()}
     return {k: float(v) for k, v in found.items() if k in kind.headline and v is not None and v == v}
 
 
@@ -162,11 +186,14 @@ def interval(
     positive: int | None,
     metrics: Sequence[str],
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> dict[str, list[float]]:
     """LEVEL credible intervals of the scores: a Bayesian bootstrap over near-copy clusters plus, for
     classes, half a row of prior for each label's right and wrong answers (kind.prior_rows). A plain
     bootstrap of 16 rows all answered right says [1, 1]; this says about [0.84, 1], as a binomial would."""
     W = cluster_weights(groups, INTERVAL_RESAMPLES, seed)
+    if weights is not None:
+        W = W * weights[None]
     found = dict(kind.resampled(W, y, decided, outputs, positive))
     prior = kind.prior_rows(outputs.shape[1]) if kind.classifies else None
     if prior is not None:
