@@ -172,10 +172,15 @@ def test_a_curve_point_under_the_validation_minimum_is_chosen_by_k_fold(tiny_mod
     # the bias bench recomputes both estimates from those scores: the after-column is the curve's own
     from bench import estimate_bias
 
-    (point,) = estimate_bias.rows_of(folder, None)
+    (point,) = estimate_bias.rows_of(folder, str(csv), mix=False)
     assert point["after"] == pytest.approx(quickfit["estimate"], abs=1e-4)
     assert point["before"] == pytest.approx(quickfit["estimate_naive"], abs=1e-4)
     assert point["before_low"] <= point["before"] <= point["before_high"]
+    # at the test split's class mix the drawn rows (as many of each class) are weighted, not counted once
+    y = saved["y"]
+    share = np.array([0.8, 0.2])
+    weights = estimate_bias.test_mix(y, share)
+    assert np.allclose(np.bincount(y, weights=weights) / weights.sum(), share)
 
 
 def test_setfit_is_an_opt_in_method_scored_on_the_same_rows(tiny_model, tmp_path, capsys):
