@@ -199,6 +199,9 @@ def interval(
     if prior is not None:
         y_p, decided_p, outputs_p = prior
         G = np.random.default_rng(seed + 1).gamma(PRIOR_WEIGHT, size=(len(W), len(y_p)))
+        if weights is not None and y.ndim == 1:  # a pseudo-row weighs what a real row of its class does
+            per_class = [weights[y == c].mean() if (y == c).any() else 1.0 for c in range(outputs.shape[1])]
+            G = G * np.asarray(per_class)[y_p][None]
         with_prior = kind.resampled(
             np.hstack([W, G]),
             np.concatenate([y, y_p]),
