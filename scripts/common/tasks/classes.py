@@ -183,11 +183,12 @@ class MultiLabel(Task):
         return probs.ravel(), y.ravel().astype(float)
 
     def prior_rows(self, n):
-        truth, decided = np.zeros((3 * n, n), dtype=int), np.zeros((3 * n, n), dtype=int)
-        for j in range(n):  # each label once found, once missed, once a false alarm
-            truth[3 * j, j] = decided[3 * j, j] = 1
-            truth[3 * j + 1, j] = 1
-            decided[3 * j + 2, j] = 1
+        # each label once missed, once a false alarm: no found one, which would lift the many labels a
+        # small run never finds (GoEmotions at 8 a label: an interval up to 0.37 over a naive 0.26)
+        truth, decided = np.zeros((2 * n, n), dtype=int), np.zeros((2 * n, n), dtype=int)
+        for j in range(n):
+            truth[2 * j, j] = 1
+            decided[2 * j + 1, j] = 1
         return truth, decided, decided.astype(float)
 
     def selection(self, positive):
