@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     from scripts import curve, train
     from scripts.common import settings
     from scripts.common.console import quiet
+    from scripts.evaluation import curve_quickfit
     from scripts.training import kfold
     from scripts.training.checkpoints import epoch_checkpoint
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         plan = kfold.plan_for(
             {**cfg, "manual_seed": seed},
             dataset,
-            curve.carve_validation(rows, dataset, cfg["validation_size"], seed),
+            curve_quickfit.carve_validation(rows, dataset, cfg["validation_size"], seed),
             base,
             True,
             False,

@@ -51,13 +51,14 @@ def one_draw(cfg: dict[str, Any], dataset: Any, base: str, splits: Any, per_labe
     """Train the draw as the curve does (validation carved as make train carves it) and score every rule."""
     from scripts import curve, train
     from scripts.common.console import quiet
+    from scripts.evaluation import curve_quickfit
     from scripts.model.inference import load_predictor
     from scripts.training import kfold
     from scripts.training.finalise import finalise
 
     seed = cfg["manual_seed"] + d
     rows = curve.draw(splits["train"], dataset, per_label, seed=seed)
-    parts = curve.carve_validation(rows, dataset, cfg["validation_size"], seed)
+    parts = curve_quickfit.carve_validation(rows, dataset, cfg["validation_size"], seed)
     with quiet():
         plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, parts, base, True, False)
     if kfold.is_kfold(plan):

@@ -15,9 +15,7 @@ curve.csv (every run), curve.md (medians and ranges) and curve.png.
 
 from __future__ import annotations
 
-import os
 import signal
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +29,9 @@ from scripts.common import runs, settings
 from scripts.common.console import quiet, say
 from scripts.common.errors import Parser, UserError, run_cli
 from scripts.data.dataset import Dataset
+from scripts.evaluation.curve_quickfit import quickfit_probs
 from scripts.evaluation.curve_store import (
     MAX_PER_CLASS,
-    SCRATCH_PREFIX,
     check_draws,
     check_methods,
     check_new_points,
@@ -72,93 +70,6 @@ def note_short_classes(pool: pd.DataFrame, dataset: Dataset, per_class: int | No
     if len(short):
         listed = ", ".join(f"{name!r} has {n}" for name, n in short.items())
         say(f"{per_class} rows per class: {listed} in the training rows; every draw takes all of those")
-
-
-def carve_validation(
-    rows: pd.DataFrame, dataset: Dataset, fraction: float, seed: int
-) -> dict[str, pd.DataFrame]:
-    """The draw's validation carved as make train carves it from a dataset with its own test split
-    (`validation_size` of the rows, stratified), so k-fold is chosen at the sizes make train chooses it."""
-    from scripts.data.split import carve
-
-    train, validation = carve(rows, fraction, dataset, seed, "validation")
-    return {"train": train, "validation": validation}
-
-
-def quickfit_probs(cfg, dataset: Dataset, base: str, rows: pd.DataFrame, texts: list[Any], seed: int):
-    """quickfit as make train runs it on the draw (its own validation carved out, or k-fold selection on
-    the whole draw where that validation is too small); test probabilities."""
-    from scripts.model.inference import load_predictor
-    from scripts.training import kfold
-    from scripts.training.finalise import finalise
-
-    splits = carve_validation(rows, dataset, cfg["validation_size"], seed)
-    with quiet():
-        plan = kfold.plan_for({**cfg, "manual_seed": seed}, dataset, splits, base, True, False)
-    say(draw_plan_line(plan, splits))
-    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as work:
-        result = kfold.fit(plan, dataset, base, Path(work), train.train_with_plan)
-        finalise(result, dataset, kfold.held_out_rows(plan, splits), plan.cfg, plan.selection)
-        predictor = load_predictor(result.model_dir, cfg["threads"])
-        estimate = shown_estimate(plan, dataset, predictor.meta)
-        return predictor.predict_proba(texts), predictor.thresholds or None, estimate
-
-
-def shown_estimate(plan: Any, dataset: Dataset, meta: dict[str, Any]) -> dict[str, float] | None:
-    """The cross-validated estimate make eval would show for the draw's model (k-fold runs; None
-    otherwise), in the curve's metric: corrected, its interval, and the naive score it corrects."""
-    from scripts.evaluation.cross_validated import estimate_from
-    from scripts.training import kfold
-
-    if not kfold.is_kfold(plan):
-        return None
-    s, kind, labels = plan.selection, dataset.kind, dataset.label_names
-    positive = labels.index(dataset.positive_label) if dataset.positive_label else None
-    found = estimate_from(
-        s.oof_logits,
-        s.by_epoch,
-        s.groups,
-        encoded(s.rows, dataset),
-        kind,
-        labels,
-        positive,
-        plan.metric_name,
-        meta.get("thresholds") or None,
-        meta.get("temperature"),
-    )
-    metric = kind.curve_metric
-    if metric not in found["metrics"]:
-        return None
-    low, high = found["intervals"].get(metric, [float("nan")] * 2)
-    kept = {  # what the estimate was computed from, kept beside the curve to re-examine it
-        "logits": s.oof_logits,
-        "by_epoch": s.by_epoch,
-        "groups": s.groups,
-        "y": encoded(s.rows, dataset),
-        "thresholds": np.asarray(meta.get("thresholds") or [], dtype=float),
-        "temperature": np.asarray(meta.get("temperature") or [], dtype=float),
-        "labels": np.asarray(labels, dtype=str),
-        "positive": np.asarray(-1 if positive is None else positive),
-        "metric": np.asarray(plan.metric_name, dtype=str),
-        "task": np.asarray(kind.name, dtype=str),
-    }
-    return {
-        "estimate": found["metrics"][metric],
-        "estimate_low": low,
-        "estimate_high": high,
-        "estimate_naive": found["naive"][metric],
-        "inputs": kept,
-    }
-
-
-def draw_plan_line(plan: Any, splits: dict[str, pd.DataFrame]) -> str:
-    """What make train would print about the draw, in one line (its plan is made quietly)."""
-    c = plan.cfg
-    return (
-        f"quickfit on the draw: {len(splits['train'])} training + {len(splits['validation'])} validation "
-        f"rows; model_selection -> {plan.selection.method}; {c['num_train_epochs']} epochs of batches of "
-        f"{c['train_batch_size']} at {c['learning_rate']:g}, probe_start={c['probe_start']}"
-    )
 
 
 def reference_probs(
@@ -255,13 +166,14 @@ def run_curve(
     base, resolved = train.choose_model(cfg)
     cfg = {**cfg, **resolved}
     dataset, splits, _ = train.prepare(cfg)
+    metric = dataset.kind.curve_metric
     pool, test = splits["train"], splits["test"]  # test rows are never drawn
     check_sizes(pool, dataset, sizes, methods)
     check_methods(dataset, methods)
     folder = runs.outputs_dir(cfg) / "curves" / name
     about = {
         "dataset": cfg["dataset"],
-        "metric": dataset.kind.curve_metric,
+        "metric": metric,
         "test_rows": len(test),
         "test_sha256": runs.texts_digest(test["text"].tolist()),
     }
@@ -273,37 +185,35 @@ def run_curve(
         max_len = train.make_plan(cfg, dataset, whole, base).max_len
     say(f"the frozen probe reads up to {max_len} tokens a text (the training pool's length)")
     points, total, done = [], len(sizes) * draws * len(methods), 0
-    kept: dict[str, dict[str, np.ndarray]] = {}  # k-fold draws' out-of-fold scores -> estimates/
+    scores_kept: dict[str, dict[str, np.ndarray]] = {}  # k-fold draws' out-of-fold scores -> estimates/
     for size in sizes:
         note_short_classes(pool, dataset, size)
         for d in range(first_draw, first_draw + draws):
-            rows = draw(pool, dataset, size, seed=cfg["manual_seed"] + d)
+            seed = cfg["manual_seed"] + d
+            rows = draw(pool, dataset, size, seed=seed)
             for method in methods:
                 started = time.time()
                 try:
-                    value, estimate = one_point(
-                        cfg, dataset, base, rows, test, y_test, method, cfg["manual_seed"] + d, max_len
-                    )
+                    value, estimate = one_point(cfg, dataset, base, rows, test, y_test, method, seed, max_len)
                 except UserError as exc:
                     kept = f"; the {done} finished point(s) are in {folder}" if done else ""
                     raise UserError(f"{size or 'all'} per class, draw {d}, {method}: {exc}{kept}") from exc
                 done += 1
                 seconds = round(time.time() - started, 1)
-                point = _point(size, rows, d, method, dataset.kind.curve_metric, value, seconds)
-                estimate = dict(estimate or {})
-                if "inputs" in estimate:
-                    kept[f"{size or 'all'}_{d}_{method}"] = estimate.pop("inputs")
-                points.append({**point, **{k: round(v, 4) for k, v in estimate.items()}})
+                points.append(_point(size, rows, d, method, metric, value, seconds, estimate, scores_kept))
                 say(f"curve {done}/{total}: {size or 'all'} per class, draw {d}, {method}: {value:.4f}")
                 table = pd.concat([earlier, pd.DataFrame(points)], ignore_index=True)
-                write_curve(
-                    table, folder, dataset.kind.curve_metric, len(test), about, quiet_write=True, kept=kept
-                )
+                write_curve(table, folder, metric, len(test), about, quiet_write=True, kept=scores_kept)
     say(f"wrote {folder}/ (curve.csv, curve.md, curve.png)")
     return folder
 
 
-def _point(size, rows, d: int, method: str, metric: str, value: float, seconds: float) -> dict[str, Any]:
+def _point(size, rows, d: int, method: str, metric: str, value: float, seconds: float, estimate, kept):
+    """One row of curve.csv; beside a k-fold draw's quickfit score the estimate make eval would show (the
+    scores it came from go to `kept`, then to estimates/)."""
+    estimate = dict(estimate or {})
+    if "inputs" in estimate:
+        kept[f"{size or 'all'}_{d}_{method}"] = estimate.pop("inputs")
     return {
         "per_class": size or "all",
         "rows": len(rows),
@@ -311,6 +221,7 @@ def _point(size, rows, d: int, method: str, metric: str, value: float, seconds: 
         "method": method,
         metric: round(value, 4),
         "seconds": seconds,
+        **{k: round(v, 4) for k, v in estimate.items()},
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from scripts import curve
 from scripts.common import settings
 from scripts.common.errors import UserError, run_cli
+from scripts.evaluation import curve_quickfit
 from tests.helpers import tiny_args, write_binary_csv, write_multilabel_csv
 
 
@@ -141,13 +142,13 @@ def test_a_draw_carves_validation_as_make_train_carves_it_given_a_test_split():
     labels = [n for n, c in zip(names, counts) for _ in range(c)]
     rows = pd.DataFrame({"text": [f"row {i} on {n}" for i, n in enumerate(labels)], "labels": labels})
     dataset = Dataset({"train": rows}, names, "multiclass", None)
-    carved = curve.carve_validation(rows, dataset, 0.1, seed=3)
+    carved = curve_quickfit.carve_validation(rows, dataset, 0.1, seed=3)
     test = pd.DataFrame({"text": [f"test on {n}" for n in names], "labels": names})
     made = make_splits(Dataset({"train": rows, "test": test}, names, "multiclass", None), 0.1, 0.1, seed=3)
     assert list(carved["validation"]["text"]) == list(made["validation"]["text"])
     assert len(carved["validation"]) == 49 and len(carved["train"]) == 436
     assert kfold.choose("auto", carved, True, False, 8).method == "kfold"
-    wider = curve.carve_validation(rows, dataset, 0.2, seed=3)
+    wider = curve_quickfit.carve_validation(rows, dataset, 0.2, seed=3)
     assert len(wider["validation"]) == 97
     assert kfold.choose("auto", wider, True, False, 8).method == "validation"
 

@@ -98,14 +98,7 @@ def estimate_from(
     groups = np.arange(len(y)) if groups is None else groups
     spans = selection_bias.interval(kind, y, pred, outputs, groups, positive, list(naive), weights=weights)
     if by_epoch is None:
-        return {
-            "metrics": naive,
-            "naive": naive,
-            "intervals": spans,
-            "level": selection_bias.LEVEL,
-            "method": "naive",
-            "note": "the epoch and thresholds were chosen on these same scores: optimistic",
-        }
+        return uncorrected(naive, spans)
     own = kind.selection(positive)
     metric = (
         own
@@ -135,6 +128,20 @@ def estimate_from(
             f"the epoch and thresholds were chosen on these scores; their optimism is replayed on "
             f"{selection_bias.RESAMPLES} resamples and removed"
         ),
+    }
+
+
+def uncorrected(naive: dict[str, float], spans: dict[str, list[float]]) -> dict[str, Any]:
+    """The estimate of a run saved before the correction: its naive scores, said to be optimistic."""
+    from scripts.evaluation import selection_bias
+
+    return {
+        "metrics": naive,
+        "naive": naive,
+        "intervals": spans,
+        "level": selection_bias.LEVEL,
+        "method": "naive",
+        "note": "the epoch and thresholds were chosen on these same scores: optimistic",
     }
 
 
