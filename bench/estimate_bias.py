@@ -49,6 +49,12 @@ def test_mix(y: np.ndarray, share: np.ndarray) -> np.ndarray | None:
     return share[y] / drawn[y]
 
 
+def saved_temperature(arrays: dict[str, np.ndarray]) -> Any:
+    """The run's temperature as quickfit.json holds it: None, one number, or one a label."""
+    found = arrays["temperature"].tolist() or None
+    return found[0] if isinstance(found, list) and len(found) == 1 else found
+
+
 def before(
     arrays: dict[str, np.ndarray], kind: Any, names: list[str], positive: int | None, weights: Any
 ) -> tuple:
@@ -56,9 +62,7 @@ def before(
     from scripts.evaluation import selection_bias, uncertainty
 
     y, logits = arrays["y"], arrays["logits"]
-    temperature = arrays["temperature"].tolist() or None
-    if isinstance(temperature, list) and len(temperature) == 1:
-        temperature = temperature[0]
+    temperature = saved_temperature(arrays)
     probs = kind.activate(logits, temperature)
     cuts = arrays["thresholds"].tolist() or None
     pred = kind.decide(probs, cuts, positive)
@@ -76,9 +80,7 @@ def after(
 ) -> tuple:
     from scripts.evaluation.cross_validated import estimate_from
 
-    temperature = arrays["temperature"].tolist() or None
-    if isinstance(temperature, list) and len(temperature) == 1:
-        temperature = temperature[0]
+    temperature = saved_temperature(arrays)
     metric = str(arrays["metric"]) if "metric" in arrays else None
     found = estimate_from(
         arrays["logits"],

@@ -26,11 +26,8 @@ def cluster_counts(groups: np.ndarray, strata: np.ndarray | None, resamples: int
     """(resamples, rows): how often each row is drawn when whole near-copy clusters are drawn with
     replacement, within strata (a cluster's stratum: its first row's) so every class keeps its count of
     clusters."""
-    _, cluster = np.unique(np.asarray(groups), return_inverse=True)
-    n_clusters = int(cluster.max()) + 1 if len(cluster) else 0
-    first = np.full(n_clusters, -1)
-    for i in range(len(cluster) - 1, -1, -1):
-        first[cluster[i]] = i
+    _, first, cluster = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    n_clusters = len(first)
     stratum = np.zeros(n_clusters, dtype=int) if strata is None else np.asarray(strata)[first]
     rng = np.random.default_rng(seed)
     drawn = np.zeros((resamples, n_clusters))
@@ -150,17 +147,12 @@ def fitted_rules(
     thresholds (multi-label, all resamples at once), the binary threshold where the run tuned one."""
     from scripts.evaluation.thresholds import per_label_cuts_resampled, reference_cuts
 
-    if kind.classifies and kind.stratify == "iterative":
+    if kind.classifies and kind.per_label:
         return [list(row) for row in per_label_cuts_resampled(W, y, outputs)]
     if not (kind.classifies and tuned and positive is not None):
         return [None] * len(W)
-    rows = np.arange(len(y))
-    return [
-        reference_cuts(
-            kind, y[np.repeat(rows, w.astype(int))], outputs[np.repeat(rows, w.astype(int))], positive, True
-        )
-        for w in W
-    ]
+    in_bag = [np.repeat(np.arange(len(y)), w.astype(int)) for w in W]
+    return [reference_cuts(kind, y[rows], outputs[rows], positive, True) for rows in in_bag]
 
 
 def cluster_weights(groups: np.ndarray, resamples: int, seed: int) -> np.ndarray:
