@@ -64,6 +64,9 @@ ARGS = {
     # start from the frozen probe: a layer appended that mean-pools the body, the head fitted as the probe
     # (auto: on for small data with a mean-pooled sentence-transformers BERT body such as the default)
     "probe_start": "auto",
+    # k-fold runs: the frozen probe is one more candidate, shipped when its out-of-fold score is the best
+    # (auto: where the body is a mean-pooled sentence-transformers BERT, as for probe_start)
+    "probe_candidate": "auto",
     "early_stopping_patience": 2,
     "manual_seed": 42,
     "eval_batch_size": 64,

@@ -12,6 +12,7 @@ import pytest
 
 from scripts.common import tasks
 from scripts.training import kfold
+from scripts.training.folds import fold_indices, near_copy_groups
 from tests.conftest import make_frame, make_multilabel_frame
 
 
@@ -64,7 +65,7 @@ def test_folds_hold_out_every_row_once_and_keep_the_class_mix(task):
         )
         names = ["score"]
     dataset = Dataset({"all": rows}, names, task, "spam" if task == "binary" else None)
-    folds = kfold.fold_indices(rows, dataset, seed=0)
+    folds = fold_indices(rows, dataset, seed=0)
     held = np.concatenate([h for _, h in folds])
     assert len(folds) == kfold.FOLDS and sorted(held) == list(range(len(rows)))
     for train, held_out in folds:
@@ -132,6 +133,9 @@ def test_a_small_run_chooses_its_epochs_out_of_fold_and_trains_on_every_labelled
     assert selection["method"] == "kfold" and selection["folds"] == kfold.FOLDS
     labelled = sum(len(pd.read_csv(kfold_run / "splits" / f"{p}.csv")) for p in ("train", "validation"))
     assert selection["rows"] == labelled
+    # the tiny body is no sentence-transformers body: the probe is not a candidate, and the record says why
+    assert selection["shipped"] == "fine-tune"
+    assert "not a sentence-transformers body" in selection["probe_candidate"]
     by_epoch = selection["out_of_fold_by_epoch"]
     assert len(by_epoch) == 4 and by_epoch[selection["epoch"] - 1] == max(by_epoch)  # a best epoch
     assert record["validation_best"] == pytest.approx(by_epoch[selection["epoch"] - 1])
@@ -258,10 +262,10 @@ def test_folds_keep_each_near_copy_cluster_together_and_every_class_stratified()
 
     rows, truth = clustered_rows()
     dataset = Dataset({"all": rows}, ["ham", "rare", "spam"], "multiclass", None)
-    groups = kfold.near_copy_groups(rows, dataset)
+    groups = near_copy_groups(rows, dataset)
     assert len(np.unique(groups)) == len(np.unique(truth))  # the 20 clusters found, nothing else joined
     assert all(len(set(groups[truth == c])) == 1 for c in np.unique(truth))
-    folds = kfold.fold_indices(rows, dataset, seed=0, groups=groups)
+    folds = fold_indices(rows, dataset, seed=0, groups=groups)
     assert sorted(np.concatenate([h for _, h in folds])) == list(range(len(rows)))
     for train, held in folds:
         assert not set(truth[train]) & set(truth[held])  # no cluster on both sides
@@ -280,7 +284,7 @@ def test_multi_label_folds_keep_every_label_in_training_and_clusters_together():
     sets[3:6] = [("b", "d")] * 3
     rows = rows.assign(labels=sets)
     dataset = Dataset({"all": rows}, names, "multilabel", None)
-    folds = kfold.fold_indices(rows, dataset, seed=0, groups=kfold.near_copy_groups(rows, dataset))
+    folds = fold_indices(rows, dataset, seed=0, groups=near_copy_groups(rows, dataset))
     for train, held in folds:
         assert not set(truth[train]) & set(truth[held])
         learnt = {n for v in rows["labels"].iloc[train] for n in v}

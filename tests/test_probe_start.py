@@ -13,21 +13,7 @@ import pytest
 from scripts.common import settings
 from scripts.common.errors import UserError
 from scripts.model import probe_start
-from tests.tiny_models import tiny_bert
-
-
-def sentence_body(folder: Path, **pooling: bool) -> Path:
-    """A tiny BERT saved as a sentence-transformers body: modules.json and its Pooling module's config."""
-    tiny_bert(folder)
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]
-    (folder / "modules.json").write_text(json.dumps(modules))
-    (folder / "1_Pooling").mkdir()
-    config = {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True, **pooling}
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps(config))
-    return folder
+from tests.tiny_models import sentence_body
 
 
 @pytest.fixture(scope="module")

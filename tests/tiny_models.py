@@ -8,6 +8,7 @@ base model is.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -109,6 +110,20 @@ def tiny_bert(folder: Path, hidden: int = 32, tokenizer_source: str | None = Non
         **config_changes,
     )
     transformers.BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def sentence_body(folder: Path, **pooling: bool) -> Path:
+    """A tiny BERT saved as a sentence-transformers body: modules.json and its Pooling module's config."""
+    tiny_bert(folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    config = {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True, **pooling}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(config))
     return folder
 
 

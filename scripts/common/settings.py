@@ -45,6 +45,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     "tune_binary_threshold": (bool,),
     "use_early_stopping": (bool,),
     "probe_start": (bool,),
+    "probe_candidate": (bool,),
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {

@@ -70,7 +70,14 @@ def estimate(
         meta.get("thresholds") or None,
         meta.get("temperature"),
     )
-    return {"rows": len(y), "folds": selection.get("folds"), "epoch": selection.get("epoch"), **found}
+    probe = isinstance(selection.get("probe_candidate"), dict)  # the frozen probe was a candidate
+    return {
+        "rows": len(y),
+        "folds": selection.get("folds"),
+        "epoch": selection.get("epoch"),
+        "probe": probe,
+        **found,
+    }
 
 
 def estimate_from(
@@ -162,7 +169,8 @@ def sentence(estimate: dict[str, Any] | None, test_rows: int, metric: str) -> st
         else ""
     )
     how = (
-        f", corrected for choosing the epoch and thresholds on the same scores (naive "
+        f", corrected for choosing the epoch{' (or the frozen probe)' if estimate.get('probe') else ''} "
+        f"and thresholds on the same scores (naive "
         f"{estimate['naive'][metric]:.4f}; bootstrap bias correction)"
         if estimate.get("method") == "bootstrap bias-corrected"
         else ", uncorrected: the epoch and thresholds were chosen on these same scores (optimistic)"

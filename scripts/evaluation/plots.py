@@ -27,7 +27,9 @@ def training_curves(history: pd.DataFrame, metric: str, path: Path) -> Path:
             left.plot(history["epoch"], history[column], style, label=column.replace("_", " "))
     left.set(xlabel="epoch", ylabel="loss", title="Loss")
     left.legend()
-    if metric in history:
+    if not len(history):  # k-fold shipped the frozen probe: nothing was fine-tuned
+        right.text(0.5, 0.5, "not fine-tuned:\nthe frozen probe won\nout of fold", ha="center", va="center")
+    elif metric in history:
         right.plot(history["epoch"], history[metric], "o-", color="tab:green")
         best = history[metric].idxmax()
         right.scatter(

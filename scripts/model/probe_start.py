@@ -122,14 +122,20 @@ def pooled_features(model: Any, tokenizer: Any, texts: Sequence[Any], max_len: i
 
 
 def probe_head(
-    features: np.ndarray, y: np.ndarray, task: str, n_labels: int, seed: int, scale: float = 1.0
+    features: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    n_labels: int,
+    seed: int,
+    scale: float = 1.0,
+    C: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Classifier weight (n_labels, hidden) and bias from logistic regression on the features, as logits of
     the task's loss: softmax over labels (binary too: two logits whose difference is the log-odds), one
     sigmoid a label for multi-label; for a regression, ridge (its penalty cross-validated) on the
     standardised targets. The fitted logits are multiplied by scale; a label the rows lack gets a zero
     weight and a bias that keeps it unlikely on every row at that scale (p < 0.02: its margin is not
-    scaled down with the others)."""
+    scaled down with the others). C: the logistic regression's inverse penalty."""
     from sklearn.linear_model import LogisticRegression, RidgeCV
 
     weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
@@ -138,7 +144,7 @@ def probe_head(
         ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(features, y.reshape(len(y), n_labels))
         weight = scale * ridge.coef_.reshape(n_labels, -1)
         return weight.astype(np.float32), (scale * np.ravel(ridge.intercept_)).astype(np.float32)
-    logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=1.0, random_state=seed)
+    logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=C, random_state=seed)
     if task == "multilabel":
         for label in range(n_labels):
             if 0 < y[:, label].sum() < len(y):
@@ -160,6 +166,34 @@ def probe_head(
     return weight, bias
 
 
+def mean_pooled_model(base: str, n_labels: int) -> tuple[Any, Any]:
+    """The base body as a BertForSequenceClassification with the mean layer appended (its head not yet
+    fitted), and its tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    local = offline()
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
+    model = BertForSequenceClassification.from_pretrained(
+        base, num_labels=n_labels, local_files_only=local, dtype=torch.float32
+    )
+    append_mean_layer(model.bert)
+    return model, tokenizer
+
+
+def save_with_head(model: Any, tokenizer: Any, weight: np.ndarray, bias: np.ndarray, folder: Path) -> Path:
+    """The model with its classifier set to (weight, bias), saved with its tokenizer in folder."""
+    import torch
+
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.from_numpy(np.asarray(weight, dtype=np.float32)))
+        model.classifier.bias.copy_(torch.from_numpy(np.asarray(bias, dtype=np.float32)))
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def build(
     base: str,
     texts: Sequence[Any],
@@ -173,15 +207,7 @@ def build(
     """The starting model for a fine-tune on (texts or (first, second) pairs, encoded labels): the base body
     with the mean layer and a head fitted as the probe on the (joint) sequence's mean (HEAD_SCALE times its
     logits; a regression's at REGRESSION_HEAD_SCALE), saved with its tokenizer in folder."""
-    import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
-
-    local = offline()
-    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=local)
-    model = BertForSequenceClassification.from_pretrained(
-        base, num_labels=n_labels, local_files_only=local, dtype=torch.float32
-    )
-    append_mean_layer(model.bert)
+    model, tokenizer = mean_pooled_model(base, n_labels)
     kind = tasks.get(task)
     if kind.target_dtype == "int64":  # class ids
         y = np.asarray(encoded, dtype=int)
@@ -194,10 +220,4 @@ def build(
     scale = HEAD_SCALE if kind.classifies else REGRESSION_HEAD_SCALE
     features = pooled_features(model, tokenizer, texts, max_len)
     weight, bias = probe_head(features, y, task, n_labels, seed, scale)
-    with torch.no_grad():
-        model.classifier.weight.copy_(torch.from_numpy(weight))
-        model.classifier.bias.copy_(torch.from_numpy(bias))
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_with_head(model, tokenizer, weight, bias, folder)

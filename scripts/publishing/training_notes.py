@@ -11,12 +11,29 @@ def selection_sentence(record: dict[str, Any], epochs_run: int) -> str:
     metric = record["selection_metric"]
     if selection.get("method") == "kfold":
         by_epoch = ", ".join(f"{v:.3f}" for v in selection["out_of_fold_by_epoch"])
+        probe = selection.get("probe_candidate")
+        probe_score = f"{probe['out_of_fold']:.3f}" if isinstance(probe, dict) else None
+        if selection.get("shipped") == "frozen probe":
+            return (
+                f"This model is the frozen probe, not a fine-tune: {selection['folds']}-fold "
+                f"cross-validation on all {selection['rows']} labelled rows scored the fine-tune by epoch "
+                f"(out-of-fold {metric}: {by_epoch}) and the frozen probe ({probe_score}), and the probe "
+                "won. It is the base model with one layer appended that gives every position the mean of "
+                "its last hidden states, and a linear head (logistic regression; ridge for scores) fitted "
+                "on that mean for all of them; its temperature and thresholds were fitted on the probe's "
+                "out-of-fold scores. It loads as a plain transformers model."
+            )
+        probe_note = (
+            f" The frozen probe, one more candidate on the same folds, scored {probe_score}."
+            if probe_score
+            else ""
+        )
         return (
             f"The number of epochs ({selection['epoch']}) was chosen by {selection['folds']}-fold "
             f"cross-validation on all {selection['rows']} labelled rows (out-of-fold {metric} by epoch: "
             f"{by_epoch}); the final model was then trained on all of them for that many epochs, and its "
-            "temperature and thresholds fitted on the out-of-fold scores. The table below is that final "
-            "training, scored on its own training rows."
+            f"temperature and thresholds fitted on the out-of-fold scores.{probe_note} The table below is "
+            "that final training, scored on its own training rows."
         )
     return (
         f"Best epoch {record['best_epoch']} of {epochs_run} kept, chosen on validation {metric} "

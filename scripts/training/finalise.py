@@ -21,7 +21,8 @@ def finalise(
     """The model folder made ready for every later stage; returns the calibration and threshold records.
     With k-fold selection, `validation` is every labelled row (what the final model saw) and calibration
     and thresholds come from the chosen epoch's out-of-fold logits instead."""
-    if not result.global_step:  # the preflight refuses such plans; this is the last line of defence
+    # the preflight refuses such plans; this is the last line of defence (a shipped probe trains no step)
+    if not result.global_step and result.fine_tuned:
         raise UserError(
             "no optimizer step ran, so the model is its base with an untrained head; nothing was published. "
             "Lower gradient_accumulation_steps or train_batch_size, or give more rows"

@@ -37,6 +37,7 @@ class TrainResult:
     best_epoch: int
     validation_probs: np.ndarray  # as computed during training, for checking the saved model
     pass_cost: float | None = None  # sub-batches: the pass cost in token positions the cuts used last
+    fine_tuned: bool = True  # False: k-fold shipped the frozen probe (training/probe_candidate.py)
 
 
 # Simple Transformers' settings that every run here needs, the benches included: its feature cache key

@@ -4,6 +4,8 @@ MIN_VALIDATION_ROWS carved validation rows, the labelled rows (train + validatio
 folds: each fold is trained on the others and scores its held-out rows after every epoch; the epoch with
 the best pooled out-of-fold score is chosen, and the final model is trained on all the labelled rows for
 that many epochs. Calibration and thresholds are then fitted on the out-of-fold scores of that epoch.
+On a body that can carry it, the frozen probe is one more candidate on the same folds, shipped instead of
+a fine-tune when it scores best (probe_candidate.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 
 from scripts.common.console import quiet, say
 from scripts.data.dataset import Dataset
+from scripts.training.folds import FOLDS, fold_indices, near_copy_groups
 
 SETTINGS = ("auto", "validation", "kfold")
 NOT_DISTRIBUTED = (
@@ -32,7 +35,6 @@ MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold choos
 # bench/SMALL_DATA.md)
 MIN_VALIDATION_ROWS_PER_LABEL = 5
 MAX_ROWS = 2_000  # above: a carved validation split holds enough rows, and folds would cost too much
-FOLDS = 4
 
 
 @dataclass
@@ -45,9 +47,19 @@ class Selection:
     oof_logits: np.ndarray | None = None  # the chosen epoch's out-of-fold logits (log-odds, multi-label)
     by_epoch: np.ndarray | None = None  # every epoch's: the bias correction replays the choice
     groups: np.ndarray | None = None  # each row's near-copy cluster, the folds' and the bootstrap's unit
-    epoch: int | None = None
+    epoch: int | None = None  # the fine-tune's chosen epoch count
     per_epoch: list[float] = dataclasses.field(default_factory=list)
+    losses: list[float] = dataclasses.field(default_factory=list)  # the tie-break's, by epoch
     folds: int = 0
+    probe_unavailable: str | None = None  # why the frozen probe is not a candidate (None: it is)
+    probe_score: float | None = None  # its out-of-fold score, when it was one
+    shipped: str = "fine-tune"  # or probe_candidate.SHIPPED
+
+    def chosen_score(self) -> float:
+        """The out-of-fold score of what ships."""
+        if self.shipped != "fine-tune":
+            return float(self.probe_score)
+        return self.per_epoch[self.epoch - 1]
 
     def record(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,12 @@ class Selection:
             "rows": None if self.rows is None else len(self.rows),
             "epoch": self.epoch,
             "out_of_fold_by_epoch": [round(v, 6) for v in self.per_epoch] or None,
+            "probe_candidate": (
+                self.probe_unavailable
+                if self.probe_score is None
+                else {"out_of_fold": round(self.probe_score, 6)}
+            ),
+            "shipped": self.shipped,
         }
 
 
@@ -95,60 +113,6 @@ def choose(
 
 def pooled(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([splits["train"], splits["validation"]], ignore_index=True)
-
-
-def near_copy_groups(rows: pd.DataFrame, dataset: Dataset) -> np.ndarray:
-    """A group id a row: rows joined by a chain of near-copies (Jaccard >= leakage.THRESHOLD on character
-    5-grams; a pair and its swap alike) share one, so that no fold trains on a copy of a row it scores."""
-    from scripts.data.leakage import THRESHOLD
-    from scripts.data.near_duplicates import near_copies
-
-    texts = dataset.inputs.key(rows).astype(str).tolist()
-    parent = np.arange(len(texts))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, hits in enumerate(near_copies(texts, texts, THRESHOLD)):
-        for j in hits:
-            parent[root(i)] = root(j)
-    return np.array([root(i) for i in range(len(texts))])
-
-
-def fold_indices(
-    rows: pd.DataFrame, dataset: Dataset, seed: int, groups: np.ndarray | None = None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds that keep every near-copy cluster in one fold (groups; none: every row its own), stratified:
-    by class (single-label, every class however rare), iteratively by label (multi-label, iterstrat, on
-    the clusters' label unions), by target quantile (regression)."""
-    import warnings
-
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    groups = np.arange(len(rows)) if groups is None else np.asarray(groups)
-    _, groups = np.unique(groups, return_inverse=True)
-    k = min(FOLDS, int(groups.max()) + 1 if len(groups) else 0)
-    kind = dataset.kind
-    y = kind.encode(rows["labels"], dataset.label_names)
-    if k < 2:
-        return [(np.arange(len(rows)), np.arange(len(rows)))] if len(rows) else []
-    if kind.stratify == "iterative":
-        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
-
-        unions = np.zeros((k_groups := int(groups.max()) + 1, y.shape[1]), dtype=int)
-        np.maximum.at(unions, groups, np.asarray(y, dtype=int))
-        splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        folds = splitter.split(np.zeros(k_groups), unions)
-        return [(np.flatnonzero(np.isin(groups, a)), np.flatnonzero(np.isin(groups, b))) for a, b in folds]
-    strata = kind.strata(y)
-    strata = np.zeros(len(rows), dtype=int) if strata is None else strata
-    with warnings.catch_warnings():  # a class rarer than the folds: sklearn warns, and spreads what it has
-        warnings.simplefilter("ignore", UserWarning)
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(rows)), strata, groups))
 
 
 def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any) -> Selection:
@@ -204,6 +168,7 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
         groups=groups,
         epoch=best + 1,
         per_epoch=scores,
+        losses=losses,
         folds=len(folds),
     )
 
@@ -256,7 +221,10 @@ def plan_for(
     if selection.method == "kfold":
         rows = pooled(splits)
         plan = make_plan(cfg, dataset, {"train": rows, "validation": rows}, base)
-        selection = dataclasses.replace(selection, rows=rows)
+        from scripts.training import probe_candidate
+
+        why_not = probe_candidate.unavailable(plan.cfg, base)
+        selection = dataclasses.replace(selection, rows=rows, probe_unavailable=why_not)
     else:
         plan = make_plan(cfg, dataset, splits, base)
     plan.selection = selection
@@ -267,7 +235,16 @@ def fit(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any, **kwa
     """train_fn on the plan; with kfold, first the folds, then the final model for the chosen epochs."""
     if not is_kfold(plan):
         return train_fn(plan, dataset, base, work, **kwargs)
+    from scripts.training import probe_candidate
+
     plan.selection = cross_validate(plan, dataset, base, work, train_fn)
+    folds = fold_indices(plan.selection.rows, dataset, plan.cfg["manual_seed"], plan.selection.groups)
+    probe = probe_candidate.scored(plan, dataset, base, folds)
+    if probe is not None:
+        s = plan.selection
+        plan.selection = probe_candidate.compete(s, probe, s.losses, plan.metric_name)
+        if plan.selection.shipped == probe_candidate.SHIPPED:
+            return probe_candidate.ship(plan, dataset, probe, work)
     plan.cfg = {
         **plan.cfg,
         "num_train_epochs": plan.selection.epoch,
@@ -291,8 +268,9 @@ def is_kfold(plan: Any) -> bool:
 def say_chosen(plan: Any, result: Any) -> None:
     """The last line of a training: the epoch kept and its score (out of fold for k-fold)."""
     if is_kfold(plan):
-        best = plan.selection.per_epoch[plan.selection.epoch - 1]
-        say(f"{plan.selection.epoch} epochs, chosen by k-fold: out-of-fold {plan.metric_name} = {best:.4f}")
+        s = plan.selection
+        chosen = f"{s.epoch} epochs" if s.shipped == "fine-tune" else f"the {s.shipped}"
+        say(f"{chosen}, chosen by k-fold: out-of-fold {plan.metric_name} = {s.chosen_score():.4f}")
     else:
         say(f"best epoch {result.best_epoch}: validation {plan.metric_name} = {result.best_metric:.4f}")
 

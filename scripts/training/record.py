@@ -90,7 +90,7 @@ def _validation_best(plan: Any, result: Any) -> float:
     """The chosen epoch's score: on validation, or (k-fold) out of fold, since the final model's
     "validation" pass scored its own training rows."""
     if kfold.is_kfold(plan):
-        return plan.selection.per_epoch[plan.selection.epoch - 1]
+        return plan.selection.chosen_score()
     return result.best_metric
 
 
