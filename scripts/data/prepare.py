@@ -107,7 +107,7 @@ def _labels_absent_from_training(
 ) -> None:
     """A multi-label label with no positive training row cannot be learnt: its F1 on test is 0 by
     construction. Said and recorded, never silent."""
-    if dataset.task != "multilabel":
+    if not dataset.kind.per_label:
         return
     seen = {name for labels in splits["train"]["labels"] for name in labels}
     absent = [name for name in dataset.label_names if name not in seen]

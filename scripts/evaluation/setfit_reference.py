@@ -22,6 +22,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from scripts.common import tasks
+
 NUM_ITERATIONS = 20
 
 
@@ -84,7 +86,7 @@ def setfit_proba(
 
     from scripts.common.runtime import offline
 
-    multilabel = task == "multilabel"
+    multilabel = tasks.get(task).per_label
     model = SetFitModel.from_pretrained(
         model_path,
         local_files_only=offline(),

@@ -145,7 +145,7 @@ def probe_head(
         weight = scale * ridge.coef_.reshape(n_labels, -1)
         return weight.astype(np.float32), (scale * np.ravel(ridge.intercept_)).astype(np.float32)
     logreg = LogisticRegression(class_weight="balanced", max_iter=3000, C=C, random_state=seed)
-    if task == "multilabel":
+    if tasks.get(task).per_label:  # one logistic regression a label
         for label in range(n_labels):
             if 0 < y[:, label].sum() < len(y):
                 fitted = logreg.fit(features, y[:, label])

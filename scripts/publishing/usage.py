@@ -55,7 +55,7 @@ def usage_values(
             "threshold(s) tuned after it"
         ),
         "task": record["task"],
-        "tuned_binary": record["task"] == "binary" and bool(meta.get("thresholds")),
+        "tuned_binary": record.get("positive_label") is not None and bool(meta.get("thresholds")),
         # Simple Transformers' multi-label classes train their own heads (none for DeBERTa or ModernBERT,
         # another one for ELECTRA): only its single-label class loads this folder as it was trained.
         "st_type": simpletransformers_type(record["model"]["model_type"]),

@@ -165,7 +165,7 @@ def tune_thresholds(
     ):
         return [], None
     y = np.array(encode_labels(validation["labels"], dataset.label_names, dataset.task))
-    if dataset.task == "binary":
+    if dataset.positive_label is not None:  # binary: one threshold, on the positive label
         pos = dataset.label_names.index(dataset.positive_label)
         t, f1, kept = thresholds.binary_threshold((y == pos).astype(int), probs[:, pos])
         say(
