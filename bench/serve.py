@@ -92,15 +92,17 @@ def server_memory(pid: int) -> float:
 
 
 async def load(url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict[str, Any]:
-    """clients concurrent loops, each sending one text a request until `requests` are sent or time is up."""
-    import httpx
+    """clients concurrent loops, each sending one text a request until `requests` are sent or time is up.
+    aiohttp, not httpx: the clients share the server's two cores here, and aiohttp's client costs a
+    fraction of httpx's CPU a request (the load generator should take as little of them as it can)."""
+    import aiohttp
 
     latencies: list[float] = []
     errors = 0
     sent = 0
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
 
         async def loop() -> None:
             nonlocal sent, errors
@@ -109,9 +111,10 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
                 sent += 1
                 started = time.perf_counter()
                 try:
-                    response = await client.post(f"{url}/predict", json=body(item))
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
+                    async with session.post(f"{url}/predict", json=body(item)) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except (TimeoutError, aiohttp.ClientError):
                     ok = False
                 latencies.append(time.perf_counter() - started)
                 errors += not ok
@@ -131,11 +134,13 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
     }
 
 
-def start(run: Path, backend: str, threads: str | None = None) -> tuple[subprocess.Popen, str]:
+def start(
+    run: Path, backend: str, threads: str | None = None, queue: str = ""
+) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
-    extra = ["--threads", threads] if threads else []
+    extra = (["--threads", threads] if threads else []) + (["--queue", queue] if queue else [])
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.serve", "--run", str(run), "--port", str(port), "--backend", backend]
         + extra,
@@ -159,10 +164,16 @@ def start(run: Path, backend: str, threads: str | None = None) -> tuple[subproce
 
 
 def bench_backend(
-    run: Path, backend: str, items: list[Any], requests: int, soak: float, threads: str | None = None
+    run: Path,
+    backend: str,
+    items: list[Any],
+    requests: int,
+    soak: float,
+    threads: str | None = None,
+    queue: str = "",
 ) -> dict[str, Any]:
     rate = predict_rate(run, backend, items)
-    process, url = start(run, backend, threads)
+    process, url = start(run, backend, threads, queue)
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
         rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
@@ -173,7 +184,9 @@ def bench_backend(
         process.send_signal(signal.SIGTERM)
         process.wait(60)
     return {
-        "backend": backend + (f", {threads} thread(s)" if threads else ""),
+        "backend": backend
+        + (f", {threads} thread(s)" if threads else "")
+        + (f", {queue} queue" if queue else ""),
         "predict_rows_per_s": rate,
         "loads": rows,
         "soak": soaked,
@@ -217,14 +230,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", default="", help="server threads to compare, e.g. 1,2 (default: the run's)"
     )
+    parser.add_argument(
+        "--queues", default="", help="server queues to compare, e.g. mp,zmq (default: make serve's)"
+    )
+    parser.add_argument("--backends", default="", help="e.g. torch (default: torch, and onnx with an export)")
     args = parser.parse_args(argv)
     run = Path(args.run).resolve()
     if not (run / "run.json").exists():
         raise SystemExit(f"{run} is not a finished run: make train first, or give --run")
     items = texts_of(run, max(args.requests, 512))
-    backends = ["torch"] + (["onnx"] if (run / "onnx").is_dir() else [])
+    backends = [b for b in args.backends.split(",") if b] or ["torch"] + (
+        ["onnx"] if (run / "onnx").is_dir() else []
+    )
     threads = [t for t in args.threads.split(",") if t] or [None]
-    results = [bench_backend(run, b, items, args.requests, args.soak, t) for b in backends for t in threads]
+    queues = [q for q in args.queues.split(",") if q] or [""]
+    results = [
+        bench_backend(run, b, items, args.requests, args.soak, t, q)
+        for b in backends
+        for t in threads
+        for q in queues
+    ]
     command = bench_command("bench.serve", sys.argv[1:] if argv is None else argv)
     text = (
         "# make serve under load\n\n"

@@ -26,6 +26,7 @@ from scripts.common.ports import check_port_free, parse_port
 
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds: loopback, or every interface
 MAX_BATCH_SIZE = 32  # requests batched together (each up to schema.MAX_TEXTS texts)
+QUEUE = "mp"  # how requests reach the model worker: mp (multiprocessing queues) | zmq (LitServe's fast_queue)
 BATCH_TIMEOUT_S = 0.005  # how long the worker waits for more requests before predicting a batch
 
 
@@ -62,7 +63,7 @@ def describe(run_dir: Path, backend: str) -> dict[str, Any]:
     }
 
 
-def build_server(run_dir: Path, backend: str, threads: Any) -> Any:
+def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE) -> Any:
     import litserve as ls
     from fastapi.exceptions import RequestValidationError
 
@@ -79,6 +80,7 @@ def build_server(run_dir: Path, backend: str, threads: Any) -> Any:
         timeout=60,
         model_metadata=info,
         max_payload_size=MAX_BODY_BYTES,
+        fast_queue=queue == "zmq",
     )
     server.app.add_exception_handler(RequestValidationError, validation_answer)
     return server
@@ -117,6 +119,12 @@ def main(argv: Sequence[str]) -> int:
         "--backend", default="auto", help="auto (ONNX when the run has an export) | torch | onnx"
     )
     parser.add_argument("--threads", help="the model worker's CPU threads (default: the run's `threads`)")
+    parser.add_argument(
+        "--queue",
+        default=QUEUE,
+        choices=("mp", "zmq"),
+        help="requests to the model worker: mp | zmq (ZeroMQ)",
+    )
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     check_host(args.host)
@@ -127,7 +135,7 @@ def main(argv: Sequence[str]) -> int:
     threads = cfg["threads"] if args.threads is None else args.threads
     if threads != "auto" and not str(threads).isdigit():
         raise UserError(f"--threads {threads}: give a whole number of CPU threads, or auto")
-    server = build_server(run_dir, args.backend, threads)
+    server = build_server(run_dir, args.backend, threads, args.queue)
     stop_gracefully(server)
     shown = "127.0.0.1" if args.host == "127.0.0.1" else args.host
     say(f"serving {run_dir.name} on http://{shown}:{port}/predict (docs: /docs; stop with Ctrl-C or SIGTERM)")

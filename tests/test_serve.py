@@ -4,6 +4,7 @@ in flight); SHARD=i/N against the single-process output; ENGINE=ray on a local R
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -131,6 +132,11 @@ def test_a_pair_regression_server_answers_as_make_predict_under_load_and_hostile
         with ThreadPoolExecutor(20) as pool:
             singles = list(pool.map(one, range(20)))
         np.testing.assert_allclose(singles, truth["predicted"], atol=2e-6)
+        # the load bench's clients (aiohttp, one pair a request): every request answered, latencies counted
+        from bench.serve import load
+
+        found = asyncio.run(load(url, [tuple(p) for p in pairs], 4, 12, 60))
+        assert (found["requests"], found["errors"]) == (12, 0) and 0 < found["p50"] <= found["p99"]
 
         hostile = [  # (what, request keyword arguments, expected status)
             (
