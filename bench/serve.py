@@ -26,6 +26,7 @@ from scripts.common.provenance import bench_command
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLIENTS = (1, 8, 32)
+SOAK_SEGMENTS = 6
 
 
 def free_port() -> int:
@@ -177,20 +178,29 @@ def bench_backend(
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
         rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
-        before = server_memory(process.pid)
-        soaked = asyncio.run(load(url, items, CLIENTS[-1], 10**9, soak))
-        after = server_memory(process.pid)
+        memory = [server_memory(process.pid)]
+        segments = []  # the soak in SOAK_SEGMENTS parts, memory after each: warm-up and growth told apart
+        for _ in range(SOAK_SEGMENTS):
+            segments.append(asyncio.run(load(url, items, CLIENTS[-1], 10**9, soak / SOAK_SEGMENTS)))
+            memory.append(server_memory(process.pid))
+        soaked = {
+            "requests": sum(s["requests"] for s in segments),
+            "errors": sum(s["errors"] for s in segments),
+        }
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+    # make predict's rate again, once the server is gone: the ratio's unit is the mean of both
+    rates = (rate, predict_rate(run, backend, items))
     return {
         "backend": backend
         + (f", {threads} thread(s)" if threads else "")
         + (f", {queue} queue" if queue else ""),
-        "predict_rows_per_s": rate,
+        "predict_rows_per_s": sum(rates) / 2,
+        "predict_rates": rates,
         "loads": rows,
         "soak": soaked,
-        "memory": (before, after),
+        "memory": memory,
     }
 
 
@@ -209,14 +219,19 @@ def table(results: list[dict[str, Any]]) -> str:
             )
     lines += [
         "",
-        "| backend | make predict rows/s | soak requests | soak errors | memory before / after (MiB) |",
+        "| backend | make predict rows/s (before, after the server) | soak requests | soak errors | "
+        "memory before, after each sixth of "
+        "the soak (MiB) | growth, first half / second half |",
     ]
-    lines.append("|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|")
     for r in results:
-        before, after = r["memory"]
+        memory = r["memory"]
+        half = len(memory) // 2
         lines.append(
-            f"| {r['backend']} | {r['predict_rows_per_s']:.1f} | {r['soak']['requests']} | "
-            f"{r['soak']['errors']} | {before:.0f} / {after:.0f} ({after - before:+.0f}) |"
+            f"| {r['backend']} | {r['predict_rows_per_s']:.1f} ({r['predict_rates'][0]:.1f}, "
+            f"{r['predict_rates'][1]:.1f}) | {r['soak']['requests']} | "
+            f"{r['soak']['errors']} | {', '.join(f'{m:.0f}' for m in memory)} | "
+            f"{memory[half] - memory[0]:+.0f} / {memory[-1] - memory[half]:+.0f} |"
         )
     return "\n".join(lines)
 
