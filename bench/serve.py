@@ -135,13 +135,11 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
     }
 
 
-def start(
-    run: Path, backend: str, threads: str | None = None, queue: str = ""
-) -> tuple[subprocess.Popen, str]:
+def start(run: Path, backend: str, variant: str = "") -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
-    extra = (["--threads", threads] if threads else []) + (["--queue", queue] if queue else [])
+    extra = variant.split()  # the variant's own make serve arguments (--threads 1, --queue zmq ...)
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.serve", "--run", str(run), "--port", str(port), "--backend", backend]
         + extra,
@@ -170,11 +168,10 @@ def bench_backend(
     items: list[Any],
     requests: int,
     soak: float,
-    threads: str | None = None,
-    queue: str = "",
+    variant: str = "",
 ) -> dict[str, Any]:
     rate = predict_rate(run, backend, items)
-    process, url = start(run, backend, threads, queue)
+    process, url = start(run, backend, variant)
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
         rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
@@ -193,9 +190,7 @@ def bench_backend(
     # make predict's rate again, once the server is gone: the ratio's unit is the mean of both
     rates = (rate, predict_rate(run, backend, items))
     return {
-        "backend": backend
-        + (f", {threads} thread(s)" if threads else "")
-        + (f", {queue} queue" if queue else ""),
+        "backend": backend + (f", `{variant}`" if variant else ""),
         "predict_rows_per_s": sum(rates) / 2,
         "predict_rates": rates,
         "loads": rows,
@@ -243,10 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=60, help="seconds of the memory soak")
     parser.add_argument("--out", default=str(PROJECT / "bench" / "SERVE.md"))
     parser.add_argument(
-        "--threads", default="", help="server threads to compare, e.g. 1,2 (default: the run's)"
-    )
-    parser.add_argument(
-        "--queues", default="", help="server queues to compare, e.g. mp,zmq (default: make serve's)"
+        "--variants",
+        default="",
+        help='make serve arguments to compare side by side, ";" between variants, e.g. '
+        '"--threads 1;--queue zmq" (default: make serve\'s own)',
     )
     parser.add_argument("--backends", default="", help="e.g. torch (default: torch, and onnx with an export)")
     args = parser.parse_args(argv)
@@ -257,13 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b for b in args.backends.split(",") if b] or ["torch"] + (
         ["onnx"] if (run / "onnx").is_dir() else []
     )
-    threads = [t for t in args.threads.split(",") if t] or [None]
-    queues = [q for q in args.queues.split(",") if q] or [""]
     results = [
-        bench_backend(run, b, items, args.requests, args.soak, t, q)
+        bench_backend(run, b, items, args.requests, args.soak, v.strip())
         for b in backends
-        for t in threads
-        for q in queues
+        for v in args.variants.split(";")
     ]
     command = bench_command("bench.serve", sys.argv[1:] if argv is None else argv)
     text = (

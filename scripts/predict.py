@@ -48,9 +48,12 @@ def resolved_backend(run_dir: Path, backend: str, quantize: bool = False) -> str
     return "onnx" if backend == "onnx" or (backend == "auto" and exported) else "torch"
 
 
-def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) -> Predictor:
+def choose_predictor(
+    run_dir: Path, backend: str, quantize: bool, threads: Any, spinning: bool = True
+) -> Predictor:
     """ONNX Runtime (no torch import) when asked, or with `auto` when the run has an export (make export);
-    PyTorch otherwise. QUANTIZE=1: the int8 model of the backend (checked faithful when it was made)."""
+    PyTorch otherwise. QUANTIZE=1: the int8 model of the backend (checked faithful when it was made).
+    spinning=False: ONNX Runtime's threads sleep between runs (a server sharing its cores)."""
     from scripts.model.onnx_predictor import load_onnx_predictor, onnx_file
 
     exported = onnx_file(run_dir / "onnx", quantize) is not None
@@ -60,7 +63,7 @@ def choose_predictor(run_dir: Path, backend: str, quantize: bool, threads: Any) 
         if exported:  # never another run's export, nor one of weights changed since
             check_bound(run_dir / "onnx", runs.model_dir(run_dir))
         say(f"backend: ONNX Runtime ({'int8' if quantize else 'fp32'}, {run_dir.name}/onnx)")
-        return load_onnx_predictor(run_dir / "onnx", threads, quantized=quantize)
+        return load_onnx_predictor(run_dir / "onnx", threads, quantized=quantize, spinning=spinning)
     if quantize:
         return faithful_quantized(run_dir, threads)[0]
     return load_predictor(runs.model_dir(run_dir), threads)

@@ -63,7 +63,7 @@ def describe(run_dir: Path, backend: str) -> dict[str, Any]:
     }
 
 
-def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE) -> Any:
+def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE, spinning: bool = True) -> Any:
     import litserve as ls
     from fastapi.exceptions import RequestValidationError
 
@@ -72,7 +72,7 @@ def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE) 
 
     info = describe(run_dir, backend)
     api_class = PairAPI if info["pair"] else SingleTextAPI
-    api = api_class(run_dir, backend, threads, MAX_BATCH_SIZE, BATCH_TIMEOUT_S)
+    api = api_class(run_dir, backend, threads, MAX_BATCH_SIZE, BATCH_TIMEOUT_S, spinning)
     server = ls.LitServer(
         api,
         accelerator="cpu" if info["backend"] == "onnx" else "auto",
@@ -125,6 +125,11 @@ def main(argv: Sequence[str]) -> int:
         choices=("mp", "zmq"),
         help="requests to the model worker: mp | zmq (ZeroMQ)",
     )
+    parser.add_argument(
+        "--no-spin",
+        action="store_true",
+        help="ONNX Runtime's threads sleep between batches instead of spinning (cores shared with HTTP)",
+    )
     args = parser.parse_args(argv)
     run_dir, cfg = runs.find_from_cli(args.run)
     check_host(args.host)
@@ -135,7 +140,7 @@ def main(argv: Sequence[str]) -> int:
     threads = cfg["threads"] if args.threads is None else args.threads
     if threads != "auto" and not str(threads).isdigit():
         raise UserError(f"--threads {threads}: give a whole number of CPU threads, or auto")
-    server = build_server(run_dir, args.backend, threads, args.queue)
+    server = build_server(run_dir, args.backend, threads, args.queue, not args.no_spin)
     stop_gracefully(server)
     shown = "127.0.0.1" if args.host == "127.0.0.1" else args.host
     say(f"serving {run_dir.name} on http://{shown}:{port}/predict (docs: /docs; stop with Ctrl-C or SIGTERM)")

@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(run: Path, backend: str = "torch", key: str | None = None):
+def served(run: Path, backend: str = "torch", key: str | None = None, extra: tuple[str, ...] = ()):
     """A `python -m scripts.serve` process on a free port, ready (GET /health) before the test talks to it."""
     port, env = free_port(), {**os.environ, "PYTHONPATH": str(PROJECT)}
     env.pop("QUICKFIT_API_KEY", None)
@@ -54,6 +54,7 @@ def served(run: Path, backend: str = "torch", key: str | None = None):
         str(port),
         "--backend",
         backend,
+        *extra,
     ]
     process = subprocess.Popen(
         command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -210,10 +211,11 @@ def test_a_pair_regression_server_answers_as_make_predict_under_load_and_hostile
 
 
 def test_an_onnx_server_asks_for_its_api_key(runs, tmp_path):
+    """(On LitServe's ZeroMQ queue, ONNX Runtime's threads sleeping between batches: the same answers.)"""
     run = runs["binary"]
     frame = pd.read_csv(run / "splits" / "test.csv", keep_default_na=False).head(8)[["text"]]
     truth = expected(run, frame, tmp_path, backend="onnx")
-    with served(run, "onnx", key="s3cret") as (url, _):
+    with served(run, "onnx", key="s3cret", extra=("--queue", "zmq", "--no-spin")) as (url, _):
         texts = {"texts": frame["text"].tolist()}
         assert httpx.post(f"{url}/predict", json=texts).status_code == 401
         assert httpx.post(f"{url}/predict", json=texts, headers={"X-API-Key": "s3cre"}).status_code == 401

@@ -21,16 +21,25 @@ class RunAPI(ls.LitAPI):
     """One run's model in an inference worker. Each request is a list of inputs; a batch is several
     requests, predicted as one list and split back."""
 
-    def __init__(self, run_dir: Path, backend: str, threads: Any, max_batch_size: int, batch_timeout: float):
+    def __init__(
+        self,
+        run_dir: Path,
+        backend: str,
+        threads: Any,
+        max_batch_size: int,
+        batch_timeout: float,
+        spinning: bool = True,
+    ):
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
         self.run_dir, self.backend, self.threads = Path(run_dir), backend, threads
+        self.spinning = spinning
 
     def setup(self, device: str) -> None:
         from scripts.common import runs
         from scripts.model.prediction import output_columns
         from scripts.predict import choose_predictor
 
-        self.predictor = choose_predictor(self.run_dir, self.backend, False, self.threads)
+        self.predictor = choose_predictor(self.run_dir, self.backend, False, self.threads, self.spinning)
         self.columns = output_columns(self.predictor)
         self.delimiter = runs.saved_config(self.run_dir).get("label_delimiter", ",")
 
