@@ -166,9 +166,13 @@ def probe_head(
     return weight, bias
 
 
-def mean_pooled_model(base: str, n_labels: int) -> tuple[Any, Any]:
+def mean_pooled_model(base: str, n_labels: int, unit_norm: bool = False) -> tuple[Any, Any]:
     """The base body as a BertForSequenceClassification with the mean layer appended (its head not yet
-    fitted), and its tokenizer."""
+    fitted), and its tokenizer. unit_norm: the pooler divides by sqrt(hidden size), so it outputs
+    LayerNorm(mean) / sqrt(d), the centred mean at unit length, with tanh in its linear range: what the
+    frozen probe reads (an L2-normalised mean). On SMS spam's 15 draws at 8 / 16 / 64 a class the probe on
+    these features scored within 0.5 points of the reference's on 432 test rows; without it, 10.7 points
+    under on one draw (bench/SMALL_DATA.md)."""
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -178,6 +182,9 @@ def mean_pooled_model(base: str, n_labels: int) -> tuple[Any, Any]:
         base, num_labels=n_labels, local_files_only=local, dtype=torch.float32
     )
     append_mean_layer(model.bert)
+    if unit_norm:
+        with torch.no_grad():
+            model.bert.pooler.dense.weight.div_(model.config.hidden_size**0.5)
     return model, tokenizer
 
 

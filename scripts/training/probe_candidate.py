@@ -5,7 +5,8 @@ On a few dozen rows a linear model on a sentence-transformers body's own embeddi
 of it (a held-out review set at 64 a class: quickfit 0.648, the probe 0.645; bench/SMALL_DATA.md). So in a
 k-fold run on a body that can carry it (a mean-pooled sentence-transformers BERT, as probe_start needs),
 the probe is scored on the same grouped folds as the fine-tune's epochs. Its features are the body's mean
-as the shipped model reads it (probe_start's appended layer and identity pooler); its head is logistic
+as the shipped model reads it (probe_start's appended layer, the pooler scaled to give the centred mean at
+unit length, as the frozen probe reference reads an L2-normalised mean); its head is logistic
 regression, C chosen by 4-fold log-loss on each fold's training rows (ridge on standardised targets for
 scores), fitted without the fold's rows. Its out-of-fold outputs join the epochs' as one more candidate, so
 the choice (best out-of-fold score, ties by log-loss) and the bias correction that replays it cover it.
@@ -97,7 +98,7 @@ def scored(plan: Any, dataset: Any, base: str, folds: list[Any]) -> Probe | None
         return None
     kind, n_labels = dataset.kind, len(dataset.label_names)
     y = kind.encode(selection.rows["labels"], dataset.label_names)
-    model, tokenizer = probe_start.mean_pooled_model(base, n_labels)
+    model, tokenizer = probe_start.mean_pooled_model(base, n_labels, unit_norm=True)
     rows = dataset.inputs.rows(selection.rows)
     features = probe_start.pooled_features(model, tokenizer, rows, plan.max_len)
     try:
