@@ -36,7 +36,11 @@ def describe(run_dir: Path) -> dict[str, Any]:
         "task": record["task"],
         "model": Path(record["model"]["model_name"]).name,
         "lr": cfg["learning_rate"],
-        "epochs": f"{record['best_epoch']}/{cfg['num_train_epochs']}",
+        "epochs": (
+            "frozen probe"  # k-fold shipped the probe: nothing was fine-tuned
+            if (record.get("model_selection") or {}).get("shipped") == "frozen probe"
+            else f"{record['best_epoch']}/{cfg['num_train_epochs']}"
+        ),
         "batch": cfg["train_batch_size"],
         "balance": record["balance"]["method"],
         f"validation {record['selection_metric']}": round(record["validation_best"], 4),

@@ -115,6 +115,9 @@ def test_eval_and_card_say_the_probe_was_shipped(probe_run):
     assert run_cli(card.main, ["--run", str(probe_run)]) == 0
     text = (probe_run / "model" / "README.md").read_text()
     assert "This model is the frozen probe, not a fine-tune" in text
+    from scripts import compare
+
+    assert compare.describe(probe_run)["epochs"] == "frozen probe"  # make compare's leaderboard too
 
 
 def test_probe_candidate_true_on_a_body_that_cannot_carry_it_is_refused_before_any_fold(tiny_model, tmp_path):
