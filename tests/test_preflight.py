@@ -40,7 +40,7 @@ def test_a_model_that_took_no_optimizer_step_is_never_published():
     from scripts.training.finalise import finalise
 
     with pytest.raises(UserError, match="no optimizer step ran"):
-        finalise(SimpleNamespace(global_step=0), None, None, {})
+        finalise(SimpleNamespace(global_step=0, fine_tuned=True), None, None, {})
 
 
 def test_multilabel_labels_without_a_training_row_are_said_and_recorded(capsys):
