@@ -37,8 +37,8 @@ def describe(run_dir: Path) -> dict[str, Any]:
         "model": Path(record["model"]["model_name"]).name,
         "lr": cfg["learning_rate"],
         "epochs": (
-            "frozen probe"  # k-fold shipped the probe: nothing was fine-tuned
-            if (record.get("model_selection") or {}).get("shipped") == "frozen probe"
+            runs.SHIPPED_PROBE  # k-fold shipped the frozen probe: nothing was fine-tuned
+            if (record.get("model_selection") or {}).get("shipped") == runs.SHIPPED_PROBE
             else f"{record['best_epoch']}/{cfg['num_train_epochs']}"
         ),
         "batch": cfg["train_batch_size"],

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.common import tasks
+from scripts.common import runs, tasks
 from scripts.common.errors import UserError
 from scripts.training import kfold, probe_candidate
 from tests.conftest import make_frame
@@ -46,7 +46,13 @@ def selection(per_epoch: list[float], losses: list[float]) -> kfold.Selection:
     by_epoch = np.zeros((len(per_epoch), 5, 2), dtype=np.float32)
     best = kfold.best_epoch(per_epoch, losses)
     return kfold.Selection(
-        "kfold", "test", by_epoch=by_epoch, oof_logits=by_epoch[best], epoch=best + 1, per_epoch=per_epoch
+        "kfold",
+        "test",
+        by_epoch=by_epoch,
+        oof_logits=by_epoch[best],
+        epoch=best + 1,
+        per_epoch=per_epoch,
+        losses=losses,
     )
 
 
@@ -56,15 +62,15 @@ def probe(score: float, loss: float) -> probe_candidate.Probe:
 
 @pytest.mark.parametrize(
     ("probe_score", "probe_loss", "shipped"),
-    [(0.9, 0.5, probe_candidate.SHIPPED), (0.7, 0.1, "fine-tune"), (0.8, 0.2, probe_candidate.SHIPPED)],
+    [(0.9, 0.5, runs.SHIPPED_PROBE), (0.7, 0.1, "fine-tune"), (0.8, 0.2, runs.SHIPPED_PROBE)],
 )
 def test_the_probe_ships_only_when_it_scores_best_ties_by_log_loss(probe_score, probe_loss, shipped):
     s = selection([0.6, 0.8, 0.75], [0.5, 0.4, 0.3])
-    chosen = probe_candidate.compete(s, probe(probe_score, probe_loss), [0.5, 0.4, 0.3], "f1")
+    chosen = probe_candidate.compete(s, probe(probe_score, probe_loss), "f1")
     assert chosen.shipped == shipped
     # the correction replays the choice with the probe in it: its outputs are one more candidate
     assert chosen.by_epoch.shape[0] == 4 and np.array_equal(chosen.by_epoch[-1], np.ones((5, 2)))
-    expected = chosen.by_epoch[-1] if shipped == probe_candidate.SHIPPED else s.oof_logits
+    expected = chosen.by_epoch[-1] if shipped == runs.SHIPPED_PROBE else s.oof_logits
     assert np.array_equal(chosen.oof_logits, expected)
     assert chosen.chosen_score() == (probe_score if shipped != "fine-tune" else 0.8)
 
@@ -87,7 +93,7 @@ def test_a_winning_probe_ships_as_a_plain_transformers_model_never_fine_tuned(pr
 
     record = json.loads((probe_run / "run.json").read_text())
     s = record["model_selection"]
-    assert s["method"] == "kfold" and s["shipped"] == probe_candidate.SHIPPED
+    assert s["method"] == "kfold" and s["shipped"] == runs.SHIPPED_PROBE
     assert s["probe_candidate"]["out_of_fold"] > max(s["out_of_fold_by_epoch"])
     assert record["validation_best"] == pytest.approx(s["probe_candidate"]["out_of_fold"])
     assert record["best_epoch"] == 0 and pd.read_csv(probe_run / "history.csv").empty
@@ -166,7 +172,7 @@ def test_a_shipped_probe_reloads_exactly_for_every_task_shape(shape, tmp_path):
     args = [a for a in args if a != "model_selection=validation"] + ["model_selection=kfold"]
     run = train_run(tmp_path / "d.csv", args)
     record = json.loads((run / "run.json").read_text())
-    assert record["model_selection"]["shipped"] == probe_candidate.SHIPPED
+    assert record["model_selection"]["shipped"] == runs.SHIPPED_PROBE
     assert record["task"] == ("multilabel" if shape == "multilabel" else "regression")
     predictor = load_predictor(run / "model", 1)
     assert predictor.model.config.num_hidden_layers == 3

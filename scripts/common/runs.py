@@ -38,6 +38,7 @@ WRITE_ERRORS = {
 }
 LATEST = "latest"
 RECORD = "run.json"
+SHIPPED_PROBE = "frozen probe"  # run.json model_selection.shipped: k-fold shipped the probe, no fine-tune
 # What every later stage reads from a finished run.
 RUN_PARTS = (
     "model/model.safetensors",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.common import runs
+
 
 def selection_sentence(record: dict[str, Any], epochs_run: int) -> str:
     """How the model's epoch was chosen: on validation, or by k-fold cross-validation."""
@@ -13,7 +15,7 @@ def selection_sentence(record: dict[str, Any], epochs_run: int) -> str:
         by_epoch = ", ".join(f"{v:.3f}" for v in selection["out_of_fold_by_epoch"])
         probe = selection.get("probe_candidate")
         probe_score = f"{probe['out_of_fold']:.3f}" if isinstance(probe, dict) else None
-        if selection.get("shipped") == "frozen probe":
+        if selection.get("shipped") == runs.SHIPPED_PROBE:
             return (
                 f"This model is the frozen probe, not a fine-tune: {selection['folds']}-fold "
                 f"cross-validation on all {selection['rows']} labelled rows scored the fine-tune by epoch "

@@ -35,6 +35,7 @@ MIN_VALIDATION_ROWS = 50  # fewer carved validation rows than this: k-fold choos
 # bench/SMALL_DATA.md)
 MIN_VALIDATION_ROWS_PER_LABEL = 5
 MAX_ROWS = 2_000  # above: a carved validation split holds enough rows, and folds would cost too much
+FINE_TUNE = "fine-tune"  # what a k-fold run ships unless the frozen probe wins (runs.SHIPPED_PROBE)
 
 
 @dataclass
@@ -50,14 +51,14 @@ class Selection:
     epoch: int | None = None  # the fine-tune's chosen epoch count
     per_epoch: list[float] = dataclasses.field(default_factory=list)
     losses: list[float] = dataclasses.field(default_factory=list)  # the tie-break's, by epoch
-    folds: int = 0
+    splits: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)  # (train, held)
     probe_unavailable: str | None = None  # why the frozen probe is not a candidate (None: it is)
     probe_score: float | None = None  # its out-of-fold score, when it was one
-    shipped: str = "fine-tune"  # or probe_candidate.SHIPPED
+    shipped: str = FINE_TUNE  # or runs.SHIPPED_PROBE
 
     def chosen_score(self) -> float:
         """The out-of-fold score of what ships."""
-        if self.shipped != "fine-tune":
+        if self.shipped != FINE_TUNE:
             return float(self.probe_score)
         return self.per_epoch[self.epoch - 1]
 
@@ -65,7 +66,7 @@ class Selection:
         return {
             "method": self.method,
             "reason": self.reason,
-            "folds": self.folds or None,
+            "folds": len(self.splits) or None,
             "rows": None if self.rows is None else len(self.rows),
             "epoch": self.epoch,
             "out_of_fold_by_epoch": [round(v, 6) for v in self.per_epoch] or None,
@@ -169,7 +170,7 @@ def cross_validate(plan: Any, dataset: Dataset, base: str, work: Path, train_fn:
         epoch=best + 1,
         per_epoch=scores,
         losses=losses,
-        folds=len(folds),
+        splits=folds,
     )
 
 
@@ -238,12 +239,10 @@ def fit(plan: Any, dataset: Dataset, base: str, work: Path, train_fn: Any, **kwa
     from scripts.training import probe_candidate
 
     plan.selection = cross_validate(plan, dataset, base, work, train_fn)
-    folds = fold_indices(plan.selection.rows, dataset, plan.cfg["manual_seed"], plan.selection.groups)
-    probe = probe_candidate.scored(plan, dataset, base, folds)
+    probe = probe_candidate.scored(plan, dataset, base)
     if probe is not None:
-        s = plan.selection
-        plan.selection = probe_candidate.compete(s, probe, s.losses, plan.metric_name)
-        if plan.selection.shipped == probe_candidate.SHIPPED:
+        plan.selection = probe_candidate.compete(plan.selection, probe, plan.metric_name)
+        if plan.selection.shipped != FINE_TUNE:
             return probe_candidate.ship(plan, dataset, probe, work)
     plan.cfg = {
         **plan.cfg,
@@ -269,7 +268,7 @@ def say_chosen(plan: Any, result: Any) -> None:
     """The last line of a training: the epoch kept and its score (out of fold for k-fold)."""
     if is_kfold(plan):
         s = plan.selection
-        chosen = f"{s.epoch} epochs" if s.shipped == "fine-tune" else f"the {s.shipped}"
+        chosen = f"{s.epoch} epochs" if s.shipped == FINE_TUNE else f"the {s.shipped}"
         say(f"{chosen}, chosen by k-fold: out-of-fold {plan.metric_name} = {s.chosen_score():.4f}")
     else:
         say(f"best epoch {result.best_epoch}: validation {plan.metric_name} = {result.best_metric:.4f}")

@@ -26,9 +26,9 @@ import pandas as pd
 
 from scripts.common.console import say
 from scripts.common.errors import UserError
+from scripts.common.runs import SHIPPED_PROBE
 from scripts.model import probe_start
-
-SHIPPED = "frozen probe"
+from scripts.training.kfold import FINE_TUNE, best_epoch, log_loss
 
 
 @dataclass
@@ -87,11 +87,9 @@ def out_of_fold(
     return out
 
 
-def scored(plan: Any, dataset: Any, base: str, folds: list[Any]) -> Probe | None:
-    """The probe's out-of-fold outputs on the run's folds and its pooled score; None (said) where it is
-    not a candidate."""
-    from scripts.training.kfold import log_loss
-
+def scored(plan: Any, dataset: Any, base: str) -> Probe | None:
+    """The probe's out-of-fold outputs on the run's folds (the fine-tune's, kept in its selection) and its
+    pooled score; None (said) where it is not a candidate."""
     selection = plan.selection
     if selection.probe_unavailable:
         say(f"k-fold: the frozen probe is not a candidate: {selection.probe_unavailable}")
@@ -102,7 +100,7 @@ def scored(plan: Any, dataset: Any, base: str, folds: list[Any]) -> Probe | None
     rows = dataset.inputs.rows(selection.rows)
     features = probe_start.pooled_features(model, tokenizer, rows, plan.max_len)
     try:
-        outputs = out_of_fold(features, y, folds, kind, n_labels, int(plan.cfg["manual_seed"]))
+        outputs = out_of_fold(features, y, selection.splits, kind, n_labels, int(plan.cfg["manual_seed"]))
     except ValueError as exc:  # a fold whose training rows hold one class: no logistic regression
         say(f"k-fold: the frozen probe is not a candidate: {str(exc).splitlines()[0][:160]}")
         return None
@@ -110,13 +108,11 @@ def scored(plan: Any, dataset: Any, base: str, folds: list[Any]) -> Probe | None
     return Probe(outputs, score, loss, features, model, tokenizer)
 
 
-def compete(selection: Any, probe: Probe, losses: list[float], metric: str) -> Any:
+def compete(selection: Any, probe: Probe, metric: str) -> Any:
     """The selection with the probe as one more candidate after the epochs (by_epoch gains its outputs, so
     the bias correction replays this choice too), and which one ships."""
-    from scripts.training.kfold import best_epoch
-
     scores = [*selection.per_epoch, probe.score]
-    best = best_epoch(scores, [*losses, probe.loss])
+    best = best_epoch(scores, [*selection.losses, probe.loss])
     wins = best == len(selection.per_epoch)
     fine_tuned = f"the fine-tune's {selection.epoch} epochs {selection.per_epoch[selection.epoch - 1]:.4f}"
     say(
@@ -134,7 +130,7 @@ def compete(selection: Any, probe: Probe, losses: list[float], metric: str) -> A
         by_epoch=np.concatenate([selection.by_epoch, probe.outputs[None]]),
         oof_logits=probe.outputs if wins else selection.oof_logits,
         probe_score=probe.score,
-        shipped=SHIPPED if wins else "fine-tune",
+        shipped=SHIPPED_PROBE if wins else FINE_TUNE,
     )
 
 
