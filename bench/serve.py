@@ -76,20 +76,53 @@ def predict_rate(run: Path, backend: str, items: list[Any]) -> float:
     return len(frame) / (time.perf_counter() - start)
 
 
-def server_memory(pid: int) -> float:
-    """Resident memory (MiB) of the server and every process under it."""
-    total, todo = 0, [pid]
+def server_processes(pid: int) -> list[int]:
+    """The server's process and every process under it."""
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def server_memory(pid: int) -> float:
+    """Resident memory (MiB) of the server and every process under it."""
+    total = 0
+    for current in server_processes(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        todo += [int(c) for c in children]
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(pid: int, url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict:
+    """load(), with the CPU each side used during it (in cores): the server's processes, its busiest
+    process (the model worker), and this process (the clients), so a ratio under 1 can be read."""
+    processes = server_processes(pid)
+    before, mine = {p: cpu_seconds(p) for p in processes}, os.times()
+    row = asyncio.run(load(url, items, clients, requests, seconds))
+    used = [cpu_seconds(p) - before[p] for p in processes]
+    after = os.times()
+    row["cpu_server"] = sum(used) / row["seconds"]
+    row["cpu_worker"] = max(used) / row["seconds"]
+    row["cpu_clients"] = (after.user + after.system - mine.user - mine.system) / row["seconds"]
+    return row
 
 
 async def load(url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict[str, Any]:
@@ -129,6 +162,7 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
         "requests": len(latencies),
         "errors": errors,
         "rows_per_s": len(latencies) / wall,
+        "seconds": wall,
         "p50": float(np.percentile(ms, 50)),
         "p95": float(np.percentile(ms, 95)),
         "p99": float(np.percentile(ms, 99)),
@@ -174,7 +208,7 @@ def bench_backend(
     process, url = start(run, backend, variant)
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
-        rows = [asyncio.run(load(url, items, clients, requests, 120)) for clients in CLIENTS]
+        rows = [measured_load(process.pid, url, items, clients, requests, 120) for clients in CLIENTS]
         memory = [server_memory(process.pid)]
         segments = []  # the soak in SOAK_SEGMENTS parts, memory after each: warm-up and growth told apart
         for _ in range(SOAK_SEGMENTS):
@@ -202,15 +236,16 @@ def bench_backend(
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| backend | clients | requests | errors | rows/s | / make predict | p50 ms | p95 ms | p99 ms "
-        "| p99 / p50 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| p99 / p50 | CPU cores: server (model worker), clients |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for row in r["loads"]:
             lines.append(
                 f"| {r['backend']} | {row['clients']} | {row['requests']} | {row['errors']} | "
                 f"{row['rows_per_s']:.1f} | {row['rows_per_s'] / r['predict_rows_per_s']:.2f} | "
-                f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['p99'] / row['p50']:.2f} |"
+                f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['p99'] / row['p50']:.2f} | "
+                f"{row['cpu_server']:.2f} ({row['cpu_worker']:.2f}), {row['cpu_clients']:.2f} |"
             )
     lines += [
         "",
@@ -261,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# make serve under load\n\n"
         f"Command: `{command}` on {os.cpu_count()} CPU(s), run `{run.name}`: a real server process "
-        "(LitServe, one model worker, batches of up to 32 requests) on 127.0.0.1, clients in the same "
-        "machine (one text a request, keep-alive), make predict's rows/s measured in the same run on the "
-        "same texts and backend (its blocks of 2,000 rows, batch 64).\n\n" + table(results) + "\n"
+        "(LitServe; make serve's model workers, batches of up to 32 requests each) on 127.0.0.1, "
+        "clients in the same machine (one text a request, keep-alive), make predict's rows/s measured "
+        "in the same run on the same texts and backend (its blocks of 2,000 rows, batches of up to 64 "
+        "cut by length).\n\n" + table(results) + "\n"
     )
     print(text)
     Path(args.out).write_text(text, encoding="utf-8")

@@ -28,6 +28,27 @@ HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # what LitServe binds: loopback, or ever
 MAX_BATCH_SIZE = 32  # requests batched together (each up to schema.MAX_TEXTS texts)
 QUEUE = "mp"  # how requests reach the model worker: mp (multiprocessing queues) | zmq (LitServe's fast_queue)
 BATCH_TIMEOUT_S = 0.005  # how long the worker waits for more requests before predicting a batch
+# Model workers on a CPU (auto): one a core up to this many, the cores shared among them. On 2 cores two
+# workers of one thread answered 11-21 % more rows/s than one of two at 8 and 32 clients, about the same at
+# 1 (bench/SERVE.md): small batches use one thread better than two.
+MAX_CPU_WORKERS = 4
+
+
+def worker_plan(backend: str, workers: str, threads: Any) -> tuple[int, Any]:
+    """(model workers, CPU threads each): auto is one worker on a GPU, otherwise one a core (at most
+    MAX_CPU_WORKERS) with the cores shared; a given thread count is each worker's."""
+    from litserve.connector import check_cuda_with_nvidia_smi
+
+    from scripts.common.runtime import physical_cores
+
+    if workers != "auto" and not (workers.isdigit() and int(workers) >= 1):
+        raise UserError(f"--workers {workers}: give a whole number of model workers (1 or more), or auto")
+    gpu = backend == "torch" and check_cuda_with_nvidia_smi() > 0
+    cores = physical_cores()
+    count = int(workers) if workers != "auto" else 1 if gpu else min(cores, MAX_CPU_WORKERS)
+    if threads == "auto" and not gpu:
+        threads = max(1, cores // count)
+    return count, threads
 
 
 def check_host(host: str) -> None:
@@ -63,7 +84,14 @@ def describe(run_dir: Path, backend: str) -> dict[str, Any]:
     }
 
 
-def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE, spinning: bool = True) -> Any:
+def build_server(
+    run_dir: Path,
+    backend: str,
+    threads: Any,
+    queue: str = QUEUE,
+    spinning: bool = True,
+    workers: str = "auto",
+) -> Any:
     import litserve as ls
     from fastapi.exceptions import RequestValidationError
 
@@ -72,11 +100,12 @@ def build_server(run_dir: Path, backend: str, threads: Any, queue: str = QUEUE, 
 
     info = describe(run_dir, backend)
     api_class = PairAPI if info["pair"] else SingleTextAPI
+    count, threads = worker_plan(info["backend"], workers, threads)
     api = api_class(run_dir, backend, threads, MAX_BATCH_SIZE, BATCH_TIMEOUT_S, spinning)
     server = ls.LitServer(
         api,
         accelerator="cpu" if info["backend"] == "onnx" else "auto",
-        workers_per_device=1,
+        workers_per_device=count,
         timeout=60,
         model_metadata=info,
         max_payload_size=MAX_BODY_BYTES,
@@ -118,7 +147,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--backend", default="auto", help="auto (ONNX when the run has an export) | torch | onnx"
     )
-    parser.add_argument("--threads", help="the model worker's CPU threads (default: the run's `threads`)")
+    parser.add_argument(
+        "--workers", default="auto", help="model workers (auto: 1 on a GPU, else one a core up to 4)"
+    )
+    parser.add_argument(
+        "--threads", default="auto", help="each model worker's CPU threads (auto: the cores shared)"
+    )
     parser.add_argument(
         "--queue",
         default=QUEUE,
@@ -131,16 +165,17 @@ def main(argv: Sequence[str]) -> int:
         help="ONNX Runtime's threads sleep between batches instead of spinning (cores shared with HTTP)",
     )
     args = parser.parse_args(argv)
-    run_dir, cfg = runs.find_from_cli(args.run)
+    run_dir, _ = runs.find_from_cli(args.run)
     check_host(args.host)
     port = parse_port(args.port, "serve")
     if port < 1024:
         raise UserError(f"PORT={port}: LitServe serves on ports 1024 to 65535; e.g. make serve PORT=8000")
     check_port_free(args.host, port, "serve")
-    threads = cfg["threads"] if args.threads is None else args.threads
+    # not the run's `threads`: that is the training machine's count, and one worker's, not the server's
+    threads = args.threads
     if threads != "auto" and not str(threads).isdigit():
         raise UserError(f"--threads {threads}: give a whole number of CPU threads, or auto")
-    server = build_server(run_dir, args.backend, threads, args.queue, not args.no_spin)
+    server = build_server(run_dir, args.backend, threads, args.queue, not args.no_spin, args.workers)
     stop_gracefully(server)
     shown = "127.0.0.1" if args.host == "127.0.0.1" else args.host
     say(f"serving {run_dir.name} on http://{shown}:{port}/predict (docs: /docs; stop with Ctrl-C or SIGTERM)")

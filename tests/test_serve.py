@@ -342,3 +342,55 @@ def test_a_multi_label_model_is_served_as_make_predict_answers(tiny_model, tmp_p
         got = pd.DataFrame(answers[0] + answers[1])
         assert list(got.columns) == list(truth.columns) and len(got.columns) > 3
         pd.testing.assert_frame_equal(got, truth, check_dtype=False, atol=2e-6)
+
+
+def test_cpu_servers_run_a_worker_a_core_and_a_gpu_one(monkeypatch):
+    """auto: one model worker a core (at most MAX_CPU_WORKERS), the cores shared among them; one worker on a
+    GPU; given workers and threads are kept; a bad worker count is refused."""
+    from litserve import connector
+
+    from scripts.common import runtime
+
+    monkeypatch.setattr(connector, "check_cuda_with_nvidia_smi", lambda: 0)
+    for cores, plan in ((1, (1, 1)), (2, (2, 1)), (8, (4, 2)), (32, (4, 8))):
+        monkeypatch.setattr(runtime, "physical_cores", lambda cores=cores: cores)
+        assert serve.worker_plan("torch", "auto", "auto") == plan
+        assert serve.worker_plan("onnx", "auto", "auto") == plan
+    assert serve.worker_plan("torch", "3", "auto") == (3, 10)
+    assert serve.worker_plan("onnx", "auto", "5") == (4, "5")
+    monkeypatch.setattr(connector, "check_cuda_with_nvidia_smi", lambda: 1)
+    assert serve.worker_plan("torch", "auto", "auto") == (1, "auto")
+    assert serve.worker_plan("onnx", "auto", "auto") == (4, 8)  # ONNX runs on the CPU
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(UserError, match=f"--workers {bad}: give a whole number"):
+            serve.worker_plan("torch", bad, "auto")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_batches_cut_by_length_give_the_full_batches_outputs(runs, backend):
+    """The predictor's batches of similar length (length_runs.sub_batches at its pass cost) give the outputs
+    of full batches, in input order, in more and shorter passes."""
+    from scripts.predict import choose_predictor
+
+    predictor = choose_predictor(runs["binary"], backend, False, 1)
+    texts = [" ".join(["word"] * n) + f" {n}" for n in (40, 2, 25, 3, 60, 1, 33, 4, 2, 50)]
+    padded: list[int] = []
+    if backend == "torch":
+        hook = predictor.model.register_forward_pre_hook(
+            lambda module, args, kwargs: padded.append(kwargs["input_ids"].numel()), with_kwargs=True
+        )
+    else:
+        run = predictor.model.run
+        predictor.model.run = lambda names, feed: padded.append(feed["input_ids"].size) or run(names, feed)
+    predictor.pass_cost = 1e9
+    full = predictor.predict_logits(texts)
+    full_positions, full_passes = sum(padded), len(padded)
+    padded.clear()
+    predictor.pass_cost = 2.0
+    cut = predictor.predict_logits(texts)
+    if backend == "torch":
+        hook.remove()
+    np.testing.assert_allclose(cut, full, atol=1e-5)
+    assert full_passes == 1 and len(padded) > 1 and sum(padded) < full_positions
+    one_by_one = np.concatenate([predictor.predict_logits([t]) for t in texts])
+    np.testing.assert_allclose(cut, one_by_one, atol=1e-5)

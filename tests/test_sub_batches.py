@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from scripts.common import tasks
-from scripts.training.st.batching import sub_batches, trim_batch
+from scripts.common.length_runs import sub_batches
+from scripts.training.st.batching import trim_batch
 from tests.tiny_models import ARCHITECTURES, build
 
 
@@ -21,18 +22,23 @@ def _cost(lengths: np.ndarray, runs: list[np.ndarray], pass_cost: float) -> floa
 
 
 def test_sub_batches_cover_the_batch_once_at_the_least_cost():
-    """Every row once; the cost equals the best of every cut of the length-sorted rows (brute force)."""
+    """Every row once, no run over the row cap; the cost equals the best of every cut of the length-sorted
+    rows within the cap (brute force)."""
     rng = np.random.default_rng(3)
-    for _ in range(30):
+    for _ in range(60):
         lengths = rng.integers(3, 90, size=int(rng.integers(1, 10)))
-        pass_cost = float(rng.choice([0.0, 20.0, 80.0]))
-        runs = sub_batches(lengths, pass_cost)
+        pass_cost = float(rng.choice([0.0, 20.0, 80.0, 1e9]))
+        cap = rng.choice([None, 1, 2, 3, 5])
+        runs = sub_batches(lengths, pass_cost, cap)
         assert sorted(np.concatenate(runs).tolist()) == list(range(len(lengths)))
+        assert cap is None or max(len(r) for r in runs) <= cap
         order = np.argsort(-lengths, kind="stable")
         best = min(
-            _cost(lengths, np.split(order, list(cuts)), pass_cost)
+            _cost(lengths, pieces, pass_cost)
             for k in range(len(lengths))
             for cuts in itertools.combinations(range(1, len(lengths)), k)
+            for pieces in [np.split(order, list(cuts))]
+            if cap is None or max(len(p) for p in pieces) <= cap
         )
         assert _cost(lengths, runs, pass_cost) == best
     assert len(sub_batches(np.array([70, 68, 12, 10, 9]), 1e9)) == 1  # a pass dearer than any padding

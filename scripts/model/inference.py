@@ -1,8 +1,8 @@
 """Load a trained run's model with plain transformers and predict probabilities, fast.
 
 Simple Transformers is not imported here (it costs ~14 s): evaluation, prediction, the app and
-the push check all load the saved folder directly. Texts are sorted by length and padded per
-batch, then the results are put back in input order.
+the push check all load the saved folder directly. Texts are sorted by length and cut into batches of
+similar length (common/length_runs.py), each padded to its own longest, then put back in input order.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from scripts.common.length_runs import sub_batches
+
+# A forward pass's cost in token positions (Predictor.pass_cost), `python -m bench.predict_batches`: measured
+# on a CPU (all-MiniLM-L6-v2, 2 cores); on a GPU a position is nearly free, so only full batches pay a pass
+PASS_COST_CPU = 26.0
+PASS_COST_GPU = 1e6
 
 
 @dataclass
@@ -25,6 +32,8 @@ class Predictor:
     thresholds: list[float] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     device: Any = "cpu"
+    # What one more forward pass costs in token positions, where a batch is cut by length (length_runs.py)
+    pass_cost: float = PASS_COST_CPU
 
     @property
     def kind(self) -> Any:
@@ -83,13 +92,11 @@ class Predictor:
         if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         encoded = tokenize(self.tokenizer, texts, truncation=True, max_length=self.max_seq_length)
-        ids = encoded["input_ids"]
-        order = np.argsort([-len(x) for x in ids], kind="stable")
+        lengths = np.array([len(x) for x in encoded["input_ids"]])
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
+            for rows in sub_batches(lengths, self.pass_cost, batch_size):
                 batch = self.tokenizer.pad(
                     {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
                 )
@@ -174,6 +181,7 @@ def load_predictor(model_dir: Path, threads: Any = "auto", quantize: bool = Fals
         thresholds=list(meta.get("thresholds") or []),
         meta=meta,
         device=target,
+        pass_cost=PASS_COST_CPU if str(target) == "cpu" else PASS_COST_GPU,
     )
 
 

@@ -2,7 +2,7 @@
 Transformers, so a CPU server (or `make predict BACKEND=onnx`) starts in a fraction of the time.
 
 It gives what the PyTorch predictor gives: the same cut of long texts (truncation.py through a small
-adapter around `tokenizers`), the same per-batch padding, the same temperature, thresholds and decision
+adapter around `tokenizers`), batches of similar length, the same temperature, thresholds and decision
 rule (quickfit.json, inference.decide). The export checks that on the run's validation rows.
 """
 
@@ -15,9 +15,13 @@ from typing import Any
 import numpy as np
 
 from scripts.common.errors import UserError
+from scripts.common.length_runs import sub_batches
 from scripts.model.inference import Predictor
 
 FP32, INT8 = "model.onnx", "model_quantized.onnx"
+# A pass's cost in token positions on ONNX Runtime (CPU): its fixed cost a pass is smaller than PyTorch's
+# (`python -m bench.predict_batches`)
+PASS_COST_ONNX = 13.0
 
 
 class TokenizerAdapter:
@@ -100,12 +104,11 @@ class OnnxPredictor(Predictor):
         if not len(texts):
             return out
         # tokenised once, sorted by token count (by characters measured 33 % slower on SMS spam: more
-        # padding per batch), padded per batch
+        # padding per batch), cut into batches of similar length, each padded to its own longest
         encodings = self.tokenizer.encode(texts, self.max_seq_length)
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        lengths = np.array([len(e.ids) for e in encodings])
         wanted = [i.name for i in self.model.get_inputs()]
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in sub_batches(lengths, self.pass_cost, batch_size):
             batch = self.tokenizer.pad([encodings[i] for i in rows])
             out[rows] = self.model.run(None, {name: batch[name] for name in wanted})[0].reshape(len(rows), -1)
         return out
@@ -169,4 +172,5 @@ def load_onnx_predictor(
         max_seq_length=int(meta["max_seq_length"]),
         thresholds=list(meta.get("thresholds") or []),
         meta=meta,
+        pass_cost=PASS_COST_ONNX,
     )

@@ -98,28 +98,6 @@ def batch_classes(labels: np.ndarray) -> np.ndarray:
 PASS_COST_POSITIONS = 80
 
 
-def sub_batches(lengths: np.ndarray, pass_cost: float = PASS_COST_POSITIONS) -> list[np.ndarray]:
-    """A batch's rows (by their real lengths) cut into runs of similar length, longest first, each to be
-    padded only to its own longest row: the cut with the fewest token positions plus `pass_cost` a pass
-    (exact: dynamic programming over the rows sorted by length). A batch that keeps its class mix pads
-    its short rows to its long ones' length; cut this way it costs about what a one-class batch costs."""
-    lengths = np.asarray(lengths)
-    order = np.argsort(-lengths, kind="stable")
-    longest = lengths[order].astype(np.float64)
-    best = np.zeros(len(order) + 1)
-    start = np.zeros(len(order) + 1, dtype=np.int64)
-    for end in range(1, len(order) + 1):
-        # the last run is rows first..end-1, padded to row first's length (the longest of the run)
-        cost = best[:end] + pass_cost + (end - np.arange(end)) * longest[:end]
-        start[end] = int(cost.argmin())
-        best[end] = cost[start[end]]
-    runs, end = [], len(order)
-    while end > 0:
-        runs.append(order[start[end] : end])
-        end = int(start[end])
-    return runs[::-1]
-
-
 # Batches per length-sorted group (see LengthGroupedBatches); when grouping is used is a recipe decision.
 GROUP_BATCHES = 8
 

@@ -25,13 +25,13 @@ import torch
 from simpletransformers.classification import ClassificationModel, MultiLabelClassificationModel
 from torch.utils.data import DataLoader
 
+from scripts.common.length_runs import sub_batches
 from scripts.common.runtime import bf16_autocast
 from scripts.training.distributed import World, broadcast, wrap
 from scripts.training.st.batching import (
     LengthGroupedBatches,
     batch_classes,
     model_features,
-    sub_batches,
     trim_batch,
 )
 from scripts.training.st.checkpoint_files import EpochCheckpoints

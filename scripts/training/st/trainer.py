@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 
-from scripts.training.st.batching import GROUP_BATCHES, PASS_COST_POSITIONS, LengthGroupedBatches, sub_batches
+from scripts.common.length_runs import sub_batches
+from scripts.training.st.batching import GROUP_BATCHES, PASS_COST_POSITIONS, LengthGroupedBatches
 from scripts.training.st.patches import STOP, VALIDATION_OUTPUTS
 
 __all__ = [
