@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for backend in backends:
-        predictor = choose_predictor(run, backend, False, runs.saved_config(run)["threads"])
+        predictor = choose_predictor(run, backend, False, runs.threads_here(run))
         fit = pass_cost(predictor, args.seconds)
         used = predictor.pass_cost  # the predictor's own constant is what ships
         for size in (32, 2000):

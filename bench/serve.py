@@ -63,7 +63,7 @@ def predict_rate(run: Path, backend: str, items: list[Any]) -> float:
     from scripts.model.prediction import predict_frame
     from scripts.predict import choose_predictor
 
-    predictor = choose_predictor(run, backend, False, runs.saved_config(run)["threads"])
+    predictor = choose_predictor(run, backend, False, runs.threads_here(run))
     pair = isinstance(items[0], tuple)
     frame = pd.DataFrame(
         {"text": [a for a, _ in items], "text_b": [b for _, b in items]} if pair else {"text": items}

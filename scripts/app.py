@@ -214,9 +214,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime when exported) | torch | onnx")
     args = parser.parse_args(argv)
-    run_dir, cfg = runs.find_from_cli(args.run)
+    run_dir, _ = runs.find_from_cli(args.run)
     check_port_free(args.host, args.port, "app")
-    demo = build_app(run_dir, cfg["threads"], args.backend)
+    demo = build_app(run_dir, runs.threads_here(run_dir), args.backend)
     say(f"serving {run_dir.name} at http://{args.host}:{args.port} (Ctrl-C to stop)")
     demo.launch(
         server_name=args.host, server_port=args.port, share=False, inbrowser=False, quiet=True, theme=theme()

@@ -285,8 +285,8 @@ def main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a stop leaves the last evaluation whole
-    run_dir, cfg = runs.find_from_cli(args.run)
-    report = evaluate(run_dir, args.data, cfg["threads"])
+    run_dir, _ = runs.find_from_cli(args.run)
+    report = evaluate(run_dir, args.data, runs.threads_here(run_dir))
     say(f"{report['run']} on {report['data']['name']} ({report['data']['rows']} rows)")
     print_table(report)
     where = runs.eval_dir(run_dir, args.data)

@@ -22,10 +22,10 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quantize", action="store_true", help="also an int8 copy (kept when faithful)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # the last export stays whole
-    run_dir, cfg = runs.find_from_cli(args.run)
+    run_dir, _ = runs.find_from_cli(args.run)
     from scripts.model.onnx_export import export_run
 
-    export_run(run_dir, args.quantize, cfg["threads"])
+    export_run(run_dir, args.quantize, runs.threads_here(run_dir))
     say(f"wrote {run_dir / 'onnx'}/ ; make predict now runs on ONNX Runtime (BACKEND=torch for PyTorch)")
     return 0
 

@@ -204,9 +204,9 @@ def predict_with_ray(run_dir: Path, args: Any) -> int:
     return 0
 
 
-def _predict_texts(run_dir: Path, args: Any, cfg: dict[str, Any]) -> int:
+def _predict_texts(run_dir: Path, args: Any) -> int:
     """Texts given on the command line: one line each, the decision and the top probabilities (or scores)."""
-    predictor = choose_predictor(run_dir, args.backend, args.quantize, cfg["threads"])
+    predictor = choose_predictor(run_dir, args.backend, args.quantize, runs.threads_here(run_dir))
     texts = args.texts
     if predictor.pair:  # a pair model: the texts are first, second, first, second ...
         if len(texts) % 2:
@@ -252,7 +252,7 @@ def main(argv: Sequence[str]) -> int:
         raise UserError(
             'nothing to predict: give INPUT=file.csv or texts, e.g. python -m scripts.predict "free prize"'
         )
-    run_dir, cfg = runs.find_from_cli(args.run)
+    run_dir, _ = runs.find_from_cli(args.run)
     if args.engine not in ("local", "ray"):
         raise UserError(f"ENGINE={args.engine!r}: use local (the default) or ray")
     if args.engine == "ray":
@@ -264,7 +264,7 @@ def main(argv: Sequence[str]) -> int:
             Path(args.output) if args.output else None,
             args.text_column,
             args.quantize,
-            cfg["threads"],
+            runs.threads_here(run_dir),
             args.column_names.split(",") if args.column_names else None,
             args.backend,
             blocks.parse_shard(args.shard),
@@ -274,7 +274,7 @@ def main(argv: Sequence[str]) -> int:
             "text got no prediction)" + (f"; shard {result['shard']}" if result["shard"] else "")
         )
         return 0
-    return _predict_texts(run_dir, args, cfg)
+    return _predict_texts(run_dir, args)
 
 
 if __name__ == "__main__":

@@ -129,3 +129,33 @@ def test_json_lines_objects_in_the_text_field_are_refused_not_predicted_on_their
     assert run_cli(predict.main, ["--run", str(binary_run), "--input", str(tmp_path / "in.jsonl")]) == 2
     assert "text column 'text' holds dict values" in capsys.readouterr().err
     assert not (tmp_path / "in.predictions.csv").exists()
+
+
+def test_later_stages_take_the_threads_asked_for_not_the_training_machine_s(binary_run, tmp_path, capsys):
+    """config.json keeps the thread count training resolved on its own machine (flat) and what the user
+    asked for (requested): predict (like eval, export, the app) uses the latter, `auto` being this
+    machine's cores, so a run trained on a larger machine does not oversubscribe a smaller one."""
+    import json
+    import shutil
+
+    import torch
+
+    from scripts.common import runs
+    from scripts.common.runtime import physical_cores
+
+    run = tmp_path / binary_run.name
+    shutil.copytree(binary_run, run)
+    config = json.loads((run / "config.json").read_text())
+    before = torch.get_num_threads()
+    try:
+        for asked, expected in (("auto", physical_cores()), (1, 1)):
+            config["flat"]["threads"] = 37  # resolved on a 37-core machine
+            config["requested"]["threads"] = asked
+            (run / "config.json").write_text(json.dumps(config))
+            assert runs.threads_here(run) == asked
+            torch.set_num_threads(5)
+            assert predict.main(["--run", str(run), "free cash prize now"]) == 0
+            assert torch.get_num_threads() == expected
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()

@@ -239,6 +239,13 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
     return read_json(run_dir / "config.json")["flat"]
 
 
+def threads_here(run_dir: Path) -> Any:
+    """CPU threads for a later stage (predict, eval, export, the app) on this machine: what the user asked for
+    (`auto`: this machine's cores), not the count training resolved on its own machine, which oversubscribes
+    a smaller one (a 16-core training box, a 2-core server) and idles a larger one."""
+    return read_json(run_dir / "config.json").get("requested", {}).get("threads", "auto")
+
+
 def find_from_cli(run: str | None) -> tuple[Path, dict[str, Any]]:
     """The `--run` of every later entry point: the run folder (outputs/latest by default) and its config."""
     from scripts.common import settings
