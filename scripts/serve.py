@@ -29,7 +29,7 @@ MAX_BATCH_SIZE = 32  # requests batched together (each up to schema.MAX_TEXTS te
 QUEUE = "mp"  # how requests reach the model worker: mp (multiprocessing queues) | zmq (LitServe's fast_queue)
 BATCH_TIMEOUT_S = 0.005  # how long the worker waits for more requests before predicting a batch
 # Model workers on a CPU (auto): one a core up to this many, the cores shared among them. On 2 cores two
-# workers of one thread answered 11-21 % more rows/s than one of two at 8 and 32 clients, about the same at
+# workers of one thread answered 14-19 % more rows/s than one of two at 8 and 32 clients, about the same at
 # 1 (bench/SERVE.md): small batches use one thread better than two.
 MAX_CPU_WORKERS = 4
 
@@ -172,10 +172,9 @@ def main(argv: Sequence[str]) -> int:
         raise UserError(f"PORT={port}: LitServe serves on ports 1024 to 65535; e.g. make serve PORT=8000")
     check_port_free(args.host, port, "serve")
     # not the run's `threads`: that is the training machine's count, and one worker's, not the server's
-    threads = args.threads
-    if threads != "auto" and not str(threads).isdigit():
-        raise UserError(f"--threads {threads}: give a whole number of CPU threads, or auto")
-    server = build_server(run_dir, args.backend, threads, args.queue, not args.no_spin, args.workers)
+    if args.threads != "auto" and not args.threads.isdigit():
+        raise UserError(f"--threads {args.threads}: give a whole number of CPU threads, or auto")
+    server = build_server(run_dir, args.backend, args.threads, args.queue, not args.no_spin, args.workers)
     stop_gracefully(server)
     shown = "127.0.0.1" if args.host == "127.0.0.1" else args.host
     say(f"serving {run_dir.name} on http://{shown}:{port}/predict (docs: /docs; stop with Ctrl-C or SIGTERM)")
