@@ -274,7 +274,7 @@ def _interval_coverage(model: dict[str, Any], y: np.ndarray) -> dict[str, Any] |
     interval = model.get("interval")
     if not interval:
         return None
-    return {**interval, "test": coverage(y, model["pred"], interval["half_width"])}
+    return {**interval, "test": coverage(y, model["pred"], interval)}
 
 
 def main(argv: Sequence[str]) -> int:

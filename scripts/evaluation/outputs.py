@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 
 from scripts.common import runs, tasks
 from scripts.evaluation import calibration, cross_validated, label_audit, plots
+from scripts.evaluation.intervals import half_widths
 from scripts.evaluation.report import markdown_table, render_report
 
 
@@ -99,13 +100,14 @@ def _write_scores(path: Path, rows: pd.DataFrame, y, pred, names, interval) -> N
     (with an interval) its bounds; the largest errors first."""
     frame = rows[[c for c in ("text", "text_b") if c in rows]].copy()
     pred = np.asarray(pred).reshape(len(rows), -1)
+    width = half_widths(interval, pred) if interval else None
     for j, name in enumerate(names):
         frame[f"true_{name}"] = np.round(y[:, j], 6)
         frame[f"pred_{name}"] = np.round(pred[:, j], 6)
         frame[f"error_{name}"] = np.round(pred[:, j] - y[:, j], 6)
         if interval:
-            frame[f"low_{name}"] = np.round(pred[:, j] - interval["half_width"][j], 6)
-            frame[f"high_{name}"] = np.round(pred[:, j] + interval["half_width"][j], 6)
+            frame[f"low_{name}"] = np.round(pred[:, j] - width[:, j], 6)
+            frame[f"high_{name}"] = np.round(pred[:, j] + width[:, j], 6)
     worst = np.abs(pred - y).mean(axis=1)
     frame.iloc[np.argsort(-worst, kind="stable")].to_csv(path, index=False)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.evaluation.intervals import width_words
+
 
 def trivial_name(task: str) -> str:
     """The trivial predictor a model must beat: the majority class, or a regression's training mean."""
@@ -87,9 +89,10 @@ def interval_sentence(report: dict[str, Any]) -> str:
     found = report.get("interval")
     if not found:
         return ""
-    widths = ", ".join(f"{w:.4g}" for w in found["half_width"])
+    widths = " | ".join(width_words(found, j) for j in range(len(found["half_width"])))
+    ranges = " by predicted range" if found.get("edges") and found["edges"][0] else ""
     return (
-        f"Prediction interval: each score +- {widths} ({found['level']:.0%} split conformal, fitted on "
+        f"Prediction interval: each score {widths} ({found['level']:.0%} split conformal{ranges}, fitted on "
         f"{found['rows']} {found['fitted_on']} rows); it covers {found['test']['covered']:.1%} of these "
         f"{found['test']['rows']} rows."
     )

@@ -118,11 +118,14 @@ class Predictor:
         return self.kind.named(self.kind.decide(probs, self.thresholds or None, positive), self.labels)
 
     def intervals(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """A regression's prediction interval around each score (split conformal, quickfit.json), or None."""
+        """A regression's prediction interval around each score (split conformal by predicted range,
+        quickfit.json), or None."""
+        from scripts.evaluation.intervals import half_widths
+
         interval = self.meta.get("interval")
         if not interval:
             return None
-        width = np.asarray(interval["half_width"], dtype=np.float64)
+        width = half_widths(interval, scores)
         return scores - width, scores + width
 
 

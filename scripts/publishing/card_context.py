@@ -12,6 +12,7 @@ import pandas as pd
 
 from scripts.common import runs, tasks
 from scripts.common.errors import UserError
+from scripts.evaluation.intervals import width_words
 from scripts.evaluation.report import (
     comparison_table,
     explained_error_items,
@@ -284,7 +285,7 @@ def _labels_table(record: dict[str, Any], meta: dict[str, Any]) -> str:
             ["output", "target", f"{interval['level']:.0%} interval half-width" if interval else "interval"]
         ]
         for i, name in enumerate(record["labels"]):
-            rows.append([str(i), name, f"+- {interval['half_width'][i]:.4g}" if interval else "-"])
+            rows.append([str(i), name, width_words(interval, i) if interval else "-"])
         return markdown_table(rows)
     thresholds = meta.get("thresholds") or []
     # multi-label: one cut-off per label; binary: one, on the positive label's probability

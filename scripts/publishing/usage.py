@@ -47,6 +47,7 @@ def usage_values(
         # Simple Transformers loads single-label classifiers and one-target regressions as trained
         "st_snippet": kind.head == "single" and (kind.classifies or len(record["labels"]) == 1),
         "interval": bool(interval),
+        "interval_ranges": bool(interval and any(interval.get("edges") or [])),
         "interval_level": f"{interval['level']:.0%}" if interval else "",
         "meta_words": (
             "quickfit.json holds the prediction interval fitted on held-out rows"

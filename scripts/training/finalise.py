@@ -64,23 +64,25 @@ def finalise(
 def prediction_interval(
     scores: np.ndarray, dataset: Dataset, validation: pd.DataFrame, source: str
 ) -> dict[str, Any] | None:
-    """The 90 % split-conformal half-width of each target from held-out residuals (validation, or out of
-    fold), said; None (and said why) when the rows are too few."""
-    from scripts.evaluation.intervals import LEVEL, conformal_half_width
+    """The 90 % split-conformal half-widths of each target (one a range of predicted value where the rows
+    allow) from held-out residuals (validation, or out of fold), said; None (and said why) when too few."""
+    from scripts.evaluation.intervals import LEVEL, conformal_interval
 
     y = dataset.kind.encode(validation["labels"], dataset.label_names)
-    widths, why = conformal_half_width(y, scores, LEVEL)
-    if widths is None:
+    found, why = conformal_interval(y, scores, LEVEL)
+    if found is None:
         say(f"no prediction interval: {why}")
         return None
-    say(f"{LEVEL:.0%} prediction interval: +- {', '.join(f'{w:.4g}' for w in widths)} ({why}, {source})")
-    return {
-        "level": LEVEL,
-        "half_width": widths,
-        "fitted_on": source,
-        "rows": len(y),
-        "method": "split conformal",
-    }
+    shown = ", ".join(_width_words(w, ws) for w, ws in zip(found["half_width"], found["widths"]))
+    say(f"{LEVEL:.0%} prediction interval: +- {shown} ({why}, {source})")
+    method = "split conformal" + (" by predicted range" if len(found["widths"][0]) > 1 else "")
+    return {"level": LEVEL, **found, "fitted_on": source, "rows": len(y), "method": method}
+
+
+def _width_words(overall: float, by_range: list[float]) -> str:
+    if len(by_range) == 1:
+        return f"{overall:.4g}"
+    return f"{min(by_range):.4g} to {max(by_range):.4g} by predicted range"
 
 
 # How far the saved model's validation probabilities may drift from the training-time ones: float

@@ -124,6 +124,8 @@ class Regression(Task):
             and _numbers(interval.get("half_width"), n, 0.0)
         ):
             raise damaged(path, "interval", "must hold a level in (0, 1) and a half_width per target")
+        if interval is not None and "edges" in interval and not _ranges(interval, n):
+            raise damaged(path, "interval", "must hold, per target, rising edges and a width for each range")
 
 
 def quantile_bins(values: np.ndarray, bins: int = 5) -> np.ndarray:
@@ -133,3 +135,17 @@ def quantile_bins(values: np.ndarray, bins: int = 5) -> np.ndarray:
         bins = max(1, len(values) // 2)
     edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
     return np.searchsorted(edges, values, side="right").astype(np.int64)
+
+
+def _ranges(interval: dict, n: int) -> bool:
+    """An interval by predicted range: per target, increasing edges and one non-negative width a range."""
+    from scripts.model.meta import _numbers
+
+    edges, widths = interval.get("edges"), interval.get("widths")
+    return (
+        isinstance(edges, list)
+        and isinstance(widths, list)
+        and len(edges) == len(widths) == n
+        and all(_numbers(e) and list(e) == sorted(set(e)) for e in edges)
+        and all(_numbers(w, len(e) + 1, 0.0) for e, w in zip(edges, widths))
+    )
