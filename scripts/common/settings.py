@@ -46,6 +46,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
     "use_early_stopping": (bool,),
     "probe_start": (bool,),
     "probe_candidate": (bool,),
+    "swap_pairs": (bool,),
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {

@@ -20,7 +20,7 @@ from scripts.common.runtime import quiet_environment, seed_everything
 from scripts.model import architectures, probe_start
 from scripts.model.base_model import folds_case, load_tokenizer, safe_model_path
 from scripts.model.head_scale import fold_scale_into_head
-from scripts.training import distributed, tracking
+from scripts.training import distributed, pair_order, tracking
 from scripts.training.checkpoints import copy_model_files, epoch_checkpoint, validation_probabilities
 from scripts.training.st.batching import GROUP_BATCHES, PASS_COST_POSITIONS
 from scripts.training.st.trainer import model_classes
@@ -147,6 +147,8 @@ def train(
     _configure(model, cfg, world, precision, start_epoch, resume_from, on_epoch, metric_name)
     model.task_kind = kind
     train_frame, eval_frame = _frames(train_df, eval_df)
+    if cfg.get("swap_pairs") is True:  # after the folds are cut: a swap never sits beside its pair's fold
+        train_frame = pair_order.with_swaps(train_frame)
     _score_per_document(model, eval_df)
     eval_key = "eval_df" if kind.head == "multi" else "eval_data"  # the two classes name it differently
     with _no_torchvision_formatting():

@@ -17,7 +17,7 @@ from scripts.common.errors import UserError
 from scripts.data import balance
 from scripts.data.dataset import Dataset
 from scripts.model import architectures, base_model, probe_start, truncation, windows
-from scripts.training import recipes, tracking
+from scripts.training import pair_order, recipes, tracking
 
 
 def choose_model(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -182,7 +182,9 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         positives,
         body_unsuited=check_probe_start(cfg, base, helps),
     )
-    cfg = {**cfg, **chosen}
+    swap, why = pair_order.choose(cfg, dataset.text_columns, dataset.label_names, dataset.text_pair)
+    cfg = {**cfg, **chosen, "swap_pairs": swap}
+    reasons += [f"swap_pairs={swap}: {why}"] if dataset.text_pair else []
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
     for reason in reasons + runtime_reasons:
         say(f"recipe: {reason}")
