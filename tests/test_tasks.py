@@ -51,6 +51,11 @@ def test_each_file_is_read_as_its_task_and_said(task_runs):
     assert record(task_runs["multitarget"])["labels"] == ["cohesion", "syntax", "vocabulary"]
     assert record(task_runs["pair_regression"])["task"] == "regression"
     assert record(task_runs["pair_regression"])["text_pair"] is True
+    # question1 / question2 are twins: each training pair was also trained swapped (said and recorded)
+    assert json.loads((task_runs["pair"] / "config.json").read_text())["flat"]["swap_pairs"] is True
+    n_train = sum(record(task_runs["pair"])["counts"]["train"].values())
+    steps = pd.read_csv(task_runs["pair"] / "history.csv")["global_step"].iloc[0]
+    assert steps >= 2 * n_train // 16  # an epoch of batches of 16 over twice the training rows
 
 
 def test_a_pair_is_the_tokenizer_s_pair_input_with_token_types(task_runs):
