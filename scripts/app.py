@@ -141,7 +141,7 @@ def _layout(run_dir: Path, record: dict[str, Any], predictor, classify, classify
     import gradio as gr
 
     kind, pair = predictor.kind, predictor.pair
-    what = "regression" if not kind.classifies else f"{record['task']} classifier"
+    what = kind.word if not kind.classifies else f"{record['task']} classifier"
     with gr.Blocks(title=f"quickfit - {record['run']}") as demo:
         gr.Markdown(
             f"## {record['dataset']['name']}: {what}{' of pairs of texts' if pair else ''}\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scripts.common import tasks
 from scripts.evaluation.sentences import (
     audit_sentence,
     calibration_sentence,
@@ -107,7 +108,7 @@ def render_report(report: dict[str, Any], record: dict[str, Any], audit_table: s
         "",
         f"Data: `{report['data']['name']}` ({report['data']['rows']} rows, never used for training or for "
         f"choosing thresholds). Task: {report['task']}, {len(report['labels'])} "
-        f"{'targets' if report['task'] == 'regression' else 'labels'}.",
+        f"{'labels' if tasks.get(report['task']).classifies else 'targets'}.",
         "",
         flag,
         "",

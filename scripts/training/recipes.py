@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from scripts.common import tasks
 from scripts.common.errors import UserError
 
 # What choose() resolves when the config says "auto" (max_seq_length, balance, model_type and precision
@@ -65,7 +66,7 @@ def is_small(n_train: int, n_labels: int) -> bool:
 def probe_start_helps(task: str, n_train: int, n_labels: int) -> bool:
     """Whether auto starts the fine-tune from the frozen probe (on a body that can): on small data, and on
     multi-label data of any size."""
-    return is_small(n_train, n_labels) or task == "multilabel"
+    return is_small(n_train, n_labels) or tasks.get(task).rare_labels
 
 
 def grouping(
@@ -104,13 +105,14 @@ def choose(
     rows = f"{n_train} training rows" + (
         f", {n_train / n_labels:.0f} a label" if n_train >= SMALL_DATA_ROWS and small else ""
     )
+    kind = tasks.get(task)
     if small:
         pick("learning_rate", 1e-4, f"small data ({rows}): larger steps, more of them")
-    elif task == "multilabel":
+    elif kind.rare_labels:
         pick(
             "learning_rate",
             1e-4,
-            f"multi-label with {n_labels} labels: rare labels need larger steps than 5e-5",
+            f"{kind.word} with {n_labels} labels: rare labels need larger steps than 5e-5",
         )
     else:
         pick("learning_rate", 5e-5, f"the usual fine-tuning rate for a small BERT ({task})")
@@ -127,16 +129,10 @@ def choose(
             8,
             f"only {n_train} training rows ({steps_per_epoch} steps an epoch): more passes, the best kept",
         )
-    elif task == "multilabel":
-        epochs, why = 5, "multi-label: rare labels keep improving for longer (the best epoch is kept)"
-    elif n_train > 50_000:
+    elif n_train > 50_000 and not kind.rare_labels:
         epochs, why = 2, f"{n_train} training rows: two passes are enough"
-    elif task == "multiclass":
-        epochs, why = 4, f"{n_labels} classes: a fourth epoch helps the small ones (the best epoch is kept)"
-    elif task == "regression":
-        epochs, why = 4, "regression: a score keeps improving past three epochs (the best epoch is kept)"
     else:
-        epochs, why = 3, "binary: three epochs, the best one kept by validation"
+        epochs, why = kind.usual_epochs, kind.epochs_why.format(n_labels=n_labels)
     pick("num_train_epochs", epochs, why)
     if small:
         batch, why = 8, f"small data ({rows}): more update steps"
@@ -170,15 +166,15 @@ def choose(
         pick("probe_start", False, body_unsuited if start else "enough rows to train the head from scratch")
     pick(
         "warmup_ratio",
-        0.1 if task == "multilabel" else 0.06,
+        0.1 if kind.rare_labels else 0.06,
         "a short linear warm-up keeps early steps from wrecking the pretrained weights",
     )
-    if task != "binary":
+    if kind.threshold_tuning != "one":
         pick(
             "tune_binary_threshold",
             False,
             "not a binary task"
-            + (" (multi-label always tunes per-label thresholds)" if task == "multilabel" else ""),
+            + (f" ({kind.word} always tunes per-label thresholds)" if kind.threshold_tuning else ""),
         )
     elif validation_positives >= MIN_POSITIVES_TO_TUNE:
         pick(

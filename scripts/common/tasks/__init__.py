@@ -33,6 +33,7 @@ BINARY = SingleLabel(
     ),
     "f1_positive",
     "accuracy",
+    (3, "binary: three epochs, the best one kept by validation", "one"),
 )
 MULTICLASS = SingleLabel(
     "multiclass",
@@ -50,6 +51,7 @@ MULTICLASS = SingleLabel(
     ),
     "f1_macro",
     "f1_macro",
+    (4, "{n_labels} classes: a fourth epoch helps the small ones (the best epoch is kept)", ""),
 )
 MULTILABEL = MultiLabel()
 REGRESSION = Regression()

@@ -24,6 +24,11 @@ class Task:
     curve_metric = ""  # make curve's metric
     hub_metrics: dict[str, str] = {}  # quickfit's metric name -> the Hub's model-index type
     target_dtype = "float32"  # what the loss takes: class ids (int64) or float targets
+    # the default recipe where the data are not small (the measurements: scripts/training/recipes.py)
+    rare_labels = False  # many labels on few rows each: larger steps, longer warm-up, the probe start
+    usual_epochs = 3
+    epochs_why = "three epochs, the best one kept by validation"  # may name {n_labels}
+    threshold_tuning = ""  # "one": a binary cut-off, tuned with enough validation positives; "per label"
 
     # ---- labels -> targets
     def encode(self, labels: Iterable[Any], names: Sequence[str]) -> np.ndarray:

@@ -15,7 +15,15 @@ class SingleLabel(Task):
     problem_type = "single_label_classification"
     target_dtype = "int64"
 
-    def __init__(self, name: str, word: str, headline: tuple[str, ...], compare: str, curve_metric: str):
+    def __init__(
+        self,
+        name: str,
+        word: str,
+        headline: tuple[str, ...],
+        compare: str,
+        curve_metric: str,
+        recipe: tuple[int, str, str],
+    ):
         self.name, self.word, self.headline, self.compare, self.curve_metric = (
             name,
             word,
@@ -23,6 +31,7 @@ class SingleLabel(Task):
             compare,
             curve_metric,
         )
+        self.usual_epochs, self.epochs_why, self.threshold_tuning = recipe
         self.hub_metrics = {m: m.split("_")[0] if m in ("accuracy", "mcc") else m for m in headline}
 
     def encode(self, labels, names):
@@ -119,6 +128,8 @@ class SingleLabel(Task):
 class MultiLabel(Task):
     name, word, head = "multilabel", "multi-label", "multi"
     problem_type = "multi_label_classification"
+    rare_labels, usual_epochs, threshold_tuning = True, 5, "per label"
+    epochs_why = "multi-label: rare labels keep improving for longer (the best epoch is kept)"
     stratify = "iterative"
     headline = (
         "f1_micro",

@@ -16,6 +16,8 @@ class Regression(Task):
     (split conformal on validation or out-of-fold residuals, quickfit.json `interval`)."""
 
     name, word, head = "regression", "regression", "single"
+    usual_epochs = 4
+    epochs_why = "regression: a score keeps improving past three epochs (the best epoch is kept)"
     problem_type = "regression"
     classifies = False
     has_temperature = False
