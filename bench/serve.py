@@ -1,8 +1,9 @@
 """Load test of make serve, loopback only, bounded in requests and time: for each backend (PyTorch, and ONNX
 Runtime when the run has an export), a real `python -m scripts.serve` process answers 1, 8 and 32 concurrent
-clients (one text a request, keep-alive connections); throughput and p50 / p95 / p99 latency, errors counted,
-and make predict's rows/s on the same texts and backend measured in the same run for the ratio. A soak at the
-highest concurrency then checks the server's memory (every process of it) before and after.
+clients (one text a request, or --texts-per-request; keep-alive connections); throughput and p50 / p95 /
+p99 latency, errors counted, and make predict's rows/s on the same texts and backend measured in the same
+run for the ratio. A soak at the highest concurrency then checks the server's memory (every process of it)
+before and after.
 
     python -m bench.serve [--run outputs/latest] [--requests 400] [--soak 60] [--out bench/SERVE.md]
 """
@@ -50,7 +51,11 @@ def texts_of(run: Path, rows: int) -> list[Any]:
     return (found * (rows // max(1, len(found)) + 1))[:rows]
 
 
-def body(item: Any) -> dict[str, Any]:
+def body(items: list[Any]) -> dict[str, Any]:
+    """One request: a text (a pair), or a list of them."""
+    if len(items) > 1:
+        return {"pairs": [list(x) for x in items]} if isinstance(items[0], tuple) else {"texts": items}
+    item = items[0]
     return {"text": item[0], "text_pair": item[1]} if isinstance(item, tuple) else {"text": item}
 
 
@@ -111,12 +116,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured_load(pid: int, url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict:
+def measured_load(
+    pid: int, url: str, items: list[Any], clients: int, requests: int, seconds: float, per_request: int = 1
+) -> dict:
     """load(), with the CPU each side used during it (in cores): the server's processes, its busiest
     process (the model worker), and this process (the clients), so a ratio under 1 can be read."""
     processes = server_processes(pid)
     before, mine = {p: cpu_seconds(p) for p in processes}, os.times()
-    row = asyncio.run(load(url, items, clients, requests, seconds))
+    row = asyncio.run(load(url, items, clients, requests, seconds, per_request))
     used = [cpu_seconds(p) - before[p] for p in processes]
     after = os.times()
     row["cpu_server"] = sum(used) / row["seconds"]
@@ -125,8 +132,11 @@ def measured_load(pid: int, url: str, items: list[Any], clients: int, requests: 
     return row
 
 
-async def load(url: str, items: list[Any], clients: int, requests: int, seconds: float) -> dict[str, Any]:
-    """clients concurrent loops, each sending one text a request until `requests` are sent or time is up.
+async def load(
+    url: str, items: list[Any], clients: int, requests: int, seconds: float, per_request: int = 1
+) -> dict[str, Any]:
+    """clients concurrent loops, each sending per_request texts a request until `requests` are sent or time
+    is up; rows/s counts texts.
     aiohttp, not httpx: the clients share the server's two cores here, and aiohttp's client costs a
     fraction of httpx's CPU a request (the load generator should take as little of them as it can)."""
     import aiohttp
@@ -141,11 +151,12 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
         async def loop() -> None:
             nonlocal sent, errors
             while sent < requests and time.perf_counter() < deadline:
-                item = items[sent % len(items)]
+                first = (sent * per_request) % len(items)
+                chosen = (items + items[:per_request])[first : first + per_request]
                 sent += 1
                 started = time.perf_counter()
                 try:
-                    async with session.post(f"{url}/predict", json=body(item)) as response:
+                    async with session.post(f"{url}/predict", json=body(chosen)) as response:
                         await response.read()
                         ok = response.status == 200
                 except (TimeoutError, aiohttp.ClientError):
@@ -159,9 +170,10 @@ async def load(url: str, items: list[Any], clients: int, requests: int, seconds:
     ms = np.array(latencies) * 1000
     return {
         "clients": clients,
+        "per_request": per_request,
         "requests": len(latencies),
         "errors": errors,
-        "rows_per_s": len(latencies) / wall,
+        "rows_per_s": len(latencies) * per_request / wall,
         "seconds": wall,
         "p50": float(np.percentile(ms, 50)),
         "p95": float(np.percentile(ms, 95)),
@@ -203,12 +215,17 @@ def bench_backend(
     requests: int,
     soak: float,
     variant: str = "",
+    per_request: tuple[int, ...] = (1,),
 ) -> dict[str, Any]:
     rate = predict_rate(run, backend, items)
     process, url = start(run, backend, variant)
     try:
         asyncio.run(load(url, items, 8, 64, 60))  # warm: the first batches load lazily
-        rows = [measured_load(process.pid, url, items, clients, requests, 120) for clients in CLIENTS]
+        rows = [
+            measured_load(process.pid, url, items, clients, requests, 120, k)
+            for k in per_request
+            for clients in CLIENTS
+        ]
         memory = [server_memory(process.pid)]
         segments = []  # the soak in SOAK_SEGMENTS parts, memory after each: warm-up and growth told apart
         for _ in range(SOAK_SEGMENTS):
@@ -235,14 +252,15 @@ def bench_backend(
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| backend | clients | requests | errors | rows/s | / make predict | p50 ms | p95 ms | p99 ms "
-        "| p99 / p50 | CPU cores: server (model worker), clients |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | texts a request | clients | requests | errors | rows/s | / make predict | p50 ms "
+        "| p95 ms | p99 ms | p99 / p50 | CPU cores: server (model worker), clients |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for row in r["loads"]:
             lines.append(
-                f"| {r['backend']} | {row['clients']} | {row['requests']} | {row['errors']} | "
+                f"| {r['backend']} | {row.get('per_request', 1)} | {row['clients']} | {row['requests']} | "
+                f"{row['errors']} | "
                 f"{row['rows_per_s']:.1f} | {row['rows_per_s'] / r['predict_rows_per_s']:.2f} | "
                 f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} | {row['p99'] / row['p50']:.2f} | "
                 f"{row['cpu_server']:.2f} ({row['cpu_worker']:.2f}), {row['cpu_clients']:.2f} |"
@@ -279,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
         '"--threads 1;--queue zmq" (default: make serve\'s own)',
     )
     parser.add_argument("--backends", default="", help="e.g. torch (default: torch, and onnx with an export)")
+    parser.add_argument(
+        "--texts-per-request",
+        default="1",
+        help='texts (or pairs) a request, e.g. "1,8": each measured at every concurrency on the same server',
+    )
     args = parser.parse_args(argv)
     run = Path(args.run).resolve()
     if not (run / "run.json").exists():
@@ -287,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b for b in args.backends.split(",") if b] or ["torch"] + (
         ["onnx"] if (run / "onnx").is_dir() else []
     )
+    per_request = tuple(int(k) for k in args.texts_per_request.split(","))
     results = [
-        bench_backend(run, b, items, args.requests, args.soak, v.strip())
+        bench_backend(run, b, items, args.requests, args.soak, v.strip(), per_request)
         for b in backends
         for v in args.variants.split(";")
     ]
@@ -297,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         "# make serve under load\n\n"
         f"Command: `{command}` on {os.cpu_count()} CPU(s), run `{run.name}`: a real server process "
         "(LitServe; make serve's model workers, batches of up to 32 requests each) on 127.0.0.1, "
-        "clients in the same machine (one text a request, keep-alive), make predict's rows/s measured "
+        f"clients in the same machine ({', '.join(map(str, per_request))} text(s) a request, keep-alive), "
+        "make predict's rows/s measured "
         "in the same run on the same texts and backend (its blocks of 2,000 rows, batches of up to 64 "
         "cut by length).\n\n" + table(results) + "\n"
     )

@@ -138,6 +138,9 @@ def test_a_pair_regression_server_answers_as_make_predict_under_load_and_hostile
 
         found = asyncio.run(load(url, [tuple(p) for p in pairs], 4, 12, 60))
         assert (found["requests"], found["errors"]) == (12, 0) and 0 < found["p50"] <= found["p99"]
+        listed = asyncio.run(load(url, [tuple(p) for p in pairs], 2, 6, 60, per_request=5))  # "pairs" lists
+        assert (listed["requests"], listed["errors"]) == (6, 0)
+        assert listed["rows_per_s"] == pytest.approx(30 / listed["seconds"])
 
         hostile = [  # (what, request keyword arguments, expected status)
             (
