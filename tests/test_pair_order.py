@@ -22,6 +22,8 @@ def test_twin_columns_are_swapped_and_ordered_pairs_kept():
         "set in the config",
     )
     assert choose({"swap_pairs": True}, ["text"], ["0", "1"], pair=False)[0] is False
+    kept, why = choose(auto, ["question1", "question2"], ["0", "1"], pair=True, rows=364_000)
+    assert kept is False and "double" in why  # QQP's size: an epoch twice as long costs hours
 
 
 def test_each_training_pair_is_added_once_swapped_with_its_label():

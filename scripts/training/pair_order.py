@@ -14,12 +14,15 @@ from scripts.data.columns import _twin
 # labels of inference (NLI) tasks, whose pairs are ordered even under twin column names (RTE, WNLI:
 # sentence1 / sentence2)
 ORDERED_LABEL_WORDS = ("entail", "contradict", "neutral")
+# above this many training pairs (where the recipe drops to two epochs; QQP has 364k) auto keeps one order:
+# an epoch twice as long costs hours there (not measured at that size)
+MAX_SWAPPED_ROWS = 50_000
 
 
 def choose(
-    cfg: dict[str, Any], text_columns: list[str], label_names: list[str], pair: bool
+    cfg: dict[str, Any], text_columns: list[str], label_names: list[str], pair: bool, rows: int = 0
 ) -> tuple[bool, str]:
-    """swap_pairs resolved, with its reason."""
+    """swap_pairs resolved, with its reason (rows: training pairs)."""
     setting = cfg.get("swap_pairs", "auto")
     if not pair:
         return False, "one text a row"
@@ -31,6 +34,8 @@ def choose(
     inference = [n for n in label_names if any(w in str(n).lower() for w in ORDERED_LABEL_WORDS)]
     if inference:
         return False, f"labels such as {inference[0]!r} read the pair in order (inference)"
+    if rows > MAX_SWAPPED_ROWS:
+        return False, f"{rows} training pairs: swapping would double every epoch's time"
     return True, f"{first!r} and {second!r} play the same part: each training pair also shown swapped"
 
 
