@@ -174,7 +174,8 @@ def _say_start(plan: Plan, world: distributed.World) -> None:
     cfg = plan.cfg
     say(
         f"training {cfg['model_type']} {cfg['model_name']} for up to {cfg['num_train_epochs']} epochs on "
-        f"{len(plan.train_df)} rows ({plan.threads} threads, {cfg['precision']}); "
+        f"{len(plan.train_df)} rows{' (and each pair swapped)' if cfg.get('swap_pairs') else ''} "
+        f"({plan.threads} threads, {cfg['precision']}); "
         + (
             "the epoch count chosen by k-fold cross-validation first; "
             if kfold.is_kfold(plan)
