@@ -32,6 +32,7 @@ def task_runs(tiny_model, tmp_path_factory):
     for name, frame in files.items():
         frame.to_csv(root / f"{name}.csv", index=False)
         args = tiny_args(tiny_model, root / name) + ["num_train_epochs=4", "learning_rate=0.003"]
+        args += ["swap_pairs=True"] if name == "pair" else []
         runs[name] = train_run(root / f"{name}.csv", args)
         assert evaluate.main(["--run", str(runs[name])]) == 0
     return runs
@@ -51,11 +52,13 @@ def test_each_file_is_read_as_its_task_and_said(task_runs):
     assert record(task_runs["multitarget"])["labels"] == ["cohesion", "syntax", "vocabulary"]
     assert record(task_runs["pair_regression"])["task"] == "regression"
     assert record(task_runs["pair_regression"])["text_pair"] is True
-    # question1 / question2 are twins: each training pair was also trained swapped (said and recorded)
+    # swap_pairs=True (the fixture's pair run asks): each training pair also trained swapped, recorded
     assert json.loads((task_runs["pair"] / "config.json").read_text())["flat"]["swap_pairs"] is True
     n_train = sum(record(task_runs["pair"])["counts"]["train"].values())
     steps = pd.read_csv(task_runs["pair"] / "history.csv")["global_step"].iloc[0]
     assert steps >= 2 * n_train // 16  # an epoch of batches of 16 over twice the training rows
+    regression_pairs = json.loads((task_runs["pair_regression"] / "config.json").read_text())
+    assert regression_pairs["flat"]["swap_pairs"] is False  # auto: the given order
 
 
 def test_a_pair_is_the_tokenizer_s_pair_input_with_token_types(task_runs):

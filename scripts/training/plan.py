@@ -182,8 +182,7 @@ def make_plan(cfg: dict[str, Any], dataset: Dataset, splits: dict[str, pd.DataFr
         positives,
         body_unsuited=check_probe_start(cfg, base, helps),
     )
-    columns = dataset.report.get("text_columns") or []
-    swap, why = pair_order.choose(cfg, columns, dataset.label_names, dataset.text_pair, len(splits["train"]))
+    swap, why = pair_order.choose(cfg, dataset.text_pair)
     cfg = {**cfg, **chosen, "swap_pairs": swap}
     reasons += [f"swap_pairs={swap}: {why}"] if dataset.text_pair else []
     runtime_chosen, runtime_reasons = recipes.choose_runtime(cfg, rows_per_epoch=len(balanced.train))
