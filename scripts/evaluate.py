@@ -71,7 +71,7 @@ def load_eval_data(run_dir: Path, record: dict[str, Any], data_path: str | None)
     if not data_path:
         return load_split(runs.split_path(run_dir, "test"), record["task"]), "splits/test.csv"
     cfg = dict(runs.saved_config(run_dir))
-    kept = record["task"] if record["task"] in ("multilabel", "regression") else "auto"
+    kept = "auto" if tasks.get(record["task"]).read_back_from_labels else record["task"]
     cfg.update(dataset=data_path, task=kept)
     source = sources.get_source(data_path)
     source.columns = {}

@@ -29,6 +29,9 @@ class Task:
     usual_epochs = 3
     epochs_why = "three epochs, the best one kept by validation"  # may name {n_labels}
     threshold_tuning = ""  # "one": a binary cut-off, tuned with enough validation positives; "per label"
+    # a labelled file read for a trained run: True, task=auto reads its labels back as this kind
+    # (single-label: a file may hold one class of two); False, the run's task is passed on
+    read_back_from_labels = True
 
     # ---- labels -> targets
     def encode(self, labels: Iterable[Any], names: Sequence[str]) -> np.ndarray:

@@ -129,6 +129,7 @@ class MultiLabel(Task):
     name, word, head = "multilabel", "multi-label", "multi"
     problem_type = "multi_label_classification"
     rare_labels, usual_epochs, threshold_tuning = True, 5, "per label"
+    read_back_from_labels = False
     epochs_why = "multi-label: rare labels keep improving for longer (the best epoch is kept)"
     stratify = "iterative"
     headline = (

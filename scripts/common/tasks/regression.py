@@ -17,6 +17,7 @@ class Regression(Task):
 
     name, word, head = "regression", "regression", "single"
     usual_epochs = 4
+    read_back_from_labels = False
     epochs_why = "regression: a score keeps improving past three epochs (the best epoch is kept)"
     problem_type = "regression"
     classifies = False
