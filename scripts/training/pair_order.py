@@ -1,7 +1,8 @@
 """A pair's order as training data: where the two texts play the same part (two questions, two sentences
 rated for similarity), `swap_pairs=True` also shows each training pair swapped, so the cross-encoder sees
 (a, b) and (b, a) with one label (sentence-transformers' cross-encoder STS-B recipe trains on both orders).
-Not the default: on MRPC and STS-B it bought nothing measurable for twice the training time (bench/TASKS.md)."""
+Not the default: on MRPC and STS-B it bought nothing measurable for twice the training time
+(bench/TASKS.md)."""
 
 from __future__ import annotations
 
