@@ -63,15 +63,25 @@ def _rank_residual(residuals: np.ndarray, level: float) -> float:
     return round(float(np.sort(residuals)[min(rank, len(residuals)) - 1]), 6)
 
 
-def half_widths(interval: dict[str, Any], pred: np.ndarray) -> np.ndarray:
-    """Each row's half-width per target: its range's width (an interval saved before ranges: its one)."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+def _ranges(interval: dict[str, Any]) -> tuple[list[list[float]], list[list[float]]]:
+    """Each target's edges and widths; an interval saved before ranges is one range of its one width."""
     if "edges" not in interval:
-        return np.broadcast_to(np.asarray(interval["half_width"], dtype=np.float64), pred.shape).copy()
+        return [[] for _ in interval["half_width"]], [[w] for w in interval["half_width"]]
+    return interval["edges"], interval["widths"]
+
+
+def has_ranges(interval: dict[str, Any] | None) -> bool:
+    """Whether the interval's width depends on the predicted value (some target has two ranges or more)."""
+    return bool(interval) and any(_ranges(interval)[0])
+
+
+def half_widths(interval: dict[str, Any], pred: np.ndarray) -> np.ndarray:
+    """Each row's half-width per target: the width of the range its prediction falls in."""
+    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
     return np.stack(
         [
             np.asarray(widths, dtype=np.float64)[np.digitize(pred[:, j], np.asarray(edges, dtype=np.float64))]
-            for j, (edges, widths) in enumerate(zip(interval["edges"], interval["widths"]))
+            for j, (edges, widths) in enumerate(zip(*_ranges(interval)))
         ],
         axis=1,
     )
@@ -91,9 +101,9 @@ def coverage(y: np.ndarray, pred: np.ndarray, interval: dict[str, Any]) -> dict[
 
 def width_words(interval: dict[str, Any], target: int) -> str:
     """A target's half-width in words: one number, or each predicted range's (the card, the report)."""
-    if not interval.get("edges") or not interval["edges"][target]:
-        return f"+- {interval['half_width'][target]:.4g}"
-    edges, widths = interval["edges"][target], interval["widths"][target]
+    edges, widths = (found[target] for found in _ranges(interval))
+    if not edges:
+        return f"+- {widths[0]:.4g}"
     bounds = [f"below {edges[0]:.4g}"]
     bounds += [f"{a:.4g} to {b:.4g}" for a, b in zip(edges, edges[1:])] + [f"from {edges[-1]:.4g}"]
     return "; ".join(f"+- {w:.4g} {where}" for w, where in zip(widths, bounds))

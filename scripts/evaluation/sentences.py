@@ -90,9 +90,9 @@ def interval_sentence(report: dict[str, Any]) -> str:
     if not found:
         return ""
     widths = " | ".join(width_words(found, j) for j in range(len(found["half_width"])))
-    ranges = " by predicted range" if found.get("edges") and found["edges"][0] else ""
+    method = found.get("method", "split conformal")
     return (
-        f"Prediction interval: each score {widths} ({found['level']:.0%} split conformal{ranges}, fitted on "
+        f"Prediction interval: each score {widths} ({found['level']:.0%} {method}, fitted on "
         f"{found['rows']} {found['fitted_on']} rows); it covers {found['test']['covered']:.1%} of these "
         f"{found['test']['rows']} rows."
     )

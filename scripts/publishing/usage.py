@@ -9,6 +9,7 @@ from typing import Any
 
 from scripts.common import tasks
 from scripts.common.errors import UserError
+from scripts.evaluation.intervals import has_ranges
 from scripts.evaluation.sentences import held_out_words
 from scripts.model import truncation, windows
 from scripts.model.architectures import simpletransformers_type
@@ -47,7 +48,7 @@ def usage_values(
         # Simple Transformers loads single-label classifiers and one-target regressions as trained
         "st_snippet": kind.head == "single" and (kind.classifies or len(record["labels"]) == 1),
         "interval": bool(interval),
-        "interval_ranges": bool(interval and any(interval.get("edges") or [])),
+        "interval_ranges": has_ranges(interval),
         "interval_level": f"{interval['level']:.0%}" if interval else "",
         "meta_words": (
             "quickfit.json holds the prediction interval fitted on held-out rows"

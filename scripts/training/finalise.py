@@ -66,23 +66,17 @@ def prediction_interval(
 ) -> dict[str, Any] | None:
     """The 90 % split-conformal half-widths of each target (one a range of predicted value where the rows
     allow) from held-out residuals (validation, or out of fold), said; None (and said why) when too few."""
-    from scripts.evaluation.intervals import LEVEL, conformal_interval
+    from scripts.evaluation.intervals import LEVEL, conformal_interval, has_ranges, width_words
 
     y = dataset.kind.encode(validation["labels"], dataset.label_names)
     found, why = conformal_interval(y, scores, LEVEL)
     if found is None:
         say(f"no prediction interval: {why}")
         return None
-    shown = ", ".join(_width_words(w, ws) for w, ws in zip(found["half_width"], found["widths"]))
-    say(f"{LEVEL:.0%} prediction interval: +- {shown} ({why}, {source})")
-    method = "split conformal" + (" by predicted range" if len(found["widths"][0]) > 1 else "")
+    shown = " | ".join(width_words(found, j) for j in range(len(found["half_width"])))
+    say(f"{LEVEL:.0%} prediction interval: {shown} ({why}, {source})")
+    method = "split conformal" + (" by predicted range" if has_ranges(found) else "")
     return {"level": LEVEL, **found, "fitted_on": source, "rows": len(y), "method": method}
-
-
-def _width_words(overall: float, by_range: list[float]) -> str:
-    if len(by_range) == 1:
-        return f"{overall:.4g}"
-    return f"{min(by_range):.4g} to {max(by_range):.4g} by predicted range"
 
 
 # How far the saved model's validation probabilities may drift from the training-time ones: float
