@@ -57,9 +57,32 @@ def test_the_optimism_of_choosing_the_best_of_thirty_noise_epochs_is_removed(tas
     naive, fair = found["naive"]["accuracy"], found["metrics"]["accuracy"]
     assert naive > chance + 0.1  # the best of 30 coin flips looks like skill
     assert abs(fair - chance) < abs(naive - chance) / 2  # the correction removes most of it
-    assert found["method"] == "bootstrap bias-corrected"
+    assert found["method"] == "bootstrap bias-corrected" and found["weighting"] == ".632+"
+    # all of the naive score's lead is overfitting here: .632+ leans on the out-of-bag score
+    assert abs(fair - chance) < abs(naive - chance) / 3
     low, high = found["intervals"]["accuracy"]
     assert low <= fair <= high and high - low > 0.1  # 40-64 rows: a wide interval, honestly
+
+
+def test_the_632_plus_rule_weighs_naive_and_out_of_bag_by_how_far_the_choice_overfits():
+    weighed = selection_bias.weighed
+    assert weighed(0.8, 0.8, 0.5, False) == pytest.approx(0.8)  # no optimism to remove
+    # a small lead over the out-of-bag score (a quarter of the lead over no information): weight 0.696
+    w = 0.632 / (1 - 0.368 * 0.25)
+    assert weighed(0.9, 0.8, 0.5, False) == pytest.approx((1 - w) * 0.9 + w * 0.8, abs=1e-3)
+    assert 0.8 < weighed(0.9, 0.8, 0.5, False) < 0.85  # nearer the out-of-bag score than the naive
+    assert weighed(0.8, 0.45, 0.5, False) == pytest.approx(0.5)  # out of bag under chance: no information
+    rmse = weighed(0.5, 0.6, 1.0, True)  # lower is better: the same rule, mirrored
+    assert 0.55 < rmse < 0.6
+    assert weighed(0.9, 0.8, None, False) == 0.8  # no no-information score: the out-of-bag score alone
+
+
+def test_the_no_information_score_is_what_the_answers_score_against_shuffled_labels():
+    rng = np.random.default_rng(5)
+    kind, y = tasks.get("multiclass"), np.tile(np.arange(4), 50)
+    logits = rng.normal(size=(200, 4)) + 3.0 * np.eye(4)[y]
+    found = selection_bias.no_information(kind, y, logits.argmax(1), logits, list("abcd"), None)
+    assert found["accuracy"] == pytest.approx(0.25, abs=0.04)  # a right answer 9 in 10, shuffled: chance
 
 
 def test_a_real_signal_chosen_without_a_choice_keeps_its_score():

@@ -16,6 +16,7 @@ from typing import Any
 
 from scripts.common.errors import UserError
 from scripts.common.runtime import PRECISIONS
+from scripts.common.tasks import TASKS
 from scripts.model.architectures import canonical as canonical_model_type
 from scripts.model.truncation import SETTINGS as TRUNCATION_SETTINGS
 from scripts.model.windows import SETTINGS as LONG_TEXT_SETTINGS
@@ -50,7 +51,7 @@ ALSO_ALLOWED: dict[str, tuple[type, ...]] = {
 }
 BOOL_OR_AUTO = {key for key, types in ALSO_ALLOWED.items() if types == (bool,)}
 CHOICES: dict[str, tuple[Any, ...]] = {
-    "task": ("auto", "binary", "multiclass", "multilabel", "regression"),
+    "task": ("auto", *TASKS),  # every task kind quickfit has (scripts/common/tasks)
     "balance": ("auto", "none", "class_weight", "oversample", "undersample", "pos_weight"),
     "precision": PRECISIONS,
     "report_to": ("none", "wandb", "mlflow"),
