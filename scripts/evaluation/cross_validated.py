@@ -116,10 +116,10 @@ def estimate_from(
         by_epoch, y, groups, kind, labels, positive, metric, bool(thresholds), temperature, weights=weights
     )
     none = selection_bias.no_information(kind, y, pred, outputs, labels, positive, weights)
-    return corrected(naive, fair, none, spans, kind, groups)
+    return weighed_estimate(naive, fair, none, spans, kind, groups)
 
 
-def corrected(
+def weighed_estimate(
     naive: dict[str, float],
     fair: dict[str, float],
     none: dict[str, float],
