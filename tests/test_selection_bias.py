@@ -4,6 +4,8 @@ rows each choice never saw removes that optimism, and keeps a real signal's scor
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,33 @@ def test_the_probe_penalty_is_chosen_by_out_of_fold_log_loss():
     assert c == min(C_GRID)
     c, how = chosen_c(tasks.get("regression"), signal, y.astype(float), 1)
     assert c == 1.0 and "RidgeCV" in how
+
+
+def test_the_prior_widens_the_worse_end_and_the_rows_alone_give_the_better_end():
+    kind = tasks.get("multiclass")
+    y = np.repeat(np.arange(8), 8)  # 8 classes, 8 rows each, 7 of each answered right
+    decided = y.copy()
+    decided[::8] = (y[::8] + 1) % 8
+    outputs = np.eye(8)[decided]
+    groups = np.arange(len(y))
+    naive = selection_bias.scored(kind, y, decided, outputs, [str(c) for c in range(8)], None)["f1_macro"]
+    lo, hi = selection_bias.interval(kind, y, decided, outputs, groups, None, ["f1_macro"])["f1_macro"]
+    without_prior = copy.copy(kind)
+    without_prior.prior_rows = lambda n: None
+    alone = selection_bias.interval(without_prior, y, decided, outputs, groups, None, ["f1_macro"])[
+        "f1_macro"
+    ]
+    assert lo < alone[0] < naive < hi == alone[1]
+    # every row right: the prior keeps the worse end off 1 (a binomial's), the better end is 1
+    right = np.eye(2)[np.tile([0, 1], 8)]
+    lo, hi = selection_bias.interval(
+        tasks.get("binary"), np.tile([0, 1], 8), np.tile([0, 1], 8), right, np.arange(16), 1, ["accuracy"]
+    )["accuracy"]
+    assert 0.75 < lo < 0.92 and hi == 1.0
+    # a metric where lower is better keeps its better end at the bottom
+    ml = tasks.get("multilabel")
+    truth = np.tile(np.eye(3, dtype=int), (10, 1))
+    lo, hi = selection_bias.interval(
+        ml, truth, truth, truth.astype(float), np.arange(30), None, ["hamming_loss"]
+    )["hamming_loss"]
+    assert lo == 0.0 and hi > 0.0

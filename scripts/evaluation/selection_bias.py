@@ -6,9 +6,12 @@ selection metric, ties by log-loss) and fits its thresholds on its in-bag rows, 
 out-of-bag rows, which took no part in either choice. The metric of all those out-of-bag decisions pooled
 (pooled rather than averaged per resample: an F1 of a few dozen rows is biased low) is the estimate; the
 optimism is the naive score minus it. The interval is a Bayesian bootstrap of the same clusters (a row
-and its near-copies are one unit: they are not independent evidence) with half a row of prior for each
-label's right and wrong answers, around the naive score; cross_validated shows the span of it and of its
-copy moved by the optimism.
+and its near-copies are one unit: they are not independent evidence) around the naive score, its worse end
+from a bootstrap with half a row of prior for each label's right and wrong answers (so that a few rows all
+answered right do not claim certainty) and its better end from the rows alone (the prior would pull it
+under what the rows show, and the model shipped trains on a third more rows than the fold models the
+scores come from, so its score falls above theirs more often than below); cross_validated shows the span
+of it and of its copy moved by the optimism.
 
 The out-of-bag score errs the other way: each replay chooses on the 63 % of clusters a resample holds, and
 a threshold fitted on fewer rows decides worse than the run's, fitted on all. Efron and Tibshirani's
@@ -223,13 +226,16 @@ def interval(
     seed: int = 0,
     weights: np.ndarray | None = None,
 ) -> dict[str, list[float]]:
-    """LEVEL credible intervals of the scores: a Bayesian bootstrap over near-copy clusters plus, for
-    classes, half a row of prior for each label's right and wrong answers (kind.prior_rows). A plain
-    bootstrap of 16 rows all answered right says [1, 1]; this says about [0.84, 1], as a binomial would."""
+    """LEVEL credible intervals of the scores: a Bayesian bootstrap over near-copy clusters; for classes
+    the worse end with half a row of prior for each label's right and wrong answers (kind.prior_rows), the
+    better end from the rows alone. A plain bootstrap of 16 rows all answered right says [1, 1]; this says
+    about [0.84, 1], as a binomial would."""
     W = cluster_weights(groups, INTERVAL_RESAMPLES, seed)
     if weights is not None:
         W = W * weights[None]
     found = dict(kind.resampled(W, y, decided, outputs, positive))
+    tail = (1 - LEVEL) / 2 * 100
+    rows_alone = {m: bounds(found[m], tail) for m in metrics if m in found}
     prior = kind.prior_rows(outputs.shape[1]) if kind.classifies else None
     if prior is not None:
         y_p, decided_p, outputs_p = prior
@@ -245,9 +251,13 @@ def interval(
             positive,
         )
         found.update({m: v for m, v in with_prior.items() if m not in RANKING})
-    tail = (1 - LEVEL) / 2 * 100
-    return {
-        m: [float(np.nanpercentile(found[m], tail)), float(np.nanpercentile(found[m], 100 - tail))]
-        for m in metrics
-        if m in found
-    }
+    spans = {m: bounds(found[m], tail) for m in metrics if m in found}
+    for m, (lo, hi) in spans.items():  # the better end as the rows alone show it
+        alone_lo, alone_hi = rows_alone[m]
+        spans[m] = [min(lo, alone_lo), hi] if m in kind.lower_is_better else [lo, max(hi, alone_hi)]
+    return spans
+
+
+def bounds(values: np.ndarray, tail: float) -> list[float]:
+    """The equal-tailed percentiles of resampled scores, `tail` percent outside each end."""
+    return [float(np.nanpercentile(values, tail)), float(np.nanpercentile(values, 100 - tail))]
