@@ -181,3 +181,29 @@ def test_the_prior_widens_the_worse_end_and_the_rows_alone_give_the_better_end()
         ml, truth, truth, truth.astype(float), np.arange(30), None, ["hamming_loss"]
     )["hamming_loss"]
     assert lo == 0.0 and hi > 0.0
+
+
+def test_the_interval_moved_by_the_optimism_stays_within_the_metric_s_range():
+    from scripts.evaluation.cross_validated import weighed_estimate
+
+    binary = tasks.get("binary")
+    found = weighed_estimate(
+        {"accuracy": 0.99},
+        {"accuracy": 0.995},
+        {"accuracy": 0.5},
+        {"accuracy": [0.9, 1.0]},
+        binary,
+        np.arange(16),
+    )
+    assert found["intervals"]["accuracy"] == [0.9, 1.0]  # not 1.005
+    regression = tasks.get("regression")
+    found = weighed_estimate(
+        {"rmse": 0.05, "r2": 0.9},
+        {"rmse": 0.02, "r2": 0.95},
+        {"rmse": 1.0, "r2": 0.0},
+        {"rmse": [0.01, 0.2], "r2": [0.8, 0.98]},
+        regression,
+        np.arange(16),
+    )
+    assert found["intervals"]["rmse"][0] == 0.0 and found["intervals"]["rmse"][1] == 0.2
+    assert found["intervals"]["r2"][1] == 1.0
