@@ -165,13 +165,10 @@ def weighed_estimate(
     }
 
 
-UNBOUNDED_ABOVE = frozenset({"rmse", "mae"})  # every other reported metric is at most 1
-
-
 def within_range(metric: str, kind: Any, low: float, high: float) -> list[float]:
     """An interval cut to the values its metric can take: a copy moved by the optimism can pass them (an
     accuracy of 1.002)."""
-    high = high if metric in UNBOUNDED_ABOVE else min(high, 1.0)
+    high = high if metric in kind.unbounded_above else min(high, 1.0)
     low = max(low, 0.0) if metric in kind.lower_is_better else low
     return [round(low, 4), round(high, 4)]
 

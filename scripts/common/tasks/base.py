@@ -101,6 +101,7 @@ class Task:
         raise NotImplementedError
 
     lower_is_better = frozenset({"rmse", "mae", "hamming_loss"})
+    unbounded_above: frozenset[str] = frozenset()  # metrics that can pass 1 (every other is at most 1)
 
     def metric(
         self, name: str, names: Sequence[str], positive: int | None

@@ -24,6 +24,7 @@ class Regression(Task):
     has_temperature = False
     stratify = "quantile"
     headline = ("pearson", "spearman", "rmse", "mae", "r2")
+    unbounded_above = frozenset({"rmse", "mae"})
     compare = curve_metric = "r2"
     hub_metrics = {
         "pearson": "pearsonr",
